@@ -1,0 +1,671 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* mailgate data path: judge every TCP SYN to a gated mail port (XDP), and
+ * keep per-source concurrent connection counts from the kernel's own TCP
+ * state changes (tp_btf/inet_sock_set_state). */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "gate.h"
+#include "parse.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_RECV 3
+#define TCP_CLOSE 7
+#define NSEC_PER_SEC 1000000000ULL
+
+/* ---- maps: sizes of the LRU maps are set at load by the controller ---- */
+/* runtime tunables (one entry) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mg_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_config SEC(".maps");
+
+/* gated ports: port -> class (0 = not gated) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_ports SEC(".maps");
+
+/* allow list */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, MG_MAX_ALLOW);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mg_lpm_key);
+	__type(value, struct mg_rule);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_allow SEC(".maps");
+
+/* deny list */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, MG_MAX_DENY);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mg_lpm_key);
+	__type(value, struct mg_rule);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_deny SEC(".maps");
+
+/* bans, with expiry and level */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MG_DEFAULT_MAX_SOURCES / 4);
+	__type(key, struct mg_addr);
+	__type(value, struct mg_ban);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_ban SEC(".maps");
+
+/* DNSBL verdicts, written by the controller (pending entries by us) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MG_DEFAULT_MAX_SOURCES);
+	__type(key, struct mg_addr);
+	__type(value, struct mg_verdict);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_verdict SEC(".maps");
+
+/* per-source bucket and violations */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MG_DEFAULT_MAX_SOURCES);
+	__type(key, struct mg_addr);
+	__type(value, struct mg_src);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_src SEC(".maps");
+
+/* per-prefix bucket */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MG_DEFAULT_MAX_SOURCES / 4);
+	__type(key, struct mg_addr);
+	__type(value, struct mg_bucket);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_prefix SEC(".maps");
+
+/* concurrent server-side connections per source */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MG_MAX_CONN);
+	__type(key, struct mg_addr);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_conn SEC(".maps");
+
+/* concurrent server-side connections per port class */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MG_CLASS_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_class_conn SEC(".maps");
+
+/* sources that completed a handshake to a gated port */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MG_DEFAULT_MAX_SOURCES / 4);
+	__type(key, struct mg_addr);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_verified SEC(".maps");
+
+/* packet counters by reason and class */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MG_COUNTER_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_counters SEC(".maps");
+
+/* global state: event budget */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mg_global);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_global SEC(".maps");
+
+/* events to the controller */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, MG_EVENTS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_events SEC(".maps");
+
+/* which sockets were counted in mg_conn */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct mg_sock);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_socks SEC(".maps");
+
+/* ---- helpers ---- */
+static __always_inline __u64 now_ns(void)
+{
+	return bpf_ktime_get_boot_ns();
+}
+
+static __always_inline void count(__u32 reason, __u32 class)
+{
+	__u32 idx = MG_COUNTER_IDX(reason, class);
+	__u64 *c = bpf_map_lookup_elem(&mg_counters, &idx);
+
+	if (c)
+		*c += 1;
+}
+
+static __always_inline bool is_v4(const struct mg_addr *a)
+{
+	const __u32 *w = (const __u32 *)a->a;
+
+	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff);
+}
+
+/* GCRA: admit iff the bucket has a token. Lock-free: a compare-and-swap
+ * that keeps losing to other CPUs drops, so contention never over-admits. */
+static __always_inline bool gcra(__u64 *tat, __u64 now, __u64 interval, __u32 burst)
+{
+	__u64 old = *(volatile __u64 *)tat, t, cur;
+
+#pragma unroll
+	for (int i = 0; i < 8; i++) {
+		t = old > now ? old : now;
+		if (t + interval - now > (__u64)burst * interval)
+			return false;
+		cur = __sync_val_compare_and_swap(tat, old, t + interval);
+		if (cur == old)
+			return true;
+		old = cur;
+	}
+	return false;
+}
+
+/* ---- decision steps ---- */
+static __always_inline bool rule_active(const struct mg_rule *r, __u64 now)
+{
+	return r && (r->expires_ns == 0 || r->expires_ns > now);
+}
+
+/* Send a DNSBL query event under the global budget. */
+static __always_inline bool send_query(const struct mg_config *cfg, const struct mg_addr *src,
+				       __u32 class, __u64 now)
+{
+	__u32 zero = 0;
+	struct mg_global *g = bpf_map_lookup_elem(&mg_global, &zero);
+	struct mg_event *e;
+	bool ok = true;
+
+	if (!g)
+		return false;
+	if (cfg->event_interval_ns)
+		ok = gcra(&g->event_tat_ns, now, cfg->event_interval_ns, cfg->event_burst);
+	if (ok) {
+		e = bpf_ringbuf_reserve(&mg_events, sizeof(*e), 0);
+		if (e) {
+			__builtin_memset(e, 0, sizeof(*e));
+			e->kind = MG_EVENT_DNSBL_QUERY;
+			e->class = class;
+			e->ts_ns = now;
+			e->addr = *src;
+			bpf_ringbuf_submit(e, 0);
+			return true;
+		}
+	}
+	__sync_fetch_and_add(&g->events_lost, 1);
+	return false;
+}
+
+/* Ban a source for ban_time << level, level rising for a source banned
+ * again within ban_time_max of its last ban's end. */
+static __always_inline void ban_source(const struct mg_config *cfg, const struct mg_addr *src,
+				       __u32 class, __u32 reason, __u64 now)
+{
+	struct mg_ban nb = { .created_ns = now, .origin = MG_ORIGIN_QUOTA };
+	struct mg_ban *old = bpf_map_lookup_elem(&mg_ban, src);
+	__u64 dur = cfg->ban_time_ns;
+	struct mg_event *e;
+
+	if (old && old->expires_ns && now < old->expires_ns + cfg->ban_time_max_ns)
+		nb.level = old->level < 30 ? old->level + 1 : 30;
+	if (nb.level >= 32 || (dur << nb.level) >> nb.level != dur)
+		dur = cfg->ban_time_max_ns;
+	else
+		dur <<= nb.level;
+	if (cfg->ban_time_max_ns && dur > cfg->ban_time_max_ns)
+		dur = cfg->ban_time_max_ns;
+	nb.expires_ns = now + dur;
+	bpf_map_update_elem(&mg_ban, src, &nb, BPF_ANY);
+
+	e = bpf_ringbuf_reserve(&mg_events, sizeof(*e), 0);
+	if (e) {
+		__builtin_memset(e, 0, sizeof(*e));
+		e->kind = MG_EVENT_BAN;
+		e->class = class;
+		e->ts_ns = now;
+		e->addr = *src;
+		e->expires_ns = nb.expires_ns;
+		e->level = nb.level;
+		e->reason = reason;
+		bpf_ringbuf_submit(e, 0);
+	}
+}
+
+/* Per-source bucket: admits or not, and counts the SYN. */
+static __always_inline bool source_bucket(const struct mg_config *cfg, const struct mg_addr *src,
+					  __u64 now)
+{
+	struct mg_src *s = bpf_map_lookup_elem(&mg_src, src);
+	bool ok = true;
+
+	if (!s) {
+		struct mg_src init = {};
+
+		bpf_map_update_elem(&mg_src, src, &init, BPF_NOEXIST);
+		s = bpf_map_lookup_elem(&mg_src, src);
+		if (!s)
+			return true; /* cannot track: fail open */
+	}
+	__sync_fetch_and_add(&s->syns, 1);
+	s->last_ns = now;
+	if (cfg->syn_interval_ns)
+		ok = gcra(&s->tat_ns, now, cfg->syn_interval_ns, cfg->syn_burst);
+	return ok;
+}
+
+static __always_inline bool prefix_bucket(const struct mg_config *cfg, const struct mg_addr *src,
+					  __u64 now)
+{
+	struct mg_addr key = *src;
+	struct mg_bucket *b;
+
+	if (!cfg->prefix_interval_ns)
+		return true;
+	const __u32 *mask = is_v4(src) ? cfg->mask_v4 : cfg->mask_v6;
+	__u32 *w = (__u32 *)key.a;
+
+	w[0] &= mask[0];
+	w[1] &= mask[1];
+	w[2] &= mask[2];
+	w[3] &= mask[3];
+	b = bpf_map_lookup_elem(&mg_prefix, &key);
+	if (!b) {
+		struct mg_bucket init = {};
+
+		bpf_map_update_elem(&mg_prefix, &key, &init, BPF_NOEXIST);
+		b = bpf_map_lookup_elem(&mg_prefix, &key);
+		if (!b)
+			return true;
+	}
+	return gcra(&b->tat_ns, now, cfg->prefix_interval_ns, cfg->prefix_burst);
+}
+
+/* Account a quota drop on the source; true when it tips into a ban. */
+static __always_inline bool violation(const struct mg_config *cfg, const struct mg_addr *src,
+				      __u64 now)
+{
+	struct mg_src *s = bpf_map_lookup_elem(&mg_src, src);
+	__u32 sec = now / NSEC_PER_SEC, win = cfg->ban_window_ns / NSEC_PER_SEC;
+	__u64 old, next, cur;
+	__u32 n;
+
+	if (!s)
+		return false;
+	__sync_fetch_and_add(&s->drops, 1);
+	if (!cfg->ban_after)
+		return false;
+	old = *(volatile __u64 *)&s->violations;
+#pragma unroll
+	for (int i = 0; i < 8; i++) {
+		if (sec - MG_VIOL_WINDOW(old) >= (win ? win : 1) || MG_VIOL_COUNT(old) == 0)
+			n = 1, next = (__u64)sec << 32 | 1; /* new window */
+		else
+			n = MG_VIOL_COUNT(old) + 1, next = old + 1;
+		if (n >= cfg->ban_after)
+			next = 0; /* the ban starts a fresh count */
+		cur = __sync_val_compare_and_swap(&s->violations, old, next);
+		if (cur == old)
+			return n >= cfg->ban_after;
+		old = cur;
+	}
+	return false;
+}
+
+/* The decision for a gated pure SYN from src: first match wins. */
+static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_addr *src,
+				   __u32 class, __u64 now)
+{
+	struct mg_lpm_key k = { .prefixlen = 128 };
+	bool pending = false;
+	__u32 *n;
+
+	__builtin_memcpy(k.a, src->a, 16);
+	if (rule_active(bpf_map_lookup_elem(&mg_allow, &k), now))
+		return MG_REASON_PASS_ALLOW;
+	if (rule_active(bpf_map_lookup_elem(&mg_deny, &k), now))
+		return MG_REASON_DROP_DENY;
+
+	struct mg_ban *ban = bpf_map_lookup_elem(&mg_ban, src);
+	if (ban && (ban->expires_ns == 0 || ban->expires_ns > now))
+		return MG_REASON_DROP_BAN;
+
+	if (cfg->dnsbl_enabled) {
+		struct mg_verdict *v = bpf_map_lookup_elem(&mg_verdict, src);
+
+		if (v && v->expires_ns > now) {
+			if (v->state == MG_VERDICT_LISTED)
+				return MG_REASON_DROP_DNSBL;
+			if (v->state == MG_VERDICT_ALLOWED)
+				return MG_REASON_PASS_DNSWL;
+			pending = v->state == MG_VERDICT_PENDING;
+		} else {
+			struct mg_verdict pv = { .expires_ns = now + cfg->pending_ns,
+						 .state = MG_VERDICT_PENDING };
+
+			if (send_query(cfg, src, class, now))
+				bpf_map_update_elem(&mg_verdict, src, &pv, BPF_ANY);
+			pending = true;
+		}
+		if (pending && cfg->pending == MG_PENDING_HOLD)
+			return MG_REASON_DROP_PENDING;
+	}
+
+	if (!source_bucket(cfg, src, now))
+		return MG_REASON_DROP_RATE;
+	if (!prefix_bucket(cfg, src, now))
+		return MG_REASON_DROP_PREFIX_RATE;
+
+	if (cfg->max_concurrent) {
+		n = bpf_map_lookup_elem(&mg_conn, src);
+		if (n && *n >= cfg->max_concurrent)
+			return MG_REASON_DROP_CONCURRENT;
+	}
+	if (cfg->max_total_concurrent) {
+		n = bpf_map_lookup_elem(&mg_class_conn, &class);
+		if (n && *n >= cfg->max_total_concurrent)
+			return MG_REASON_DROP_TOTAL_CONCURRENT;
+	}
+	return pending ? MG_REASON_PASS_PENDING : MG_REASON_PASS_OK;
+}
+
+/* ---- RST reply ---- */
+static __always_inline __u16 csum_fold(__u64 s)
+{
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		s = (s & 0xffff) + (s >> 16);
+	return ~s;
+}
+
+struct pseudo6 {
+	struct in6_addr saddr;
+	struct in6_addr daddr;
+	__be32 len;
+	__u8 zero[3];
+	__u8 nexthdr;
+};
+
+struct pseudo4 {
+	__be32 saddr;
+	__be32 daddr;
+	__u8 zero;
+	__u8 proto;
+	__be16 len;
+};
+
+/* Turn the SYN in place into a RST+ACK back to the sender. Only for headers
+ * without IPv4 options or IPv6 extension headers; false means "just drop". */
+static __always_inline bool make_rst(struct xdp_md *ctx, struct ethhdr *eth, struct iphdr *ip,
+				     struct ipv6hdr *ip6, struct tcphdr *tcp, __u32 seg_len)
+{
+	__u8 mac[ETH_ALEN];
+	__u32 payload;
+	__u64 sum;
+	int shrink;
+	__u16 tmp;
+
+	if (seg_len < tcp->doff * 4)
+		return false;
+	payload = seg_len - tcp->doff * 4;
+	if (ip && (void *)tcp != (void *)ip + sizeof(*ip))
+		return false;
+	if (ip6 && (void *)tcp != (void *)(ip6 + 1))
+		return false;
+
+	__builtin_memcpy(mac, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
+
+	tmp = tcp->source;
+	tcp->source = tcp->dest;
+	tcp->dest = tmp;
+	tcp->ack_seq = bpf_htonl(bpf_ntohl(tcp->seq) + 1 + payload);
+	tcp->seq = 0;
+	/* doff = 5, flags = RST|ACK */
+	((__u8 *)tcp)[12] = 5 << 4;
+	((__u8 *)tcp)[13] = 0x14;
+	tcp->window = 0;
+	tcp->urg_ptr = 0;
+	tcp->check = 0;
+
+	if (ip) {
+		struct pseudo4 ph = {};
+		__be32 a = ip->saddr;
+
+		ip->saddr = ip->daddr;
+		ip->daddr = a;
+		ip->tot_len = bpf_htons(sizeof(*ip) + sizeof(*tcp));
+		ip->ttl = 64;
+		ip->id = 0;
+		ip->frag_off = bpf_htons(0x4000); /* DF */
+		ip->check = 0;
+		ip->check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)ip, sizeof(*ip), 0));
+		ph.saddr = ip->saddr;
+		ph.daddr = ip->daddr;
+		ph.proto = IPPROTO_TCP;
+		ph.len = bpf_htons(sizeof(*tcp));
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
+	} else if (ip6) {
+		struct pseudo6 ph = {};
+		struct in6_addr a = ip6->saddr;
+
+		ip6->saddr = ip6->daddr;
+		ip6->daddr = a;
+		ip6->payload_len = bpf_htons(sizeof(*tcp));
+		ip6->hop_limit = 64;
+		ph.saddr = ip6->saddr;
+		ph.daddr = ip6->daddr;
+		ph.len = bpf_htonl(sizeof(*tcp));
+		ph.nexthdr = IPPROTO_TCP;
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)&ph, sizeof(ph), 0);
+	} else {
+		return false;
+	}
+	tcp->check = csum_fold(bpf_csum_diff(NULL, 0, (__be32 *)tcp, sizeof(*tcp), sum));
+
+	shrink = (void *)(long)ctx->data_end - (void *)(tcp + 1);
+	if (shrink > 0 && bpf_xdp_adjust_tail(ctx, -shrink))
+		return false;
+	return true;
+}
+
+/* ---- the XDP program ---- */
+SEC("xdp")
+int mg_xdp(struct xdp_md *ctx)
+{
+	struct cursor c = { .pos = (void *)(long)ctx->data, .end = (void *)(long)ctx->data_end };
+	struct ethhdr *eth = NULL;
+	struct iphdr *ip = NULL;
+	struct ipv6hdr *ip6 = NULL;
+	struct tcphdr *tcp = NULL;
+	struct mg_config *cfg;
+	struct mg_addr src;
+	__u32 zero = 0, port, reason;
+	__u8 *classp, class;
+	int proto;
+
+	proto = parse_eth(&c, &eth);
+	if (proto == ETH_P_IP)
+		proto = parse_ipv4(&c, &ip, &src);
+	else if (proto == ETH_P_IPV6)
+		proto = parse_ipv6(&c, &ip6, &src);
+	else if (proto >= 0)
+		proto = PARSE_OTHER;
+
+	if (proto == IPPROTO_TCP)
+		proto = parse_tcp(&c, &tcp);
+	else if (proto >= 0)
+		proto = PARSE_OTHER;
+
+	if (proto == PARSE_MALFORMED) {
+		count(MG_REASON_PASS_MALFORMED, MG_CLASS_NONE);
+		return XDP_PASS;
+	}
+	if (proto == PARSE_FRAGMENT) {
+		count(MG_REASON_PASS_FRAGMENT, MG_CLASS_NONE);
+		return XDP_PASS;
+	}
+	if (proto != PARSE_OK || !tcp || !tcp->syn || tcp->ack) {
+		count(MG_REASON_PASS_OTHER, MG_CLASS_NONE);
+		return XDP_PASS;
+	}
+
+	port = bpf_ntohs(tcp->dest);
+	classp = bpf_map_lookup_elem(&mg_ports, &port);
+	class = classp ? *classp : 0;
+	if (class == MG_CLASS_NONE || class >= MG_CLASS_MAX) {
+		count(MG_REASON_PASS_NOT_GATED, MG_CLASS_NONE);
+		return XDP_PASS;
+	}
+
+	cfg = bpf_map_lookup_elem(&mg_config, &zero);
+	if (!cfg) {
+		count(MG_REASON_PASS_OK, class);
+		return XDP_PASS;
+	}
+
+	__u64 now = now_ns();
+	reason = judge(cfg, &src, class, now);
+
+	if (reason == MG_REASON_DROP_RATE || reason == MG_REASON_DROP_PREFIX_RATE ||
+	    reason == MG_REASON_DROP_CONCURRENT || reason == MG_REASON_DROP_TOTAL_CONCURRENT) {
+		if (violation(cfg, &src, now))
+			ban_source(cfg, &src, class, reason, now);
+	}
+	count(reason, class);
+
+	if (reason < MG_REASON_FIRST_DROP || cfg->mode == MG_MODE_OBSERVE)
+		return XDP_PASS;
+	if (cfg->action == MG_ACTION_RESET && make_rst(ctx, eth, ip, ip6, tcp, c.l4_len))
+		return XDP_TX;
+	return XDP_DROP;
+}
+
+/* ---- concurrent connections from TCP state changes ---- */
+static __always_inline void conn_add(const struct mg_addr *a, __u32 class)
+{
+	__u32 one = 1, *n;
+
+	n = bpf_map_lookup_elem(&mg_conn, a);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else if (bpf_map_update_elem(&mg_conn, a, &one, BPF_NOEXIST)) {
+		n = bpf_map_lookup_elem(&mg_conn, a);
+		if (n)
+			__sync_fetch_and_add(n, 1);
+	}
+	n = bpf_map_lookup_elem(&mg_class_conn, &class);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* decrement, never below zero */
+static __always_inline void dec_floor(__u32 *n)
+{
+	__u32 old = *n, cur;
+
+#pragma unroll
+	for (int i = 0; i < 8 && old; i++) {
+		cur = __sync_val_compare_and_swap(n, old, old - 1);
+		if (cur == old)
+			break;
+		old = cur;
+	}
+}
+
+static __always_inline void conn_del(const struct mg_addr *a, __u32 class)
+{
+	__u32 *n = bpf_map_lookup_elem(&mg_conn, a);
+
+	if (n)
+		dec_floor(n);
+	n = bpf_map_lookup_elem(&mg_class_conn, &class);
+	if (n)
+		dec_floor(n);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(mg_sock_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	struct sock *s = (struct sock *)sk;
+	struct mg_config *cfg;
+	struct mg_sock *st;
+	__u32 zero = 0;
+
+	if (s->sk_protocol != IPPROTO_TCP)
+		return 0;
+
+	if (newstate == TCP_CLOSE) {
+		st = bpf_sk_storage_get(&mg_socks, s, 0, 0);
+		if (st && st->counted) {
+			st->counted = 0;
+			conn_del(&st->addr, st->class);
+		}
+		return 0;
+	}
+	if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED)
+		return 0;
+
+	cfg = bpf_map_lookup_elem(&mg_config, &zero);
+	if (!cfg || s->__sk_common.skc_net.net->ns.inum != cfg->netns_ino)
+		return 0;
+
+	__u32 port = s->__sk_common.skc_num;
+	__u8 *classp = bpf_map_lookup_elem(&mg_ports, &port);
+	if (!classp || *classp == MG_CLASS_NONE || *classp >= MG_CLASS_MAX)
+		return 0;
+
+	st = bpf_sk_storage_get(&mg_socks, s, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st || st->counted)
+		return 0;
+	__builtin_memset(&st->addr, 0, sizeof(st->addr));
+	if (s->__sk_common.skc_family == AF_INET) {
+		st->addr.a[10] = 0xff;
+		st->addr.a[11] = 0xff;
+		__builtin_memcpy(&st->addr.a[12], &s->__sk_common.skc_daddr, 4);
+	} else {
+		__builtin_memcpy(st->addr.a, &s->__sk_common.skc_v6_daddr, 16);
+	}
+	st->class = *classp;
+	st->counted = 1;
+	conn_add(&st->addr, st->class);
+
+	__u64 now = now_ns();
+	bpf_map_update_elem(&mg_verified, &st->addr, &now, BPF_ANY);
+	return 0;
+}

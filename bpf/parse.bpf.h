@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Packet parsing for the gate: a cursor and one function per header, each
+ * bounds-checked before every access (the xdp-tools pattern). */
+#ifndef MAILGATE_PARSE_BPF_H
+#define MAILGATE_PARSE_BPF_H
+
+#define ETH_P_IP     0x0800
+#define ETH_P_IPV6   0x86DD
+#define ETH_P_8021Q  0x8100
+#define ETH_P_8021AD 0x88A8
+#define IPPROTO_HOPOPTS  0
+#define IPPROTO_ROUTING  43
+#define IPPROTO_FRAGMENT 44
+#define IPPROTO_DSTOPTS  60
+#define IP_MF     0x2000
+#define IP_OFFSET 0x1FFF
+#define MG_MAX_VLANS   2
+#define MG_MAX_EXTHDRS 6
+#define ETH_ALEN 6
+
+struct cursor {
+	void *pos;
+	void *end;    /* data_end: the verifier only trusts comparisons with it */
+	__u32 l4_len; /* bytes of the IP payload from pos on, as the IP header says */
+};
+
+/* Result of a parse: < 0 means "not ours, pass", with the reason to count. */
+enum parse_result {
+	PARSE_OK = 0,
+	PARSE_OTHER = -1,
+	PARSE_MALFORMED = -2,
+	PARSE_FRAGMENT = -3,
+};
+
+struct mg_vlan_hdr {
+	__be16 tci;
+	__be16 proto;
+};
+
+/* Ethernet and up to two VLAN tags; returns the L3 protocol (host order). */
+static __always_inline int parse_eth(struct cursor *c, struct ethhdr **eth)
+{
+	struct ethhdr *e = c->pos;
+	__u16 proto;
+
+	if ((void *)(e + 1) > c->end)
+		return PARSE_MALFORMED;
+	*eth = e;
+	c->pos = e + 1;
+	proto = bpf_ntohs(e->h_proto);
+
+#pragma unroll
+	for (int i = 0; i < MG_MAX_VLANS; i++) {
+		struct mg_vlan_hdr *v = c->pos;
+
+		if (proto != ETH_P_8021Q && proto != ETH_P_8021AD)
+			break;
+		if ((void *)(v + 1) > c->end)
+			return PARSE_MALFORMED;
+		proto = bpf_ntohs(v->proto);
+		c->pos = v + 1;
+	}
+	return proto;
+}
+
+/* IPv4 with options. Fills the mapped source address; returns the L4 protocol. */
+static __always_inline int parse_ipv4(struct cursor *c, struct iphdr **iph, struct mg_addr *src)
+{
+	struct iphdr *ip = c->pos;
+	__u32 hlen, tot;
+
+	if ((void *)(ip + 1) > c->end)
+		return PARSE_MALFORMED;
+	if (ip->version != 4 || ip->ihl < 5)
+		return PARSE_MALFORMED;
+	hlen = ip->ihl * 4;
+	tot = bpf_ntohs(ip->tot_len);
+	if (tot < hlen || c->pos + tot > c->end)
+		return PARSE_MALFORMED; /* a length that lies */
+	if (c->pos + hlen > c->end)
+		return PARSE_MALFORMED;
+	if (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return PARSE_FRAGMENT;
+	__builtin_memset(src, 0, sizeof(*src));
+	src->a[10] = 0xff;
+	src->a[11] = 0xff;
+	__builtin_memcpy(&src->a[12], &ip->saddr, 4);
+	*iph = ip;
+	c->pos += hlen;
+	c->l4_len = tot - hlen; /* trailing Ethernet padding is not payload */
+	return ip->protocol;
+}
+
+/* IPv6, skipping hop-by-hop, routing and destination-options headers. */
+static __always_inline int parse_ipv6(struct cursor *c, struct ipv6hdr **ip6h, struct mg_addr *src)
+{
+	struct ipv6hdr *ip6 = c->pos;
+	__u8 next;
+
+	if ((void *)(ip6 + 1) > c->end)
+		return PARSE_MALFORMED;
+	if (ip6->version != 6)
+		return PARSE_MALFORMED;
+	if ((void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > c->end)
+		return PARSE_MALFORMED;
+	c->l4_len = bpf_ntohs(ip6->payload_len);
+	__builtin_memcpy(src->a, &ip6->saddr, 16);
+	*ip6h = ip6;
+	c->pos = ip6 + 1;
+	next = ip6->nexthdr;
+
+#pragma unroll
+	for (int i = 0; i < MG_MAX_EXTHDRS; i++) {
+		struct ipv6_opt_hdr *eh = c->pos;
+		__u32 elen;
+
+		if (next == IPPROTO_FRAGMENT)
+			return PARSE_FRAGMENT;
+		if (next != IPPROTO_HOPOPTS && next != IPPROTO_ROUTING && next != IPPROTO_DSTOPTS)
+			return next;
+		if ((void *)(eh + 1) > c->end)
+			return PARSE_MALFORMED;
+		next = eh->nexthdr;
+		elen = (eh->hdrlen + 1) * 8;
+		if (elen > c->l4_len)
+			return PARSE_MALFORMED;
+		c->l4_len -= elen;
+		c->pos += elen;
+	}
+	/* more extension headers than we walk: not ours to judge */
+	return PARSE_OTHER;
+}
+
+static __always_inline int parse_tcp(struct cursor *c, struct tcphdr **tcph)
+{
+	struct tcphdr *t = c->pos;
+
+	if ((void *)(t + 1) > c->end)
+		return PARSE_MALFORMED;
+	if (t->doff < 5 || t->doff * 4 > c->l4_len || c->pos + t->doff * 4 > c->end)
+		return PARSE_MALFORMED;
+	*tcph = t;
+	return PARSE_OK;
+}
+
+#endif /* MAILGATE_PARSE_BPF_H */

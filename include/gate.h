@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* mailgate: definitions shared by the XDP data path (bpf/gate.bpf.c) and
+ * userspace (user/). Map names, key/value structs, events and the list of
+ * decision reasons live here once. */
+#ifndef MAILGATE_GATE_H
+#define MAILGATE_GATE_H
+
+#ifndef __bpf__
+#include <linux/types.h>
+#endif
+
+/* ---- map names (pinned under the pin dir by these names) ---- */
+#define MG_MAP_CONFIG     "mg_config"     /* array[1] of struct mg_config: runtime tunables */
+#define MG_MAP_PORTS      "mg_ports"      /* array[65536] of __u8 class (0 = not gated) */
+#define MG_MAP_ALLOW      "mg_allow"      /* LPM trie: mg_lpm_key -> mg_rule */
+#define MG_MAP_DENY       "mg_deny"       /* LPM trie: mg_lpm_key -> mg_rule */
+#define MG_MAP_BAN        "mg_ban"        /* LRU hash: mg_addr -> mg_ban */
+#define MG_MAP_VERDICT    "mg_verdict"    /* LRU hash: mg_addr -> mg_verdict (DNSBL) */
+#define MG_MAP_SRC        "mg_src"        /* LRU hash: mg_addr -> mg_src (bucket, violations) */
+#define MG_MAP_PREFIX     "mg_prefix"     /* LRU hash: masked mg_addr -> mg_bucket */
+#define MG_MAP_CONN       "mg_conn"       /* LRU hash: mg_addr -> __u32 concurrent connections */
+#define MG_MAP_CLASS_CONN "mg_class_conn" /* array[MG_CLASS_MAX] of __u32 concurrent per class */
+#define MG_MAP_VERIFIED   "mg_verified"   /* LRU hash: mg_addr -> __u64 last handshake (ns) */
+#define MG_MAP_COUNTERS   "mg_counters"   /* per-CPU array[MG_REASON_MAX * MG_CLASS_MAX] of __u64 */
+#define MG_MAP_GLOBAL     "mg_global"     /* array[1] of struct mg_global: event budget, flood state */
+#define MG_MAP_EVENTS     "mg_events"     /* ring buffer of struct mg_event */
+#define MG_MAP_SOCKS      "mg_socks"      /* sk storage: which sockets were counted */
+
+/* ---- sizes ---- */
+#define MG_DEFAULT_MAX_SOURCES 1000000
+#define MG_MAX_ALLOW           65536
+#define MG_MAX_DENY            4000000
+#define MG_MAX_CONN            65536
+#define MG_EVENTS_BYTES        (1 << 20)
+
+/* ---- port classes ---- */
+#define MG_CLASSES(X) \
+	X(NONE, "none") \
+	X(SMTP, "smtp") \
+	X(SUBMISSION, "submission") \
+	X(IMAP, "imap") \
+	X(POP3, "pop3")
+
+enum mg_class {
+#define MG_X(n, s) MG_CLASS_##n,
+	MG_CLASSES(MG_X)
+#undef MG_X
+	MG_CLASS_MAX
+};
+
+/* ---- decision reasons: every packet the program sees is counted under
+ * exactly one. PASS_* let the packet through, DROP_* drop it (or answer with
+ * a RST), except in observe mode, where they are counted but pass. ---- */
+#define MG_REASONS(X) \
+	X(PASS_OTHER,        "pass_other")        /* not IP/TCP, or TCP but not a pure SYN */ \
+	X(PASS_MALFORMED,    "pass_malformed")    /* truncated or inconsistent headers */ \
+	X(PASS_FRAGMENT,     "pass_fragment")     /* IPv4/IPv6 fragment */ \
+	X(PASS_NOT_GATED,    "pass_not_gated")    /* pure SYN to a port that is not gated */ \
+	X(PASS_ALLOW,        "pass_allow")        /* allow list */ \
+	X(PASS_DNSWL,        "pass_dnswl")        /* DNSBL score at/below allowlist threshold */ \
+	X(PASS_PENDING,      "pass_pending")      /* DNSBL verdict pending, policy pass */ \
+	X(PASS_OK,           "pass_ok")           /* passed every check */ \
+	X(DROP_DENY,         "drop_deny")         /* deny list */ \
+	X(DROP_BAN,          "drop_ban")          /* banned source */ \
+	X(DROP_DNSBL,        "drop_dnsbl")        /* DNSBL score at/above threshold */ \
+	X(DROP_PENDING,      "drop_pending")      /* DNSBL verdict pending, policy hold */ \
+	X(DROP_RATE,         "drop_rate")         /* per-source token bucket */ \
+	X(DROP_PREFIX_RATE,  "drop_prefix_rate")  /* per-prefix token bucket */ \
+	X(DROP_CONCURRENT,   "drop_concurrent")   /* per-source concurrent connections */ \
+	X(DROP_TOTAL_CONCURRENT, "drop_total_concurrent") /* per-class concurrent connections */ \
+	X(DROP_FLOOD,        "drop_flood")        /* flood mode budget for unverified sources */
+
+enum mg_reason {
+#define MG_X(n, s) MG_REASON_##n,
+	MG_REASONS(MG_X)
+#undef MG_X
+	MG_REASON_MAX
+};
+
+#define MG_REASON_FIRST_DROP MG_REASON_DROP_DENY
+#define MG_COUNTER_SLOTS (MG_REASON_MAX * MG_CLASS_MAX)
+#define MG_COUNTER_IDX(reason, class) ((reason) * MG_CLASS_MAX + (class))
+
+/* ---- keys ---- */
+/* One address form for both families: IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d). */
+struct mg_addr {
+	__u8 a[16];
+};
+
+struct mg_lpm_key {
+	__u32 prefixlen; /* over the 128-bit mapped form: IPv4 /24 is 96 + 24 */
+	__u8 a[16];
+};
+
+/* ---- values ---- */
+enum mg_origin {
+	MG_ORIGIN_CLI = 0,  /* added by an operator */
+	MG_ORIGIN_CONFIG,   /* from the config file */
+	MG_ORIGIN_ZONE,     /* bulk-loaded from an rbldnsd data file */
+	MG_ORIGIN_QUOTA,    /* repeated quota violations */
+	MG_ORIGIN_DNSBL,    /* DNSBL verdict */
+	MG_ORIGIN_MAX
+};
+
+/* allow / deny entry */
+struct mg_rule {
+	__u64 expires_ns; /* CLOCK_BOOTTIME; 0 = never */
+	__u32 prefixlen;  /* copy of the key's, so a lookup can say which prefix matched */
+	__u32 origin;     /* enum mg_origin */
+	__u32 value;      /* zone loads: the entry's value (e.g. 127.0.0.2 as host order), else 0 */
+	__u32 pad;
+};
+
+/* A ban entry outlives its expiry for cfg.ban_time_max so that a source
+ * banned again soon after gets the next level (ban_time << level). */
+struct mg_ban {
+	__u64 expires_ns; /* CLOCK_BOOTTIME; 0 = never */
+	__u64 created_ns;
+	__u32 origin;     /* enum mg_origin */
+	__u32 level;      /* 0 for the first ban; +1 for each ban soon after the last */
+};
+
+enum mg_verdict_state {
+	MG_VERDICT_PENDING = 0, /* an event was sent; waiting for the controller */
+	MG_VERDICT_CLEAN,       /* looked up, below threshold */
+	MG_VERDICT_LISTED,      /* score >= threshold: drop */
+	MG_VERDICT_ALLOWED,     /* score <= allowlist threshold: skip quotas */
+};
+
+struct mg_verdict {
+	__u64 expires_ns; /* CLOCK_BOOTTIME */
+	__s32 score;
+	__u32 state;      /* enum mg_verdict_state */
+};
+
+/* Token buckets are GCRA, lock-free (LRU maps cannot hold a spin lock):
+ * tat = theoretical arrival time, updated with compare-and-swap. A SYN at
+ * now is admitted iff max(tat, now) + interval - now <= burst * interval. */
+struct mg_bucket {
+	__u64 tat_ns;
+};
+
+/* violations packed for one compare-and-swap: window start in seconds of
+ * CLOCK_BOOTTIME (high 32 bits) and the count in it (low 32 bits) */
+#define MG_VIOL_WINDOW(v) ((__u32)((v) >> 32))
+#define MG_VIOL_COUNT(v)  ((__u32)(v))
+
+struct mg_src {
+	__u64 tat_ns;       /* per-source bucket */
+	__u64 violations;   /* see MG_VIOL_* */
+	__u64 syns;         /* gated SYNs seen */
+	__u64 drops;        /* of which dropped (or would be, in observe mode) */
+	__u64 last_ns;      /* last gated SYN */
+};
+
+/* Runtime tunables: one entry in MG_MAP_CONFIG, changed without reload. */
+enum mg_mode { MG_MODE_ENFORCE = 0, MG_MODE_OBSERVE = 1 };
+enum mg_action { MG_ACTION_DROP = 0, MG_ACTION_RESET = 1 };
+enum mg_pending { MG_PENDING_PASS = 0, MG_PENDING_HOLD = 1 };
+
+struct mg_config {
+	__u32 mode;              /* enum mg_mode */
+	__u32 action;            /* enum mg_action */
+	__u64 syn_interval_ns;   /* 1/rate; 0 = no per-source rate limit */
+	__u32 syn_burst;
+	__u32 prefix_v4;         /* prefix length for the per-prefix bucket (0..32) */
+	__u32 prefix_v6;         /* (0..128) */
+	__u32 mask_v4[4];        /* derived from prefix_v4 by the writer: the mask over */
+	__u32 mask_v6[4];        /* the 128-bit key, network order words */
+	__u32 prefix_burst;
+	__u64 prefix_interval_ns;/* 0 = no per-prefix rate limit */
+	__u32 max_concurrent;    /* per source; 0 = off */
+	__u32 max_total_concurrent; /* per class; 0 = off */
+	__u32 ban_after;         /* violations within ban_window; 0 = never ban */
+	__u32 dnsbl_enabled;     /* 0: the DNSBL step is skipped */
+	__u64 ban_window_ns;
+	__u64 ban_time_ns;
+	__u64 ban_time_max_ns;   /* cap of the doubling; also how long a ban is remembered */
+	__s32 dnsbl_threshold;   /* informational: the controller applies it */
+	__u32 pending;           /* enum mg_pending */
+	__u64 pending_ns;        /* one event per source per this period */
+	__u64 event_interval_ns; /* global event budget: 1/rate ... */
+	__u32 event_burst;       /* ... and burst */
+	__u32 netns_ino;         /* network namespace whose connections count */
+	__u64 flood_interval_ns; /* reserved for flood mode (1/threshold) */
+	__u64 flood_budget_interval_ns;
+};
+
+/* Global state: one entry in MG_MAP_GLOBAL. */
+struct mg_global {
+	__u64 event_tat_ns;      /* GCRA for the event budget */
+	__u64 events_lost;       /* events not sent: budget or ring buffer full */
+};
+
+/* ---- events (ring buffer) ---- */
+enum mg_event_kind {
+	MG_EVENT_DNSBL_QUERY = 1, /* unknown source: please look it up */
+	MG_EVENT_BAN = 2,         /* the data path banned a source */
+};
+
+struct mg_event {
+	__u32 kind;     /* enum mg_event_kind */
+	__u32 class;    /* enum mg_class of the SYN that caused it */
+	__u64 ts_ns;    /* CLOCK_BOOTTIME */
+	struct mg_addr addr;
+	__u64 expires_ns; /* MG_EVENT_BAN: ban expiry */
+	__u32 level;      /* MG_EVENT_BAN: ban level */
+	__u32 reason;     /* MG_EVENT_BAN: the reason of the violation that tipped it */
+};
+
+/* sk storage value: set when a passive connection was counted. */
+struct mg_sock {
+	struct mg_addr addr;
+	__u32 class;
+	__u32 counted;
+};
+
+#endif /* MAILGATE_GATE_H */

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mailgate's build, tests, demo and benchmarks need.
+# Idempotent and quick when everything is already there.
+set -euo pipefail
+
+PKGS=(
+  make gcc clang llvm pkg-config bpftool
+  libbpf-dev libelf-dev zlib1g-dev
+  libc-ares-dev libmicrohttpd-dev libinih-dev libjson-c-dev libsystemd-dev
+  iproute2 nftables rbldnsd python3 python3-prometheus-client
+  gnuplot-nox
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]} (run as root, or install them)" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Load the data path, pin its maps by name, open pinned maps. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "mailgate.h"
+#include "gate.skel.h"
+
+const char *const gate_map_names[GM_MAX] = {
+	[GM_CONFIG] = MG_MAP_CONFIG,       [GM_PORTS] = MG_MAP_PORTS,
+	[GM_ALLOW] = MG_MAP_ALLOW,         [GM_DENY] = MG_MAP_DENY,
+	[GM_BAN] = MG_MAP_BAN,             [GM_VERDICT] = MG_MAP_VERDICT,
+	[GM_SRC] = MG_MAP_SRC,             [GM_PREFIX] = MG_MAP_PREFIX,
+	[GM_CONN] = MG_MAP_CONN,           [GM_CLASS_CONN] = MG_MAP_CLASS_CONN,
+	[GM_VERIFIED] = MG_MAP_VERIFIED,   [GM_COUNTERS] = MG_MAP_COUNTERS,
+	[GM_GLOBAL] = MG_MAP_GLOBAL,       [GM_EVENTS] = MG_MAP_EVENTS,
+	[GM_SOCKS] = MG_MAP_SOCKS,
+};
+
+const char *const mg_reason_names[MG_REASON_MAX] = {
+#define MG_X(n, s) [MG_REASON_##n] = s,
+	MG_REASONS(MG_X)
+#undef MG_X
+};
+
+const char *const mg_class_names[MG_CLASS_MAX] = {
+#define MG_X(n, s) [MG_CLASS_##n] = s,
+	MG_CLASSES(MG_X)
+#undef MG_X
+};
+
+static int mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0700) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static void fds_reset(struct gate *g)
+{
+	for (int i = 0; i < GM_MAX; i++)
+		g->fd[i] = -1;
+}
+
+int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *sizes)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
+	uint32_t n = sizes && sizes->max_sources ? sizes->max_sources : MG_DEFAULT_MAX_SOURCES;
+	uint32_t quarter = n / 4 ? n / 4 : 1;
+	struct gate_bpf *skel;
+	int err;
+
+	memset(g, 0, sizeof(*g));
+	fds_reset(g);
+	snprintf(g->pin_dir, sizeof(g->pin_dir), "%s", pin_dir);
+	err = mkdir_p(pin_dir);
+	if (err) {
+		pr_err("msg=\"cannot create pin dir\" dir=%s err=\"%s\"", pin_dir, strerror(-err));
+		return err;
+	}
+	skel = gate_bpf__open_opts(&opts);
+	if (!skel) {
+		err = -errno;
+		pr_err("msg=\"cannot open BPF object\" err=\"%s\"", strerror(-err));
+		return err;
+	}
+	bpf_map__set_max_entries(skel->maps.mg_src, n);
+	bpf_map__set_max_entries(skel->maps.mg_verdict, n);
+	bpf_map__set_max_entries(skel->maps.mg_ban, quarter);
+	bpf_map__set_max_entries(skel->maps.mg_prefix, quarter);
+	bpf_map__set_max_entries(skel->maps.mg_verified, quarter);
+
+	err = gate_bpf__load(skel);
+	if (err) {
+		pr_err("msg=\"cannot load the data path (pinned maps of another size or version under %s?)\" err=\"%s\"",
+		       pin_dir, strerror(-err));
+		gate_bpf__destroy(skel);
+		return err;
+	}
+	g->skel = skel;
+	g->fd[GM_CONFIG] = bpf_map__fd(skel->maps.mg_config);
+	g->fd[GM_PORTS] = bpf_map__fd(skel->maps.mg_ports);
+	g->fd[GM_ALLOW] = bpf_map__fd(skel->maps.mg_allow);
+	g->fd[GM_DENY] = bpf_map__fd(skel->maps.mg_deny);
+	g->fd[GM_BAN] = bpf_map__fd(skel->maps.mg_ban);
+	g->fd[GM_VERDICT] = bpf_map__fd(skel->maps.mg_verdict);
+	g->fd[GM_SRC] = bpf_map__fd(skel->maps.mg_src);
+	g->fd[GM_PREFIX] = bpf_map__fd(skel->maps.mg_prefix);
+	g->fd[GM_CONN] = bpf_map__fd(skel->maps.mg_conn);
+	g->fd[GM_CLASS_CONN] = bpf_map__fd(skel->maps.mg_class_conn);
+	g->fd[GM_VERIFIED] = bpf_map__fd(skel->maps.mg_verified);
+	g->fd[GM_COUNTERS] = bpf_map__fd(skel->maps.mg_counters);
+	g->fd[GM_GLOBAL] = bpf_map__fd(skel->maps.mg_global);
+	g->fd[GM_EVENTS] = bpf_map__fd(skel->maps.mg_events);
+	g->fd[GM_SOCKS] = bpf_map__fd(skel->maps.mg_socks);
+	return 0;
+}
+
+int gate_open_pinned(struct gate *g, const char *pin_dir)
+{
+	char path[PATH_MAX];
+	int err;
+
+	memset(g, 0, sizeof(*g));
+	fds_reset(g);
+	snprintf(g->pin_dir, sizeof(g->pin_dir), "%s", pin_dir);
+	for (int i = 0; i < GM_MAX; i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, gate_map_names[i]);
+		g->fd[i] = bpf_obj_get(path);
+		if (g->fd[i] < 0) {
+			err = -errno;
+			gate_close(g);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void gate_close(struct gate *g)
+{
+	if (g->skel) {
+		gate_bpf__destroy(g->skel); /* closes the map fds it owns */
+		g->skel = NULL;
+	} else {
+		for (int i = 0; i < GM_MAX; i++)
+			if (g->fd[i] >= 0)
+				close(g->fd[i]);
+	}
+	fds_reset(g);
+}
+
+void gate_default_config(struct mg_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->mode = MG_MODE_ENFORCE;
+	c->action = MG_ACTION_DROP;
+	c->syn_interval_ns = NSEC_PER_SEC / 10; /* 10/s */
+	c->syn_burst = 20;
+	c->prefix_v4 = 24;
+	c->prefix_v6 = 64;
+	c->prefix_interval_ns = NSEC_PER_SEC / 100; /* 100/s */
+	c->prefix_burst = 200;
+	c->max_concurrent = 20;
+	c->max_total_concurrent = 0;
+	c->ban_after = 5;
+	c->ban_window_ns = 60 * NSEC_PER_SEC;
+	c->ban_time_ns = 600 * NSEC_PER_SEC;
+	c->ban_time_max_ns = 86400 * NSEC_PER_SEC;
+	c->dnsbl_enabled = 0;
+	c->dnsbl_threshold = 3;
+	c->pending = MG_PENDING_PASS;
+	c->pending_ns = 5 * NSEC_PER_SEC;
+	c->event_interval_ns = NSEC_PER_SEC / 2000; /* 2000 events/s ... */
+	c->event_burst = 500;                        /* ... burst 500 */
+	c->flood_interval_ns = NSEC_PER_SEC / 50000;
+	c->flood_budget_interval_ns = NSEC_PER_SEC / 1000;
+	{
+		struct stat st;
+
+		if (stat("/proc/self/ns/net", &st) == 0)
+			c->netns_ino = st.st_ino;
+	}
+}
+
+static void prefix_mask(uint32_t bits, uint32_t *mask)
+{
+	for (int i = 0; i < 4; i++) {
+		uint32_t b = bits > 32u * i ? bits - 32u * i : 0;
+
+		mask[i] = htonl(b >= 32 ? 0xffffffffu : (uint32_t)(0xffffffff00000000ull >> b));
+	}
+}
+
+int gate_write_config(struct gate *g, const struct mg_config *c)
+{
+	struct mg_config d = *c;
+	uint32_t zero = 0;
+
+	prefix_mask(96 + d.prefix_v4, d.mask_v4);
+	prefix_mask(d.prefix_v6, d.mask_v6);
+	return bpf_map_update_elem(g->fd[GM_CONFIG], &zero, &d, BPF_ANY) ? -errno : 0;
+}
+
+int gate_read_config(struct gate *g, struct mg_config *c)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_lookup_elem(g->fd[GM_CONFIG], &zero, c) ? -errno : 0;
+}
+
+void gate_default_ports(uint8_t *ports)
+{
+	memset(ports, 0, 65536);
+	ports[25] = MG_CLASS_SMTP;
+	ports[465] = MG_CLASS_SUBMISSION;
+	ports[587] = MG_CLASS_SUBMISSION;
+	ports[143] = MG_CLASS_IMAP;
+	ports[993] = MG_CLASS_IMAP;
+	ports[110] = MG_CLASS_POP3;
+	ports[995] = MG_CLASS_POP3;
+}
+
+int gate_write_ports(struct gate *g, const uint8_t *ports)
+{
+	static uint32_t keys[65536];
+	uint32_t count = 65536;
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+
+	for (uint32_t i = 0; i < 65536; i++)
+		keys[i] = i;
+	return bpf_map_update_batch(g->fd[GM_PORTS], keys, ports, &count, &opts) ? -errno : 0;
+}
+
+int gate_read_counters(struct gate *g, uint64_t *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *vals;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < MG_COUNTER_SLOTS; i++) {
+		out[i] = 0;
+		if (bpf_map_lookup_elem(g->fd[GM_COUNTERS], &i, vals))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			out[i] += vals[c];
+	}
+	free(vals);
+	return 0;
+}

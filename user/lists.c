@@ -1,0 +1,7 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* placeholder: replaced by its own issue's work */
+#include "mailgate.h"
+
+int do_allow(int argc, char **argv) { return fail(EXIT_FAIL, "%s: not built yet", argv[0]); }
+int do_deny(int argc, char **argv) { return fail(EXIT_FAIL, "%s: not built yet", argv[0]); }
+int do_ban(int argc, char **argv) { return fail(EXIT_FAIL, "%s: not built yet", argv[0]); }
