@@ -190,12 +190,16 @@ struct mg_config {
 struct mg_global {
 	__u64 event_tat_ns;      /* GCRA for the event budget */
 	__u64 events_lost;       /* events not sent: budget or ring buffer full */
+	__u32 flood_mode;        /* 1 while flood mode is on (issue 5 fills in the rest) */
+	__u32 pad;
+	__u64 flood_changed_ns;  /* when flood_mode last changed (CLOCK_BOOTTIME) */
 };
 
 /* ---- events (ring buffer) ---- */
 enum mg_event_kind {
 	MG_EVENT_DNSBL_QUERY = 1, /* unknown source: please look it up */
 	MG_EVENT_BAN = 2,         /* the data path banned a source */
+	MG_EVENT_KIND_MAX
 };
 
 struct mg_event {

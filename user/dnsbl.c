@@ -16,3 +16,5 @@ void dnsbl_submit(struct dnsbl *d, const struct mg_addr *a) {}
 int dnsbl_reload(struct dnsbl *d, const struct mg_settings *s) { return 0; }
 void dnsbl_stop(struct dnsbl *d) {}
 int do_dnsbl(int argc, char **argv) { return fail(EXIT_FAIL, "%s: not built yet", argv[0]); }
+int dnsbl_cached(const char *pin_dir, const struct mg_addr *a, struct json_object *zones) { return 0; }
+void dnsbl_metrics_write(struct dnsbl *d, FILE *f) {}

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
+#include <stdio.h>
 #include "gate.h"
 
 #define MG_DEFAULT_PIN_DIR "/sys/fs/bpf/mailgate"
@@ -135,18 +136,33 @@ void config_defaults(struct mg_settings *s);
 /* defaults, then the file; on error err names the line: "FILE:LINE: ..." */
 int config_load(const char *path, struct mg_settings *s, char *err, size_t errlen);
 
-/* ---- dnsbl.c: DNSBL lookups (c-ares), its own thread ---- */
+/* ---- daemon.c: what the daemon shares with its threads ---- */
 struct dnsbl;
+struct mg_runtime {
+	struct gate *gate;
+	struct dnsbl *dnsbl;                        /* NULL when no DNSBL zone is configured */
+	uint64_t events[MG_EVENT_KIND_MAX];         /* ring buffer events consumed, by kind (atomic) */
+	uint64_t bans_created[MG_ORIGIN_MAX];       /* bans the daemon saw created, by origin (atomic) */
+	uint64_t start_ns;                          /* CLOCK_BOOTTIME at start */
+};
+
+/* ---- dnsbl.c: DNSBL lookups (c-ares), its own thread ---- */
 /* Validate postscreen-syntax sites; 0 or -EINVAL with a message in err. */
 int dnsbl_sites_check(const char *sites, char *err, size_t errlen);
 struct dnsbl *dnsbl_start(const struct mg_settings *s, struct gate *g);
 void dnsbl_submit(struct dnsbl *d, const struct mg_addr *a); /* from the event loop; never blocks */
 int dnsbl_reload(struct dnsbl *d, const struct mg_settings *s);
 void dnsbl_stop(struct dnsbl *d);
+/* Per-zone cached answers for one source, for `lookup` in any process:
+ * appends objects {zone, answer, weight, listed, expires_in_s} to zones (a
+ * json array). 0 when nothing is cached or the cache is not there. */
+int dnsbl_cached(const char *pin_dir, const struct mg_addr *a, struct json_object *zones);
+/* Prometheus families of the DNSBL module (queries_total, query_seconds ...) */
+void dnsbl_metrics_write(struct dnsbl *d, FILE *f);
 
 /* ---- metrics.c: Prometheus /metrics (libmicrohttpd), its own thread ---- */
 struct metrics;
-struct metrics *metrics_start(const struct mg_settings *s, struct gate *g);
+struct metrics *metrics_start(const struct mg_settings *s, struct mg_runtime *rt);
 void metrics_stop(struct metrics *m);
 
 /* ---- subcommands, one file per concern ---- */

@@ -2,5 +2,5 @@
 /* placeholder: replaced by its own issue's work */
 #include "mailgate.h"
 
-struct metrics *metrics_start(const struct mg_settings *s, struct gate *g) { return NULL; }
+struct metrics *metrics_start(const struct mg_settings *s, struct mg_runtime *rt) { return NULL; }
 void metrics_stop(struct metrics *m) {}
