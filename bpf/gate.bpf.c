@@ -346,6 +346,104 @@ static __always_inline bool violation(const struct mg_config *cfg, const struct 
 	return false;
 }
 
+/* ---- flood mode (SPEC 1.4.8) ----
+ * A spoofed flood brings a new source with every SYN, so per-source quotas
+ * never trigger. The rate of SYNs reaching this step (all sources together)
+ * is counted in 100 ms windows in mg_global; above cfg.flood_interval_ns
+ * flood mode switches on at once. Then sources that never completed a
+ * handshake (not in mg_verified, which only the TCP state tracking fills
+ * and a spoofed flood therefore cannot churn) share one GCRA budget, and
+ * the rest of them are dropped here, before the per-source step: so they
+ * neither churn mg_src nor mg_prefix. Verified sources go on to their
+ * normal quotas. Flood mode switches off once windows have stayed below
+ * half the threshold for cfg.flood_hold_ns. Each switch emits one
+ * MG_EVENT_FLOOD.
+ * Cost: while flood mode is on and a window has reached half the
+ * threshold, the counter is only read, so CPUs do not fight over it. */
+static __always_inline void flood_switch(struct mg_global *g, __u32 from, __u32 to, __u64 now)
+{
+	struct mg_event *e;
+
+	if (__sync_val_compare_and_swap(&g->flood_mode, from, to) != from)
+		return; /* another CPU did it */
+	g->flood_changed_ns = now;
+	if (to)
+		__sync_fetch_and_add(&g->flood_entries, 1);
+	e = bpf_ringbuf_reserve(&mg_events, sizeof(*e), 0);
+	if (e) {
+		__builtin_memset(e, 0, sizeof(*e));
+		e->kind = MG_EVENT_FLOOD;
+		e->ts_ns = now;
+		e->level = to;
+		bpf_ringbuf_submit(e, 0);
+	}
+}
+
+/* Close the window once it is over; the CPU that closes it decides
+ * whether flood mode ends. */
+static __always_inline void flood_window(const struct mg_config *cfg, struct mg_global *g, __u64 now)
+{
+	__u64 start = g->flood_win_ns, n, hold;
+
+	if (now - start < MG_FLOOD_WINDOW_NS)
+		return;
+	if (__sync_val_compare_and_swap(&g->flood_win_ns, start, now) != start)
+		return;
+	n = __sync_lock_test_and_set(&g->flood_win_syns, 0);
+	if (n * cfg->flood_interval_ns * 2 >= MG_FLOOD_WINDOW_NS) {
+		g->flood_calm_ns = 0;
+		return;
+	}
+	if (!g->flood_calm_ns)
+		g->flood_calm_ns = start;
+	hold = cfg->flood_hold_ns ? cfg->flood_hold_ns : MG_FLOOD_HOLD_NS;
+	if (g->flood_mode && now - g->flood_calm_ns >= hold)
+		flood_switch(g, 1, 0, now);
+}
+
+/* Count this SYN; true while flood mode is on. */
+static __always_inline bool flood_meter(const struct mg_config *cfg, struct mg_global *g, __u64 now)
+{
+	__u64 n;
+
+	if (!cfg->flood_interval_ns) {
+		if (g->flood_mode)
+			flood_switch(g, 1, 0, now);
+		return false;
+	}
+	flood_window(cfg, g, now);
+	if (g->flood_mode) {
+		/* all that matters now is whether the window reaches half the threshold */
+		if (g->flood_win_syns * cfg->flood_interval_ns * 2 < MG_FLOOD_WINDOW_NS)
+			__sync_fetch_and_add(&g->flood_win_syns, 1);
+		return true;
+	}
+	n = __sync_fetch_and_add(&g->flood_win_syns, 1) + 1;
+	if (n * cfg->flood_interval_ns <= MG_FLOOD_WINDOW_NS)
+		return false;
+	g->flood_calm_ns = 0;
+	flood_switch(g, 0, 1, now);
+	return true;
+}
+
+/* The flood step of judge(): true when this SYN is to be dropped. */
+static __always_inline bool flood_drop(const struct mg_config *cfg, const struct mg_addr *src, __u64 now)
+{
+	__u32 zero = 0, burst;
+	struct mg_global *g = bpf_map_lookup_elem(&mg_global, &zero);
+
+	if (!g || !flood_meter(cfg, g, now))
+		return false;
+	if (bpf_map_lookup_elem(&mg_verified, src))
+		return false;
+	if (!cfg->flood_budget_interval_ns)
+		return true;
+	burst = cfg->flood_budget_burst;
+	if (!burst)
+		burst = (NSEC_PER_SEC / 10) / cfg->flood_budget_interval_ns;
+	return !gcra(&g->flood_budget_tat_ns, now, cfg->flood_budget_interval_ns, burst ? burst : 1);
+}
+
 /* The decision for a gated pure SYN from src: first match wins. */
 static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_addr *src,
 				   __u32 class, __u64 now)
@@ -385,6 +483,9 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 			return MG_REASON_DROP_PENDING;
 	}
 
+	/* before the per-source step, so a spoofed flood does not churn mg_src */
+	if (flood_drop(cfg, src, now))
+		return MG_REASON_DROP_FLOOD;
 	if (!source_bucket(cfg, src, now))
 		return MG_REASON_DROP_RATE;
 	if (!prefix_bucket(cfg, src, now))

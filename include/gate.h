@@ -182,23 +182,41 @@ struct mg_config {
 	__u64 event_interval_ns; /* global event budget: 1/rate ... */
 	__u32 event_burst;       /* ... and burst */
 	__u32 netns_ino;         /* network namespace whose connections count */
-	__u64 flood_interval_ns; /* reserved for flood mode (1/threshold) */
-	__u64 flood_budget_interval_ns;
+	/* flood mode (SPEC 1.4.8; bpf/gate.bpf.c flood_step) */
+	__u64 flood_interval_ns; /* 1/flood_threshold: above this rate of SYNs reaching the quota
+				  * steps, all sources together, flood mode is on; 0 = never */
+	__u64 flood_budget_interval_ns; /* 1/flood_budget, shared by never-verified sources
+					 * in flood mode; 0 = none of them gets through */
+	__u32 flood_budget_burst;  /* 0: a tenth of a second's worth of the budget */
+	__u32 flood_pad;
+	__u64 flood_hold_ns;       /* flood mode ends once the rate has stayed below half the
+				    * threshold this long; 0: MG_FLOOD_HOLD_NS */
 };
+
+#define MG_FLOOD_WINDOW_NS 100000000ULL    /* the rate is measured over 100 ms windows */
+#define MG_FLOOD_HOLD_NS   10000000000ULL  /* default hysteresis: 10 s below half the threshold */
 
 /* Global state: one entry in MG_MAP_GLOBAL. */
 struct mg_global {
 	__u64 event_tat_ns;      /* GCRA for the event budget */
 	__u64 events_lost;       /* events not sent: budget or ring buffer full */
-	__u32 flood_mode;        /* 1 while flood mode is on (issue 5 fills in the rest) */
+	__u32 flood_mode;        /* 1 while flood mode is on */
 	__u32 pad;
 	__u64 flood_changed_ns;  /* when flood_mode last changed (CLOCK_BOOTTIME) */
+	__u64 flood_entries;     /* times flood mode switched on */
+	__u64 flood_win_ns;      /* start of the current 100 ms measurement window */
+	__u64 flood_win_syns;    /* SYNs counted in it; counting stops once the window's
+				  * verdict is settled (flood mode on and at least half the
+				  * threshold reached), so it is not a rate to display */
+	__u64 flood_calm_ns;     /* since when windows stay below half the threshold; 0 = not */
+	__u64 flood_budget_tat_ns; /* GCRA of the budget unverified sources share in flood mode */
 };
 
 /* ---- events (ring buffer) ---- */
 enum mg_event_kind {
 	MG_EVENT_DNSBL_QUERY = 1, /* unknown source: please look it up */
 	MG_EVENT_BAN = 2,         /* the data path banned a source */
+	MG_EVENT_FLOOD = 3,       /* flood mode switched: level = 1 on, 0 off; addr unused */
 	MG_EVENT_KIND_MAX
 };
 

@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* Flood mode of the data path (SPEC 1.4.8), unit level: the XDP program of
+ * bpf/gate.bpf.c run with BPF_PROG_TEST_RUN on crafted SYNs, the maps read
+ * back. Time is the kernel's own clock, so the timing cases leave wide
+ * margins (documented per case). */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "test.h"
+#include "mailgate.h"
+#include "gate.skel.h"
+
+struct mg_opts opts; /* the library's output.c reads it; main.c is not linked */
+
+static struct gate g;
+static char pin_dir[64];
+static struct ring_buffer *rb;
+static int ev_on, ev_off, ev_other;
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	const struct mg_event *e = data;
+
+	if (len < sizeof(*e) || e->kind != MG_EVENT_FLOOD)
+		ev_other++;
+	else if (e->level)
+		ev_on++;
+	else
+		ev_off++;
+	return 0;
+}
+
+static void remove_pins(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *d;
+	DIR *dp = opendir(dir);
+
+	if (!dp)
+		return;
+	while ((d = readdir(dp)))
+		if (d->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+			unlink(path);
+		}
+	closedir(dp);
+	rmdir(dir);
+}
+
+/* pin dirs of earlier runs that died */
+static void remove_stale(void)
+{
+	char path[PATH_MAX];
+	struct dirent *d;
+	DIR *dp = opendir("/sys/fs/bpf");
+
+	if (!dp)
+		return;
+	while ((d = readdir(dp))) {
+		long pid;
+
+		if (strncmp(d->d_name, "mgt-fmu-", 8))
+			continue;
+		pid = strtol(d->d_name + 8, NULL, 10);
+		if (pid > 0 && kill(pid, 0) && errno == ESRCH) {
+			snprintf(path, sizeof(path), "/sys/fs/bpf/%s", d->d_name);
+			remove_pins(path);
+		}
+	}
+	closedir(dp);
+}
+
+static int setup(void)
+{
+	struct gate_sizes sz = { .max_sources = 65536 };
+	static uint8_t ports[65536];
+	int err;
+
+	remove_stale();
+	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/mgt-fmu-%d", getpid());
+	err = gate_load(&g, pin_dir, &sz);
+	if (err)
+		return err;
+	gate_default_ports(ports);
+	err = gate_write_ports(&g, ports);
+	if (err)
+		return err;
+	rb = ring_buffer__new(g.fd[GM_EVENTS], on_event, NULL, NULL);
+	return rb ? 0 : -errno;
+}
+
+static void teardown(void)
+{
+	ring_buffer__free(rb);
+	gate_close(&g);
+	remove_pins(pin_dir);
+}
+
+/* A fresh start: config, no flood state, no events pending, empty maps. */
+static void reset(struct mg_config *c)
+{
+	struct mg_global zero_g = {};
+	struct mg_addr key, next;
+	uint32_t zero = 0;
+	int maps[] = { GM_SRC, GM_PREFIX, GM_VERIFIED, GM_VERDICT, GM_BAN };
+
+	gate_default_config(c);
+	c->flood_interval_ns = NSEC_PER_SEC / 1000; /* 1000/s: 100 SYNs in one window */
+	c->flood_budget_interval_ns = 0;
+	c->flood_hold_ns = NSEC_PER_SEC;
+	bpf_map_update_elem(g.fd[GM_GLOBAL], &zero, &zero_g, BPF_ANY);
+	for (size_t m = 0; m < sizeof(maps) / sizeof(maps[0]); m++)
+		while (bpf_map_get_next_key(g.fd[maps[m]], NULL, &next) == 0) {
+			key = next;
+			bpf_map_delete_elem(g.fd[maps[m]], &key);
+		}
+	ring_buffer__consume(rb);
+	ev_on = ev_off = ev_other = 0;
+}
+
+static void global(struct mg_global *out)
+{
+	uint32_t zero = 0;
+
+	memset(out, 0, sizeof(*out));
+	bpf_map_lookup_elem(g.fd[GM_GLOBAL], &zero, out);
+}
+
+/* counter of one reason, all classes */
+static long long counter(int reason)
+{
+	static uint64_t c[MG_COUNTER_SLOTS];
+	long long sum = 0;
+
+	gate_read_counters(&g, c);
+	for (int cl = 0; cl < MG_CLASS_MAX; cl++)
+		sum += c[MG_COUNTER_IDX(reason, cl)];
+	return sum;
+}
+
+/* SYNs that got past the flood step, whatever came of them after */
+static long long past_flood_step(void)
+{
+	return counter(MG_REASON_PASS_OK) + counter(MG_REASON_PASS_PENDING) +
+	       counter(MG_REASON_DROP_RATE) + counter(MG_REASON_DROP_PREFIX_RATE) +
+	       counter(MG_REASON_DROP_CONCURRENT) + counter(MG_REASON_DROP_TOTAL_CONCURRENT);
+}
+
+/* Ethernet + IPv6 (or IPv4 for a mapped address) + TCP SYN to port 25 */
+static size_t syn_frame(uint8_t *f, const struct mg_addr *src)
+{
+	size_t l4;
+
+	memset(f, 0, 128);
+	if (addr_is_v4(src)) {
+		f[12] = 0x08;
+		f[14] = 0x45;
+		f[17] = 40;
+		f[20] = 0x40;
+		f[22] = 64;
+		f[23] = IPPROTO_TCP;
+		memcpy(f + 26, &src->a[12], 4);
+		inet_pton(AF_INET, "192.0.2.1", f + 30);
+		l4 = 34;
+	} else {
+		f[12] = 0x86, f[13] = 0xdd;
+		f[14] = 0x60;
+		f[19] = 20;
+		f[20] = IPPROTO_TCP;
+		f[21] = 64;
+		memcpy(f + 22, src->a, 16);
+		inet_pton(AF_INET6, "2001:db8::1", f + 38);
+		l4 = 54;
+	}
+	f[l4] = 0x9c, f[l4 + 1] = 0x40; /* 40000 */
+	f[l4 + 3] = 25;
+	f[l4 + 12] = 5 << 4;
+	f[l4 + 13] = 0x02;
+	return l4 + 20;
+}
+
+static int run(const struct mg_addr *src, int repeat)
+{
+	uint8_t f[128];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f, .repeat = repeat);
+
+	o.data_size_in = syn_frame(f, src);
+	return bpf_prog_test_run_opts(bpf_program__fd(g.skel->progs.mg_xdp), &o) ? -errno : (int)o.retval;
+}
+
+static void random_src(struct mg_addr *a)
+{
+	parse_addr("2001:db8:8000::", a);
+	for (int i = 4; i < 16; i++)
+		a->a[i] = rand();
+	a->a[4] |= 0x80;
+}
+
+/* n SYNs, each from a new spoofed source; the verdict of the last */
+static int run_spoofed(int n)
+{
+	struct mg_addr s;
+	int v = -1;
+
+	for (int i = 0; i < n; i++) {
+		random_src(&s);
+		v = run(&s, 1);
+	}
+	return v;
+}
+
+static int count_entries(int fd)
+{
+	struct mg_addr key, next;
+	int n = 0;
+
+	if (bpf_map_get_next_key(fd, NULL, &next))
+		return 0;
+	do {
+		key = next;
+		n++;
+	} while (bpf_map_get_next_key(fd, &key, &next) == 0);
+	return n;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* 300 spoofed SYNs at once: well over 100 in a window */
+static bool flood_on(void)
+{
+	struct mg_global gl;
+
+	run_spoofed(300);
+	global(&gl);
+	return gl.flood_mode == 1;
+}
+
+TEST(flood_switches_on_above_threshold)
+{
+	struct mg_config c;
+	struct mg_global gl;
+	long long d0;
+
+	reset(&c);
+	ASSERT_OK(gate_write_config(&g, &c), "config");
+	d0 = counter(MG_REASON_DROP_FLOOD);
+	run_spoofed(50); /* half the threshold's window */
+	global(&gl);
+	ASSERT_EQ(gl.flood_mode, 0, "flood mode after 50 SYNs");
+	ASSERT_EQ(run_spoofed(250), XDP_DROP, "verdict of the last SYN");
+	global(&gl);
+	ASSERT_EQ(gl.flood_mode, 1, "flood mode after 300 SYNs");
+	ASSERT_EQ(gl.flood_entries, 1, "flood_entries");
+	ASSERT_TRUE(gl.flood_changed_ns > 0 && gl.flood_changed_ns <= now_boot_ns(), "flood_changed_ns set");
+	/* the 101st SYN of a window switches it on, and it and every unverified
+	 * one after it is dropped (no budget); a window ending mid-run delays it */
+	ASSERT_RANGE(counter(MG_REASON_DROP_FLOOD) - d0, 100, 200, "drop_flood");
+	ring_buffer__consume(rb);
+	ASSERT_EQ(ev_on, 1, "flood-on events");
+	ASSERT_EQ(ev_off, 0, "flood-off events");
+	ASSERT_EQ(ev_other, 0, "other events");
+}
+
+TEST(verified_source_keeps_quota)
+{
+	struct mg_config c;
+	struct mg_addr v;
+	uint64_t when = now_boot_ns();
+	long long f0, ok0, r0;
+
+	reset(&c);
+	c.syn_burst = 20;
+	c.syn_interval_ns = NSEC_PER_SEC / 10;
+	c.ban_after = 0; /* count every drop_rate, no ban */
+	ASSERT_OK(gate_write_config(&g, &c), "config");
+	if (!ASSERT_TRUE(flood_on(), "flood mode on"))
+		return;
+	parse_addr("203.0.113.9", &v);
+	ASSERT_OK(bpf_map_update_elem(g.fd[GM_VERIFIED], &v, &when, BPF_ANY), "verified entry");
+	f0 = counter(MG_REASON_DROP_FLOOD);
+	ok0 = counter(MG_REASON_PASS_OK);
+	r0 = counter(MG_REASON_DROP_RATE);
+	run(&v, 30);
+	ASSERT_EQ(counter(MG_REASON_DROP_FLOOD) - f0, 0, "drop_flood of a verified source");
+	/* its own bucket: burst 20, 10/s; the 30 SYNs take well under 100 ms */
+	ASSERT_RANGE(counter(MG_REASON_PASS_OK) - ok0, 20, 21, "pass_ok: the burst");
+	ASSERT_RANGE(counter(MG_REASON_DROP_RATE) - r0, 9, 10, "drop_rate: the rest");
+}
+
+TEST(dnswl_source_passes_in_flood)
+{
+	struct mg_config c;
+	struct mg_addr a;
+	struct mg_verdict v = { .expires_ns = now_boot_ns() + 60 * NSEC_PER_SEC, .score = -5,
+				.state = MG_VERDICT_ALLOWED };
+	long long w0;
+
+	reset(&c);
+	c.dnsbl_enabled = 1;
+	ASSERT_OK(gate_write_config(&g, &c), "config");
+	if (!ASSERT_TRUE(flood_on(), "flood mode on"))
+		return;
+	parse_addr("203.0.113.10", &a);
+	ASSERT_OK(bpf_map_update_elem(g.fd[GM_VERDICT], &a, &v, BPF_ANY), "verdict entry");
+	w0 = counter(MG_REASON_PASS_DNSWL);
+	ASSERT_EQ(run(&a, 5), XDP_PASS, "verdict");
+	ASSERT_EQ(counter(MG_REASON_PASS_DNSWL) - w0, 5, "pass_dnswl");
+}
+
+/* Unverified sources share the budget, and the ones it turns away never
+ * reach mg_src: a spoofed flood does not churn the per-source map. */
+TEST(unverified_share_budget)
+{
+	struct mg_config c;
+	struct mg_addr s;
+	long long p0, f0, passed, dropped;
+	double t0, secs;
+	int n = 3000;
+
+	reset(&c);
+	c.flood_budget_interval_ns = NSEC_PER_SEC / 1000; /* 1000/s ... */
+	c.flood_budget_burst = 10;                          /* ... burst 10 */
+	ASSERT_OK(gate_write_config(&g, &c), "config");
+	if (!ASSERT_TRUE(flood_on(), "flood mode on"))
+		return;
+	/* flood_on spent the burst (its source passed the budget a few times) */
+	p0 = past_flood_step();
+	f0 = counter(MG_REASON_DROP_FLOOD);
+	int src0 = count_entries(g.fd[GM_SRC]);
+	t0 = mono_s();
+	for (int i = 0; i < n; i++) {
+		random_src(&s);
+		run(&s, 1);
+	}
+	secs = mono_s() - t0;
+	passed = past_flood_step() - p0;
+	dropped = counter(MG_REASON_DROP_FLOOD) - f0;
+	ASSERT_EQ(passed + dropped, n, "every SYN counted once");
+	/* at most burst + rate x time (+1 for the edges) */
+	ASSERT_RANGE(passed, 1, 10 + (long long)(secs * 1000) + 1, "SYNs past the budget");
+	ASSERT_TRUE(dropped > n / 2 || secs > 1.5, "most dropped (unless the loop was very slow)");
+	ASSERT_RANGE(count_entries(g.fd[GM_SRC]) - src0, 0, passed, "new mg_src entries");
+}
+
+/* Hysteresis: a rate between half and the whole threshold keeps flood mode
+ * on; below half it ends after flood_hold. Timing margins: hold is 1 s and
+ * the checks are 0.5 s before and 1.5 s after it; the keep-alive loop
+ * sends 40 SYNs every 50 ms (800/s; half the threshold is 500/s), so only
+ * a stall of over a second of the whole machine breaks it. */
+TEST(switches_off_after_hold)
+{
+	struct mg_config c;
+	struct mg_global gl;
+	struct mg_addr s;
+	double t0;
+
+	reset(&c);
+	ASSERT_OK(gate_write_config(&g, &c), "config");
+	if (!ASSERT_TRUE(flood_on(), "flood mode on"))
+		return;
+	parse_addr("2001:db8:8000::2", &s);
+	t0 = mono_s();
+	while (mono_s() - t0 < 2.0) {
+		run_spoofed(40);
+		usleep(50000);
+	}
+	global(&gl);
+	ASSERT_EQ(gl.flood_mode, 1, "flood mode after 2 s at 800/s (threshold 1000/s)");
+	usleep(500000);
+	run_spoofed(1);
+	global(&gl);
+	ASSERT_EQ(gl.flood_mode, 1, "flood mode 0.5 s into the calm");
+	usleep(2000000);
+	run_spoofed(1);
+	global(&gl);
+	ASSERT_EQ(gl.flood_mode, 0, "flood mode 2.5 s into the calm (hold 1 s)");
+	ASSERT_EQ(gl.flood_entries, 1, "flood_entries");
+	ring_buffer__consume(rb);
+	ASSERT_EQ(ev_on, 1, "flood-on events");
+	ASSERT_EQ(ev_off, 1, "flood-off events");
+	/* and the unverified source passes again, under its normal quota */
+	ASSERT_EQ(run(&s, 1), XDP_PASS, "verdict after flood mode");
+}
+
+TEST(threshold_zero_disables)
+{
+	struct mg_config c;
+	struct mg_global gl;
+	struct mg_addr s;
+	long long f0;
+
+	reset(&c);
+	c.flood_interval_ns = 0;
+	ASSERT_OK(gate_write_config(&g, &c), "config");
+	f0 = counter(MG_REASON_DROP_FLOOD);
+	for (int i = 0; i < 500; i++) {
+		random_src(&s);
+		run(&s, 1);
+	}
+	global(&gl);
+	ASSERT_EQ(gl.flood_mode, 0, "flood mode");
+	ASSERT_EQ(counter(MG_REASON_DROP_FLOOD) - f0, 0, "drop_flood");
+}
+
+int main(int argc, char **argv)
+{
+	srand(getpid());
+	return test_main(argc, argv, setup, teardown);
+}
