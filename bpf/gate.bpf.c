@@ -350,7 +350,9 @@ static __always_inline bool violation(const struct mg_config *cfg, const struct 
  * A spoofed flood brings a new source with every SYN, so per-source quotas
  * never trigger. The rate of SYNs reaching this step (all sources together)
  * is counted in 100 ms windows in mg_global; above cfg.flood_interval_ns
- * flood mode switches on at once. Then sources that never completed a
+ * flood mode switches on at once. It is decided on SYNs only (no timer, no
+ * cost on other packets): after a flood, the first gated SYN after the hold
+ * time switches it off. Then sources that never completed a
  * handshake (not in mg_verified, which only the TCP state tracking fills
  * and a spoofed flood therefore cannot churn) share one GCRA budget, and
  * the rest of them are dropped here, before the per-source step: so they
@@ -380,24 +382,28 @@ static __always_inline void flood_switch(struct mg_global *g, __u32 from, __u32 
 }
 
 /* Close the window once it is over; the CPU that closes it decides
- * whether flood mode ends. */
+ * whether flood mode ends. A window with fewer SYNs than half the
+ * threshold's share is calm from its start; a busier one is calm only from
+ * its last SYN on, if a whole window of silence has followed (that is how
+ * a flood that stopped, or pauses between bursts, is told apart from a
+ * steady one whose count stopped at the cap). */
 static __always_inline void flood_window(const struct mg_config *cfg, struct mg_global *g, __u64 now)
 {
-	__u64 start = g->flood_win_ns, n, hold;
+	__u64 start = g->flood_win_ns, seen = g->flood_seen_ns, n, hold;
 
 	if (now - start < MG_FLOOD_WINDOW_NS)
 		return;
 	if (__sync_val_compare_and_swap(&g->flood_win_ns, start, now) != start)
 		return;
 	n = __sync_lock_test_and_set(&g->flood_win_syns, 0);
-	if (n * cfg->flood_interval_ns * 2 >= MG_FLOOD_WINDOW_NS) {
-		g->flood_calm_ns = 0;
-		return;
+	if (n * cfg->flood_interval_ns * 2 < MG_FLOOD_WINDOW_NS) {
+		if (!g->flood_calm_ns)
+			g->flood_calm_ns = start ? start : now;
+	} else {
+		g->flood_calm_ns = now - seen >= MG_FLOOD_WINDOW_NS ? seen : 0;
 	}
-	if (!g->flood_calm_ns)
-		g->flood_calm_ns = start;
 	hold = cfg->flood_hold_ns ? cfg->flood_hold_ns : MG_FLOOD_HOLD_NS;
-	if (g->flood_mode && now - g->flood_calm_ns >= hold)
+	if (g->flood_mode && g->flood_calm_ns && now - g->flood_calm_ns >= hold)
 		flood_switch(g, 1, 0, now);
 }
 
@@ -412,6 +418,8 @@ static __always_inline bool flood_meter(const struct mg_config *cfg, struct mg_g
 		return false;
 	}
 	flood_window(cfg, g, now);
+	if (now - g->flood_seen_ns >= MG_FLOOD_WINDOW_NS / 10)
+		g->flood_seen_ns = now;
 	if (g->flood_mode) {
 		/* all that matters now is whether the window reaches half the threshold */
 		if (g->flood_win_syns * cfg->flood_interval_ns * 2 < MG_FLOOD_WINDOW_NS)

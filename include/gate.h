@@ -208,7 +208,8 @@ struct mg_global {
 	__u64 flood_win_syns;    /* SYNs counted in it; counting stops once the window's
 				  * verdict is settled (flood mode on and at least half the
 				  * threshold reached), so it is not a rate to display */
-	__u64 flood_calm_ns;     /* since when windows stay below half the threshold; 0 = not */
+	__u64 flood_seen_ns;     /* the last SYN counted (10 ms granularity, to write rarely) */
+	__u64 flood_calm_ns;     /* since when the rate stays below half the threshold; 0 = not */
 	__u64 flood_budget_tat_ns; /* GCRA of the budget unverified sources share in flood mode */
 };
 

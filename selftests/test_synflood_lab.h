@@ -38,7 +38,7 @@ static char lab_err[8192]; /* stderr of the last lab_run */
 
 /* Run a shell command; stdout into out (if given), stderr into lab_err.
  * Returns the exit code, or -1 when it did not exit normally. */
-static int __attribute__((format(printf, 4, 5)))
+static inline int __attribute__((format(printf, 4, 5)))
 lab_run(struct lab *l, char *out, size_t outlen, const char *fmt, ...)
 {
 	char cmd[4096], path[128];
@@ -69,7 +69,7 @@ lab_run(struct lab *l, char *out, size_t outlen, const char *fmt, ...)
 }
 
 /* Remove labs of this tag whose test process is gone. */
-static void lab_remove_stale(const char *tag)
+static inline void lab_remove_stale(const char *tag)
 {
 	char line[256], prefix[32];
 	FILE *p = popen("ip netns list 2>/dev/null", "r");
@@ -97,7 +97,7 @@ static void lab_remove_stale(const char *tag)
 	pclose(p);
 }
 
-static void lab_destroy(struct lab *l)
+static inline void lab_destroy(struct lab *l)
 {
 	char cmd[256];
 
@@ -112,7 +112,7 @@ static void lab_destroy(struct lab *l)
 }
 
 /* Enter a lab namespace; returns an fd of the namespace we came from. */
-static int lab_enter(const char *ns)
+static inline int lab_enter(const char *ns)
 {
 	char path[128];
 	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), fd;
@@ -130,7 +130,7 @@ static int lab_enter(const char *ns)
 	return self;
 }
 
-static void lab_leave(int self)
+static inline void lab_leave(int self)
 {
 	if (self >= 0) {
 		if (setns(self, CLONE_NEWNET))
@@ -140,7 +140,7 @@ static void lab_leave(int self)
 }
 
 /* Put an XDP program of .output/sink.bpf.o (sink_pass, sink_drop) on B's veth. */
-static int lab_sink(struct lab *l, const char *prog)
+static inline int lab_sink(struct lab *l, const char *prog)
 {
 	char obj[PATH_MAX];
 
@@ -152,7 +152,7 @@ static int lab_sink(struct lab *l, const char *prog)
 
 /* Resolve B's addresses from A for real (ARP / neighbour discovery), by
  * sending one UDP datagram to each and waiting for the neighbour entries. */
-static int lab_resolve(struct lab *l)
+static inline int lab_resolve(struct lab *l)
 {
 	for (int i = 0; i < 50; i++) {
 		char out[1024] = "";
@@ -171,7 +171,7 @@ static int lab_resolve(struct lab *l)
 }
 
 /* tag: two letters naming the test binary */
-static int lab_create(struct lab *l, const char *tag)
+static inline int lab_create(struct lab *l, const char *tag)
 {
 	char self[PATH_MAX - 16], out[4096];
 	ssize_t n;
@@ -214,7 +214,7 @@ static int lab_create(struct lab *l, const char *tag)
 }
 
 /* rx packets and rx dropped of B's veth */
-static int lab_rx_stats(struct lab *l, long long *packets, long long *dropped)
+static inline int lab_rx_stats(struct lab *l, long long *packets, long long *dropped)
 {
 	static char out[16384];
 	struct json_object *doc, *st, *rx, *v;
