@@ -299,24 +299,33 @@ TEST(verified_source_keeps_quota)
 	ASSERT_RANGE(counter(MG_REASON_DROP_RATE) - r0, 9, 10, "drop_rate: the rest");
 }
 
+/* DNSWL counts as verified: a source seen passing as DNSWL is put into
+ * mg_verified, so flood mode lets it through. (A verdict the controller
+ * writes is seen by flood mode once the source has sent one SYN outside a
+ * flood, or when the controller adds the source to mg_verified itself.) */
 TEST(dnswl_source_passes_in_flood)
 {
 	struct mg_config c;
 	struct mg_addr a;
 	struct mg_verdict v = { .expires_ns = now_boot_ns() + 60 * NSEC_PER_SEC, .score = -5,
 				.state = MG_VERDICT_ALLOWED };
-	long long w0;
+	long long w0, f0;
+	uint64_t t;
 
 	reset(&c);
 	c.dnsbl_enabled = 1;
 	ASSERT_OK(gate_write_config(&g, &c), "config");
-	if (!ASSERT_TRUE(flood_on(), "flood mode on"))
-		return;
 	parse_addr("203.0.113.10", &a);
 	ASSERT_OK(bpf_map_update_elem(g.fd[GM_VERDICT], &a, &v, BPF_ANY), "verdict entry");
+	ASSERT_EQ(run(&a, 1), XDP_PASS, "before the flood");
+	ASSERT_OK(bpf_map_lookup_elem(g.fd[GM_VERIFIED], &a, &t), "in mg_verified after pass_dnswl");
+	if (!ASSERT_TRUE(flood_on(), "flood mode on"))
+		return;
 	w0 = counter(MG_REASON_PASS_DNSWL);
-	ASSERT_EQ(run(&a, 5), XDP_PASS, "verdict");
+	f0 = counter(MG_REASON_DROP_FLOOD);
+	ASSERT_EQ(run(&a, 5), XDP_PASS, "verdict in flood mode");
 	ASSERT_EQ(counter(MG_REASON_PASS_DNSWL) - w0, 5, "pass_dnswl");
+	ASSERT_EQ(counter(MG_REASON_DROP_FLOOD) - f0, 0, "drop_flood");
 }
 
 /* Unverified sources share the budget, and the ones it turns away never
