@@ -121,6 +121,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mg_verified SEC(".maps");
 
+/* filter over mg_verified (include/gate.h, the verified filter) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MG_VBITS_WORDS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_vbits SEC(".maps");
+
 /* packet counters by reason and class */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -346,15 +356,26 @@ static __always_inline bool violation(const struct mg_config *cfg, const struct 
 	return false;
 }
 
-/* Has src completed a handshake to a gated port (or passed as DNSWL)? */
+/* Has src completed a handshake to a gated port (or passed as DNSWL)? The
+ * filter first: for a spoofed source one bit answers. */
 static __always_inline bool is_verified(const struct mg_addr *src)
 {
+	__u32 bit = mg_vbit(src), idx = bit / 64;
+	__u64 *w = bpf_map_lookup_elem(&mg_vbits, &idx);
+
+	if (w && !(*w & (1ULL << (bit % 64))))
+		return false;
 	return bpf_map_lookup_elem(&mg_verified, src) != NULL;
 }
 
 static __always_inline void mark_verified(const struct mg_addr *src, __u64 now)
 {
+	__u32 bit = mg_vbit(src), idx = bit / 64;
+	__u64 *w = bpf_map_lookup_elem(&mg_vbits, &idx);
+
 	bpf_map_update_elem(&mg_verified, src, &now, BPF_ANY);
+	if (w)
+		__sync_fetch_and_or(w, 1ULL << (bit % 64));
 }
 
 /* ---- flood mode (SPEC 1.4.8) ----
@@ -365,7 +386,8 @@ static __always_inline void mark_verified(const struct mg_addr *src, __u64 now)
  * never completed a handshake share one GCRA budget and the rest of them
  * are dropped (drop_flood); verified sources (mg_verified, which only the
  * TCP state tracking and DNSWL verdicts fill, so a spoofed flood cannot
- * churn it) go on to the normal steps and quotas.
+ * churn it; asked through the mg_vbits filter) go on to the normal steps
+ * and quotas.
  *
  * Where in judge(): right after the allow list. An unverified SYN over the
  * budget is dropped whatever a later step would say, so the later lookups

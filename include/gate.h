@@ -25,6 +25,7 @@
 #define MG_MAP_GLOBAL     "mg_global"     /* array[1] of struct mg_global: event budget, flood state */
 #define MG_MAP_EVENTS     "mg_events"     /* ring buffer of struct mg_event */
 #define MG_MAP_SOCKS      "mg_socks"      /* sk storage: which sockets were counted */
+#define MG_MAP_VBITS      "mg_vbits"      /* array[MG_VBITS_WORDS] of __u64, mmapable: filter over mg_verified */
 
 /* ---- sizes ---- */
 #define MG_DEFAULT_MAX_SOURCES 1000000
@@ -212,6 +213,28 @@ struct mg_global {
 	__u64 flood_calm_ns;     /* since when the rate stays below half the threshold; 0 = not */
 	__u64 flood_budget_tat_ns; /* GCRA of the budget unverified sources share in flood mode */
 };
+
+/* ---- the verified filter ----
+ * A one-probe Bloom filter in front of mg_verified: bit mg_vbit(a) of
+ * mg_vbits is set for every source put into mg_verified, and only a source
+ * whose bit is set is looked up there. In flood mode every spoofed SYN asks
+ * "verified?"; a 256 KiB bitmap answers it without the cache miss of a
+ * lookup in a large hash table. Bits are never cleared (an evicted source
+ * only costs one more lookup). Userspace that adds to mg_verified must set
+ * the bit too, with an atomic OR on the mmapped map. */
+#define MG_VBITS_LOG2  21 /* 2M bits */
+#define MG_VBITS_WORDS (1u << (MG_VBITS_LOG2 - 6))
+
+static inline __u32 mg_vbit(const struct mg_addr *a)
+{
+	__u64 hi, lo;
+
+	__builtin_memcpy(&hi, a->a, 8);
+	__builtin_memcpy(&lo, a->a + 8, 8);
+	hi = (hi ^ (hi >> 29)) * 0x9E3779B97F4A7C15ULL;
+	lo = (lo ^ hi ^ (lo >> 31)) * 0xC2B2AE3D27D4EB4FULL;
+	return (__u32)(lo >> (64 - MG_VBITS_LOG2));
+}
 
 /* ---- events (ring buffer) ---- */
 enum mg_event_kind {

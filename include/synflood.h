@@ -98,20 +98,20 @@ SF_INLINE void sf_pick_src(const volatile struct sf_params *p, const volatile __
 #define SF_FIELD16(ptr) (*(__u16 *)(ptr))
 #define SF_FIELD32(ptr) (*(__u32 *)(ptr))
 
-/* source port (32768..65535), sequence number, TS value; returns the
- * updated checksum delta */
-SF_INLINE __u64 sf_rewrite_tcp(__u8 *tcp, __u64 sum)
+/* source port (32768..65535, from the low bits of r), sequence number, TS
+ * value (a scramble of the sequence number: it only has to differ);
+ * returns the updated checksum delta */
+SF_INLINE __u64 sf_rewrite_tcp(__u8 *tcp, __u64 sum, __u32 r)
 {
-	__u16 port = (__u16)(0x8000 | (SF_RANDOM() & 0x7fff));
-	__u32 v;
+	__u16 port = (__u16)(0x8000 | (r & 0x7fff));
+	__u32 v = SF_RANDOM();
 
 	port = (__u16)((port >> 8) | (port << 8)); /* to network order */
 	sum = sf_csum_step16(sum, SF_FIELD16(tcp), port);
 	SF_FIELD16(tcp) = port;
-	v = SF_RANDOM();
 	sum = sf_csum_step32(sum, SF_FIELD32(tcp + 4), v);
 	SF_FIELD32(tcp + 4) = v;
-	v = SF_RANDOM();
+	v *= 0x9E3779B1u;
 	sum = sf_csum_step32(sum, SF_FIELD32(tcp + SF_TSVAL_OFF), v);
 	SF_FIELD32(tcp + SF_TSVAL_OFF) = v;
 	return sum;
@@ -121,7 +121,7 @@ SF_INLINE void sf_rewrite(__u8 *frame, const volatile struct sf_params *p,
 			  const volatile __u32 *list)
 {
 	__u64 ipsum = 0, tsum = 0;
-	__u32 src[4];
+	__u32 src[4], r = SF_RANDOM(); /* port (low 15 bits), IPv4 id (high 16) */
 	__u8 *tcp;
 
 	sf_pick_src(p, list, src);
@@ -135,7 +135,7 @@ SF_INLINE void sf_rewrite(__u8 *frame, const volatile struct sf_params *p,
 		tcp = frame + SF_ETH_LEN + SF_IP6_LEN;
 	} else {
 		__u8 *ip = frame + SF_ETH_LEN;
-		__u16 id = (__u16)SF_RANDOM();
+		__u16 id = (__u16)(r >> 16);
 
 		/* the source address is in the IP header and the TCP pseudo header */
 		ipsum = sf_csum_step32(ipsum, SF_FIELD32(ip + 12), src[3]);
@@ -146,7 +146,7 @@ SF_INLINE void sf_rewrite(__u8 *frame, const volatile struct sf_params *p,
 		SF_FIELD16(ip + 10) = sf_csum_patch(SF_FIELD16(ip + 10), ipsum);
 		tcp = frame + SF_ETH_LEN + SF_IP4_LEN;
 	}
-	tsum = sf_rewrite_tcp(tcp, tsum);
+	tsum = sf_rewrite_tcp(tcp, tsum, r);
 	SF_FIELD16(tcp + 16) = sf_csum_patch(SF_FIELD16(tcp + 16), tsum);
 }
 

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +23,20 @@ static struct gate g;
 static char pin_dir[64];
 static struct ring_buffer *rb;
 static int ev_on, ev_off, ev_other;
+
+static uint64_t *vbits; /* mg_vbits, mmapped */
+
+/* what the data path does after a handshake: mg_verified and the filter bit */
+static int mark_verified(const struct mg_addr *a)
+{
+	uint64_t now = now_boot_ns();
+	uint32_t bit = mg_vbit(a);
+
+	if (bpf_map_update_elem(g.fd[GM_VERIFIED], a, &now, BPF_ANY))
+		return -errno;
+	__atomic_fetch_or(&vbits[bit / 64], 1ULL << (bit % 64), __ATOMIC_RELAXED);
+	return 0;
+}
 
 static int on_event(void *ctx, void *data, size_t len)
 {
@@ -91,6 +106,10 @@ static int setup(void)
 	err = gate_write_ports(&g, ports);
 	if (err)
 		return err;
+	vbits = mmap(NULL, MG_VBITS_WORDS * 8, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     bpf_map__fd(g.skel->maps.mg_vbits), 0);
+	if (vbits == MAP_FAILED)
+		return -errno;
 	rb = ring_buffer__new(g.fd[GM_EVENTS], on_event, NULL, NULL);
 	return rb ? 0 : -errno;
 }
@@ -98,6 +117,8 @@ static int setup(void)
 static void teardown(void)
 {
 	ring_buffer__free(rb);
+	if (vbits && vbits != MAP_FAILED)
+		munmap(vbits, MG_VBITS_WORDS * 8);
 	gate_close(&g);
 	remove_pins(pin_dir);
 }
@@ -120,6 +141,7 @@ static void reset(struct mg_config *c)
 			key = next;
 			bpf_map_delete_elem(g.fd[maps[m]], &key);
 		}
+	memset(vbits, 0, MG_VBITS_WORDS * 8);
 	ring_buffer__consume(rb);
 	ev_on = ev_off = ev_other = 0;
 }
@@ -277,7 +299,6 @@ TEST(verified_source_keeps_quota)
 {
 	struct mg_config c;
 	struct mg_addr v;
-	uint64_t when = now_boot_ns();
 	long long f0, ok0, r0;
 
 	reset(&c);
@@ -288,7 +309,7 @@ TEST(verified_source_keeps_quota)
 	if (!ASSERT_TRUE(flood_on(), "flood mode on"))
 		return;
 	parse_addr("203.0.113.9", &v);
-	ASSERT_OK(bpf_map_update_elem(g.fd[GM_VERIFIED], &v, &when, BPF_ANY), "verified entry");
+	ASSERT_OK(mark_verified(&v), "verified entry");
 	f0 = counter(MG_REASON_DROP_FLOOD);
 	ok0 = counter(MG_REASON_PASS_OK);
 	r0 = counter(MG_REASON_DROP_RATE);
@@ -326,6 +347,62 @@ TEST(dnswl_source_passes_in_flood)
 	ASSERT_EQ(run(&a, 5), XDP_PASS, "verdict in flood mode");
 	ASSERT_EQ(counter(MG_REASON_PASS_DNSWL) - w0, 5, "pass_dnswl");
 	ASSERT_EQ(counter(MG_REASON_DROP_FLOOD) - f0, 0, "drop_flood");
+}
+
+/* mg_verified decides, the filter only says where not to look: an evicted
+ * source whose bit stays is not verified; an entry without its bit is not
+ * seen (whoever adds to mg_verified sets the bit). And the bits spread. */
+TEST(verified_filter)
+{
+	static uint64_t bits[MG_VBITS_WORDS];
+	struct mg_config c;
+	struct mg_addr a, b, r;
+	uint64_t when = now_boot_ns(), t;
+	long long f0, set = 0;
+
+	reset(&c);
+	ASSERT_OK(gate_write_config(&g, &c), "config");
+	parse_addr("2001:db8:1::1", &a);
+	ASSERT_OK(mark_verified(&a), "mark a");
+	ASSERT_OK(bpf_map_delete_elem(g.fd[GM_VERIFIED], &a), "evict a, its bit stays");
+	parse_addr("2001:db8:1::2", &b);
+	ASSERT_OK(bpf_map_update_elem(g.fd[GM_VERIFIED], &b, &when, BPF_ANY), "b without its bit");
+	if (!ASSERT_TRUE(flood_on(), "flood mode on"))
+		return;
+	f0 = counter(MG_REASON_DROP_FLOOD);
+	ASSERT_EQ(run(&a, 1), XDP_DROP, "a, evicted");
+	ASSERT_EQ(run(&b, 1), XDP_DROP, "b, no bit");
+	ASSERT_EQ(counter(MG_REASON_DROP_FLOOD) - f0, 2, "drop_flood");
+	/* the data path sets the bit with the entry (tp_btf, DNSWL) */
+	ASSERT_OK(mark_verified(&b), "mark b");
+	ASSERT_EQ(run(&b, 1), XDP_PASS, "b, marked");
+	ASSERT_OK(bpf_map_lookup_elem(g.fd[GM_VERIFIED], &b, &t), "b in mg_verified");
+	/* 100k random sources into 2M bits: 1 - e^(-100k/2M) of them, 97.6k, distinct */
+	memset(bits, 0, sizeof(bits));
+	for (int i = 0; i < 100000; i++) {
+		uint32_t bit;
+
+		random_src(&r);
+		bit = mg_vbit(&r);
+		bits[bit / 64] |= 1ULL << (bit % 64);
+	}
+	for (uint32_t i = 0; i < MG_VBITS_WORDS; i++)
+		set += __builtin_popcountll(bits[i]);
+	ASSERT_RANGE(set, 97000, 98300, "distinct bits of 100k random IPv6 sources");
+	memset(bits, 0, sizeof(bits));
+	for (int i = 0; i < 100000; i++) { /* IPv4: 198.18.0.0/15 walked in order */
+		uint32_t bit;
+
+		parse_addr("198.18.0.0", &r);
+		r.a[13] += i >> 16, r.a[14] = i >> 8, r.a[15] = i;
+		bit = mg_vbit(&r);
+		bits[bit / 64] |= 1ULL << (bit % 64);
+	}
+	set = 0;
+	for (uint32_t i = 0; i < MG_VBITS_WORDS; i++)
+		set += __builtin_popcountll(bits[i]);
+	/* a multiplicative hash spreads consecutive keys evenly: at least random */
+	ASSERT_RANGE(set, 97000, 100000, "distinct bits of 100k consecutive IPv4 sources");
 }
 
 /* Unverified sources share the budget, and the ones it turns away never
