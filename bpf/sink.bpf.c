@@ -7,7 +7,10 @@
  * first counts TCP SYNs to port 25 apart from everything else (neighbour
  * discovery and the like), for exact counts of a generated flood. Attach
  * with `ip link set dev DEV xdpdrv obj .output/sink.bpf.o program sink_drop`,
- * or through the skeleton to read the counts. */
+ * or through the skeleton to read the counts.
+ * sink_wire joins two interfaces like a cable: every frame that comes in on
+ * one leaves by the other (XDP redirect), whoever sent it, so a flood and
+ * real traffic share the far veth's ring the way they share a NIC's. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -15,6 +18,8 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 __u64 syns;   /* TCP SYN (no ACK) to port 25, IPv4 or IPv6 */
+/* sink_wire: the two ifindexes it joins, set before load */
+const volatile __u32 wire_a = 0, wire_b = 0;
 __u64 others; /* every other frame */
 
 SEC("xdp")
@@ -62,4 +67,10 @@ int sink_count(struct xdp_md *ctx)
 other:
 	__sync_fetch_and_add(&others, 1);
 	return XDP_DROP;
+}
+
+SEC("xdp")
+int sink_wire(struct xdp_md *ctx)
+{
+	return bpf_redirect(ctx->ingress_ifindex == wire_a ? wire_b : wire_a, 0);
 }

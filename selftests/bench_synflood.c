@@ -1,16 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* The gate for scripts/bench.sh: loads the data path into a pin dir of its
- * own, writes the documented default config (with the flood settings given),
- * attaches the XDP program natively to IFACE and the TCP state tracking,
- * prints "ready", and runs until SIGINT/SIGTERM. Then it prints one JSON
- * object: the counters by reason (all classes together) and the flood
- * state, detaches and removes its pins. Run it inside the server's network
- * namespace (nsenter --net=..., so that /sys/fs/bpf stays visible).
+/* Helpers of scripts/bench.sh, each running until SIGINT/SIGTERM after
+ * printing "ready".
  *
- * Usage: bench_synflood -i IFACE --pin-dir DIR [--flood-threshold RATE]
- *                       [--flood-budget RATE] [--verified N]
+ * bench_synflood gate: loads the data path into a pin dir of its own,
+ * writes the documented default config (with the flood settings given),
+ * attaches the XDP program natively to IFACE and the TCP state tracking.
+ * At the end it prints one JSON object: the counters by reason (all classes
+ * together) and the flood state, detaches and removes its pins. Run it
+ * inside the server's network namespace (nsenter --net=..., so that
+ * /sys/fs/bpf stays visible).
+ *
+ * bench_synflood wire IF_A IF_B: joins two interfaces with sink_wire of
+ * bpf/sink.bpf.c (every frame in on one goes out of the other).
+ *
+ * Usage: bench_synflood gate -i IFACE --pin-dir DIR [--flood-threshold RATE]
+ *                       [--flood-budget RATE] [--verified N] [--deny N]
+ *                       [--max-sources N]
  * --verified N: N sources (2001:db8:f000::/36) in mg_verified beforehand,
- * as on a server that has been up for a while. */
+ * as on a server that has been up for a while.
+ * --deny N: N /64 prefixes of 2001:db8:fe00::/40 in the deny list (the
+ * benchmark gives nftables the same ones).
+ *        bench_synflood wire IF_A IF_B */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +38,7 @@
 #include <json-c/json.h>
 #include "mailgate.h"
 #include "gate.skel.h"
+#include "sink.skel.h"
 
 struct mg_opts opts; /* the library's output.c reads it; main.c is not linked */
 
@@ -48,13 +59,59 @@ static void remove_pins(const char *dir)
 	rmdir(dir);
 }
 
-int main(int argc, char **argv)
+/* blocked from the start, taken with sigwait(): none can be missed */
+static void block_signals(sigset_t *sigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGTERM);
+	sigprocmask(SIG_BLOCK, sigs, NULL);
+}
+
+static int do_wire(int argc, char **argv)
+{
+	struct sink_bpf *sk;
+	int a, b, sig, fd, err;
+	sigset_t sigs;
+
+	block_signals(&sigs);
+	if (argc != 3 || !(a = if_nametoindex(argv[1])) || !(b = if_nametoindex(argv[2]))) {
+		fprintf(stderr, "usage: bench_synflood wire IF_A IF_B\n");
+		return 2;
+	}
+	sk = sink_bpf__open();
+	if (!sk)
+		return 1;
+	sk->rodata->wire_a = a;
+	sk->rodata->wire_b = b;
+	err = sink_bpf__load(sk);
+	fd = bpf_program__fd(sk->progs.sink_wire);
+	if (!err)
+		err = bpf_xdp_attach(a, fd, XDP_FLAGS_DRV_MODE, NULL);
+	if (!err)
+		err = bpf_xdp_attach(b, fd, XDP_FLAGS_DRV_MODE, NULL);
+	if (err) {
+		fprintf(stderr, "bench_synflood wire: %s\n", strerror(-err));
+	} else {
+		printf("ready\n");
+		fflush(stdout);
+		sigwait(&sigs, &sig);
+	}
+	bpf_xdp_detach(a, XDP_FLAGS_DRV_MODE, NULL);
+	bpf_xdp_detach(b, XDP_FLAGS_DRV_MODE, NULL);
+	sink_bpf__destroy(sk);
+	return err ? 1 : 0;
+}
+
+static int do_gate(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "pin-dir", required_argument, NULL, 'p' },
 		{ "flood-threshold", required_argument, NULL, 't' },
 		{ "flood-budget", required_argument, NULL, 'b' },
 		{ "verified", required_argument, NULL, 'v' },
+		{ "deny", required_argument, NULL, 'd' },
+		{ "max-sources", required_argument, NULL, 'm' },
 		{}
 	};
 	const char *ifname = NULL, *pin = NULL;
@@ -68,15 +125,11 @@ int main(int argc, char **argv)
 	struct gate g;
 	uint32_t zero = 0;
 	uint64_t v, *vbits;
-	unsigned long n_verified = 0;
+	unsigned long n_verified = 0, n_deny = 0;
 	sigset_t sigs;
 	int ch, ifindex, err, rc = 1;
 
-	/* blocked from the start, taken with sigwait(): none can be missed */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	block_signals(&sigs);
 	gate_default_config(&c);
 	while ((ch = getopt_long(argc, argv, "i:", lo, NULL)) != -1) {
 		switch (ch) {
@@ -103,12 +156,18 @@ int main(int argc, char **argv)
 		case 'v':
 			n_verified = strtoul(optarg, NULL, 10);
 			break;
+		case 'd':
+			n_deny = strtoul(optarg, NULL, 10);
+			break;
+		case 'm':
+			sz.max_sources = strtoul(optarg, NULL, 10);
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (!ifname || !pin || !(ifindex = if_nametoindex(ifname))) {
-		fprintf(stderr, "usage: bench_synflood -i IFACE --pin-dir DIR [--flood-threshold R] [--flood-budget R]\n");
+		fprintf(stderr, "usage: bench_synflood gate -i IFACE --pin-dir DIR [--flood-threshold R] [--flood-budget R]\n");
 		return 2;
 	}
 	err = gate_load(&g, pin, &sz);
@@ -150,8 +209,19 @@ int main(int argc, char **argv)
 	}
 	if (vbits != MAP_FAILED)
 		munmap(vbits, MG_VBITS_WORDS * 8);
+	/* a deny list: 2001:db8:fe00::/40 cut into /64s, the first N of them */
+	for (unsigned long i = 0; i < n_deny && !err; i++) {
+		struct mg_lpm_key k = { .prefixlen = 64 };
+		struct mg_rule r = { .prefixlen = 64, .origin = MG_ORIGIN_CLI };
+		struct mg_addr a;
+
+		parse_addr("2001:db8:fe00::", &a);
+		memcpy(k.a, a.a, 16);
+		k.a[5] = i >> 16, k.a[6] = i >> 8, k.a[7] = i;
+		err = bpf_map_update_elem(g.fd[GM_DENY], &k, &r, BPF_ANY) ? -errno : 0;
+	}
 	if (err) {
-		fprintf(stderr, "bench_synflood: filling mg_verified: %s\n", strerror(-err));
+		fprintf(stderr, "bench_synflood: filling mg_verified / mg_deny: %s\n", strerror(-err));
 		goto out;
 	}
 	printf("ready\n");
@@ -183,4 +253,14 @@ out:
 	gate_close(&g);
 	remove_pins(pin);
 	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "wire"))
+		return do_wire(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "gate"))
+		return do_gate(argc - 1, argv + 1);
+	fprintf(stderr, "usage: bench_synflood gate ... | wire IF_A IF_B\n");
+	return 2;
 }

@@ -330,7 +330,7 @@ TEST(v4_frames_valid)
 
 	NEED_LAB();
 	expect_v4(&e);
-	send_and_check(&e, 3000, "live-frames", "--src 198.51.100.0/24");
+	send_and_check(&e, 3000, "live-frames", "--src 198.51.100.0/24 --method live-frames");
 }
 
 TEST(v6_frames_valid)
@@ -340,7 +340,7 @@ TEST(v6_frames_valid)
 	NEED_LAB();
 	inet_pton(AF_INET6, "2001:db8::1", e.dst);
 	inet_pton(AF_INET6, "2001:db8:8000::", e.src_net);
-	send_and_check(&e, 3000, "live-frames", "--src 2001:db8:8000::/33");
+	send_and_check(&e, 3000, "live-frames", "--src 2001:db8:8000::/33 --method live-frames");
 }
 
 TEST(src_list)
@@ -358,7 +358,7 @@ TEST(src_list)
 	e.n_list = 3;
 	e.dport = 587;
 	send_and_check(&e, 2000, "live-frames",
-		       "--dport 587 --src-list 203.0.113.7,203.0.113.8,198.51.100.250");
+		       "--dport 587 --src-list 203.0.113.7,203.0.113.8,198.51.100.250 --method live-frames");
 }
 
 TEST(af_packet_frames_valid)
@@ -370,12 +370,23 @@ TEST(af_packet_frames_valid)
 	send_and_check(&e, 2000, "af_packet", "--src 198.51.100.0/24 --method af_packet");
 }
 
+/* auto: live frames, but AF_PACKET for a paced flood (it paces evenly) */
+TEST(auto_method)
+{
+	struct expect e;
+
+	NEED_LAB();
+	expect_v4(&e);
+	send_and_check(&e, 2000, "af_packet", "--src 198.51.100.0/24");
+}
+
 /* Full rate, no capture: every frame the generator reports must show up
  * in B, counted by sink_count (a SYN to port 25) or dropped at B's ring
  * (rx_dropped: no frame that gets there is seen by XDP). */
 static void exact_count(const char *flags, long long n)
 {
 	struct sink_bpf *sk = sink_bpf__open_and_load();
+	char method[32] = "";
 	int back, ifindex, err;
 	long long p0, d0, p1, d1, sent;
 
@@ -389,10 +400,11 @@ static void exact_count(const char *flags, long long n)
 		goto out;
 	if (!ASSERT_OK(lab_rx_stats(&lab, &p0, &d0), "rx stats"))
 		goto out;
-	if (!ASSERT_EQ(flood(&sent, NULL, 0, "--dst 192.0.2.1 --src 198.51.100.0/24 --count %lld %s", n,
-			     flags), 0, "synflood exit code"))
+	if (!ASSERT_EQ(flood(&sent, method, sizeof(method), "--dst 192.0.2.1 --src 198.51.100.0/24 --count %lld %s",
+			     n, flags), 0, "synflood exit code"))
 		goto out;
 	ASSERT_EQ(sent, n, "frames_sent reported");
+	ASSERT_TRUE(!strcmp(method, "live-frames"), "method live-frames when unpaced");
 	usleep(200000);
 	if (!ASSERT_OK(lab_rx_stats(&lab, &p1, &d1), "rx stats"))
 		goto out;

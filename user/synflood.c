@@ -8,7 +8,9 @@
  * frame, the program randomises each and returns XDP_TX, and the kernel
  * sends it out of the interface. Where live frames are not supported, an
  * AF_PACKET socket sends frames rewritten here with the same code
- * (sf_rewrite in include/synflood.h), in sendmmsg batches.
+ * (sf_rewrite in include/synflood.h), in sendmmsg batches; it is also the
+ * automatic choice for a --rate of at most 1M/s per thread, which it paces
+ * more evenly.
  *
  * Safety: it refuses to send unless the interface lives in a network
  * namespace other than the initial one, or --i-own-this-network is given;
@@ -59,6 +61,7 @@ static const char *const method_names[] = { "auto", "live-frames", "af_packet" }
 #define LIVE_CHUNK   65536 /* frames per BPF_PROG_TEST_RUN call when unpaced */
 #define PACKET_BATCH 64    /* frames per sendmmsg */
 #define PACKET_CHUNK 1024  /* frames between bound checks when unpaced */
+#define PACKET_PACED_MAX 1e6 /* pps per thread up to which auto picks af_packet for --rate */
 
 struct flood {
 	const char *ifname;
@@ -681,8 +684,12 @@ static void *worker_run(void *arg)
 			return NULL;
 		}
 	}
-	if (w->rate > 0) { /* about a millisecond of frames per step */
-		uint64_t c = (uint64_t)(w->rate / 1000);
+	/* Paced: steps of about 50 us (sendmmsg) or 1 ms (live frames, whose
+	 * kernel runs cost too much setup to be shorter: such a flood comes as
+	 * a train of bursts, which a token bucket on the far side, e.g.
+	 * mailgate's flood budget, hands out to whoever comes between them). */
+	if (w->rate > 0) {
+		uint64_t c = (uint64_t)(w->rate / (f->method == METHOD_LIVE ? 1000 : 20000));
 
 		chunk = c < 1 ? 1 : c < chunk ? c : chunk;
 	}
@@ -959,6 +966,12 @@ int do_synflood(int argc, char **argv)
 	}
 	build_template(f);
 
+	/* Each live-frames run costs the kernel about half a millisecond of
+	 * setup (its page pool), so a paced flood from it would come in bursts
+	 * with idle gaps; up to PACKET_PACED_MAX per thread, sendmmsg paces
+	 * evenly and keeps up. */
+	if (f->method == METHOD_AUTO && f->rate > 0 && f->rate / f->threads <= PACKET_PACED_MAX)
+		f->method = METHOD_PACKET;
 	if (f->method != METHOD_PACKET) {
 		err = live_setup(f);
 		if (err && f->method == METHOD_LIVE)
