@@ -7,7 +7,7 @@ PKGS=(
   make gcc clang llvm pkg-config bpftool
   libbpf-dev libelf-dev zlib1g-dev
   libc-ares-dev libmicrohttpd-dev libinih-dev libjson-c-dev libsystemd-dev
-  iproute2 nftables rbldnsd python3 python3-prometheus-client
+  iproute2 nftables rbldnsd python3 python3-prometheus-client ethtool util-linux procps
   gnuplot-nox
 )
 
