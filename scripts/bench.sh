@@ -179,9 +179,7 @@ filter_off() { # $1 scenario, $2 file for what the filter says about itself
 		wait $GATE_PID || true
 		tail -n 1 "$WORK/gate.out" >"$2"
 		;;
-	nftables)
-		ip netns exec $V nft -j list set netdev mgbench persrc6 >"$2" 2>/dev/null || true
-		ip netns exec $V nft delete table netdev mgbench ;;
+	nftables) ip netns exec $V nft delete table netdev mgbench ;;
 	none) ;;
 	esac
 }
