@@ -394,8 +394,8 @@ static __always_inline void mark_verified(const struct mg_addr *src, __u64 now)
  * are skipped for it: no mg_ban or mg_verdict lookup per spoofed SYN (each
  * a cache miss in a large hash table; skipping them about doubled the
  * rate the gate absorbed in the lab), no pending mg_verdict entry and no
- * DNSBL event spent on it, and
- * nothing inserted into mg_src or mg_prefix, so neither is churned. The
+ * DNSBL event spent on it, and nothing inserted into mg_src or mg_prefix,
+ * so neither is churned. The
  * price: in flood mode an unverified deny-listed or banned source over the
  * budget is counted as drop_flood, and deny-listed or banned SYNs count
  * toward the flood rate.
