@@ -357,7 +357,8 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 	__builtin_memcpy(k.a, src->a, 16);
 	if (rule_active(bpf_map_lookup_elem(&mg_allow, &k), now))
 		return MG_REASON_PASS_ALLOW;
-	if (rule_active(bpf_map_lookup_elem(&mg_deny, &k), now))
+	struct mg_rule *deny = bpf_map_lookup_elem(&mg_deny, &k);
+	if (rule_active(deny, now) && !(deny->flags & MG_RULE_EXCLUDE))
 		return MG_REASON_DROP_DENY;
 
 	struct mg_ban *ban = bpf_map_lookup_elem(&mg_ban, src);

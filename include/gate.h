@@ -25,6 +25,9 @@
 #define MG_MAP_GLOBAL     "mg_global"     /* array[1] of struct mg_global: event budget, flood state */
 #define MG_MAP_EVENTS     "mg_events"     /* ring buffer of struct mg_event */
 #define MG_MAP_SOCKS      "mg_socks"      /* sk storage: which sockets were counted */
+/* created and pinned by the controller, not by the BPF object: */
+#define MG_MAP_DNSBL_CACHE "mg_dnsbl_cache" /* LRU hash: (source, zone) -> DNSBL answer (user/dnsbl.h) */
+#define MG_MAP_DNSBL_ZONES "mg_dnsbl_zones" /* hash: zone id -> zone name */
 
 /* ---- sizes ---- */
 #define MG_DEFAULT_MAX_SOURCES 1000000
@@ -108,8 +111,15 @@ struct mg_rule {
 	__u32 prefixlen;  /* copy of the key's, so a lookup can say which prefix matched */
 	__u32 origin;     /* enum mg_origin */
 	__u32 value;      /* zone loads: the entry's value (e.g. 127.0.0.2 as host order), else 0 */
-	__u32 pad;
+	__u32 flags;      /* MG_RULE_* */
 };
+
+/* deny entry flags: an exclusion ('!' in an rbldnsd zone) matches like any
+ * prefix (longest wins) but means "not denied"; zone loads keep the id of
+ * the file they came from in the high 16 bits, so a reload replaces only
+ * its own entries. */
+#define MG_RULE_EXCLUDE    1u
+#define MG_RULE_SET(flags) ((flags) >> 16)
 
 /* A ban entry outlives its expiry for cfg.ban_time_max so that a source
  * banned again soon after gets the next level (ban_time << level). */

@@ -149,8 +149,13 @@ struct mg_runtime {
 /* ---- dnsbl.c: DNSBL lookups (c-ares), its own thread ---- */
 /* Validate postscreen-syntax sites; 0 or -EINVAL with a message in err. */
 int dnsbl_sites_check(const char *sites, char *err, size_t errlen);
+/* Validate [dnsbl] resolvers: "system" or "addr[:port], [v6addr]:port, ..." */
+int dnsbl_resolvers_check(const char *list, char *err, size_t errlen);
 struct dnsbl *dnsbl_start(const struct mg_settings *s, struct gate *g);
 void dnsbl_submit(struct dnsbl *d, const struct mg_addr *a); /* from the event loop; never blocks */
+/* the same with the event's ts_ns (CLOCK_BOOTTIME), so that the event-to-verdict
+ * latency (mailgate_dnsbl_verdict_seconds) includes the ring buffer's part */
+void dnsbl_submit_ts(struct dnsbl *d, const struct mg_addr *a, uint64_t event_ts_ns);
 int dnsbl_reload(struct dnsbl *d, const struct mg_settings *s);
 void dnsbl_stop(struct dnsbl *d);
 /* Per-zone cached answers for one source, for `lookup` in any process:
