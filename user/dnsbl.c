@@ -98,6 +98,7 @@ struct dnsbl {
 	ares_channel ch;
 	bool ready;                 /* every zone self-tested once */
 	uint32_t inflight;          /* source queries */
+	uint32_t inflight_peak;
 	int n_zones;
 	struct zone_state zones[DNSBL_MAX_ZONES];
 
@@ -434,7 +435,8 @@ static void start_lookup(struct dnsbl *d, const struct sub *s)
 		lk->asked[i] = true;
 		lk->q[i] = (struct query){ .d = d, .lk = lk, .zone = i, .sent_ns = now };
 		lk->outstanding++;
-		d->inflight++;
+		if (++d->inflight > LOAD(d->inflight_peak))
+			STORE(d->inflight_peak, d->inflight);
 		ares_query(d->ch, qname, 1 /* IN */, 1 /* A */, on_answer, &lk->q[i]);
 	}
 	lk->starting = false;
@@ -711,6 +713,8 @@ void dnsbl_stats_get(struct dnsbl *d, struct dnsbl_stats *st)
 	for (int i = 0; i < 4; i++)
 		st->verdicts[i] = LOAD(d->verdicts[i]);
 	st->lookups_done = LOAD(d->lookups_done);
+	st->fresh = LOAD(d->fresh);
+	st->inflight_peak = LOAD(d->inflight_peak);
 	st->selftests_done = LOAD(d->selftest_rounds);
 	st->ready = d->ready;
 	st->n_zones = d->n_zones;

@@ -164,6 +164,8 @@ struct dnsbl *dnsbl_start_tuned(const struct mg_settings *s, struct gate *g,
 #define DNSBL_LAT_SAMPLES 8192
 struct dnsbl_stats {
 	uint64_t submitted, dropped, verdicts[4], lookups_done;
+	uint64_t fresh;                 /* submissions skipped: the source had a fresh verdict */
+	uint32_t inflight_peak;         /* most source queries in flight at once */
 	uint64_t results[DR_MAX];       /* all zones together */
 	uint64_t selftests_done;        /* rounds completed (all zones) */
 	bool ready;                     /* first self-test done */

@@ -85,25 +85,33 @@ static int put_zone(int fd, const char *zone)
 	return bpf_map_update_elem(fd, &id, name, BPF_ANY) ? -errno : 0;
 }
 
+/* The zones map names the zones in use now: `lookup` shows only those. */
 int dnsbl_cache_set_zones(struct dnsbl_cache *c, const struct dnsbl_sites *ss)
 {
-	uint32_t key, next;
-	int err;
+	uint32_t key, next, *prev = NULL;
+	int err = 0;
 
 	if (c->zones_fd < 0)
 		return -EBADF;
-	for (int z = 0; z < ss->n_zones; z++) {
-		err = put_zone(c->zones_fd, ss->zone[z]);
-		if (err != -E2BIG)
+	while (!bpf_map_get_next_key(c->zones_fd, prev, &next)) {
+		bool keep = false;
+
+		for (int z = 0; z < ss->n_zones && !keep; z++)
+			keep = dnsbl_zone_id(ss->zone[z]) == next;
+		if (!keep && !bpf_map_delete_elem(c->zones_fd, &next)) {
+			prev = NULL; /* start over: deleting can reorder the walk */
 			continue;
-		/* full of zones of earlier configurations: start over */
-		while (!bpf_map_get_next_key(c->zones_fd, NULL, &next)) {
-			key = next;
-			bpf_map_delete_elem(c->zones_fd, &key);
 		}
-		return dnsbl_cache_set_zones(c, ss);
+		key = next;
+		prev = &key;
 	}
-	return 0;
+	for (int z = 0; z < ss->n_zones; z++) {
+		int r = put_zone(c->zones_fd, ss->zone[z]);
+
+		if (r && !err)
+			err = r;
+	}
+	return err;
 }
 
 int dnsbl_cache_put(struct dnsbl_cache *c, const struct mg_addr *a, const char *zone,
