@@ -107,6 +107,28 @@ static void lab_clean_stale(void)
 	closedir(d);
 }
 
+/* pin dirs of killed earlier runs: /sys/fs/bpf/<prefix><pid> of a dead pid */
+static void lab_rm_stale_pins(const char *prefix)
+{
+	DIR *dir = opendir("/sys/fs/bpf");
+	struct dirent *e;
+
+	while (dir && (e = readdir(dir))) {
+		char path[300];
+		pid_t pid;
+
+		if (strncmp(e->d_name, prefix, strlen(prefix)))
+			continue;
+		pid = atoi(e->d_name + strlen(prefix));
+		if (pid > 0 && kill(pid, 0) == 0)
+			continue;
+		snprintf(path, sizeof(path), "/sys/fs/bpf/%s", e->d_name);
+		lab_rm_dir(path);
+	}
+	if (dir)
+		closedir(dir);
+}
+
 static int lab_init(struct lab *l)
 {
 	memset(l, 0, sizeof(*l));
@@ -255,7 +277,7 @@ static void lab_stop(struct lab *l)
 		lab_rm_dir(l->dir);
 }
 
-static void lab_resolvers(const struct lab *l, char *buf, size_t len)
+static inline void lab_resolvers(const struct lab *l, char *buf, size_t len)
 {
 	snprintf(buf, len, "127.0.0.1:%d", l->port);
 }

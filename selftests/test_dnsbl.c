@@ -32,28 +32,6 @@ static const char *const zones[] = {
 	NULL,
 };
 
-/* pin dirs of killed earlier runs: /sys/fs/bpf/mgt-dnsbl-<pid> of a dead pid */
-static void rm_stale_pins(void)
-{
-	DIR *dir = opendir("/sys/fs/bpf");
-	struct dirent *e;
-
-	while (dir && (e = readdir(dir))) {
-		char path[300];
-		pid_t pid;
-
-		if (strncmp(e->d_name, "mgt-dnsbl-", 10))
-			continue;
-		pid = atoi(e->d_name + 10);
-		if (pid > 0 && kill(pid, 0) == 0)
-			continue;
-		snprintf(path, sizeof(path), "/sys/fs/bpf/%s", e->d_name);
-		lab_rm_dir(path);
-	}
-	if (dir)
-		closedir(dir);
-}
-
 static int setup(void)
 {
 	struct gate_sizes sizes = { .max_sources = 4096 };
@@ -76,7 +54,7 @@ static int setup(void)
 	}
 	lab_resolvers(&lab, resolvers, sizeof(resolvers));
 
-	rm_stale_pins();
+	lab_rm_stale_pins("mgt-dnsbl-");
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/mgt-dnsbl-%d", getpid());
 	if (gate_load(&g, pin_dir, &sizes)) {
 		printf("  cannot load the data path\n");
