@@ -29,6 +29,7 @@ static struct dnsbl_stats st;
 static const char *const zones[] = {
 	"a.test:ip4set:a", "b.test:ip4set:b", "wl.test:ip4set:wl", "odd.test:ip4set:odd",
 	"v6.test:ip6trie:v6", "any.test:ip4trie:any", "any.test:ip6trie:any6", "ttl.test:ip4set:ttl",
+	"flip.test:ip4trie:flip",
 	NULL,
 };
 
@@ -48,6 +49,7 @@ static int setup(void)
 	lab_write(&lab, "any", "0.0.0.0/0\n", 0);
 	lab_write(&lab, "any6", "::/0\n", 0);
 	lab_write(&lab, "ttl", "$TTL 1\n127.0.0.2\n192.0.2.40\n", 0);
+	lab_write(&lab, "flip", "0.0.0.0/0\n", 0);
 	if (lab_start(&lab, zones, "a.test")) {
 		printf("  cannot start rbldnsd (is it installed?)\n");
 		return -1;
@@ -308,6 +310,38 @@ TEST(zone_listing_everything_is_suspended)
 	ASSERT_HAS(m, "mailgate_dnsbl_zone_suspended{zone=\"a.test\"} 0\n");
 	ASSERT_HAS(m, "mailgate_dnsbl_selftests_total{zone=\"any.test\",family=\"ipv4\",result=\"fail\"} 1\n");
 	ASSERT_HAS(m, "mailgate_dnsbl_queries_total{zone=\"any.test\",result=\"listed\"} 0\n");
+	dnsbl_stop(d);
+}
+
+TEST(suspended_zone_resumes_when_it_passes)
+{
+	struct dnsbl_tuning t;
+	struct mg_addr a;
+	struct dnsbl *d;
+
+	dnsbl_default_tuning(&t);
+	t.selftest_retry_ns = NSEC_PER_SEC / 4;
+	d = start(settings("flip.test*3"), &t);
+	if (!d)
+		return;
+	dnsbl_stats_get(d, &st);
+	ASSERT_TRUE(st.suspended[0], "lists everything: suspended");
+	look(d, "192.0.2.50");
+	expect("192.0.2.50", MG_VERDICT_CLEAN, 0, 50, 60);
+	/* the operator fixes the zone */
+	lab_write(&lab, "flip", "127.0.0.2/32\n192.0.2.50/32\n", 2);
+	kill(lab.pid, SIGHUP);
+	for (int i = 0; i < 1000 && st.suspended[0]; i++) {
+		usleep(10000);
+		dnsbl_stats_get(d, &st);
+	}
+	ASSERT_TRUE(!st.suspended[0], "resumed");
+	ASSERT_TRUE(st.ok4[0], "serves IPv4");
+	parse_addr("192.0.2.50", &a);
+	bpf_map_delete_elem(g.fd[GM_VERDICT], &a);
+	look(d, "192.0.2.50");
+	expect("192.0.2.50", MG_VERDICT_LISTED, 3, 1, 3600);
+	ASSERT_HAS(metrics(d), "mailgate_dnsbl_zone_suspended{zone=\"flip.test\"} 0\n");
 	dnsbl_stop(d);
 }
 
