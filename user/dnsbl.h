@@ -111,9 +111,8 @@ extern const struct mg_addr dnsbl_test_points[ST_POINTS];
 bool dnsbl_selftest_family(const struct dnsbl_answer *listed, const struct dnsbl_answer *unlisted,
 			   char *why, size_t whylen);
 
-/* settings: fill zeros with the [dnsbl] defaults; check ranges */
+/* settings: fill zeros with the [dnsbl] defaults (the check is in mailgate.h) */
 void dnsbl_params_from(const struct mg_settings *s, struct dnsbl_params *p);
-int dnsbl_settings_check(const struct mg_settings *s, char *err, size_t errlen);
 
 /* ---- dnsbl_cache.c: per (source, zone) answers for `lookup` in any process ---- */
 struct dnsbl_cache_key {
