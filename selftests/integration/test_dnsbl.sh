@@ -317,11 +317,16 @@ cidrs = 127.0.0.0/8
 listen = none
 EOF
 	rm -rf "$PIN"
-	MAILGATE_PIN_DIR=$PIN "${NS[@]}" "$MG" run -i "$VGW" -c "$conf" --mode generic >"$DIR/daemon-$1.log" 2>&1 &
+	MAILGATE_PIN_DIR=$PIN "${NS[@]}" "$MG" run -i "$VGW" -c "$conf" >"$DIR/daemon-$1.log" 2>&1 &
 	DPID=$!
 	PIDS+=($DPID)
 	echo $DPID >"$DIR/daemon-$1.pid"
-	sleep 2 # attach and self-test; the test allows for more below
+	# attached once its maps are pinned; then a second for the zone's self-test
+	for i in $(seq 100); do
+		[ -e "$PIN/mg_events" ] && break
+		sleep 0.1
+	done
+	sleep 1
 }
 
 stop_daemon() {
