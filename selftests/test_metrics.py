@@ -35,9 +35,22 @@ SCHEMA = {
     "mailgate_start_time_seconds": ("gauge", set()),
     "mailgate_dnsbl_queries_total": ("counter", {"zone", "result"}),
     "mailgate_dnsbl_query_seconds": ("histogram", {"zone"}),
+    # the DNSBL module's own, only while DNSBL is on (user/dnsbl.c)
+    "mailgate_dnsbl_zone_suspended": ("gauge", {"zone"}),
+    "mailgate_dnsbl_zone_serving": ("gauge", {"zone", "family"}),
+    "mailgate_dnsbl_zone_backoff": ("gauge", {"zone"}),
+    "mailgate_dnsbl_skipped_total": ("counter", {"zone"}),
+    "mailgate_dnsbl_selftests_total": ("counter", {"zone", "family", "result"}),
+    "mailgate_dnsbl_verdicts_total": ("counter", {"verdict"}),
+    "mailgate_dnsbl_verdict_seconds": ("histogram", set()),
+    "mailgate_dnsbl_submissions_dropped_total": ("counter", set()),
+    "mailgate_dnsbl_queue_length": ("gauge", set()),
 }
-# families that may be absent (the daemon's start time: only with a daemon)
-OPTIONAL = {"mailgate_start_time_seconds"}
+# families that may be absent: the daemon's start time (only with a
+# daemon), the DNSBL module's own (only with DNSBL on)
+OPTIONAL = {"mailgate_start_time_seconds"} | {
+    k for k in SCHEMA if k.startswith("mailgate_dnsbl_") and k not in (
+        "mailgate_dnsbl_queries_total", "mailgate_dnsbl_query_seconds")}
 # families other modules may add, checked only for HELP and TYPE
 EXTRA_PREFIX = "mailgate_"
 
