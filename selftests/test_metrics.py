@@ -8,7 +8,8 @@
 #   SOURCE: http://... (fetched with urllib) or a file
 #   EXPECT: {"families": {NAME: {"exact": bool,
 #                                 "samples": [[{label: value}, value, tolerance?], ...]}},
-#            "dashboard": "path/to/grafana.json"}
+#            "dashboard": "path/to/grafana.json",
+#            "stats_json": "output of mailgate stats --json"}
 #     NAME is the sample name (mailgate_packets_total); "exact": every sample
 #     of the family not listed must be 0.
 # Prints one line per problem; exit 0 when there is none.
@@ -156,6 +157,58 @@ def check_dashboard(path, problems):
             problems.append(f"{path}: query uses {n}, which is not exported")
 
 
+def stats_counters(doc, reasons, classes):
+    """(reason, class) -> count from `mailgate stats --json`, whatever its
+    nesting: objects with reason, class and a count field, or
+    {reason: {class: n}}, or {class: {reason: n}}"""
+    out = {}
+
+    def num(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    def walk(o):
+        if isinstance(o, dict):
+            if o.get("reason") in reasons and o.get("class") in classes:
+                for k in ("count", "packets", "value", "total"):
+                    if num(o.get(k)):
+                        out[(o["reason"], o["class"])] = o[k]
+                        break
+            for k, v in o.items():
+                if isinstance(v, dict) and k in reasons:
+                    out.update({(k, c): n for c, n in v.items() if c in classes and num(n)})
+                if isinstance(v, dict) and k in classes:
+                    out.update({(r, k): n for r, n in v.items() if r in reasons and num(n)})
+                walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+    walk(doc)
+    return out
+
+
+def check_stats(seen, path, problems):
+    """`mailgate stats --json` and /metrics agree on every gated counter"""
+    with open(path, encoding="utf-8") as f:
+        doc = json.load(f)
+    m = seen.get("mailgate_packets_total")
+    if m is None:
+        return
+    scrape = {(s.labels["reason"], s.labels["class"]): s.value
+              for s in m.samples if s.name == "mailgate_packets_total"}
+    reasons = {r for r, _ in scrape}
+    classes = {c for _, c in scrape}
+    stats = stats_counters(doc, reasons, classes)
+    if not stats:
+        problems.append(f"{path}: no counters by reason and class found")
+        return
+    for key in sorted(set(scrape) | set(stats)):
+        if key[1] == "none":
+            continue  # ARP, neighbour discovery ... keep coming in between
+        a, b = scrape.get(key, 0), stats.get(key, 0)
+        if a != b:
+            problems.append(f"reason={key[0]} class={key[1]}: /metrics {a}, stats --json {b}")
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__ or "usage: test_metrics.py SOURCE [EXPECT.json]")
@@ -175,6 +228,8 @@ def main():
         return 1
     seen = check_schema(families, problems)
     check_values(seen, expect, problems)
+    if expect.get("stats_json"):
+        check_stats(seen, expect["stats_json"], problems)
     if expect.get("dashboard"):
         check_dashboard(expect["dashboard"], problems)
     for p in problems:
