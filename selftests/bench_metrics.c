@@ -15,7 +15,8 @@
 #include <bpf/bpf.h>
 #include "mailgate.h"
 
-struct mg_opts opts;
+/* main.c's (or output.c's, wherever it lives): weak, so it links either way */
+__attribute__((weak)) struct mg_opts opts;
 
 static double mono_s(void)
 {

@@ -26,7 +26,8 @@
 #define PIN_PREFIX "/sys/fs/bpf/mgt-metrics-"
 #define TEST_MAX_SOURCES 4096 /* mg_ban etc. get 1024 */
 
-struct mg_opts opts; /* main.c's, which tests do not link */
+/* main.c's (or output.c's, wherever it lives): weak, so it links either way */
+__attribute__((weak)) struct mg_opts opts;
 
 static char pin_dir[PATH_MAX];
 static char tmp_dir[256];
