@@ -99,7 +99,8 @@ start_daemon() {
 	in_a "$MG" --pin-dir "$PIN" run -i "$VA" -c "$TMP/mailgate.conf" >>"$TMP/daemon.log" 2>&1 &
 	DPID=$!
 	for _ in $(seq 100); do # 20 s: a busy machine
-		in_a curl -sf -o /dev/null "$URL" && return 0
+		in_a "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' "$URL" \
+			2>/dev/null && return 0
 		kill -0 "$DPID" 2>/dev/null || break
 		sleep 0.2
 	done
