@@ -201,6 +201,11 @@ struct metrics;
  * (and a logged error) when the server cannot start. */
 struct metrics *metrics_start(const struct mg_settings *s, struct mg_runtime *rt);
 void metrics_stop(struct metrics *m);
+/* Change rt->dnsbl while the server may be scraping (SIGHUP): once this
+ * returns no scrape uses the old one, which may then be stopped:
+ *   old = rt->dnsbl; metrics_set_dnsbl(m, rt, NULL); dnsbl_stop(old);
+ * m may be NULL (metrics off). */
+void metrics_set_dnsbl(struct metrics *m, struct mg_runtime *rt, struct dnsbl *d);
 /* the port it listens on (useful with port 0) */
 uint16_t metrics_port(const struct metrics *m);
 /* "127.0.0.1:9433", "[::1]:9433", "0.0.0.0:9433", "[::]:9433": 0; "none": 1

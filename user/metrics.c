@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ struct metrics {
 	struct MHD_Daemon *httpd;
 	struct mg_runtime *rt;
 	uint16_t port;
+	pthread_mutex_t lock; /* held while a scrape reads rt: see metrics_set_dnsbl() */
 };
 
 static const char *const origin_names[MG_ORIGIN_MAX] = {
@@ -345,7 +347,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	f = open_memstream(&body, &len);
 	if (!f)
 		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	pthread_mutex_lock(&m->lock);
 	err = metrics_write(m->rt, f);
+	pthread_mutex_unlock(&m->lock);
 	fclose(f);
 	if (err) {
 		free(body);
@@ -399,6 +403,7 @@ struct metrics *metrics_start(const struct mg_settings *s, struct mg_runtime *rt
 	if (!m)
 		return NULL;
 	m->rt = rt;
+	pthread_mutex_init(&m->lock, NULL);
 	if (addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	errno = 0;
@@ -416,6 +421,7 @@ struct metrics *metrics_start(const struct mg_settings *s, struct mg_runtime *rt
 
 		pr_err("msg=\"cannot serve metrics\" listen=%s err=\"%s\"", s->metrics_listen,
 		       strerror(err));
+		pthread_mutex_destroy(&m->lock);
 		free(m);
 		errno = err;
 		return NULL;
@@ -431,10 +437,20 @@ uint16_t metrics_port(const struct metrics *m)
 	return m ? m->port : 0;
 }
 
+void metrics_set_dnsbl(struct metrics *m, struct mg_runtime *rt, struct dnsbl *d)
+{
+	if (m)
+		pthread_mutex_lock(&m->lock);
+	rt->dnsbl = d;
+	if (m)
+		pthread_mutex_unlock(&m->lock);
+}
+
 void metrics_stop(struct metrics *m)
 {
 	if (!m)
 		return;
-	MHD_stop_daemon(m->httpd);
+	MHD_stop_daemon(m->httpd); /* waits for its thread */
+	pthread_mutex_destroy(&m->lock);
 	free(m);
 }
