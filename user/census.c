@@ -217,7 +217,8 @@ int census_read(struct gate *g, struct census *c)
 	int err;
 
 	pthread_mutex_lock(&census_lock);
-	if (census_iter_ready()) {
+	/* $MAILGATE_CENSUS_WALK: for tests, and a kernel whose counts look wrong */
+	if (!getenv("MAILGATE_CENSUS_WALK") && census_iter_ready()) {
 		err = census_iter(g, c);
 		goto out;
 	}

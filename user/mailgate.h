@@ -98,7 +98,8 @@ extern const char *const mg_class_names[MG_CLASS_MAX];
 
 /* ---- census.c: how many entries each map holds ---- */
 /* A BPF map iterator reads the kernel's own counts (Linux 6.6+, < 1 ms);
- * older kernels walk the maps and the result is cached this long. */
+ * older kernels (or $MAILGATE_CENSUS_WALK set) walk the maps, and the
+ * result is cached this long. */
 #define CENSUS_WALK_TTL_NS (10 * NSEC_PER_SEC)
 struct census {
 	uint64_t entries[GM_MAX];  /* entries held, for the maps with counted[] */
