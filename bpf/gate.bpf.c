@@ -438,6 +438,32 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 	return pending ? MG_REASON_PASS_PENDING : MG_REASON_PASS_OK;
 }
 
+/* Decide on a gated pure SYN from src, account for it (violations, ban,
+ * counter) and return the reason. A global function: the verifier checks it
+ * once, not once per header layout the parser can leave behind. */
+__noinline int gate_decide(const struct mg_addr *src, __u32 class)
+{
+	struct mg_config *cfg;
+	__u32 zero = 0, reason;
+	__u64 now;
+
+	cfg = bpf_map_lookup_elem(&mg_config, &zero);
+	if (!src || !cfg || class >= MG_CLASS_MAX)
+		return MG_REASON_PASS_OK;
+	now = now_ns();
+	reason = judge(cfg, src, class, now);
+
+	/* quota violations of this source; a full server (total concurrency)
+	 * is not the source's doing and does not count toward its ban */
+	if (reason == MG_REASON_DROP_RATE || reason == MG_REASON_DROP_PREFIX_RATE ||
+	    reason == MG_REASON_DROP_CONCURRENT) {
+		if (violation(cfg, src, now))
+			ban_source(cfg, src, class, reason, now);
+	}
+	count(reason, class);
+	return reason;
+}
+
 /* ---- RST reply ---- */
 static __always_inline __u16 csum_fold(__u64 s)
 {
@@ -590,25 +616,9 @@ int mg_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
+	reason = gate_decide(&src, class);
 	cfg = bpf_map_lookup_elem(&mg_config, &zero);
-	if (!cfg) {
-		count(MG_REASON_PASS_OK, class);
-		return XDP_PASS;
-	}
-
-	__u64 now = now_ns();
-	reason = judge(cfg, &src, class, now);
-
-	/* quota violations of this source; a full server (total concurrency)
-	 * is not the source's doing and does not count toward its ban */
-	if (reason == MG_REASON_DROP_RATE || reason == MG_REASON_DROP_PREFIX_RATE ||
-	    reason == MG_REASON_DROP_CONCURRENT) {
-		if (violation(cfg, &src, now))
-			ban_source(cfg, &src, class, reason, now);
-	}
-	count(reason, class);
-
-	if (reason < MG_REASON_FIRST_DROP || cfg->mode == MG_MODE_OBSERVE)
+	if (!cfg || reason < MG_REASON_FIRST_DROP || cfg->mode == MG_MODE_OBSERVE)
 		return XDP_PASS;
 	if (cfg->action == MG_ACTION_RESET && make_rst(ctx, eth, ip, ip6, tcp, c.l4_len))
 		return XDP_TX;
