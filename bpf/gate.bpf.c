@@ -620,7 +620,10 @@ int mg_xdp(struct xdp_md *ctx)
 	cfg = bpf_map_lookup_elem(&mg_config, &zero);
 	if (!cfg || reason < MG_REASON_FIRST_DROP || cfg->mode == MG_MODE_OBSERVE)
 		return XDP_PASS;
-	if (cfg->action == MG_ACTION_RESET && make_rst(ctx, eth, ip, ip6, tcp, c.l4_len))
+	/* a held SYN (DNSBL pending) is dropped silently: the client must
+	 * retransmit it, not give up on a RST */
+	if (cfg->action == MG_ACTION_RESET && reason != MG_REASON_DROP_PENDING &&
+	    make_rst(ctx, eth, ip, ip6, tcp, c.l4_len))
 		return XDP_TX;
 	return XDP_DROP;
 }

@@ -47,6 +47,7 @@ static void cfg_reset(struct mg_config *c) { c->action = MG_ACTION_RESET; }
 static void cfg_reset_observe(struct mg_config *c) { cfg_reset(c); cfg_observe(c); }
 static void cfg_dnsbl(struct mg_config *c) { c->dnsbl_enabled = 1; }
 static void cfg_hold(struct mg_config *c) { cfg_dnsbl(c); c->pending = MG_PENDING_HOLD; }
+static void cfg_hold_reset(struct mg_config *c) { cfg_hold(c); cfg_reset(c); }
 static void cfg_burst3(struct mg_config *c)
 {
 	c->syn_interval_ns = 3600 * SEC_NS;
@@ -240,6 +241,10 @@ static const struct row rows[] = {
 	{ "reset_v6_ext_drops", { V6, .n_ext = 1, .ext = { EXT_DST } }, DENY_ALL, .cfg = cfg_reset,
 	  DROP_AS(DROP_DENY, SMTP) },
 	{ "reset_observe_passes", {}, DENY_ALL, .cfg = cfg_reset_observe, PASS_AS(DROP_DENY, SMTP) },
+	/* a held SYN must come again: never answered with a RST */
+	{ "reset_pending_hold_drops_silently", {}, .cfg = cfg_hold_reset, DROP_AS(DROP_PENDING, SMTP) },
+	{ "reset_rate", {}, .exhaust = EX_SRC, .cfg = cfg_reset, .xdp = XDP_TX,
+	  .reason = MG_REASON_DROP_RATE, .class = MG_CLASS_SMTP },
 };
 
 static uint64_t ttl_ns(enum ttl t, uint64_t now)
