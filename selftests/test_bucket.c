@@ -186,6 +186,57 @@ TEST(steady_two_cpus_one_prefix)
 	hammer(2, src, true);
 }
 
+/* Two CPUs hammer one unknown source with DNSBL on: each pending period is
+ * claimed by one CPU only, so the events are at most 1 + T / pending_ns
+ * (a claim needs the previous one's expiry, now + pending_ns, to be past). */
+TEST(dnsbl_events_two_cpus)
+{
+	enum { PENDING_MS = 2 };
+	uint8_t pkt[128];
+	struct hammer h[2] = {};
+	pthread_t th[2];
+	pthread_barrier_t start;
+	struct mg_config cfg;
+	struct mg_global g;
+	uint32_t zero = 0;
+	uint64_t t0, t1;
+	size_t len = syn(pkt, sizeof(pkt), "203.0.113.50");
+	int events;
+	double bound;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		test_skip("needs 2 online CPUs");
+		return;
+	}
+	fx_config(&cfg);
+	cfg.syn_interval_ns = 0;
+	cfg.prefix_interval_ns = 0;
+	cfg.dnsbl_enabled = 1;
+	cfg.pending_ns = PENDING_MS * 1000000ULL;
+	cfg.event_interval_ns = 0; /* no global budget: only the period limits */
+	fx_reset(&fx, &cfg);
+	pthread_barrier_init(&start, NULL, 3);
+	t0 = now_boot_ns();
+	for (int i = 0; i < 2; i++) {
+		h[i] = (struct hammer){ .pkt = pkt, .len = len, .cpu = i, .start = &start,
+					.until_ns = t0 + NSEC_PER_SEC };
+		pthread_create(&th[i], NULL, hammer_fn, &h[i]);
+	}
+	pthread_barrier_wait(&start);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	t1 = now_boot_ns();
+	pthread_barrier_destroy(&start);
+	events = fx_drain(&fx);
+	bound = 1 + (double)(t1 - t0) / cfg.pending_ns;
+	printf("  %d events in %.3f s for %ld SYNs, bound %.0f\n", events,
+	       (double)(t1 - t0) / NSEC_PER_SEC, h[0].runs + h[1].runs, bound);
+	ASSERT_OK(h[0].err || h[1].err, "test runs");
+	ASSERT_TRUE(events >= 2 && events <= bound, "events <= 1 + T / pending");
+	bpf_map_lookup_elem(fx.g.fd[GM_GLOBAL], &zero, &g);
+	ASSERT_EQ(g.events_lost, 0, "no event lost (ring buffer large enough)");
+}
+
 static int setup(void)
 {
 	return fx_load(&fx, "bucket", 0);
