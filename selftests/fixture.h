@@ -54,12 +54,13 @@ static inline void fx_rm_pins(const char *dir)
 	rmdir(dir);
 }
 
-/* pid from a name "mgt-<tag>-<pid>"; 0 when it has none */
-static inline int fx_name_pid(const char *name)
+/* pid from a name "mgt-<tag>-<pid>" (this tag only); 0 when it is not one */
+static inline int fx_name_pid(const char *name, const char *tag)
 {
-	const char *dash = strrchr(name, '-');
+	char prefix[64];
+	size_t n = (size_t)snprintf(prefix, sizeof(prefix), "mgt-%s-", tag);
 
-	return dash && strncmp(name, "mgt-", 4) == 0 ? atoi(dash + 1) : 0;
+	return strncmp(name, prefix, n) == 0 ? atoi(name + n) : 0;
 }
 
 static inline bool fx_pid_dead(int pid)
@@ -67,8 +68,8 @@ static inline bool fx_pid_dead(int pid)
 	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
 }
 
-/* leftovers of killed test runs */
-static inline void fx_clean_stale(void)
+/* leftovers of killed test runs with this tag */
+static inline void fx_clean_stale(const char *tag)
 {
 	char path[PATH_MAX];
 	struct dirent *e;
@@ -77,7 +78,7 @@ static inline void fx_clean_stale(void)
 	if (!d)
 		return;
 	while ((e = readdir(d))) {
-		if (!fx_pid_dead(fx_name_pid(e->d_name)))
+		if (!fx_pid_dead(fx_name_pid(e->d_name, tag)))
 			continue;
 		if (snprintf(path, sizeof(path), FX_BPFFS "/%s", e->d_name) < (int)sizeof(path))
 			fx_rm_pins(path);
@@ -105,7 +106,7 @@ static inline int fx_load(struct fixture *fx, const char *tag, uint32_t max_sour
 	int err;
 
 	memset(fx, 0, sizeof(*fx));
-	fx_clean_stale();
+	fx_clean_stale(tag);
 	snprintf(dir, sizeof(dir), FX_BPFFS "/mgt-%s-%d", tag, getpid());
 	fx_rm_pins(dir); /* our own pid: a leftover of a pid reused */
 	err = gate_load(&fx->g, dir, &sz);

@@ -50,17 +50,20 @@ static inline int ns_sh(const char *fmt, ...)
 	return rc;
 }
 
-/* namespaces of killed test runs */
-static inline void ns_clean_stale(void)
+/* namespaces of killed test runs with this tag (mgt-<tag>-s-<pid>, -c-) */
+static inline void ns_clean_stale(const char *tag)
 {
+	char prefix[64];
+	size_t n = (size_t)snprintf(prefix, sizeof(prefix), "mgt-%s-", tag);
 	struct dirent *e;
 	DIR *d = opendir("/run/netns");
 
 	if (!d)
 		return;
 	while ((e = readdir(d))) {
-		const char *dash = strrchr(e->d_name, '-');
-		int pid = dash && strncmp(e->d_name, "mgt-", 4) == 0 ? atoi(dash + 1) : 0;
+		const char *rest = e->d_name + n;
+		int pid = strncmp(e->d_name, prefix, n) == 0 && (rest[0] == 's' || rest[0] == 'c') &&
+			  rest[1] == '-' ? atoi(rest + 2) : 0;
 
 		if (pid > 0 && kill(pid, 0) < 0 && errno == ESRCH)
 			ns_sh("ip netns del %s 2>/dev/null", e->d_name);
@@ -104,7 +107,7 @@ static inline int netpair_create(struct netpair *p, const char *tag)
 	struct stat st;
 
 	memset(p, 0, sizeof(*p));
-	ns_clean_stale();
+	ns_clean_stale(tag);
 	snprintf(p->srv, sizeof(p->srv), "mgt-%s-s-%d", tag, pid);
 	snprintf(p->cli, sizeof(p->cli), "mgt-%s-c-%d", tag, pid);
 	snprintf(p->srv_if, sizeof(p->srv_if), "mgts%d", pid);
