@@ -26,6 +26,23 @@ void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(pri
 /* route libbpf's messages through log_msg (shown with -v only) */
 void log_setup_libbpf(void);
 
+/* Log at most once per interval_ns for each key (a short fixed string, e.g.
+ * "map_full:mg_src" or "dnsbl_zone:zen.spamhaus.org"). The first line after
+ * a quiet spell carries suppressed=N: N similar messages were dropped since
+ * the last one printed. Thread-safe; true when the line was printed. */
+bool log_ratelimited(const char *key, uint64_t interval_ns, enum log_level lvl,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Warn about maps at or over LOG_MAP_FULL_PCT % of their capacity (an LRU map
+ * that full evicts state: bans, buckets, verdicts), at most once per
+ * LOG_MAP_FULL_EVERY_NS per map, and say when one is back under. The daemon
+ * calls it every few seconds; it counts at most every LOG_MAP_FILL_CHECK_NS.
+ * Returns how many maps are over, or -errno. */
+#define LOG_MAP_FULL_PCT       90
+#define LOG_MAP_FULL_EVERY_NS  (600 * NSEC_PER_SEC)
+#define LOG_MAP_FILL_CHECK_NS  (10 * NSEC_PER_SEC)
+struct gate;
+int log_map_fill(struct gate *g);
+
 /* ---- util.c: parsing and formatting of user values ---- */
 /* All parsers return 0 or -EINVAL and never print. */
 int parse_addr(const char *s, struct mg_addr *out);                 /* IPv4 or IPv6 */
@@ -78,6 +95,25 @@ void gate_default_ports(uint8_t *ports);
 int gate_read_counters(struct gate *g, uint64_t *out);
 extern const char *const mg_reason_names[MG_REASON_MAX];
 extern const char *const mg_class_names[MG_CLASS_MAX];
+
+/* ---- census.c: how many entries each map holds ---- */
+/* A BPF map iterator reads the kernel's own counts (Linux 6.6+, < 1 ms);
+ * older kernels (or $MAILGATE_CENSUS_WALK set) walk the maps, and the
+ * result is cached this long. */
+#define CENSUS_WALK_TTL_NS (10 * NSEC_PER_SEC)
+struct census {
+	uint64_t entries[GM_MAX];  /* entries held, for the maps with counted[] */
+	uint32_t capacity[GM_MAX]; /* max_entries */
+	bool counted[GM_MAX];      /* the hash maps and tries (not arrays, ring buffer) */
+	bool walked;               /* counted by walking: as of taken_ns */
+	uint64_t taken_ns;         /* CLOCK_BOOTTIME */
+};
+int census_read(struct gate *g, struct census *c);
+/* the slow way, uncached (what census_read falls back to) */
+int census_walk(struct gate *g, struct census *c);
+/* fn(key, value, ctx) for every entry of a hash map, in batches; a non-zero
+ * return from fn stops the walk and is returned. 0 or -errno. */
+int census_walk_hash(int fd, int (*fn)(const void *key, const void *value, void *ctx), void *ctx);
 
 /* ---- main.c: global options (may stand anywhere on the command line) ---- */
 struct mg_opts {
@@ -170,8 +206,34 @@ void dnsbl_metrics_write(struct dnsbl *d, FILE *f);
 
 /* ---- metrics.c: Prometheus /metrics (libmicrohttpd), its own thread ---- */
 struct metrics;
+/* NULL with errno 0 when s->metrics_listen is "none"; NULL with errno set
+ * (and a logged error) when the server cannot start. */
 struct metrics *metrics_start(const struct mg_settings *s, struct mg_runtime *rt);
 void metrics_stop(struct metrics *m);
+/* Change rt->dnsbl while the server may be scraping (SIGHUP): once this
+ * returns no scrape uses the old one, which may then be stopped:
+ *   old = rt->dnsbl; metrics_set_dnsbl(m, rt, NULL); dnsbl_stop(old);
+ * m may be NULL (metrics off). */
+void metrics_set_dnsbl(struct metrics *m, struct mg_runtime *rt, struct dnsbl *d);
+/* the port it listens on (useful with port 0) */
+uint16_t metrics_port(const struct metrics *m);
+/* "127.0.0.1:9433", "[::1]:9433", "0.0.0.0:9433", "[::]:9433": 0; "none": 1
+ * (off); anything else -EINVAL. For config checks too. */
+struct sockaddr_storage;
+int metrics_parse_listen(const char *s, struct sockaddr_storage *out);
+/* The whole exposition (text format 0.0.4); 0 or -errno. */
+int metrics_write(struct mg_runtime *rt, FILE *f);
+/* For other modules' families (dnsbl_metrics_write):
+ * "# HELP name help" and "# TYPE name type" (counter, gauge, histogram) */
+void metrics_family(FILE *f, const char *name, const char *type, const char *help);
+/* a label value, escaped (\\, \", \n), without the quotes */
+void metrics_label(FILE *f, const char *value);
+/* the samples of one histogram: name_bucket{labels,le=...} cumulated from
+ * per-bucket counts (counts[i] observations <= bounds[i], counts[n] above
+ * the last bound), then name_sum and name_count. labels: "" or already
+ * escaped pairs, e.g. zone="zen.spamhaus.org" */
+void metrics_histogram(FILE *f, const char *name, const char *labels, const double *bounds,
+		       const uint64_t *counts, int n, double sum);
 
 /* ---- subcommands, one file per concern ---- */
 int do_run(int argc, char **argv);      /* daemon.c */
