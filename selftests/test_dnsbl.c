@@ -249,11 +249,31 @@ TEST(refusal_codes_never_count)
 	struct dnsbl *d = start(settings("odd.test*5"), NULL);
 	char *m;
 
+	char logf[] = "/tmp/mgt-dnsbl-log.XXXXXX", ln[512];
+	int fd, saved, lines = 0;
+	FILE *f;
+
 	if (!d)
 		return;
+	/* the warnings, to a file: one per zone per minute */
+	fd = mkstemp(logf);
+	saved = dup(2);
+	dup2(fd, 2);
+	log_level = LOG_LVL_WARN;
 	look(d, "192.0.2.30"); /* 127.255.255.254 */
 	look(d, "192.0.2.31"); /* 127.0.0.255 */
 	look(d, "192.0.2.32"); /* 192.0.2.99: not a DNSBL answer */
+	log_level = LOG_LVL_ERROR;
+	dup2(saved, 2);
+	close(saved);
+	f = fdopen(fd, "r");
+	rewind(f);
+	while (fgets(ln, sizeof(ln), f))
+		lines += strstr(ln, "zone=odd.test") && strstr(ln, "refusal code") &&
+			 strstr(ln, "127.255.255.254");
+	fclose(f);
+	unlink(logf);
+	ASSERT_EQ(lines, 1, "one warning for three bad answers within a minute");
 	expect("192.0.2.30", MG_VERDICT_CLEAN, 0, 50, 60);
 	expect("192.0.2.31", MG_VERDICT_CLEAN, 0, 50, 60);
 	expect("192.0.2.32", MG_VERDICT_CLEAN, 0, 50, 60);

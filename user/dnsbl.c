@@ -58,8 +58,6 @@ struct zone_state {
 	/* failures and back-off */
 	uint32_t fails;
 	uint64_t backoff_until_ns;
-	uint64_t log_next_ns;
-	uint32_t log_suppressed;
 	/* counters (the metrics thread reads them) */
 	uint64_t results[DR_MAX];
 	uint64_t skipped;           /* not asked: backed off */
@@ -153,16 +151,15 @@ static void wake(struct dnsbl *d)
 
 /* ---- zones, self-test ---- */
 
-static void zone_log(struct zone_state *z, uint64_t now, const char *what, const char *detail)
+/* bad answers and failures: once per zone per minute */
+static void zone_log(struct zone_state *z, const char *what, const char *detail)
 {
-	if (now < z->log_next_ns) {
-		z->log_suppressed++;
-		return;
-	}
-	pr_warn("msg=\"DNSBL zone %s; it counts as 0 (fail-open)\" zone=%s detail=\"%s\" suppressed=%u",
-		what, z->name, detail, z->log_suppressed);
-	z->log_next_ns = now + LOG_INTERVAL_NS;
-	z->log_suppressed = 0;
+	char key[80];
+
+	snprintf(key, sizeof(key), "dnsbl_zone:%s", z->name);
+	log_ratelimited(key, LOG_INTERVAL_NS, LOG_LVL_WARN,
+			"msg=\"DNSBL zone %s; it counts as 0 (fail-open)\" zone=%s detail=\"%s\"", what,
+			z->name, detail);
 }
 
 static void update_ready(struct dnsbl *d)
@@ -281,11 +278,11 @@ static void zone_failed(struct dnsbl *d, struct zone_state *z, const struct dnsb
 		else
 			snprintf(detail, sizeof(detail), "%s: %s", dnsbl_result_names[r],
 				 ares_strerror(ans->ares_status));
-		zone_log(z, now, r == DR_REFUSAL_CODE ? "answered with a refusal code (query refused, "
+		zone_log(z, r == DR_REFUSAL_CODE ? "answered with a refusal code (query refused, "
 			 "public resolver or over limit)" : "gave an unusable answer", detail);
 	} else {
 		snprintf(detail, sizeof(detail), "%s", dnsbl_result_names[r]);
-		zone_log(z, now, "did not answer", detail);
+		zone_log(z, "did not answer", detail);
 	}
 	if (now < z->backoff_until_ns)
 		return; /* already backing off: queries sent before it count once */
@@ -735,24 +732,14 @@ void dnsbl_stats_get(struct dnsbl *d, struct dnsbl_stats *st)
 
 static void hist_write(FILE *f, const char *name, const char *labels, const struct hist *h)
 {
-	uint64_t cum = 0;
+	uint64_t counts[N_BUCKETS + 1];
 
-	for (int i = 0; i <= N_BUCKETS; i++) {
-		cum += LOAD(h->b[i]);
-		if (i < N_BUCKETS)
-			fprintf(f, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, *labels ? "," : "",
-				bucket_le[i], (unsigned long long)cum);
-		else
-			fprintf(f, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, *labels ? "," : "",
-				(unsigned long long)cum);
-	}
-	fprintf(f, "%s_sum%s%s%s %.9f\n", name, *labels ? "{" : "", labels, *labels ? "}" : "",
-		(double)LOAD(h->sum_ns) / 1e9);
-	fprintf(f, "%s_count%s%s%s %llu\n", name, *labels ? "{" : "", labels, *labels ? "}" : "",
-		(unsigned long long)LOAD(h->count));
+	for (int i = 0; i <= N_BUCKETS; i++)
+		counts[i] = LOAD(h->b[i]);
+	metrics_histogram(f, name, labels, bucket_le, counts, N_BUCKETS, (double)LOAD(h->sum_ns) / 1e9);
 }
 
-#define HELP(name, type, text) fprintf(f, "# HELP " name " " text "\n# TYPE " name " " type "\n")
+#define HELP(name, type, text) metrics_family(f, name, type, text)
 
 void dnsbl_metrics_write(struct dnsbl *d, FILE *f)
 {
