@@ -8,7 +8,7 @@
 
 #define IP(a, b, c, d) ((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
 
-struct mg_opts opts; /* main.c is not linked into tests */
+__attribute__((weak)) struct mg_opts opts; /* where no linked object defines it */
 
 static struct dnsbl_sites ss;
 static char err[256];
