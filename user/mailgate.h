@@ -103,6 +103,26 @@ int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void json_out(struct json_object *doc);
 /* Human units: "1.2k", "3.4M"; rates "1.2k/s" */
 const char *format_count(double v, char *buf, size_t len);
+/* A getopt_long() error (opt is '?' or ':', optstring starts with ':'):
+ * exit 2 naming the option. */
+int bad_option(int opt, char **argv);
+/* gate_open_pinned(opts.pin_dir) for a command: 0, or the exit code after a
+ * clear message (not root; no state under the pin dir). */
+int cli_open_gate(struct gate *g);
+extern const char *const mg_origin_names[MG_ORIGIN_MAX];
+const char *origin_name(uint32_t origin);
+/* "in 9m58s", "never", "expired 3s ago" */
+const char *format_expiry(uint64_t expires_ns, uint64_t now, char *buf, size_t len);
+/* an interval as a rate: "10/s", "30/m", "off" for 0 */
+const char *format_rate(uint64_t interval_ns, char *buf, size_t len);
+struct json_object *json_rate(uint64_t interval_ns); /* per second, 0 = off */
+/* Aligned columns: table_new(3, 1u << 2) makes column 2 right-aligned;
+ * table_row() takes exactly ncols strings (NULL = empty). */
+struct table;
+struct table *table_new(int ncols, unsigned right_cols);
+void table_row(struct table *t, ...);
+void table_print(struct table *t, FILE *f, int indent);
+void table_free(struct table *t);
 
 /* ---- config.c: the INI config file (SPEC 3) ---- */
 #define MG_MAX_ALLOW_CFG 1024
