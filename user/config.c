@@ -176,13 +176,14 @@ static const struct {
 	uint16_t port;
 	uint8_t class;
 } services[] = {
+	/* in the order of the default `ports` */
 	{ "smtp", 25, MG_CLASS_SMTP },
-	{ "submission", 587, MG_CLASS_SUBMISSION },
 	{ "submissions", 465, MG_CLASS_SUBMISSION },
-	{ "imap", 143, MG_CLASS_IMAP },
-	{ "imaps", 993, MG_CLASS_IMAP },
+	{ "submission", 587, MG_CLASS_SUBMISSION },
 	{ "pop3", 110, MG_CLASS_POP3 },
 	{ "pop3s", 995, MG_CLASS_POP3 },
+	{ "imap", 143, MG_CLASS_IMAP },
+	{ "imaps", 993, MG_CLASS_IMAP },
 };
 
 #define PORTS_EXPECTED "NAME[:PORT], ... with NAME one of smtp, submission, submissions, " \

@@ -6,7 +6,7 @@
 #include <string.h>
 #include "mailgate.h"
 
-struct mg_opts opts;
+
 
 static const struct cmd {
 	const char *name;

@@ -10,6 +10,9 @@
 #include <json-c/json.h>
 #include "mailgate.h"
 
+/* the global options (main.c fills them); here so that tests link without main.o */
+struct mg_opts opts;
+
 int fail(int code, const char *fmt, ...)
 {
 	char msg[1024];
