@@ -79,6 +79,19 @@ int gate_read_counters(struct gate *g, uint64_t *out);
 extern const char *const mg_reason_names[MG_REASON_MAX];
 extern const char *const mg_class_names[MG_CLASS_MAX];
 
+/* ---- maps.c: walk a map from any process ---- */
+struct map_dump {
+	size_t n, cap;         /* entries copied out */
+	uint32_t key_size, val_size;
+	void *keys, *vals;     /* n keys and n values, back to back */
+};
+/* Copy out every entry (hash maps by batch, others by get_next_key). A map
+ * changing under the walk may give an entry twice, never loops forever. */
+int map_dump(int fd, struct map_dump *d);
+void map_dump_free(struct map_dump *d);
+/* Number of entries (max_entries for arrays) and the capacity; < 0 on error. */
+long map_count(int fd, uint32_t *max_entries);
+
 /* ---- main.c: global options (may stand anywhere on the command line) ---- */
 struct mg_opts {
 	const char *pin_dir;     /* --pin-dir, $MAILGATE_PIN_DIR, default MG_DEFAULT_PIN_DIR */
