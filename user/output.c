@@ -191,19 +191,24 @@ void table_print(struct table *t, FILE *f, int indent)
 				w[i] = n;
 		}
 	for (int r = 0; r < t->nrows; r++) {
-		fprintf(f, "%*s", indent, "");
-		for (int i = 0; i < t->ncols && i < 32; i++) {
-			const char *c = t->cells[r * t->ncols + i];
-			bool last = i == t->ncols - 1;
+		char line[4096];
+		size_t off = 0;
 
-			if (t->right & (1u << i))
-				fprintf(f, "%*s", w[i], c ? c : "");
-			else
-				fprintf(f, "%-*s", last ? 0 : w[i], c ? c : "");
-			if (!last)
-				fputs("  ", f);
+		off += snprintf(line, sizeof(line), "%*s", indent, "");
+		for (int i = 0; i < t->ncols && i < 32 && off < sizeof(line); i++) {
+			const char *c = t->cells[r * t->ncols + i];
+
+			off += snprintf(line + off, sizeof(line) - off, (t->right & (1u << i)) ? "%*s" : "%-*s",
+					w[i], c ? c : "");
+			if (i < t->ncols - 1 && off < sizeof(line))
+				off += snprintf(line + off, sizeof(line) - off, "  ");
 		}
-		fputc('\n', f);
+		if (off >= sizeof(line))
+			off = sizeof(line) - 1;
+		while (off > 0 && line[off - 1] == ' ')
+			off--;
+		line[off] = 0;
+		fprintf(f, "%s\n", line);
 	}
 }
 
