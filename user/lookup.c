@@ -535,3 +535,72 @@ int do_lookup(int argc, char **argv)
 	gate_close(&g);
 	return EXIT_OK;
 }
+
+/* ---- a one-line summary of a source, for `top` ---- */
+static bool lpm_active(int fd, const struct mg_addr *a, uint64_t now, char *cidr, size_t len)
+{
+	struct mg_lpm_key k = { .prefixlen = 128 };
+	struct mg_rule r;
+
+	memcpy(k.a, a->a, 16);
+	if (bpf_map_lookup_elem(fd, &k, &r) || (r.expires_ns && r.expires_ns <= now))
+		return false;
+	k.prefixlen = r.prefixlen <= 128 ? r.prefixlen : 128;
+	for (uint32_t bit = k.prefixlen; bit < 128; bit++)
+		k.a[bit / 8] &= ~(0x80 >> (bit % 8));
+	format_cidr(&k, cidr, len);
+	return true;
+}
+
+void source_brief(struct gate *g, const struct mg_config *c, const struct mg_addr *a, uint64_t now,
+		  char *buf, size_t len, struct json_object *o)
+{
+	char cidr[MG_ADDRSTRLEN + 8], e[48];
+	struct mg_src s = { 0 };
+	struct mg_verdict v;
+	struct mg_ban b;
+	size_t off = 0;
+	bool have;
+
+#define ADD(...) (off += snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__))
+	buf[0] = 0;
+	if (lpm_active(g->fd[GM_ALLOW], a, now, cidr, sizeof(cidr))) {
+		ADD("allow %s; ", cidr);
+		json_object_object_add(o, "allow", json_object_new_string(cidr));
+	}
+	if (lpm_active(g->fd[GM_DENY], a, now, cidr, sizeof(cidr))) {
+		ADD("deny %s; ", cidr);
+		json_object_object_add(o, "deny", json_object_new_string(cidr));
+	}
+	have = !bpf_map_lookup_elem(g->fd[GM_BAN], a, &b) && (!b.expires_ns || b.expires_ns > now);
+	json_object_object_add(o, "banned", json_object_new_boolean(have));
+	if (have) {
+		ADD("banned %s (%s, level %u); ", format_expiry(b.expires_ns, now, e, sizeof(e)),
+		    origin_name(b.origin), b.level);
+		json_object_object_add(o, "ban_expires_in_s", jexp(b.expires_ns, now));
+	}
+	if (c->dnsbl_enabled && !bpf_map_lookup_elem(g->fd[GM_VERDICT], a, &v) && v.expires_ns > now) {
+		static const char *const states[] = { "pending", "clean", "listed", "allowlisted" };
+		const char *st = v.state < 4 ? states[v.state] : "unknown";
+
+		ADD("dnsbl %s", st);
+		if (v.state != MG_VERDICT_PENDING)
+			ADD(" (score %d)", v.score);
+		ADD("; ");
+		json_object_object_add(o, "dnsbl", json_object_new_string(st));
+	}
+	bpf_map_lookup_elem(g->fd[GM_SRC], a, &s);
+	if (c->syn_interval_ns) {
+		double t = bucket_tokens(s.tat_ns, now, c->syn_interval_ns, c->syn_burst);
+
+		ADD("tokens %.1f/%u", t, c->syn_burst);
+		json_object_object_add(o, "tokens", json_object_new_double((double)(int64_t)(t * 10) / 10));
+	}
+#undef ADD
+	/* drop a trailing separator */
+	off = strlen(buf);
+	while (off && (buf[off - 1] == ' ' || buf[off - 1] == ';'))
+		buf[--off] = 0;
+	if (!buf[0])
+		snprintf(buf, len, "-");
+}

@@ -208,6 +208,10 @@ int do_allow(int argc, char **argv);    /* lists.c */
 int do_deny(int argc, char **argv);     /* lists.c */
 int do_ban(int argc, char **argv);      /* lists.c */
 int do_lookup(int argc, char **argv);   /* lookup.c */
+/* lookup.c: "deny 192.0.2.0/24; banned in 9m (quota, level 1); tokens 3.2/20"
+ * for one source, and the same as fields of o */
+void source_brief(struct gate *g, const struct mg_config *c, const struct mg_addr *a, uint64_t now,
+		  char *buf, size_t len, struct json_object *o);
 int do_dnsbl(int argc, char **argv);    /* dnsbl.c */
 int do_zone(int argc, char **argv);     /* zone.c */
 int do_synflood(int argc, char **argv); /* synflood.c */

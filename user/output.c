@@ -13,6 +13,12 @@
 /* the global options (main.c fills them); here so that tests link without main.o */
 struct mg_opts opts;
 
+/* doubles in JSON with 10 significant digits: 0.9997552630, not 0.99975526299999995 */
+__attribute__((constructor)) static void json_double_format(void)
+{
+	json_c_set_serialization_double_format("%.10g", JSON_C_OPTION_GLOBAL);
+}
+
 int fail(int code, const char *fmt, ...)
 {
 	char msg[1024];
@@ -48,12 +54,11 @@ const char *format_count(double v, char *buf, size_t len)
 		v /= 1000;
 		i++;
 	}
-	if (i == 0 && v < 10 && fabs(v - round(v)) > 0.05)
-		snprintf(buf, len, "%.1f", v);
-	else if (i == 0)
-		snprintf(buf, len, "%.0f", v);
+	/* one decimal below 10 unless it is a whole number: 2.5, 1.2k, 4M */
+	if (v < 10 && fabs(v - round(v)) >= 0.05)
+		snprintf(buf, len, "%.1f%s", v, sfx[i]);
 	else
-		snprintf(buf, len, v < 10 ? "%.1f%s" : "%.0f%s", v, sfx[i]);
+		snprintf(buf, len, "%.0f%s", v, sfx[i]);
 	return buf;
 }
 
