@@ -166,8 +166,8 @@ static void ban_step(struct lookup *l)
 		     e, b.level, format_duration(next_ban_ns(&l->cfg, &b, l->now), d, sizeof(d)));
 		return;
 	}
-	snprintf(why, sizeof(why), "banned by %s, %s", origin_name(b.origin),
-		 b.expires_ns ? e : "no expiry");
+	snprintf(why, sizeof(why), "banned (origin %s), %s%s", origin_name(b.origin),
+		 b.expires_ns ? "expires " : "", b.expires_ns ? e : "no expiry");
 	step(l, "ban", o, MG_REASON_DROP_BAN, why, "banned (origin %s, level %u, expires %s)",
 	     origin_name(b.origin), b.level, b.expires_ns ? e : "never");
 }

@@ -555,7 +555,8 @@ int do_top(int argc, char **argv)
 			   *a2 = json_object_new_array();
 
 	if (!opts.json)
-		printf("sources over the last %s: %zu sent gated SYNs (%zu known)\n\n",
+		printf("sources over the last %s: %zu sent gated SYNs (%zu known)\n"
+		       "(SYNs and drops as counted at the quota steps: allowed, denied and banned sources stop earlier)\n\n",
 		       format_duration(t2 - t1, d, sizeof(d)), nv, s2.n);
 	qsort(v, nv, sizeof(*v), by_syns);
 	top_section(&g, &cfg, "most SYNs", v, nv, max, secs, false, a1);
