@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
@@ -79,6 +81,28 @@ static const char *xdp_mode(uint32_t ifindex, uint32_t prog_id, const char *pinn
 	if (q.hw_prog_id == prog_id)
 		return "offload";
 	return "not attached";
+}
+
+/* A running daemon holds flock(LOCK_EX) on the pin dir (daemon.c). Read
+ * /proc/locks rather than probing with flock(): a probe could make a `run`
+ * starting at that moment fail to get its lock. Returns the pid or 0. */
+static int daemon_pid(const char *pin_dir)
+{
+	char line[256], type[16];
+	unsigned int maj, min;
+	unsigned long ino;
+	struct stat st;
+	int pid, found = 0;
+	FILE *f;
+
+	if (stat(pin_dir, &st) || !(f = fopen("/proc/locks", "r")))
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*d: %15s %*s %*s %d %x:%x:%lu", type, &pid, &maj, &min, &ino) == 5 &&
+		    !strcmp(type, "FLOCK") && ino == st.st_ino && maj == major(st.st_dev) && min == minor(st.st_dev))
+			found = pid;
+	fclose(f);
+	return found;
 }
 
 static void show_links(const char *pin_dir, struct json_object *doc, uint64_t now)
@@ -327,7 +351,7 @@ int do_status(int argc, char **argv)
 	struct json_object *doc = json_object_new_object();
 	struct gate g;
 	uint64_t now;
-	int opt, rc;
+	int opt, rc, pid;
 
 	optind = 0;
 	opterr = 0;
@@ -351,8 +375,16 @@ int do_status(int argc, char **argv)
 	now = now_boot_ns();
 	json_object_object_add(doc, "pin_dir", json_object_new_string(opts.pin_dir));
 	json_object_object_add(doc, "version", json_object_new_string(MG_VERSION));
-	if (!opts.json)
-		printf("mailgate %s, state under %s\n\n", MG_VERSION, opts.pin_dir);
+	pid = daemon_pid(opts.pin_dir);
+	json_object_object_add(doc, "daemon_pid", pid ? json_object_new_int(pid) : NULL);
+	if (!opts.json) {
+		printf("mailgate %s, state under %s\n", MG_VERSION, opts.pin_dir);
+		if (pid)
+			printf("daemon: running, pid %d\n\n", pid);
+		else
+			printf("daemon: not running (the attached programs and the maps work without it;\n"
+			       "        DNSBL lookups, expiry sweeps and metrics do not)\n\n");
+	}
 	show_links(opts.pin_dir, doc, now);
 	show_config(&g, doc);
 	show_global(&g, doc, now);
