@@ -2,6 +2,9 @@
 /* Walking the pinned maps from a command: copy out every entry (batch
  * lookups where the map type has them, else get_next_key), count entries. */
 #include <errno.h>
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* the kernel's, for "no batch ops" */
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -35,15 +38,19 @@ static int grow(struct map_dump *d, size_t want)
 	return 0;
 }
 
-static int dump_batch(int fd, struct map_dump *d)
+/* Batch lookups (hash maps, and LPM tries on kernels with the generic batch
+ * ops). A trie walk restarts when its key is deleted under it: the limit on
+ * entries copied keeps that finite, like dump_walk()'s step limit. */
+static int dump_batch(int fd, struct map_dump *d, uint32_t max_entries)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, opts);
 	uint8_t token[64];
 	uint32_t count, chunk = 4096;
+	size_t limit = 2 * (size_t)max_entries + 16;
 	bool first = true;
-	int err;
+	int err, intr = 0;
 
-	for (;;) {
+	while (d->n < limit) {
 		err = grow(d, d->n + chunk);
 		if (err)
 			return err;
@@ -52,6 +59,10 @@ static int dump_batch(int fd, struct map_dump *d)
 					   (uint8_t *)d->keys + d->n * d->key_size,
 					   (uint8_t *)d->vals + d->n * d->val_size, &count, &opts);
 		err = err ? -errno : 0;
+		if (err == -EINTR && ++intr < 16) { /* entries vanishing under the walk */
+			d->n += count;
+			continue;
+		}
 		if (err && err != -ENOENT) {
 			if (err == -ENOSPC && chunk < (1u << 20)) { /* a bucket bigger than chunk */
 				chunk *= 2;
@@ -64,6 +75,7 @@ static int dump_batch(int fd, struct map_dump *d)
 		if (err == -ENOENT)
 			return 0;
 	}
+	return 0;
 }
 
 static int dump_walk(int fd, struct map_dump *d, uint32_t max_entries)
@@ -102,15 +114,51 @@ int map_dump(int fd, struct map_dump *d)
 		return -EINVAL;
 	d->key_size = info.key_size;
 	d->val_size = info.value_size;
-	if (info.type == BPF_MAP_TYPE_HASH || info.type == BPF_MAP_TYPE_LRU_HASH) {
-		err = dump_batch(fd, d);
-		if (err != -EINVAL && err != -ENOTSUP && err != -EOPNOTSUPP)
+	if (info.type == BPF_MAP_TYPE_HASH || info.type == BPF_MAP_TYPE_LRU_HASH ||
+	    info.type == BPF_MAP_TYPE_LPM_TRIE) {
+		err = dump_batch(fd, d, info.max_entries);
+		if (err != -EINVAL && err != -ENOTSUP && err != -EOPNOTSUPP && err != -ENOTSUPP)
 			return err;
 		d->n = 0; /* no batch ops here: walk */
 	}
 	err = dump_walk(fd, d, info.max_entries);
 	if (err)
 		map_dump_free(d);
+	return err;
+}
+
+/* count with batch lookups into one scratch buffer; < 0 when unsupported */
+static long count_batch(int fd, const struct bpf_map_info *info, long limit)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	const uint32_t chunk = 4096;
+	uint8_t token[64];
+	void *keys = malloc((size_t)chunk * info->key_size), *vals = malloc((size_t)chunk * info->value_size);
+	bool first = true;
+	long n = 0;
+	int err = -ENOMEM, intr = 0;
+
+	if (info->type != BPF_MAP_TYPE_HASH && info->type != BPF_MAP_TYPE_LRU_HASH &&
+	    info->type != BPF_MAP_TYPE_LPM_TRIE) {
+		free(keys);
+		free(vals);
+		return -EOPNOTSUPP;
+	}
+	while (keys && vals && n < limit) {
+		uint32_t count = chunk;
+
+		err = bpf_map_lookup_batch(fd, first ? NULL : token, token, keys, vals, &count, &opts) ? -errno : 0;
+		n += count;
+		first = false;
+		if (err == -EINTR && ++intr < 16)
+			continue;
+		if (err)
+			break;
+	}
+	free(keys);
+	free(vals);
+	if (err == -ENOENT || !err)
+		return n;
 	return err;
 }
 
@@ -131,6 +179,10 @@ long map_count(int fd, uint32_t *max_entries)
 	if (info.key_size > 64)
 		return -EINVAL;
 	limit = (long)info.max_entries + 16;
+	n = count_batch(fd, &info, limit);
+	if (n >= 0)
+		return n < limit ? n : (long)info.max_entries;
+	n = 0; /* no batch ops: walk */
 	while (n < limit && !bpf_map_get_next_key(fd, prev, next)) {
 		memcpy(key, next, info.key_size);
 		prev = key;
