@@ -357,6 +357,48 @@ TEST(ttl_expires)
 			    "list hides the expired entry");
 	if (RUN_OK("deny list --all"))
 		ASSERT_TRUE(strstr(out, "192.0.2.0/25") && strstr(out, "expired"), "--all shows it as expired");
+	if (RUN_OK("ban list"))
+		ASSERT_TRUE(!strstr(out, "192.0.2.200") && strstr(out, "1 expired entry not shown"), "expired ban hidden");
+	if (RUN_OK("ban list --all"))
+		ASSERT_TRUE(strstr(out, "192.0.2.200") && strstr(out, "expired"), "--all shows the expired ban");
+}
+
+/* more entries than one batch of the map walk (4096), listed and counted once */
+TEST(large_list)
+{
+	struct json_object *o;
+	int n = 10000;
+
+	reset_state();
+	for (int i = 0; i < n; i++) {
+		struct mg_lpm_key k = { .prefixlen = 128 };
+		struct mg_rule r = { .prefixlen = 128, .origin = MG_ORIGIN_ZONE };
+
+		k.a[0] = 0x20, k.a[1] = 0x01, k.a[2] = 0x0d, k.a[3] = 0xb8;
+		k.a[14] = i >> 8, k.a[15] = i;
+		bpf_map_update_elem(g.fd[GM_DENY], &k, &r, BPF_ANY);
+	}
+	if (RUN_OK("deny list --json") && (o = parse_out())) {
+		ASSERT_EQ(json_object_get_int(jget(o, "count")), n, "count");
+		ASSERT_EQ(json_object_array_length(jget(o, "entries")), n, "entries");
+		ASSERT_TRUE(!strcmp(jstr(o, "entries.0.cidr"), "2001:db8::/128"), "sorted: first");
+		ASSERT_TRUE(!strcmp(jstr(o, "entries.9999.cidr"), "2001:db8::270f/128"), "sorted: last");
+		ASSERT_TRUE(!strcmp(jstr(o, "entries.0.origin"), "zone"), "origin zone");
+		json_object_put(o);
+	}
+	if (RUN_OK("status --json") && (o = parse_out())) {
+		ASSERT_TRUE(!strcmp(jstr(o, "maps.1.name"), "mg_deny"), "mg_deny row");
+		ASSERT_EQ(json_object_get_int(jget(o, "maps.1.entries")), n, "mg_deny entries");
+		json_object_put(o);
+	}
+	if (RUN_OK("deny list")) {
+		int lines = 0;
+
+		for (char *p = out; (p = strchr(p, '\n')); p++)
+			lines++;
+		ASSERT_EQ(lines, n + 1, "human list: header and one line each");
+	}
+	reset_state();
 }
 
 /* ---- all or nothing ---- */
