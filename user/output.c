@@ -78,6 +78,8 @@ int bad_option(int opt, char **argv)
 
 	if (opt == ':')
 		return fail(EXIT_USAGE, "%s: option '%s' needs a value", argv[0], arg);
+	if (!strncmp(arg, "--", 2) && strchr(arg, '=') && optopt) /* --all=yes */
+		return fail(EXIT_USAGE, "%s: option '%.*s' takes no value", argv[0], (int)(strchr(arg, '=') - arg), arg);
 	if (optopt) /* an unknown short option */
 		return fail(EXIT_USAGE, "%s: unknown option '-%c'", argv[0], optopt);
 	return fail(EXIT_USAGE, "%s: unknown option '%s'", argv[0], arg);
