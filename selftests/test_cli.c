@@ -363,6 +363,38 @@ TEST(ttl_expires)
 		ASSERT_TRUE(strstr(out, "192.0.2.200") && strstr(out, "expired"), "--all shows the expired ban");
 }
 
+/* a map update failing half way (the allow list is full) rolls back */
+TEST(full_list_rolls_back)
+{
+	struct mg_lpm_key k = { .prefixlen = 128 };
+	struct mg_rule r = { .prefixlen = 128 };
+	uint32_t max = 0;
+	long n;
+
+	reset_state();
+	map_count(g.fd[GM_ALLOW], &max);
+	k.a[0] = 0x20, k.a[1] = 0x01, k.a[2] = 0x0d, k.a[3] = 0xb8, k.a[4] = 0x77;
+	for (uint32_t i = 0; i + 1 < max; i++) { /* one slot left */
+		k.a[13] = i >> 16, k.a[14] = i >> 8, k.a[15] = i;
+		bpf_map_update_elem(g.fd[GM_ALLOW], &k, &r, BPF_ANY);
+	}
+	if (!ASSERT_EQ(entries(GM_ALLOW), max - 1, "one slot left"))
+		return;
+	check_rc(run("allow add 192.0.2.1 192.0.2.2 192.0.2.3"), 1, "the second does not fit");
+	ASSERT_TRUE(strstr(err, "cannot add 192.0.2.2/32") && strstr(err, "nothing added"), err);
+	n = entries(GM_ALLOW);
+	ASSERT_EQ(n, max - 1, "the first was rolled back");
+	{
+		struct mg_lpm_key q;
+
+		parse_cidr("192.0.2.1", &q);
+		ASSERT_TRUE(bpf_map_lookup_elem(g.fd[GM_ALLOW], &q, &r) != 0, "192.0.2.1 is not in the allow list");
+	}
+	if (RUN_OK("allow add 192.0.2.1"))
+		ASSERT_EQ(entries(GM_ALLOW), max, "one still fits");
+	reset_state();
+}
+
 /* more entries than one batch of the map walk (4096), listed and counted once */
 TEST(large_list)
 {
