@@ -665,6 +665,20 @@ static void cfg_small_buckets(struct mg_config *c)
 	c->ban_after = 0;
 }
 
+static void cfg_dnsbl_hold(struct mg_config *c)
+{
+	cfg_small_buckets(c);
+	c->dnsbl_enabled = 1;
+	c->pending = MG_PENDING_HOLD;
+}
+
+static void cfg_dnsbl_pass(struct mg_config *c)
+{
+	cfg_small_buckets(c);
+	c->dnsbl_enabled = 1;
+	c->pending = MG_PENDING_PASS;
+}
+
 static void cfg_observe(struct mg_config *c)
 {
 	cfg_small_buckets(c);
@@ -740,6 +754,30 @@ TEST(lookup_matches_data_path)
 	}
 	if (RUN_OK("lookup 203.0.113.1"))
 		ASSERT_TRUE(strstr(out, "of 3 tokens (6/m): empty") != NULL, "bucket tokens shown");
+	/* DNSBL verdicts, as the controller writes them */
+	{
+		struct mg_verdict v = { .expires_ns = now_boot_ns() + 600 * NSEC_PER_SEC };
+
+		set_cfg(cfg_dnsbl_hold);
+		parse_addr("198.51.100.20", &a);
+		v.state = MG_VERDICT_LISTED, v.score = 5;
+		bpf_map_update_elem(g.fd[GM_VERDICT], &a, &v, BPF_ANY);
+		lookup_agrees("198.51.100.20", 25, "drop_dnsbl");
+		parse_addr("198.51.100.21", &a);
+		v.state = MG_VERDICT_ALLOWED, v.score = -5;
+		bpf_map_update_elem(g.fd[GM_VERDICT], &a, &v, BPF_ANY);
+		lookup_agrees("198.51.100.21", 25, "pass_dnswl");
+		parse_addr("198.51.100.22", &a);
+		v.state = MG_VERDICT_CLEAN, v.score = 0;
+		bpf_map_update_elem(g.fd[GM_VERDICT], &a, &v, BPF_ANY);
+		lookup_agrees("198.51.100.22", 25, "pass_ok");
+		lookup_agrees("198.51.100.23", 25, "drop_pending"); /* unknown, pending = hold */
+		set_cfg(cfg_dnsbl_pass);
+		lookup_agrees("198.51.100.24", 25, "pass_pending"); /* unknown, pending = pass */
+		if (RUN_OK("lookup 198.51.100.20"))
+			ASSERT_TRUE(strstr(out, "listed, score 5 (threshold 3)") != NULL, "score shown");
+	}
+	set_cfg(cfg_small_buckets);
 	/* observe mode: the same reason, but the packet passes */
 	set_cfg(cfg_observe);
 	lookup_agrees("192.0.2.8", 25, "drop_deny");
