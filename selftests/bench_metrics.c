@@ -15,8 +15,6 @@
 #include <bpf/bpf.h>
 #include "mailgate.h"
 
-/* main.c's (or output.c's, wherever it lives): weak, so it links either way */
-__attribute__((weak)) struct mg_opts opts;
 
 static double mono_s(void)
 {

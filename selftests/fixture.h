@@ -19,10 +19,6 @@
 #include "mailgate.h"
 #include "gate.skel.h"
 
-/* main.o (which defines it) is not linked into tests; weak so that a
- * definition elsewhere wins */
-struct mg_opts opts __attribute__((weak));
-
 #define FX_BPFFS "/sys/fs/bpf"
 
 struct fixture {

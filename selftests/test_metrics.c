@@ -26,8 +26,6 @@
 #define PIN_PREFIX "/sys/fs/bpf/mgt-metrics-"
 #define TEST_MAX_SOURCES 4096 /* mg_ban etc. get 1024 */
 
-/* main.c's (or output.c's, wherever it lives): weak, so it links either way */
-__attribute__((weak)) struct mg_opts opts;
 
 static char pin_dir[PATH_MAX];
 static char tmp_dir[256];

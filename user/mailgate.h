@@ -115,6 +115,19 @@ int census_walk(struct gate *g, struct census *c);
  * return from fn stops the walk and is returned. 0 or -errno. */
 int census_walk_hash(int fd, int (*fn)(const void *key, const void *value, void *ctx), void *ctx);
 
+/* ---- maps.c: walk a map from any process ---- */
+struct map_dump {
+	size_t n, cap;         /* entries copied out */
+	uint32_t key_size, val_size;
+	void *keys, *vals;     /* n keys and n values, back to back */
+};
+/* Copy out every entry (hash maps by batch, others by get_next_key). A map
+ * changing under the walk may give an entry twice, never loops forever. */
+int map_dump(int fd, struct map_dump *d);
+void map_dump_free(struct map_dump *d);
+/* Number of entries (max_entries for arrays) and the capacity; < 0 on error. */
+long map_count(int fd, uint32_t *max_entries);
+
 /* ---- main.c: global options (may stand anywhere on the command line) ---- */
 struct mg_opts {
 	const char *pin_dir;     /* --pin-dir, $MAILGATE_PIN_DIR, default MG_DEFAULT_PIN_DIR */
@@ -139,6 +152,26 @@ int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void json_out(struct json_object *doc);
 /* Human units: "1.2k", "3.4M"; rates "1.2k/s" */
 const char *format_count(double v, char *buf, size_t len);
+/* A getopt_long() error (opt is '?' or ':', optstring starts with ':'):
+ * exit 2 naming the option. */
+int bad_option(int opt, char **argv);
+/* gate_open_pinned(opts.pin_dir) for a command: 0, or the exit code after a
+ * clear message (not root; no state under the pin dir). */
+int cli_open_gate(struct gate *g);
+extern const char *const mg_origin_names[MG_ORIGIN_MAX];
+const char *origin_name(uint32_t origin);
+/* "in 9m58s", "never", "expired 3s ago" */
+const char *format_expiry(uint64_t expires_ns, uint64_t now, char *buf, size_t len);
+/* an interval as a rate: "10/s", "30/m", "off" for 0 */
+const char *format_rate(uint64_t interval_ns, char *buf, size_t len);
+struct json_object *json_rate(uint64_t interval_ns); /* per second, 0 = off */
+/* Aligned columns: table_new(3, 1u << 2) makes column 2 right-aligned;
+ * table_row() takes exactly ncols strings (NULL = empty). */
+struct table;
+struct table *table_new(int ncols, unsigned right_cols);
+void table_row(struct table *t, ...);
+void table_print(struct table *t, FILE *f, int indent);
+void table_free(struct table *t);
 
 /* ---- config.c: the INI config file (SPEC 3) ---- */
 #define MG_MAX_ALLOW_CFG 1024
@@ -245,6 +278,10 @@ int do_allow(int argc, char **argv);    /* lists.c */
 int do_deny(int argc, char **argv);     /* lists.c */
 int do_ban(int argc, char **argv);      /* lists.c */
 int do_lookup(int argc, char **argv);   /* lookup.c */
+/* lookup.c: "deny 192.0.2.0/24; banned in 9m (quota, level 1); tokens 3.2/20"
+ * for one source, and the same as fields of o */
+void source_brief(struct gate *g, const struct mg_config *c, const struct mg_addr *a, uint64_t now,
+		  char *buf, size_t len, struct json_object *o);
 int do_dnsbl(int argc, char **argv);    /* dnsbl.c */
 int do_zone(int argc, char **argv);     /* zone.c */
 int do_synflood(int argc, char **argv); /* synflood.c */
