@@ -224,6 +224,21 @@ else
 	fail check_timeout_fails_open "rc=$rc ${ms}ms: $out"
 fi
 
+cat >"$DIR/check.conf" <<EOF
+[dnsbl]
+sites = bl.test=127.0.0.[2..11]*2, wl.test*-5
+threshold = 2
+resolvers = 127.0.0.1:$PORT
+EOF
+out=$($MG dnsbl check 192.0.2.1 -c "$DIR/check.conf" 2>&1); rc=$?
+if grep -q 'not built yet\|not read yet' <<<"$out"; then
+	skip check_with_config "the config parser is not built in this branch"
+elif [ $rc -eq 0 ] && grep -q '^score 2 (threshold 2, .*: listed$' <<<"$out"; then
+	pass check_with_config
+else
+	fail check_with_config "rc=$rc: $out"
+fi
+
 bad() { # name, expected exit, expected text, args...
 	local name=$1 want=$2 text=$3 out rc
 	shift 3
