@@ -54,26 +54,30 @@ lab_up() { # ID
 	ip -n "$LAB_CL_NS" addr add "$LAB_CL6/64" dev "$LAB_CL_IF" nodad
 	ip -n "$LAB_GW_NS" link set "$LAB_GW_IF" up
 	ip -n "$LAB_CL_NS" link set "$LAB_CL_IF" up
-	# GRO on the client end gives it a NAPI context, which native XDP_TX on
-	# the gateway end (RSTs in reset mode) needs to deliver to it
-	lab_gro_on "$LAB_CL_NS" "$LAB_CL_IF" 2>/dev/null || true
+	lab_peer_xdp
 	for ifc in 1 2 3 4 5 6 7 8 9 10; do # wait (up to 2s) until the link is up
 		ip -n "$LAB_GW_NS" -br link show "$LAB_GW_IF" | grep -q 'LOWER_UP' && break
 		sleep 0.2
 	done
 }
 
-lab_gro_on() { # NS IFACE: turn GRO on (ethtool when installed, else the ioctl)
-	if command -v ethtool >/dev/null; then
-		lab_exec "$1" ethtool -K "$2" gro on >/dev/null
-	else
-		lab_exec "$1" "${PYTHON:-python3}" -c '
-import ctypes, fcntl, socket, struct, sys
-val = ctypes.create_string_buffer(struct.pack("II", 0x2c, 1))  # ethtool_value: ETHTOOL_SGRO, on
-ifr = struct.pack("16sP16x", sys.argv[1].encode(), ctypes.addressof(val))  # struct ifreq
-fcntl.ioctl(socket.socket(), 0x8946, ifr)  # SIOCETHTOOL
-' "$2"
-	fi
+# A veth delivers frames sent with XDP (XDP_TX: mailgate's RSTs in reset
+# mode, on a natively attached gateway end) only to a peer that runs an XDP
+# program. lab_peer_xdp attaches a pass-through program to the client end,
+# the first built one of LAB_PASS_PROGS (OBJECT:PROGRAM under .output), and
+# sets LAB_PEER_XDP to yes or no.
+LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LAB_PASS_PROGS=${LAB_PASS_PROGS:-"xdp_drop.bpf.o:xdp_pass sink.bpf.o:sink_pass"}
+lab_peer_xdp() {
+	local p obj
+	LAB_PEER_XDP=no
+	for p in $LAB_PASS_PROGS; do
+		obj=$LAB_ROOT/${OUTPUT:-.output}/${p%%:*}
+		[ -f "$obj" ] || continue
+		ip -n "$LAB_CL_NS" link set dev "$LAB_CL_IF" xdpdrv obj "$obj" program "${p#*:}" 2>/dev/null &&
+			{ LAB_PEER_XDP=yes; return 0; }
+	done
+	return 1
 }
 
 lab_client_addr() { # ADDR/LEN...: add client addresses (and the gateway's route back)

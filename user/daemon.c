@@ -13,7 +13,11 @@
  * are reused by gate_load(), a pinned XDP link gets the new program through
  * bpf_link_update() (the interface is never without a program), and the
  * tracing link is replaced by a new one before the old one is dropped (the
- * sk-storage map is shared, so no connection is counted twice). */
+ * sk-storage map is shared, so no connection is counted twice).
+ *
+ * SIGTERM/SIGINT detach the XDP links (unless keep_attached = yes) and leave
+ * the maps and the tracing link pinned, so a restart resumes every ban and
+ * counter and connections closing in between are still counted down. */
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -519,7 +523,11 @@ static int attach_sock_state(struct daemon *d)
 	return 0;
 }
 
-/* Remove or keep the links at exit. Removing: detach, unpin, close. */
+/* At exit: detach the XDP links (all, or only those this run created) or
+ * keep them. The tracing link always stays pinned: a connection that closes
+ * while no daemon runs is still subtracted from the concurrent counts (the
+ * socket's mark in mg_socks says it was counted). `mailgate detach` removes
+ * it with everything else. */
 static void release_links(struct daemon *d, bool detach, bool only_created)
 {
 	for (int i = 0; i < d->n_ifs; i++) {
@@ -535,12 +543,31 @@ static void release_links(struct daemon *d, bool detach, bool only_created)
 		close(ifc->link_fd);
 		ifc->link_fd = -1;
 	}
-	if (d->sock_link) {
-		if (detach && d->n_ifs && !only_created)
-			bpf_link__unpin(d->sock_link);
-		bpf_link__destroy(d->sock_link);
-		d->sock_link = NULL;
+	bpf_link__destroy(d->sock_link); /* closes our fd; the pin keeps it */
+	d->sock_link = NULL;
+}
+
+/* XDP links an earlier run pinned for interfaces this run does not gate
+ * keep running the earlier program; say so. */
+static void warn_other_links(struct daemon *d)
+{
+	DIR *dh = opendir(d->gate.pin_dir);
+	struct dirent *e;
+	size_t plen = strlen(MG_PIN_LINK_XDP);
+
+	while (dh && (e = readdir(dh))) {
+		bool ours = false;
+
+		if (strncmp(e->d_name, MG_PIN_LINK_XDP, plen) || !e->d_name[plen])
+			continue;
+		for (int i = 0; i < d->n_ifs; i++)
+			ours |= !strcmp(e->d_name + plen, d->ifs[i].name);
+		if (!ours)
+			pr_warn("msg=\"an earlier run's XDP link is still attached to an interface not given with -i; 'mailgate detach -i %s' removes it\" iface=%s",
+				e->d_name + plen, e->d_name + plen);
 	}
+	if (dh)
+		closedir(dh);
 }
 
 /* ---- events ---- */
@@ -787,6 +814,8 @@ int do_run(int argc, char **argv)
 	r = parse_run_args(d, argc, argv);
 	if (r)
 		return r < 0 ? EXIT_OK : r;
+	if (strlen(opts.pin_dir) > PATH_MAX - 64)
+		return fail(EXIT_USAGE, "run: --pin-dir: name too long");
 	if (!privileged())
 		return fail(EXIT_FAIL, "run: needs root (or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)");
 
@@ -866,6 +895,7 @@ int do_run(int argc, char **argv)
 		pr_info("msg=\"attached\" iface=%s mode=%s link=%s link_id=%u", ifc->name,
 			xdp_mode_name(ifc->ifindex), ifc->adopted ? "adopted" : "new", fd_id(ifc->link_fd));
 	}
+	warn_other_links(d);
 	err = attach_sock_state(d);
 	if (err) {
 		fail(EXIT_FAIL, "cannot attach the TCP state tracer: %s", strerror(-err));
@@ -1011,6 +1041,8 @@ int do_detach(int argc, char **argv)
 			return fail(EXIT_USAGE, "detach: unexpected argument '%s'", a);
 		}
 	}
+	if (strlen(opts.pin_dir) > PATH_MAX - 64)
+		return fail(EXIT_USAGE, "detach: --pin-dir: name too long");
 	if (!privileged())
 		return fail(EXIT_FAIL, "detach: needs root (or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)");
 	err = check_bpffs(opts.pin_dir);

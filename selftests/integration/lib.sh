@@ -1,8 +1,9 @@
 # lib.sh: shared helpers of the integration tests (source it from a test).
 #
 #   it_setup PREFIX     a lab (scripts/lab.sh) named PREFIX-$$, a pin dir
-#                       /sys/fs/bpf/PREFIX-$$, a listener on 25 and 587 in
-#                       the gateway namespace; leftovers of killed runs of
+#                       /sys/fs/bpf/PREFIX-$$, a listener in the gateway
+#                       namespace on 25 (closes at once) and 587 (holds each
+#                       connection until the client closes); leftovers of killed runs of
 #                       PREFIX are removed first, and everything is removed
 #                       on exit (trap), also when the test is interrupted.
 #   pass NAME / fail NAME WHY / skip NAME WHY / check NAME CMD...
@@ -66,7 +67,7 @@ it_setup() { # PREFIX
 	lab_clean "$IT_PREFIX"
 	lab_up "$IT_ID" || { fail setup "cannot create the lab $IT_ID"; exit 1; }
 	GWIF=$LAB_GW_IF
-	nsenter --net="/run/netns/$LAB_GW_NS" -- $NETTOOL listen 25 587 >"$IT_TMP/listener.log" 2>&1 &
+	nsenter --net="/run/netns/$LAB_GW_NS" -- $NETTOOL listen 25 587:hold >"$IT_TMP/listener.log" 2>&1 &
 	IT_PIDS+=($!)
 	disown $!
 	wait_for 5 grep -q listening "$IT_TMP/listener.log" || { fail setup "listener did not start"; exit 1; }
@@ -88,6 +89,7 @@ it_summary() {
 	[ "$IT_FAIL" -eq 0 ]
 }
 
+not() { ! "$@"; }
 wait_for() { # SECONDS CMD...: poll CMD every 0.1 s until it succeeds
 	local end=$((SECONDS + $1))
 	shift
@@ -98,6 +100,13 @@ wait_for() { # SECONDS CMD...: poll CMD every 0.1 s until it succeeds
 }
 
 client() { lab_exec "$LAB_CL_NS" "$@"; }
+client_bg() { # OUTFILE NETTOOL-ARGS...: in the background; its pid in BG_PID (killed at exit)
+	local out=$1
+	shift
+	nsenter --net="/run/netns/$LAB_CL_NS" -- $NETTOOL "$@" >"$out" 2>&1 &
+	BG_PID=$!
+	IT_PIDS+=("$BG_PID")
+}
 gw() { lab_exec "$LAB_GW_NS" "$@"; }
 probe() { client $NETTOOL probe "$@" | cut -d' ' -f1; }       # SRC DST PORT [TIMEOUT]: ok|refused|timeout
 probe_time() { client $NETTOOL probe "$@" | cut -d' ' -f2; }  # ... seconds it took
@@ -123,11 +132,13 @@ daemon_stop() { # [SIGNAL]: stop the daemon; its exit status in DAEMON_RC
 	DAEMON_PID=
 }
 daemon_log_has() { grep -q -- "$1" "$DAEMON_LOG"; } # PATTERN (grep)
+reloads() { grep -c 'msg="config reload' "$DAEMON_LOG"; } # reloads done or refused so far
+reloads_above() { [ "$(reloads)" -gt "$1" ]; }
 daemon_hup() { # send SIGHUP and wait until the daemon has dealt with it
 	local n
-	n=$(grep -c 'msg="SIGHUP' "$DAEMON_LOG")
+	n=$(reloads)
 	kill -HUP "$DAEMON_PID"
-	wait_for 10 sh -c "[ \$(grep -c -e 'msg=\"config reload' '$DAEMON_LOG') -gt $n ]"
+	wait_for 10 reloads_above "$n"
 }
 xdp_attached() { gw ip link show dev "$GWIF" | grep -q 'prog/xdp'; }
 conf() { cat >"$IT_TMP/$1.conf"; echo "$IT_TMP/$1.conf"; } # NAME <<EOF: write a config, print its path
@@ -164,6 +175,13 @@ ban_has() { map_has mg_ban "$($NETTOOL addr "$1")"; }
 counter() { # REASON: its total over CPUs and classes, read from the pinned map
 	bpftool -j map dump pinned "$PIN/mg_counters" | $NETTOOL counters "$GATE_H" | awk -v r="$1" '$1 == r { print $2 }'
 }
+conn_count() { # ADDR: concurrent connections the data path counts for it (0 when none)
+	bpftool -j map lookup pinned "$PIN/mg_conn" key hex $($NETTOOL addr "$1") 2>/dev/null |
+		$PYTHON -c 'import json,sys
+try: print(json.load(sys.stdin)["formatted"]["value"])
+except Exception: print(0)'
+}
+conn_is() { [ "$(conn_count "$1")" = "$2" ]; } # ADDR N
 cfg_field() { # NAME: a field of mg_config as the data path sees it
 	bpftool -j map lookup pinned "$PIN/mg_config" key hex 00 00 00 00 |
 		$PYTHON -c 'import json,sys; print(json.load(sys.stdin)["formatted"]["value"][sys.argv[1]])' "$1"

@@ -8,7 +8,9 @@
                                                    (elapsed: first start to last start)
   nettool.py hop SRCS DST PORT [TIMEOUT]           one connect from each comma-separated source, like burst
   nettool.py watch SRC DST PORT SECONDS            a connect every 100 ms for SECONDS: "ok=N refused=N timeout=N"
-  nettool.py listen PORT...                        accept and close at once, on [::] (IPv4 too), until killed
+  nettool.py hold SRC DST PORT COUNT               open COUNT connections, print "ok=N", hold them until killed
+  nettool.py listen PORT[:hold]...                 on [::] (IPv4 too), until killed: accept and close at once,
+                                                   or (:hold) keep each connection until the client closes it
   nettool.py counters GATE_H                       bpftool's JSON dump of mg_counters on stdin ->
                                                    "reason total" lines, summed over CPUs and classes
   nettool.py lpm CIDR | addr ADDR                  bpftool key bytes of an mg_lpm_key / mg_addr
@@ -104,21 +106,53 @@ def cmd_watch(src, dst, port, seconds):
     print("ok=%d refused=%d timeout=%d" % (seq.count("o"), seq.count("r"), seq.count("t")))
 
 
-def cmd_listen(*ports):
+def cmd_hold(src, dst, port, count):
+    """Open COUNT connections, print "ok=N", keep them open until killed."""
     socks = []
+    for _ in range(int(count)):
+        s = socket.socket(family(dst), socket.SOCK_STREAM)
+        s.bind((src, 0))
+        s.settimeout(0.9)
+        try:
+            s.connect((dst, int(port)))
+            socks.append(s)
+        except OSError:
+            s.close()
+    print("ok=%d" % len(socks), flush=True)
+    while True:
+        time.sleep(60)
+
+
+def cmd_listen(*ports):
+    """PORT accepts and closes at once; PORT:hold keeps each connection open
+    until the client closes it."""
+    listeners, held = {}, set()
     for p in ports:
+        num, _, mode = p.partition(":")
         s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        s.bind(("::", int(p)))
+        s.bind(("::", int(num)))
         s.listen(1024)
-        socks.append(s)
+        listeners[s] = mode == "hold"
     print("listening", flush=True)
     while True:
-        r, _, _ = select.select(socks, [], [])
+        r, _, _ = select.select(list(listeners) + list(held), [], [])
         for s in r:
-            c, _ = s.accept()
-            c.close()
+            if s in listeners:
+                c, _ = s.accept()
+                if listeners[s]:
+                    held.add(c)
+                else:
+                    c.close()
+            else:
+                try:
+                    data = s.recv(4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    held.discard(s)
+                    s.close()
 
 
 def cmd_counters(gate_h):
