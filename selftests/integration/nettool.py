@@ -11,6 +11,7 @@
   nettool.py hold SRC DST PORT COUNT               open COUNT connections, print "ok=N", hold them until killed
   nettool.py listen PORT[:hold]...                 on [::] (IPv4 too), until killed: accept and close at once,
                                                    or (:hold) keep each connection until the client closes it
+  nettool.py notify PATH                           print what is sent to a systemd-like notify socket at PATH
   nettool.py counters GATE_H                       bpftool's JSON dump of mg_counters on stdin ->
                                                    "reason total" lines, summed over CPUs and classes
   nettool.py lpm CIDR | addr ADDR                  bpftool key bytes of an mg_lpm_key / mg_addr
@@ -153,6 +154,15 @@ def cmd_listen(*ports):
                 if not data:
                     held.discard(s)
                     s.close()
+
+
+def cmd_notify(path):
+    """A stand-in for systemd's notify socket: print each datagram on one line."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    print("listening", flush=True)
+    while True:
+        print(s.recv(4096).decode(errors="replace").replace("\n", " ").strip(), flush=True)
 
 
 def cmd_counters(gate_h):

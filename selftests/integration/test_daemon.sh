@@ -377,19 +377,29 @@ t_observe() {
 }
 t_observe
 
-# keep_attached = yes: SIGTERM leaves the program enforcing; detach removes all
+# keep_attached = yes: SIGTERM leaves the program enforcing; detach removes
+# all. This daemon also talks to a stand-in for systemd's notify socket.
 t_keep_attached() {
-	local rc r1 r2 out
+	local rc r1 r2 out want got
 	base_conf "keep_attached = yes" >"$CONF"
-	if ! daemon_start -c "$CONF"; then
+	$NETTOOL notify "$IT_TMP/notify.sock" >"$IT_TMP/notify" 2>&1 &
+	IT_PIDS+=($!)
+	wait_for 5 grep -q listening "$IT_TMP/notify"
+	if ! NOTIFY_SOCKET=$IT_TMP/notify.sock daemon_start -c "$CONF"; then
 		fail keep_attached "start: $(tail -3 "$DAEMON_LOG")"
 		return
 	fi
+	daemon_hup
 	daemon_stop TERM
 	rc=$DAEMON_RC
 	r1=$(probe 192.0.2.11 "$LAB_GW4" 25)
 	[ "$rc" = 0 ] && xdp_attached && [ -e "$PIN/link_xdp_$GWIF" ] && [ "$r1" = timeout ] &&
 		pass keep_attached || fail keep_attached "rc=$rc attached=$(xdp_attached && echo yes || echo no) banned client: $r1"
+
+	want="READY=1 STATUS=gating 1 interface(s)|RELOADING=1|READY=1|STOPPING=1"
+	got=$(grep -v listening "$IT_TMP/notify" | paste -sd'|')
+	[ "$got" = "$want" ] && pass systemd_notify || fail systemd_notify "got '$got', want '$want'"
+
 	out=$(mg detach 2>&1); rc=$?
 	r2=$(probe 192.0.2.11 "$LAB_GW4" 25)
 	[ $rc -eq 0 ] && ! xdp_attached && [ ! -e "$PIN" ] && [ "$r2" = ok ] &&
