@@ -596,6 +596,12 @@ static int on_event(void *ctx, void *data, size_t len)
 		else
 			pr_debug("msg=\"dnsbl query event without a dnsbl\" addr=%s", addr_str(&e->addr, addr));
 		break;
+	case MG_EVENT_FLOOD:
+		if (e->level)
+			pr_warn("msg=\"flood mode on: sources without a completed handshake share the flood budget\"");
+		else
+			pr_info("msg=\"flood mode off\"");
+		break;
 	}
 	return 0;
 }
