@@ -56,6 +56,7 @@ struct iface {
 	int ifindex;
 	int link_fd;  /* -1 when not attached */
 	bool adopted; /* the link came from an earlier run */
+	bool gone;    /* the interface disappeared (logged once) */
 	char pin[PATH_MAX];
 };
 
@@ -89,6 +90,8 @@ struct daemon {
 	struct metrics *metrics;
 	struct sweep sweeps[3];
 };
+
+static int remove_pins(const char *dir, int *count);
 
 /* ---- small helpers ---- */
 
@@ -466,11 +469,22 @@ static int attach_iface(struct daemon *d, struct iface *ifc)
 
 	fd = xdp_create(ifc, prog_fd, d->mode);
 	if (fd == -EBUSY) {
-		uint32_t id = 0;
+		struct bpf_prog_info pinfo = {};
+		uint32_t id = 0, plen = sizeof(pinfo);
+		int pfd;
 
 		bpf_xdp_query_id(ifc->ifindex, 0, &id);
-		pr_err("msg=\"the interface already has an XDP program that mailgate did not attach; remove it first (ip link set dev %s xdp off)\" iface=%s prog_id=%u",
-		       ifc->name, ifc->name, id);
+		pfd = id ? bpf_prog_get_fd_by_id(id) : -1;
+		if (pfd >= 0) {
+			bpf_obj_get_info_by_fd(pfd, &pinfo, &plen);
+			close(pfd);
+		}
+		if (!strcmp(pinfo.name, "mg_xdp"))
+			pr_err("msg=\"another mailgate (with another pin dir) gates this interface already\" iface=%s prog_id=%u",
+			       ifc->name, id);
+		else
+			pr_err("msg=\"the interface already has an XDP program that mailgate did not attach; remove it first (ip link set dev %s xdp off)\" iface=%s prog_id=%u prog_name=%s",
+			       ifc->name, ifc->name, id, pinfo.name[0] ? pinfo.name : "?");
 		return fd;
 	}
 	if (fd < 0) {
@@ -660,6 +674,24 @@ static void sweep_tick(struct daemon *d, struct sweep *s, uint64_t now)
 	}
 }
 
+/* An interface that goes away takes its XDP link with it: say so once. */
+static void check_links(struct daemon *d)
+{
+	for (int i = 0; i < d->n_ifs; i++) {
+		struct iface *ifc = &d->ifs[i];
+		struct bpf_link_info info = {};
+		uint32_t len = sizeof(info);
+
+		if (ifc->link_fd < 0 || ifc->gone || bpf_obj_get_info_by_fd(ifc->link_fd, &info, &len))
+			continue;
+		if (info.xdp.ifindex == 0) {
+			ifc->gone = true;
+			pr_err("msg=\"the interface is gone; it is no longer gated (restart mailgate once it is back)\" iface=%s",
+			       ifc->name);
+		}
+	}
+}
+
 /* ---- the command ---- */
 
 static int parse_run_args(struct daemon *d, int argc, char **argv)
@@ -768,6 +800,7 @@ static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
 	if (now >= *next_tick) {
 		for (int i = 0; i < 3; i++)
 			sweep_tick(d, &d->sweeps[i], now);
+		check_links(d);
 		*next_tick = now + TICK_MS * 1000000ULL;
 	}
 	return 0;
@@ -812,7 +845,7 @@ int do_run(int argc, char **argv)
 	char err_msg[512] = "";
 	int err, r, holder = 0, sfd = -1, ep = -1, code = EXIT_FAIL;
 	uint64_t next_tick;
-	uint32_t pinned;
+	uint32_t pinned = 1; /* 0: the maps are new, pinned by this run */
 	sigset_t sigs;
 	bool detach;
 
@@ -943,9 +976,14 @@ int do_run(int argc, char **argv)
 	goto out;
 
 out_links:
-	/* a failed start removes only the links it created: adopted ones keep
-	 * the interface protected with the maps of the earlier run */
+	/* a failed start removes only what it created: adopted links keep the
+	 * interface protected with the maps of the earlier run */
 	release_links(d, true, true);
+	if (!pinned) {
+		int n = 0;
+
+		remove_pins(opts.pin_dir, &n);
+	}
 out:
 	metrics_stop(d->metrics);
 	if (d->rt.dnsbl)

@@ -81,7 +81,7 @@ it_cleanup() {
 	done
 	wait 2>/dev/null
 	lab_down "$IT_ID"
-	rm -rf "$PIN" "$IT_TMP"
+	rm -rf "$PIN" "$PIN"-* "$IT_TMP"
 }
 
 it_summary() {

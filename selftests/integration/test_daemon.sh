@@ -280,6 +280,12 @@ t_lock() {
 	out=$(mg detach 2>&1); rc=$?
 	[ $rc -eq 1 ] && echo "$out" | grep -q "pid $DAEMON_PID" && xdp_attached &&
 		pass detach_refused_while_running || fail detach_refused_while_running "rc=$rc: $out"
+	# another pin dir, same interface: refused, and it leaves no pins behind
+	out=$(nsenter --net="/run/netns/$LAB_GW_NS" -- "$MG" run -i "$GWIF" -c "$CONF" --pin-dir "$PIN-other" 2>&1); rc=$?
+	[ $rc -eq 1 ] && echo "$out" | grep -q "another mailgate (with another pin dir) gates this interface" &&
+		[ ! -e "$PIN-other" ] && daemon_running && xdp_attached &&
+		pass other_pin_dir_refused || fail other_pin_dir_refused "rc=$rc: $out; $(ls -d "$PIN-other" 2>&1)"
+	rm -rf "$PIN-other"
 }
 t_lock
 
