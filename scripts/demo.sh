@@ -94,7 +94,7 @@ fate "good client $GOOD6 -> :25" "$(client burst "$GOOD6" "$LAB_GW6" 25 2 0.9 10
 fate "denied client $DENIED -> :25" "$(client burst "$DENIED" "$LAB_GW4" 25 2 0.9)"
 res=$(client burst "$NOISY" "$LAB_GW4" 25 30 0.9)
 fate "noisy client $NOISY: 30 at once" "$res"
-echo "   ${D}(the token bucket admits syn_burst at once, then syn_rate; each drop is a violation)$N"
+echo "   ${D}(syn_burst connections pass at once, then syn_rate per second; ban_after drops within ban_window ban the source)$N"
 for _ in $(seq 20); do grep -q 'msg="ban created"' "$TMP/daemon.log" && break; sleep 0.1; done
 grep 'msg="ban created"' "$TMP/daemon.log" | sed "s/^/   daemon: $D/; s/\$/$N/"
 fate "noisy client $NOISY, 1s later" "$(client burst "$NOISY" "$LAB_GW4" 25 3 0.9 100)"
