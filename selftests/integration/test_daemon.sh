@@ -350,6 +350,7 @@ t_concurrent_end() {
 	r2=$(probe 192.0.2.13 "$LAB_GW4" 25)
 	[ "$n1/$r1/$n2/$r2" = 2/timeout/0/ok ] && pass concurrent_counts_across_restart ||
 		fail concurrent_counts_across_restart "after restart: $n1 counted, third $r1; after close: $n2 counted, next $r2"
+	base_conf >"$CONF"
 }
 t_concurrent_end
 
@@ -406,9 +407,12 @@ t_keep_attached() {
 	got=$(grep -v listening "$IT_TMP/notify" | paste -sd'|')
 	[ "$got" = "$want" ] && pass systemd_notify || fail systemd_notify "got '$got', want '$want'"
 
-	out=$(mg detach 2>&1); rc=$?
+	out=$(mg detach --json 2>&1); rc=$?
 	r2=$(probe 192.0.2.11 "$LAB_GW4" 25)
-	[ $rc -eq 0 ] && ! xdp_attached && [ ! -e "$PIN" ] && [ "$r2" = ok ] &&
+	echo "$out" | $PYTHON -c 'import json, sys
+d = json.load(sys.stdin)
+sys.exit(not (d["detached"][0]["iface"] == sys.argv[1] and d["pin_dir_removed"] is True and d["pins_removed"] > 10))' "$GWIF" &&
+		[ $rc -eq 0 ] && ! xdp_attached && [ ! -e "$PIN" ] && [ "$r2" = ok ] &&
 		pass detach_removes_all || fail detach_removes_all "rc=$rc: $out; attached=$(xdp_attached && echo yes || echo no) pin dir: $(ls "$PIN" 2>&1 | head -3); client: $r2"
 }
 t_keep_attached
