@@ -65,6 +65,12 @@ it_setup() { # PREFIX
 	trap it_cleanup EXIT
 	trap 'exit 130' INT TERM
 	lab_clean "$IT_PREFIX"
+	local d pid
+	for d in /tmp/"$IT_PREFIX"-[0-9]*.*; do # temp dirs of killed runs
+		pid=${d#/tmp/"$IT_PREFIX"-}
+		pid=${pid%%.*}
+		[ -d "$d" ] && ! kill -0 "$pid" 2>/dev/null && rm -rf "$d"
+	done
 	lab_up "$IT_ID" || { fail setup "cannot create the lab $IT_ID"; exit 1; }
 	GWIF=$LAB_GW_IF
 	nsenter --net="/run/netns/$LAB_GW_NS" -- $NETTOOL listen 25 587:hold >"$IT_TMP/listener.log" 2>&1 &
