@@ -144,6 +144,27 @@ t_allow() { # allow wins over a deny of the whole prefix
 }
 t_allow
 
+# [allow] cidrs: a reload replaces the config's entries, never the CLI's
+t_config_allow() {
+	local a b
+	base_conf "cidrs = 192.0.2.14/32, 2001:db8::14/128" >"$CONF"
+	daemon_hup
+	list_add allow 192.0.2.15/32
+	list_add deny 192.0.2.0/24
+	list_add deny 2001:db8::/64
+	a=$(probe 192.0.2.14 "$LAB_GW4" 25)/$(probe 2001:db8::14 "$LAB_GW6" 25)/$(probe 192.0.2.15 "$LAB_GW4" 25)/$(probe 192.0.2.16 "$LAB_GW4" 25)
+	base_conf >"$CONF"
+	daemon_hup
+	b=$(probe 192.0.2.14 "$LAB_GW4" 25)/$(probe 2001:db8::14 "$LAB_GW6" 25)/$(probe 192.0.2.15 "$LAB_GW4" 25)
+	list_del deny 192.0.2.0/24
+	list_del deny 2001:db8::/64
+	list_del allow 192.0.2.15/32
+	[ "$a" = ok/ok/ok/timeout ] && [ "$b" = timeout/timeout/ok ] &&
+		daemon_log_has 'msg="allow entry removed from config" cidr=192.0.2.14/32' && pass config_allow_reload ||
+		fail config_allow_reload "config+cli allowed, other denied: $a (want ok/ok/ok/timeout); after the config dropped its entries: $b (want timeout/timeout/ok)"
+}
+t_config_allow
+
 # TTL'd entries: the data path ignores them at expiry, the daemon deletes them
 t_ttl() {
 	local r1 r2 r3 gone=1
