@@ -45,7 +45,8 @@
 #include "gate.skel.h"
 
 #define MAX_IFACES 16
-#define SWEEP_BUDGET 65536 /* entries visited per map per tick */
+#define SWEEP_SLICE_NS 5000000ULL /* time per map per tick (a trie of millions
+				     * costs ~7 us per entry: swept over minutes) */
 #define TICK_MS 1000
 
 enum attach_mode { MODE_AUTO, MODE_NATIVE, MODE_GENERIC };
@@ -657,9 +658,10 @@ static void sweep_tick(struct daemon *d, struct sweep *s, uint64_t now)
 {
 	int fd = d->gate.fd[s->map];
 	union { struct mg_ban ban; struct mg_rule rule; } val;
+	uint64_t deadline = now_boot_ns() + SWEEP_SLICE_NS;
 	typeof(s->cur) next;
 
-	for (int i = 0; i < SWEEP_BUDGET; i++) {
+	for (unsigned int i = 1; ; i++) {
 		int err = bpf_map_get_next_key(fd, s->have ? (void *)&s->cur : NULL, &next);
 
 		sweep_delete_cur(d, s);
@@ -671,6 +673,8 @@ static void sweep_tick(struct daemon *d, struct sweep *s, uint64_t now)
 		s->have = true;
 		s->cur_expired = bpf_map_lookup_elem(fd, &s->cur, &val) == 0 &&
 				 s->expired(&val, now, &d->set->cfg);
+		if (i % 64 == 0 && now_boot_ns() > deadline)
+			return; /* go on from here next tick */
 	}
 }
 
