@@ -851,7 +851,7 @@ int do_run(int argc, char **argv)
 	uint64_t next_tick;
 	uint32_t pinned = 1; /* 0: the maps are new, pinned by this run */
 	sigset_t sigs;
-	bool detach;
+	bool detach, started = false;
 
 	daemon_init(d);
 	r = parse_run_args(d, argc, argv);
@@ -962,6 +962,7 @@ int do_run(int argc, char **argv)
 		d->set->cfg.action == MG_ACTION_RESET ? "reset" : "drop",
 		d->rt.dnsbl ? "on" : "off", d->metrics ? d->set->metrics_listen : "off", getpid());
 	sd_notifyf(0, "READY=1\nSTATUS=gating %d interface(s)", d->n_ifs);
+	started = true;
 
 	next_tick = now_boot_ns();
 	while ((r = loop_once(d, ep, sfd, &next_tick)) == 0)
@@ -983,12 +984,12 @@ out_links:
 	/* a failed start removes only what it created: adopted links keep the
 	 * interface protected with the maps of the earlier run */
 	release_links(d, true, true);
-	if (!pinned) {
+out:
+	if (!started && !pinned) { /* the maps were new: unpin them too */
 		int n = 0;
 
 		remove_pins(opts.pin_dir, &n);
 	}
-out:
 	metrics_stop(d->metrics);
 	if (d->rt.dnsbl)
 		dnsbl_stop(d->rt.dnsbl);
