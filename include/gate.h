@@ -209,6 +209,7 @@ struct mg_global {
 enum mg_event_kind {
 	MG_EVENT_DNSBL_QUERY = 1, /* unknown source: please look it up */
 	MG_EVENT_BAN = 2,         /* the data path banned a source */
+	MG_EVENT_FLOOD = 3,       /* flood mode switched: level = 1 on, 0 off; addr unused */
 	MG_EVENT_KIND_MAX
 };
 
