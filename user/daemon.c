@@ -351,14 +351,16 @@ static void reload(struct daemon *d)
 
 	/* the DNSBL thread first, so mg_config says whether it runs */
 	if (d->rt.dnsbl && !dnsbl_wanted(d->set)) {
-		dnsbl_stop(d->rt.dnsbl);
-		d->rt.dnsbl = NULL;
+		struct dnsbl *old = d->rt.dnsbl;
+
+		metrics_set_dnsbl(d->metrics, &d->rt, NULL); /* no scrape reads it any more */
+		dnsbl_stop(old);
 		pr_info("msg=\"dnsbl stopped: no sites configured\"");
 	} else if (d->rt.dnsbl) {
 		if (dnsbl_reload(d->rt.dnsbl, d->set))
 			pr_warn("msg=\"dnsbl reload failed; it keeps its earlier zones\"");
 	} else if (dnsbl_wanted(d->set)) {
-		d->rt.dnsbl = dnsbl_start(d->set, &d->gate);
+		metrics_set_dnsbl(d->metrics, &d->rt, dnsbl_start(d->set, &d->gate));
 		if (!d->rt.dnsbl)
 			pr_warn("msg=\"dnsbl did not start; the DNSBL step stays off\"");
 	}
@@ -607,7 +609,7 @@ static int on_event(void *ctx, void *data, size_t len)
 		break;
 	case MG_EVENT_DNSBL_QUERY:
 		if (d->rt.dnsbl)
-			dnsbl_submit(d->rt.dnsbl, &e->addr);
+			dnsbl_submit_ts(d->rt.dnsbl, &e->addr, e->ts_ns);
 		else
 			pr_debug("msg=\"dnsbl query event without a dnsbl\" addr=%s", addr_str(&e->addr, addr));
 		break;
@@ -805,6 +807,7 @@ static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
 		for (int i = 0; i < 3; i++)
 			sweep_tick(d, &d->sweeps[i], now);
 		check_links(d);
+		log_map_fill(&d->gate);
 		*next_tick = now + TICK_MS * 1000000ULL;
 	}
 	return 0;

@@ -33,13 +33,8 @@ struct metrics {
 	pthread_mutex_t lock; /* held while a scrape reads rt: see metrics_set_dnsbl() */
 };
 
-static const char *const origin_names[MG_ORIGIN_MAX] = {
-	[MG_ORIGIN_CLI] = "cli",     [MG_ORIGIN_CONFIG] = "config", [MG_ORIGIN_ZONE] = "zone",
-	[MG_ORIGIN_QUOTA] = "quota", [MG_ORIGIN_DNSBL] = "dnsbl",
-};
-
 static const char *const event_names[MG_EVENT_KIND_MAX] = {
-	[MG_EVENT_DNSBL_QUERY] = "dnsbl_query", [MG_EVENT_BAN] = "ban",
+	[MG_EVENT_DNSBL_QUERY] = "dnsbl_query", [MG_EVENT_BAN] = "ban", [MG_EVENT_FLOOD] = "flood",
 };
 
 static const char root_page[] =
@@ -202,12 +197,12 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 	metrics_family(f, "mailgate_bans_created_total", "counter",
 		       "Bans the daemon saw created, by origin (since the daemon started).");
 	for (int o = 0; o < MG_ORIGIN_MAX; o++)
-		sample1(f, "mailgate_bans_created_total", "origin", origin_names[o],
+		sample1(f, "mailgate_bans_created_total", "origin", mg_origin_names[o],
 			__atomic_load_n(&rt->bans_created[o], __ATOMIC_RELAXED));
 
 	metrics_family(f, "mailgate_bans", "gauge", "Bans in force now, by origin.");
 	for (int o = 0; o < MG_ORIGIN_MAX; o++)
-		sample1(f, "mailgate_bans", "origin", origin_names[o], bans[o]);
+		sample1(f, "mailgate_bans", "origin", mg_origin_names[o], bans[o]);
 
 	metrics_family(f, "mailgate_sources", "gauge",
 		       "Entries in each state map (sources, prefixes, verdicts, bans, connections, verified sources, list entries).");

@@ -96,7 +96,8 @@ listen = 127.0.0.1:$MPORT
 EOF
 
 start_daemon() {
-	in_a "$MG" --pin-dir "$PIN" run -i "$VA" -c "$TMP/mailgate.conf" >>"$TMP/daemon.log" 2>&1 &
+	# nsenter execs the daemon: $! is its pid (a backgrounded function would be a subshell)
+	nsenter --net="/run/netns/$NSA" "$MG" --pin-dir "$PIN" run -i "$VA" -c "$TMP/mailgate.conf" >>"$TMP/daemon.log" 2>&1 &
 	DPID=$!
 	for _ in $(seq 100); do # 20 s: a busy machine
 		in_a "$PY" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' "$URL" \
