@@ -546,6 +546,17 @@ TEST(config_check_cmd)
 	ASSERT_TRUE(strstr(err, ":4: key 'syn_rate': bad value '20/x'") != NULL, err);
 	check_rc(run("config check %s --json", path), 2, "bad rate, JSON");
 	ASSERT_TRUE(strstr(out, "\"error\"") && strstr(out, "'20/x'"), out);
+	/* what the daemon would refuse at start: threshold 0 with sites set */
+	f = fopen(path, "w");
+	fputs("[dnsbl]\nsites = bl.example\nthreshold = 0\nallowlist_threshold = -1\n", f);
+	fclose(f);
+	check_rc(run("config check %s", path), 2, "threshold 0 with sites");
+	ASSERT_TRUE(strstr(err, ":3: key 'threshold': threshold 0: must be at least 1") != NULL, err);
+	f = fopen(path, "w");
+	fputs("[metrics]\nlisten = 127.0.0.1:http\n", f);
+	fclose(f);
+	check_rc(run("config check %s", path), 2, "listen without a numeric port");
+	ASSERT_TRUE(strstr(err, ":2: key 'listen': bad value '127.0.0.1:http'") != NULL, err);
 	unlink(path);
 }
 

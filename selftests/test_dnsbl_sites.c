@@ -263,25 +263,35 @@ TEST(resolver_lists)
 TEST(settings_check)
 {
 	struct mg_settings *s = calloc(1, sizeof(*s));
+	const char *key = NULL;
 
 	strcpy(s->dnsbl_sites, "bl.example");
 	strcpy(s->dnsbl_resolvers, "127.0.0.1:53");
 	s->dnsbl_threshold = 3;
 	s->dnsbl_allow_threshold = -1;
-	ASSERT_OK(dnsbl_settings_check(s, err, sizeof(err)), "good");
+	ASSERT_OK(dnsbl_settings_check(s, &key, err, sizeof(err)), "good");
 	s->dnsbl_threshold = 0;
-	ASSERT_EQ(dnsbl_settings_check(s, err, sizeof(err)), -EINVAL, "threshold 0 blocks everyone");
+	ASSERT_EQ(dnsbl_settings_check(s, &key, err, sizeof(err)), -EINVAL, "threshold 0 blocks everyone");
 	ASSERT_TRUE(strstr(err, "threshold 0") != NULL, err);
+	ASSERT_TRUE(key && !strcmp(key, "threshold"), "key threshold");
 	s->dnsbl_threshold = 3;
 	s->dnsbl_allow_threshold = 3;
-	ASSERT_EQ(dnsbl_settings_check(s, err, sizeof(err)), -EINVAL, "allow >= threshold");
+	ASSERT_EQ(dnsbl_settings_check(s, &key, err, sizeof(err)), -EINVAL, "allow >= threshold");
 	ASSERT_TRUE(strstr(err, "allowlist_threshold 3") != NULL, err);
+	ASSERT_TRUE(key && !strcmp(key, "allowlist_threshold"), "key allowlist_threshold");
 	s->dnsbl_allow_threshold = -1;
 	s->dnsbl_timeout_ns = 90 * NSEC_PER_SEC;
-	ASSERT_EQ(dnsbl_settings_check(s, err, sizeof(err)), -EINVAL, "timeout");
+	ASSERT_EQ(dnsbl_settings_check(s, &key, err, sizeof(err)), -EINVAL, "timeout");
+	ASSERT_TRUE(key && !strcmp(key, "timeout"), "key timeout");
 	s->dnsbl_timeout_ns = 0;
+	strcpy(s->dnsbl_resolvers, "127.0.0.1:0");
+	ASSERT_EQ(dnsbl_settings_check(s, &key, err, sizeof(err)), -EINVAL, "resolvers");
+	ASSERT_TRUE(key && !strcmp(key, "resolvers"), "key resolvers");
+	strcpy(s->dnsbl_resolvers, "system");
 	strcpy(s->dnsbl_sites, "bl.example*z");
-	ASSERT_EQ(dnsbl_settings_check(s, err, sizeof(err)), -EINVAL, "sites");
+	ASSERT_EQ(dnsbl_settings_check(s, &key, err, sizeof(err)), -EINVAL, "sites");
+	ASSERT_TRUE(key && !strcmp(key, "sites"), "key sites");
+	ASSERT_EQ(dnsbl_settings_check(s, NULL, err, sizeof(err)), -EINVAL, "key may be NULL");
 	free(s);
 }
 

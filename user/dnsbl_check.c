@@ -315,7 +315,7 @@ int do_dnsbl(int argc, char **argv)
 		fail(rc, "dnsbl check: --allowlist-threshold '%s' is not an integer", athr);
 		goto out;
 	}
-	if (dnsbl_settings_check(s, err, sizeof(err))) {
+	if (dnsbl_settings_check(s, NULL, err, sizeof(err))) {
 		fail(rc, "[dnsbl] %s", err);
 		goto out;
 	}

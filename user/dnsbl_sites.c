@@ -430,28 +430,29 @@ void dnsbl_params_from(const struct mg_settings *s, struct dnsbl_params *p)
 		p->ttl_max_ns = p->ttl_min_ns;
 }
 
-int dnsbl_settings_check(const struct mg_settings *s, char *err, size_t errlen)
+int dnsbl_settings_check(const struct mg_settings *s, const char **key, char *err, size_t errlen)
 {
+	const char *k = NULL;
 	int r;
 
-	r = dnsbl_sites_check(s->dnsbl_sites, err, errlen);
-	if (r)
-		return r;
-	r = dnsbl_resolvers_check(s->dnsbl_resolvers, err, errlen);
-	if (r)
-		return r;
-	if (s->dnsbl_threshold < 1)
-		return ERR("threshold %d: must be at least 1 (0 or less would block every source)",
-			   s->dnsbl_threshold);
-	if (s->dnsbl_allow_threshold >= s->dnsbl_threshold)
-		return ERR("allowlist_threshold %d: must be below threshold %d",
-			   s->dnsbl_allow_threshold, s->dnsbl_threshold);
-	if (s->dnsbl_timeout_ns && (s->dnsbl_timeout_ns < NSEC_PER_SEC / 10 ||
-				    s->dnsbl_timeout_ns > 60 * NSEC_PER_SEC))
-		return ERR("timeout: must be between 100ms and 60s");
-	if (s->dnsbl_max_inflight > 65536)
-		return ERR("max_inflight %u: must be at most 65536", s->dnsbl_max_inflight);
-	if (s->dnsbl_ttl_max_ns && s->dnsbl_ttl_min_ns > s->dnsbl_ttl_max_ns)
-		return ERR("ttl_min must not exceed ttl_max");
-	return 0;
+	if ((r = dnsbl_sites_check(s->dnsbl_sites, err, errlen)))
+		k = "sites";
+	else if ((r = dnsbl_resolvers_check(s->dnsbl_resolvers, err, errlen)))
+		k = "resolvers";
+	else if (s->dnsbl_threshold < 1)
+		k = "threshold", r = ERR("threshold %d: must be at least 1 (0 or less would block every source)",
+					 s->dnsbl_threshold);
+	else if (s->dnsbl_allow_threshold >= s->dnsbl_threshold)
+		k = "allowlist_threshold", r = ERR("allowlist_threshold %d: must be below threshold %d",
+						   s->dnsbl_allow_threshold, s->dnsbl_threshold);
+	else if (s->dnsbl_timeout_ns && (s->dnsbl_timeout_ns < NSEC_PER_SEC / 10 ||
+					 s->dnsbl_timeout_ns > 60 * NSEC_PER_SEC))
+		k = "timeout", r = ERR("timeout: must be between 100ms and 60s");
+	else if (s->dnsbl_max_inflight > 65536)
+		k = "max_inflight", r = ERR("max_inflight %u: must be at most 65536", s->dnsbl_max_inflight);
+	else if (s->dnsbl_ttl_max_ns && s->dnsbl_ttl_min_ns > s->dnsbl_ttl_max_ns)
+		k = "ttl_min", r = ERR("ttl_min must not exceed ttl_max");
+	if (key)
+		*key = k;
+	return r;
 }

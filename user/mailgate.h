@@ -224,8 +224,9 @@ int dnsbl_sites_check(const char *sites, char *err, size_t errlen);
 /* Validate [dnsbl] resolvers: "system" or "addr[:port], [v6addr]:port, ..." */
 int dnsbl_resolvers_check(const char *list, char *err, size_t errlen);
 /* Validate the whole [dnsbl] section as dnsbl_start() will (sites, resolvers,
- * threshold >= 1, allowlist_threshold < threshold, timeout 100ms..60s, ...) */
-int dnsbl_settings_check(const struct mg_settings *s, char *err, size_t errlen);
+ * threshold >= 1, allowlist_threshold < threshold, timeout 100ms..60s, ...);
+ * on error *key (when key is not NULL) names the [dnsbl] key at fault. */
+int dnsbl_settings_check(const struct mg_settings *s, const char **key, char *err, size_t errlen);
 struct dnsbl *dnsbl_start(const struct mg_settings *s, struct gate *g);
 void dnsbl_submit(struct dnsbl *d, const struct mg_addr *a); /* from the event loop; never blocks */
 /* the same with the event's ts_ns (CLOCK_BOOTTIME), so that the event-to-verdict
