@@ -27,6 +27,7 @@
 #include <json-c/json.h>
 #include "test.h"
 #include "mailgate.h"
+#include "dnsbl.h"
 #include "gate.skel.h"
 
 static char pin_dir[128], bin[256], out_path[64], err_path[64];
@@ -794,6 +795,73 @@ TEST(lookup_matches_data_path)
 	lookup_agrees("192.0.2.8", 25, "drop_deny");
 	if (RUN_OK("lookup 192.0.2.8"))
 		ASSERT_TRUE(strstr(out, "next SYN: PASS (observe mode; counted as a drop)") != NULL, "observe answer");
+}
+
+/* lookup shows each zone's cached answer, as the DNSBL thread stores it
+ * (dnsbl_cache.c): the A record, or the result when there is none */
+TEST(lookup_shows_zone_answers)
+{
+	static const struct {
+		const char *zone;
+		enum dnsbl_result result;
+		uint32_t a;
+		bool listed;
+		int weight;
+		const char *shown;
+	} zs[] = {
+		{ "a.test", DR_LISTED, 0x7f000002, true, 2, "dnsbl zone a.test: 127.0.0.2, listed (weight 2)" },
+		{ "b.test", DR_NXDOMAIN, 0, false, 0, "dnsbl zone b.test: nxdomain (weight 0)" },
+		{ "c.test", DR_TIMEOUT, 0, false, 0, "dnsbl zone c.test: timeout (weight 0)" },
+		{ "d.test", DR_REFUSAL_CODE, 0x7fffff01, false, 0,
+		  "dnsbl zone d.test: 127.255.255.1 (refusal_code) (weight 0)" },
+	};
+	struct dnsbl_sites *ss = calloc(1, sizeof(*ss));
+	struct dnsbl_cache c = { -1, -1 };
+	struct json_object *o;
+	struct mg_addr a;
+	char why[128];
+
+	reset_state();
+	parse_addr("198.51.100.30", &a);
+	if (!ASSERT_TRUE(ss != NULL, "calloc") ||
+	    !ASSERT_OK(dnsbl_sites_parse("a.test*2, b.test, c.test, d.test", ss, why, sizeof(why)), why) ||
+	    !ASSERT_OK(dnsbl_cache_open(&c, pin_dir, true), "cache maps") ||
+	    !ASSERT_OK(dnsbl_cache_set_zones(&c, ss), "zones"))
+		goto out;
+	for (size_t i = 0; i < sizeof(zs) / sizeof(zs[0]); i++) {
+		struct dnsbl_cache_val v = { .expires_ns = now_boot_ns() + 600 * NSEC_PER_SEC,
+					     .result = zs[i].result, .listed = zs[i].listed,
+					     .weight = zs[i].weight, .n_answers = !!zs[i].a,
+					     .answers = { zs[i].a } };
+
+		ASSERT_OK(dnsbl_cache_put(&c, &a, zs[i].zone, &v), zs[i].zone);
+	}
+	if (RUN_OK("lookup 198.51.100.30"))
+		for (size_t i = 0; i < sizeof(zs) / sizeof(zs[0]); i++)
+			ASSERT_TRUE(strstr(out, zs[i].shown) != NULL, zs[i].shown);
+	ASSERT_TRUE(!strstr(out, "no answer"), "every zone says what it answered");
+	if (RUN_OK("lookup 198.51.100.30 --json") && (o = parse_out())) {
+		struct json_object *z = jget(o, "steps");
+		int seen = 0;
+
+		/* the dnsbl step's zones carry dnsbl_cached()'s fields */
+		for (size_t i = 0; z && i < json_object_array_length(z); i++) {
+			struct json_object *st = json_object_array_get_idx(z, i), *zones = jget(st, "zones");
+
+			for (size_t j = 0; zones && j < json_object_array_length(zones); j++) {
+				struct json_object *e = json_object_array_get_idx(zones, j);
+
+				for (size_t k = 0; k < sizeof(zs) / sizeof(zs[0]); k++)
+					if (!strcmp(jstr(e, "zone"), zs[k].zone))
+						seen += !strcmp(jstr(e, "result"), dnsbl_result_names[zs[k].result]);
+			}
+		}
+		ASSERT_EQ(seen, 4, "each zone's result in --json");
+		json_object_put(o);
+	}
+out:
+	dnsbl_cache_close(&c);
+	free(ss);
 }
 
 /* ---- stats and top ---- */
