@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <json-c/json.h>
 #include <linux/if_ether.h>
 #include <linux/ip.h>
 #include <linux/ipv6.h>
@@ -307,6 +308,38 @@ static const char ip4set_file[] =
 	"\n"
 	"10\n";                                /* 12: bad (bare number) */
 
+/* `deny list` marks an exclusion: "!PREFIX" in the human list, "exclude"
+ * in --json; a plain listing is not marked */
+static void deny_list_shows_exclusions(const char *excl, const char *listed)
+{
+	struct json_object *o, *entries;
+	char want[80];
+	int marked = 0, plain = 0;
+
+	ASSERT_EQ(run("deny list"), 0, "deny list");
+	snprintf(want, sizeof(want), "\n!%s ", excl);
+	ASSERT_TRUE(strstr(out_buf, want) != NULL, "exclusion shown as !PREFIX");
+	snprintf(want, sizeof(want), "\n%s ", listed);
+	ASSERT_TRUE(strstr(out_buf, want) != NULL, "listing shown without !");
+	ASSERT_TRUE(strstr(out_buf, "(!PREFIX: an exclusion") != NULL, "the mark explained");
+	ASSERT_EQ(run("deny list --json"), 0, "deny list --json");
+	o = json_tokener_parse(out_buf);
+	if (!ASSERT_TRUE(o && json_object_object_get_ex(o, "entries", &entries), out_buf))
+		goto out;
+	for (size_t i = 0; i < json_object_array_length(entries); i++) {
+		struct json_object *e = json_object_array_get_idx(entries, i), *c, *x;
+
+		if (!json_object_object_get_ex(e, "cidr", &c) || !json_object_object_get_ex(e, "exclude", &x))
+			continue;
+		marked += !strcmp(json_object_get_string(c), excl) && json_object_get_boolean(x);
+		plain += !strcmp(json_object_get_string(c), listed) && !json_object_get_boolean(x);
+	}
+	ASSERT_EQ(marked, 1, "exclusion: \"exclude\": true");
+	ASSERT_EQ(plain, 1, "listing: \"exclude\": false");
+out:
+	json_object_put(o);
+}
+
 TEST(load_ip4set_and_judge)
 {
 	struct mg_rule r;
@@ -331,6 +364,7 @@ TEST(load_ip4set_and_judge)
 	ASSERT_EQ(syn("198.51.100.24"), XDP_PASS, "after the range passes");
 	ASSERT_EQ(syn("203.0.113.7"), XDP_DROP, "/32 dropped");
 	ASSERT_EQ(syn("203.0.113.8"), XDP_PASS, "neighbour passes");
+	deny_list_shows_exclusions("192.0.2.5/32", "192.0.2.0/24");
 
 	rc = run("zone load %s --ttl 1h --json", path("z4"));
 	ASSERT_EQ(rc, 0, "reload with --ttl");
@@ -459,6 +493,7 @@ TEST(load_ip6trie)
 	ASSERT_EQ(syn("2001:db8:2:3::99"), XDP_DROP, "listed /64");
 	ASSERT_EQ(syn("2001:db8:2:4::99"), XDP_PASS, "next /64");
 	ASSERT_EQ(syn("192.0.2.200"), XDP_PASS, "IPv4 untouched");
+	deny_list_shows_exclusions("2001:db8:1::bead/128", "2001:db8:1::/48");
 }
 
 static int lab_answer(const char *q, uint32_t *a)
