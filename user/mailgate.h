@@ -112,23 +112,30 @@ struct census {
 	uint64_t taken_ns;         /* CLOCK_BOOTTIME */
 };
 int census_read(struct gate *g, struct census *c);
-/* the slow way, uncached (what census_read falls back to) */
+/* the slow way, uncached (what census_read falls back to): map_count() */
 int census_walk(struct gate *g, struct census *c);
-/* fn(key, value, ctx) for every entry of a hash map, in batches; a non-zero
- * return from fn stops the walk and is returned. 0 or -errno. */
-int census_walk_hash(int fd, int (*fn)(const void *key, const void *value, void *ctx), void *ctx);
 
 /* ---- maps.c: walk a map from any process ---- */
+/* fn(key, value, ctx) for every entry: in batches where the map type has
+ * batch lookups (hash maps; LPM tries on newer kernels), else one
+ * get_next_key and lookup per entry. A non-zero return from fn stops the
+ * walk and is returned; else 0 or -errno. A map changing under the walk may
+ * give an entry twice, never loops forever. */
+typedef int (*map_walk_fn)(const void *key, const void *value, void *ctx);
+int map_walk(int fd, map_walk_fn fn, void *ctx);
+/* the map's type, sizes, id ...: 0 or -errno */
+struct bpf_map_info;
+int map_info(int fd, struct bpf_map_info *info);
 struct map_dump {
 	size_t n, cap;         /* entries copied out */
 	uint32_t key_size, val_size;
 	void *keys, *vals;     /* n keys and n values, back to back */
 };
-/* Copy out every entry (hash maps by batch, others by get_next_key). A map
- * changing under the walk may give an entry twice, never loops forever. */
+/* Copy out every entry (map_walk). */
 int map_dump(int fd, struct map_dump *d);
 void map_dump_free(struct map_dump *d);
-/* Number of entries (max_entries for arrays) and the capacity; < 0 on error. */
+/* Number of entries (map_walk; max_entries for arrays) and the capacity;
+ * < 0 on error. For all the gate's maps at once, census_read() is faster. */
 long map_count(int fd, uint32_t *max_entries);
 
 /* ---- main.c: global options (may stand anywhere on the command line) ---- */

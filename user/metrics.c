@@ -152,7 +152,7 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 	if (!err)
 		err = census_read(g, &c);
 	if (!err)
-		err = census_walk_hash(g->fd[GM_BAN], ban_one, &bc);
+		err = map_walk(g->fd[GM_BAN], ban_one, &bc);
 	for (uint32_t i = 1; i < MG_CLASS_MAX && !err; i++)
 		if (bpf_map_lookup_elem(g->fd[GM_CLASS_CONN], &i, &class_conn[i]))
 			err = -errno;
