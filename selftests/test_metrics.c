@@ -916,6 +916,28 @@ TEST(log_format_and_ratelimit)
 		printf("  stderr was:\n%s", out);
 }
 
+static const char *text_of(char *buf, size_t len, const char *fmt, ...)
+{
+	const char *r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	r = log_text(buf, len, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* other libraries' messages in a text="..." field: one line, no '"' */
+TEST(log_text_of_other_libraries)
+{
+	char buf[64];
+
+	ASSERT_TRUE(!strcmp(text_of(buf, sizeof(buf), "bad \"%s\" from %d\n\n", "GET", 7), "bad 'GET' from 7"),
+		    buf);
+	ASSERT_TRUE(!strcmp(text_of(buf, 8, "%s", "truncated here\n"), "truncat"), buf);
+	ASSERT_TRUE(!strcmp(text_of(buf, sizeof(buf), "\n"), ""), "only a newline");
+}
+
 struct fill_arg {
 	struct gate *g;
 	int ret;

@@ -4,6 +4,7 @@
 #ifndef MAILGATE_USER_H
 #define MAILGATE_USER_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,10 @@ void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(pri
 #define pr_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
 /* route libbpf's messages through log_msg (shown with -v only) */
 void log_setup_libbpf(void);
+/* another library's message (libbpf, libmicrohttpd) made fit for a
+ * text="..." field: formatted into buf, trailing newlines cut, double
+ * quotes made single; returns buf */
+const char *log_text(char *buf, size_t len, const char *fmt, va_list ap);
 
 /* Log at most once per interval_ns for each key (a short fixed string, e.g.
  * "map_full:mg_src" or "dnsbl_zone:zen.spamhaus.org"). The first line after

@@ -361,17 +361,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 static void httpd_log(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
-	size_t n;
 
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	n = strlen(buf);
-	while (n && buf[n - 1] == '\n')
-		buf[--n] = 0;
-	for (char *p = buf; *p; p++)
-		if (*p == '"')
-			*p = '\'';
 	log_ratelimited("metrics_httpd", HTTP_LOG_EVERY_NS, LOG_LVL_INFO,
-			"msg=\"metrics http server\" text=\"%s\"", buf);
+			"msg=\"metrics http server\" text=\"%s\"", log_text(buf, sizeof(buf), fmt, ap));
 }
 
 struct metrics *metrics_start(const struct mg_settings *s, struct mg_runtime *rt)
