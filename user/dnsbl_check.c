@@ -74,7 +74,8 @@ static int parse_i32(const char *s, int32_t *out)
 	return 0;
 }
 
-/* the settings: the config file unless only overrides are given */
+/* the settings: the config file unless only overrides are given (then the
+ * defaults, config_defaults()) */
 static int load_settings(struct mg_settings *s, const char *cfg, bool overrides)
 {
 	const char *path = cfg ? cfg : opts.config;
@@ -87,16 +88,7 @@ static int load_settings(struct mg_settings *s, const char *cfg, bool overrides)
 				    overrides ? "" : " (or give --sites and --resolvers)");
 		if (config_load(path, s, err, sizeof(err)))
 			return fail(EXIT_USAGE, "%s", err);
-		return 0;
 	}
-	/* no config file: the documented [dnsbl] defaults */
-	s->dnsbl_threshold = 3;
-	s->dnsbl_allow_threshold = -1;
-	snprintf(s->dnsbl_resolvers, sizeof(s->dnsbl_resolvers), "system");
-	s->dnsbl_timeout_ns = 2 * NSEC_PER_SEC;
-	s->dnsbl_max_inflight = 512;
-	s->dnsbl_ttl_min_ns = 60 * NSEC_PER_SEC;
-	s->dnsbl_ttl_max_ns = 3600 * NSEC_PER_SEC;
 	return 0;
 }
 
