@@ -5,6 +5,7 @@
  * ones that are gone). `mailgate zone export FILE`: the bans and the deny
  * list as an rbldnsd file, for a fleet's own rbldnsd. */
 #include <errno.h>
+#include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +186,15 @@ static void report_bad(void *ctx, size_t line, const char *msg)
 	}
 }
 
+static const struct option load_opts[] = {
+	{ "ttl", required_argument, NULL, 't' },
+	{ "type", required_argument, NULL, 'T' },
+	{ "name", required_argument, NULL, 'n' },
+	{ "no-batch", no_argument, NULL, 'B' },
+	{ 0 },
+};
+
+/* argv[0] is "zone load" */
 static int zone_load(int argc, char **argv)
 {
 	const char *file = NULL, *name = NULL, *ttl_s = NULL, *type_s = "auto";
@@ -199,34 +209,33 @@ static int zone_load(int argc, char **argv)
 	bool try_batch = true, batched = false;
 	char *namebuf = NULL;
 	uint32_t set;
-	int fd = -1, rc = EXIT_FAIL, r;
+	int fd = -1, rc = EXIT_FAIL, r, opt;
 	FILE *f = NULL;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char **dst = NULL;
-
-		if (!strcmp(a, "--ttl"))
-			dst = &ttl_s;
-		else if (!strcmp(a, "--type"))
-			dst = &type_s;
-		else if (!strcmp(a, "--name"))
-			dst = &name;
-		else if (!strcmp(a, "--no-batch")) {
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", load_opts, NULL)) != -1) {
+		switch (opt) {
+		case 't':
+			ttl_s = optarg;
+			break;
+		case 'T':
+			type_s = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'B':
 			try_batch = false;
-			continue;
-		} else if (a[0] == '-' && a[1]) {
-			return fail(EXIT_USAGE, "zone load: unknown option '%s'", a);
-		} else if (!file) {
-			file = a;
-			continue;
-		} else {
-			return fail(EXIT_USAGE, "zone load: one file only ('%s')", a);
+			break;
+		default:
+			return bad_option(opt, argv);
 		}
-		if (i + 1 >= argc)
-			return fail(EXIT_USAGE, "zone load: %s needs a value", a);
-		*dst = argv[++i];
 	}
+	if (optind < argc)
+		file = argv[optind++];
+	if (optind < argc)
+		return fail(EXIT_USAGE, "zone load: one file only ('%s')", argv[optind]);
 	if (!file)
 		return fail(EXIT_USAGE, "usage: mailgate zone load FILE [--ttl DUR] [--type auto|ip4set|ip4trie|ip6trie] [--name NAME] [--no-batch]");
 	if (ttl_s && (parse_duration(ttl_s, &ttl) || ttl == 0))
@@ -463,6 +472,12 @@ static void write_entry(FILE *f, const struct out_ent *e)
 	fputc('\n', f);
 }
 
+static const struct option export_opts[] = {
+	{ "family", required_argument, NULL, 'f' },
+	{ 0 },
+};
+
+/* argv[0] is "zone export" */
 static int zone_export(int argc, char **argv)
 {
 	const char *file = NULL, *fam_s = NULL;
@@ -470,22 +485,20 @@ static int zone_export(int argc, char **argv)
 	struct out_ent *out;
 	size_t n, n4 = 0;
 	char tmp[PATH_MAX] = "";
-	int fam = 0, dfd = -1, bfd = -1, rc = EXIT_FAIL, r;
+	int fam = 0, dfd = -1, bfd = -1, rc = EXIT_FAIL, r, opt;
 	FILE *f = NULL;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--family")) {
-			if (i + 1 >= argc)
-				return fail(EXIT_USAGE, "zone export: --family needs 4 or 6");
-			fam_s = argv[++i];
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			return fail(EXIT_USAGE, "zone export: unknown option '%s'", argv[i]);
-		} else if (!file) {
-			file = argv[i];
-		} else {
-			return fail(EXIT_USAGE, "zone export: one file only ('%s')", argv[i]);
-		}
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", export_opts, NULL)) != -1) {
+		if (opt != 'f')
+			return bad_option(opt, argv);
+		fam_s = optarg;
 	}
+	if (optind < argc)
+		file = argv[optind++];
+	if (optind < argc)
+		return fail(EXIT_USAGE, "zone export: one file only ('%s')", argv[optind]);
 	if (!file)
 		return fail(EXIT_USAGE, "usage: mailgate zone export FILE|- [--family 4|6]");
 	if (fam_s) {
@@ -600,9 +613,14 @@ out:
 
 int do_zone(int argc, char **argv)
 {
-	if (argc >= 2 && !strcmp(argv[1], "load"))
+	/* the subcommand's argv[0] names it in messages (bad_option) */
+	if (argc >= 2 && !strcmp(argv[1], "load")) {
+		argv[1] = (char *)"zone load";
 		return zone_load(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "export"))
+	}
+	if (argc >= 2 && !strcmp(argv[1], "export")) {
+		argv[1] = (char *)"zone export";
 		return zone_export(argc - 1, argv + 1);
+	}
 	return fail(EXIT_USAGE, "usage: mailgate zone load FILE [--ttl DUR] | zone export FILE [--family 4|6]");
 }
