@@ -243,6 +243,25 @@ TEST(selftest_rule)
 	ASSERT_TRUE(!dnsbl_selftest_family(&listed, &to, why, sizeof(why)), ".1 must be answered");
 }
 
+/* the list syntax of sites and resolvers: commas and/or white space */
+TEST(list_items)
+{
+	const char *p = " a.test,b.test\t, ,c.test\n";
+	char tok[8], got[64] = "";
+	int r;
+
+	while ((r = dnsbl_list_next(&p, tok, sizeof(tok))) > 0)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "[%s]", tok);
+	ASSERT_EQ(r, 0, "end");
+	ASSERT_TRUE(!strcmp(got, "[a.test][b.test][c.test]"), got);
+	p = "a.test, toolong.test";
+	ASSERT_EQ(dnsbl_list_next(&p, tok, sizeof(tok)), 1, "first");
+	ASSERT_EQ(dnsbl_list_next(&p, tok, sizeof(tok)), -E2BIG, "too long");
+	ASSERT_TRUE(!strcmp(p, "toolong.test"), "left at the long item");
+	p = " , ";
+	ASSERT_EQ(dnsbl_list_next(&p, tok, sizeof(tok)), 0, "only separators");
+}
+
 TEST(resolver_lists)
 {
 	ASSERT_OK(dnsbl_resolvers_check("system", err, sizeof(err)), "system");
@@ -251,6 +270,9 @@ TEST(resolver_lists)
 	ASSERT_OK(dnsbl_resolvers_check("192.0.2.53 ::1,[2001:db8::53]", err, sizeof(err)), "default ports");
 	ASSERT_EQ(dnsbl_resolvers_check("system, 127.0.0.1", err, sizeof(err)), -EINVAL, "mixed");
 	ASSERT_TRUE(strstr(err, "system") != NULL, err);
+	ASSERT_EQ(dnsbl_resolvers_check("127.0.0.1 system", err, sizeof(err)), -EINVAL, "mixed, system last");
+	ASSERT_EQ(dnsbl_resolvers_check("system,", err, sizeof(err)), -EINVAL, "system and a comma");
+	ASSERT_OK(dnsbl_resolvers_check(" system \t", err, sizeof(err)), "system with blanks");
 	ASSERT_EQ(dnsbl_resolvers_check("127.0.0.1:99999", err, sizeof(err)), -EINVAL, "port");
 	ASSERT_TRUE(strstr(err, "127.0.0.1:99999") != NULL, err);
 	ASSERT_EQ(dnsbl_resolvers_check("127.0.0.1:", err, sizeof(err)), -EINVAL, "empty port");

@@ -231,6 +231,31 @@ static int parse_site(const char *tok, struct dnsbl_sites *ss, char *err, size_t
 	return 0;
 }
 
+static bool list_sep(char c)
+{
+	return c == ',' || isspace((unsigned char)c);
+}
+
+int dnsbl_list_next(const char **p, char *tok, size_t len)
+{
+	const char *s = *p;
+	size_t n = 0;
+
+	while (list_sep(*s))
+		s++;
+	*p = s;
+	if (!*s)
+		return 0;
+	while (s[n] && !list_sep(s[n]))
+		n++;
+	if (n >= len)
+		return -E2BIG;
+	memcpy(tok, s, n);
+	tok[n] = 0;
+	*p = s + n;
+	return 1;
+}
+
 int dnsbl_sites_parse(const char *spec, struct dnsbl_sites *ss, char *err, size_t errlen)
 {
 	char tok[DNSBL_SITE_LEN + 64];
@@ -239,25 +264,13 @@ int dnsbl_sites_parse(const char *spec, struct dnsbl_sites *ss, char *err, size_
 
 	memset(ss, 0, offsetof(struct dnsbl_sites, site));
 	ss->n_sites = ss->n_zones = 0;
-	while (*p) {
-		size_t n;
-
-		while (*p == ',' || isspace((unsigned char)*p))
-			p++;
-		if (!*p)
-			break;
-		n = strcspn(p, ", \t\r\n");
-		if (n >= sizeof(tok)) {
-			snprintf(err, errlen, "sites entry '%.40s...': too long", p);
-			return -EINVAL;
-		}
-		memcpy(tok, p, n);
-		tok[n] = 0;
+	while ((r = dnsbl_list_next(&p, tok, sizeof(tok))) > 0) {
 		r = parse_site(tok, ss, err, errlen);
 		if (r)
 			return r;
-		p += n;
 	}
+	if (r < 0)
+		return ERR("sites entry '%.40s...': too long", p);
 	return 0;
 }
 
