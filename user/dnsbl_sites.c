@@ -443,29 +443,39 @@ void dnsbl_params_from(const struct mg_settings *s, struct dnsbl_params *p)
 		p->ttl_max_ns = p->ttl_min_ns;
 }
 
+/* r for the key at fault (named in *key when key is not NULL) */
+static int key_err(const char **key, const char *name, int r)
+{
+	if (key)
+		*key = name;
+	return r;
+}
+
 int dnsbl_settings_check(const struct mg_settings *s, const char **key, char *err, size_t errlen)
 {
-	const char *k = NULL;
 	int r;
 
-	if ((r = dnsbl_sites_check(s->dnsbl_sites, err, errlen)))
-		k = "sites";
-	else if ((r = dnsbl_resolvers_check(s->dnsbl_resolvers, err, errlen)))
-		k = "resolvers";
-	else if (s->dnsbl_threshold < 1)
-		k = "threshold", r = ERR("threshold %d: must be at least 1 (0 or less would block every source)",
-					 s->dnsbl_threshold);
-	else if (s->dnsbl_allow_threshold >= s->dnsbl_threshold)
-		k = "allowlist_threshold", r = ERR("allowlist_threshold %d: must be below threshold %d",
-						   s->dnsbl_allow_threshold, s->dnsbl_threshold);
-	else if (s->dnsbl_timeout_ns && (s->dnsbl_timeout_ns < NSEC_PER_SEC / 10 ||
-					 s->dnsbl_timeout_ns > 60 * NSEC_PER_SEC))
-		k = "timeout", r = ERR("timeout: must be between 100ms and 60s");
-	else if (s->dnsbl_max_inflight > 65536)
-		k = "max_inflight", r = ERR("max_inflight %u: must be at most 65536", s->dnsbl_max_inflight);
-	else if (s->dnsbl_ttl_max_ns && s->dnsbl_ttl_min_ns > s->dnsbl_ttl_max_ns)
-		k = "ttl_min", r = ERR("ttl_min must not exceed ttl_max");
-	if (key)
-		*key = k;
-	return r;
+	r = dnsbl_sites_check(s->dnsbl_sites, err, errlen);
+	if (r)
+		return key_err(key, "sites", r);
+	r = dnsbl_resolvers_check(s->dnsbl_resolvers, err, errlen);
+	if (r)
+		return key_err(key, "resolvers", r);
+	if (s->dnsbl_threshold < 1)
+		return key_err(key, "threshold",
+			       ERR("threshold %d: must be at least 1 (0 or less would block every source)",
+				   s->dnsbl_threshold));
+	if (s->dnsbl_allow_threshold >= s->dnsbl_threshold)
+		return key_err(key, "allowlist_threshold",
+			       ERR("allowlist_threshold %d: must be below threshold %d",
+				   s->dnsbl_allow_threshold, s->dnsbl_threshold));
+	if (s->dnsbl_timeout_ns && (s->dnsbl_timeout_ns < NSEC_PER_SEC / 10 ||
+				    s->dnsbl_timeout_ns > 60 * NSEC_PER_SEC))
+		return key_err(key, "timeout", ERR("timeout: must be between 100ms and 60s"));
+	if (s->dnsbl_max_inflight > 65536)
+		return key_err(key, "max_inflight",
+			       ERR("max_inflight %u: must be at most 65536", s->dnsbl_max_inflight));
+	if (s->dnsbl_ttl_max_ns && s->dnsbl_ttl_min_ns > s->dnsbl_ttl_max_ns)
+		return key_err(key, "ttl_min", ERR("ttl_min must not exceed ttl_max"));
+	return 0;
 }

@@ -72,7 +72,7 @@ static int walk_batch(int fd, const struct bpf_map_info *info, map_walk_fn fn, v
 			}
 		}
 		done += n;
-		if (err == -ENOENT) {
+		if (err == -ENOENT || (!err && !n)) { /* the end */
 			err = 0;
 			break;
 		}
