@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "dnsbl_lab.h"
+#include "fixture.h"
 
 __attribute__((weak)) struct mg_opts opts; /* where no linked object defines it */
 
@@ -78,11 +79,10 @@ static int bench(struct gate *g, const char *resolvers, const char *sites, uint3
 int main(int argc, char **argv)
 {
 	static const char *const zones[] = { "a.test:ip4set:a", "b.test:ip4set:b", "c.test:ip4trie:c", NULL };
-	struct gate_sizes sizes = { .max_sources = 1 << 18 };
 	uint32_t n = argc > 1 ? (uint32_t)atoi(argv[1]) : 20000;
-	char pin[64], res[64];
+	struct fixture fx;
+	char res[64];
 	struct lab lab;
-	struct gate g;
 	int rc = 1;
 
 	log_level = LOG_LVL_ERROR;
@@ -95,9 +95,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cannot start rbldnsd\n");
 		goto out;
 	}
-	lab_rm_stale_pins("mgt-bench-dnsbl-");
-	snprintf(pin, sizeof(pin), "/sys/fs/bpf/mgt-bench-dnsbl-%d", getpid());
-	if (gate_load(&g, pin, &sizes)) {
+	if (fx_load(&fx, "bench-dnsbl", 1 << 18)) {
 		fprintf(stderr, "cannot load the data path\n");
 		goto out;
 	}
@@ -105,10 +103,9 @@ int main(int argc, char **argv)
 	/* rbldnsd's socket has the default receive buffer (rmem_default):
 	 * with hundreds of queries in flight it drops some, which show up as
 	 * timeouts in the last run */
-	rc = bench(&g, res, "a.test*3", n, 64) || bench(&g, res, "a.test*1, b.test*1, c.test*1", n, 96) ||
-	     bench(&g, res, "a.test*3", n, 512);
-	gate_close(&g);
-	lab_rm_dir(pin);
+	rc = bench(&fx.g, res, "a.test*3", n, 64) || bench(&fx.g, res, "a.test*1, b.test*1, c.test*1", n, 96) ||
+	     bench(&fx.g, res, "a.test*3", n, 512);
+	fx_unload(&fx);
 out:
 	lab_stop(&lab);
 	return rc;

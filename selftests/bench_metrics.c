@@ -154,7 +154,7 @@ int main(int argc, char **argv)
 	printf("census_read again (iterator loaded): %.2f ms\n", (mono_s() - t) * 1000);
 	t = mono_s();
 	err = err ?: census_walk(&g, &c);
-	printf("census_walk (batch lookups; get_next_key for the trie): %.0f ms\n", (mono_s() - t) * 1000);
+	printf("census_walk (map_count: batch lookups where the map type has them): %.0f ms\n", (mono_s() - t) * 1000);
 
 	rt.gate = &g;
 	f = open_memstream(&body, &len);

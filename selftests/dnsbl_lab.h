@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include "dnsbl.h"
+#include "cleanup.h"
 
 #define LAB_PREFIX "/tmp/mgt-dnsbl-"
 
@@ -45,25 +46,7 @@ static int lab_free_udp_port(void)
 	return port;
 }
 
-static void lab_rm_dir(const char *dir)
-{
-	char path[512];
-	struct dirent *e;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-/* stop the rbldnsd of a dead run, found by the pid it recorded */
+/* stop the rbldnsd of a dead run, found by the pid it recorded; remove its directory */
 static void lab_clean_stale(void)
 {
 	DIR *d = opendir("/tmp");
@@ -73,14 +56,11 @@ static void lab_clean_stale(void)
 		return;
 	while ((e = readdir(d))) {
 		char dir[300], path[400], cmd[512] = "";
-		pid_t owner, rbl;
+		pid_t rbl;
 		FILE *f;
 
-		if (strncmp(e->d_name, "mgt-dnsbl-", 10))
+		if (!left_behind(e->d_name, "mgt-dnsbl-"))
 			continue;
-		owner = atoi(e->d_name + 10);
-		if (owner > 0 && owner != getpid() && kill(owner, 0) == 0)
-			continue; /* its run is still going */
 		snprintf(dir, sizeof(dir), "/tmp/%s", e->d_name);
 		snprintf(path, sizeof(path), "%s/rbldnsd.pid", dir);
 		f = fopen(path, "r");
@@ -102,31 +82,9 @@ static void lab_clean_stale(void)
 		}
 		if (f)
 			fclose(f);
-		lab_rm_dir(dir);
+		rm_dir(dir);
 	}
 	closedir(d);
-}
-
-/* pin dirs of killed earlier runs: /sys/fs/bpf/<prefix><pid> of a dead pid */
-static void lab_rm_stale_pins(const char *prefix)
-{
-	DIR *dir = opendir("/sys/fs/bpf");
-	struct dirent *e;
-
-	while (dir && (e = readdir(dir))) {
-		char path[300];
-		pid_t pid;
-
-		if (strncmp(e->d_name, prefix, strlen(prefix)))
-			continue;
-		pid = atoi(e->d_name + strlen(prefix));
-		if (pid > 0 && kill(pid, 0) == 0)
-			continue;
-		snprintf(path, sizeof(path), "/sys/fs/bpf/%s", e->d_name);
-		lab_rm_dir(path);
-	}
-	if (dir)
-		closedir(dir);
 }
 
 static int lab_init(struct lab *l)
@@ -134,7 +92,6 @@ static int lab_init(struct lab *l)
 	memset(l, 0, sizeof(*l));
 	lab_clean_stale();
 	snprintf(l->dir, sizeof(l->dir), LAB_PREFIX "%d", getpid());
-	lab_rm_dir(l->dir);
 	if (mkdir(l->dir, 0755) || chmod(l->dir, 0755))
 		return -1;
 	return 0;
@@ -274,7 +231,7 @@ static void lab_stop(struct lab *l)
 		l->pid = 0;
 	}
 	if (l->dir[0])
-		lab_rm_dir(l->dir);
+		rm_dir(l->dir);
 }
 
 static inline void lab_resolvers(const struct lab *l, char *buf, size_t len)

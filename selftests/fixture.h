@@ -7,9 +7,7 @@
 #ifndef MAILGATE_FIXTURE_H
 #define MAILGATE_FIXTURE_H
 
-#include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +16,8 @@
 #include <bpf/libbpf.h>
 #include "mailgate.h"
 #include "gate.skel.h"
+#include "cleanup.h"
+#include "frames.h"
 
 #define FX_BPFFS "/sys/fs/bpf"
 
@@ -30,57 +30,6 @@ struct fixture {
 	struct mg_event last[MG_EVENT_KIND_MAX]; /* the last event of each kind */
 	uint64_t base[MG_COUNTER_SLOTS];         /* counters at the last fx_reset */
 };
-
-/* remove a pin dir: the pinned maps in it, then the dir */
-static inline void fx_rm_pins(const char *dir)
-{
-	char path[PATH_MAX];
-	struct dirent *e;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path))
-			unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-/* pid from a name "mgt-<tag>-<pid>" (this tag only); 0 when it is not one */
-static inline int fx_name_pid(const char *name, const char *tag)
-{
-	char prefix[64];
-	size_t n = (size_t)snprintf(prefix, sizeof(prefix), "mgt-%s-", tag);
-
-	return strncmp(name, prefix, n) == 0 ? atoi(name + n) : 0;
-}
-
-static inline bool fx_pid_dead(int pid)
-{
-	return pid > 0 && kill(pid, 0) < 0 && errno == ESRCH;
-}
-
-/* leftovers of killed test runs with this tag */
-static inline void fx_clean_stale(const char *tag)
-{
-	char path[PATH_MAX];
-	struct dirent *e;
-	DIR *d = opendir(FX_BPFFS);
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (!fx_pid_dead(fx_name_pid(e->d_name, tag)))
-			continue;
-		if (snprintf(path, sizeof(path), FX_BPFFS "/%s", e->d_name) < (int)sizeof(path))
-			fx_rm_pins(path);
-	}
-	closedir(d);
-}
 
 static inline int fx_on_event(void *ctx, void *data, size_t len)
 {
@@ -102,9 +51,9 @@ static inline int fx_load(struct fixture *fx, const char *tag, uint32_t max_sour
 	int err;
 
 	memset(fx, 0, sizeof(*fx));
-	fx_clean_stale(tag);
+	snprintf(dir, sizeof(dir), "mgt-%s-", tag);
+	rm_left_behind(FX_BPFFS, dir); /* ours too: a leftover of a pid reused */
 	snprintf(dir, sizeof(dir), FX_BPFFS "/mgt-%s-%d", tag, getpid());
-	fx_rm_pins(dir); /* our own pid: a leftover of a pid reused */
 	err = gate_load(&fx->g, dir, &sz);
 	if (err) {
 		fprintf(stdout, "  gate_load %s: %s\n", dir, strerror(-err));
@@ -115,7 +64,7 @@ static inline int fx_load(struct fixture *fx, const char *tag, uint32_t max_sour
 	if (!fx->rb) {
 		err = -errno;
 		gate_close(&fx->g);
-		fx_rm_pins(dir);
+		rm_dir(dir);
 		return err;
 	}
 	return 0;
@@ -130,7 +79,7 @@ static inline void fx_unload(struct fixture *fx)
 	fx->rb = NULL;
 	gate_close(&fx->g);
 	if (dir[0])
-		fx_rm_pins(dir);
+		rm_dir(dir);
 }
 
 /* collect the events in the ring buffer; returns how many came */
@@ -218,6 +167,16 @@ static inline int fx_run(struct fixture *fx, const void *pkt, uint32_t len, void
 	if (out_len)
 		*out_len = o.data_size_out;
 	return (int)o.retval;
+}
+
+/* one SYN from src (IPv4 or IPv6) to dport: the XDP verdict */
+static inline int fx_syn(struct fixture *fx, const char *src, uint16_t dport)
+{
+	struct frame f = { .family = strchr(src, ':') ? 6 : 4, .src = src, .dport = dport };
+	uint8_t pkt[256];
+	size_t len = frame_build(pkt, sizeof(pkt), &f, NULL);
+
+	return fx_run(fx, pkt, len, NULL, NULL);
 }
 
 /* per-slot counter change between two reads */

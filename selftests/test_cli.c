@@ -27,11 +27,11 @@
 #include <json-c/json.h>
 #include "test.h"
 #include "mailgate.h"
-#include "gate.skel.h"
+#include "dnsbl.h"
+#include "fixture.h"
 
 static char pin_dir[128], bin[256], out_path[64], err_path[64];
-static struct gate g;
-static int prog_fd = -1;
+static struct fixture fx;
 static char out[1 << 20], err[1 << 16];
 static struct mg_config base_cfg;
 
@@ -107,48 +107,14 @@ static const char *jstr(struct json_object *o, const char *path)
 /* ---- feeding the data path ---- */
 static int syn(const char *src, uint16_t dport)
 {
-	uint8_t pkt[128] = { 0 };
-	struct mg_addr a;
-	size_t len;
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .repeat = 1);
-
-	if (parse_addr(src, &a))
-		return -1;
-	memset(pkt, 0x02, 12); /* MACs */
-	if (addr_is_v4(&a)) {
-		uint8_t *ip = pkt + 14, *tcp = ip + 20;
-
-		pkt[12] = 0x08, pkt[13] = 0x00;
-		ip[0] = 0x45, ip[3] = 40, ip[8] = 64, ip[9] = 6;
-		memcpy(ip + 12, &a.a[12], 4);
-		inet_pton(AF_INET, "192.0.2.1", ip + 16);
-		tcp[0] = 0x9c, tcp[1] = 0x40;
-		tcp[2] = dport >> 8, tcp[3] = dport & 255;
-		tcp[12] = 5 << 4, tcp[13] = 0x02; /* SYN */
-		len = 14 + 20 + 20;
-	} else {
-		uint8_t *ip = pkt + 14, *tcp = ip + 40;
-
-		pkt[12] = 0x86, pkt[13] = 0xdd;
-		ip[0] = 0x60, ip[5] = 20, ip[6] = 6, ip[7] = 64;
-		memcpy(ip + 8, a.a, 16);
-		inet_pton(AF_INET6, "2001:db8::1", ip + 24);
-		tcp[0] = 0x9c, tcp[1] = 0x40;
-		tcp[2] = dport >> 8, tcp[3] = dport & 255;
-		tcp[12] = 5 << 4, tcp[13] = 0x02;
-		len = 14 + 40 + 20;
-	}
-	o.data_size_in = len;
-	if (bpf_prog_test_run_opts(prog_fd, &o))
-		return -errno;
-	return o.retval;
+	return fx_syn(&fx, src, dport);
 }
 
 static uint64_t counter(int reason)
 {
 	uint64_t c[MG_COUNTER_SLOTS], t = 0;
 
-	gate_read_counters(&g, c);
+	gate_read_counters(&fx.g, c);
 	for (int k = 0; k < MG_CLASS_MAX; k++)
 		t += c[MG_COUNTER_IDX(reason, k)];
 	return t;
@@ -160,79 +126,25 @@ static void set_cfg(void (*change)(struct mg_config *c))
 
 	if (change)
 		change(&c);
-	gate_write_config(&g, &c);
+	gate_write_config(&fx.g, &c);
 }
 
-/* forget per-source state between cases */
-static void clear_map(enum gate_map m)
-{
-	uint8_t key[64], next[64];
-
-	while (!bpf_map_get_next_key(g.fd[m], NULL, next)) {
-		memcpy(key, next, sizeof(key));
-		if (bpf_map_delete_elem(g.fd[m], key))
-			break;
-	}
-}
-
+/* forget per-source state between cases; the base config */
 static void reset_state(void)
 {
-	static const enum gate_map maps[] = { GM_ALLOW, GM_DENY, GM_BAN, GM_VERDICT, GM_SRC, GM_PREFIX,
-					      GM_CONN, GM_VERIFIED };
-
-	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
-		clear_map(maps[i]);
-	set_cfg(NULL);
+	fx_reset(&fx, &base_cfg);
 }
 
 static long entries(enum gate_map m)
 {
-	return map_count(g.fd[m], NULL);
+	return map_count(fx.g.fd[m], NULL);
 }
 
 /* ---- setup ---- */
-static void remove_pins(const char *dir)
-{
-	char p[PATH_MAX];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	while (d && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-}
-
-/* pin dirs of earlier runs that were killed: their pid is gone */
-static void remove_stale(void)
-{
-	struct dirent *de;
-	DIR *d = opendir("/sys/fs/bpf");
-	char p[PATH_MAX];
-
-	while (d && (de = readdir(d))) {
-		int pid;
-
-		if (sscanf(de->d_name, "mgt-cli-%d", &pid) != 1 || pid == getpid() || !kill(pid, 0))
-			continue;
-		snprintf(p, sizeof(p), "/sys/fs/bpf/%s", de->d_name);
-		remove_pins(p);
-	}
-	if (d)
-		closedir(d);
-}
-
 static int setup(void)
 {
-	struct gate_sizes sizes = { .max_sources = 4096 };
 	struct mg_settings *s = malloc(sizeof(*s));
 	ssize_t n;
-	int err;
 
 	if (geteuid() != 0) {
 		printf("  needs root (loads BPF programs)\n");
@@ -250,28 +162,22 @@ static int setup(void)
 		printf("  %s not built\n", bin);
 		return 1;
 	}
-	remove_stale();
-	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/mgt-cli-%d", getpid());
 	snprintf(out_path, sizeof(out_path), "/tmp/mgt-cli-%d.out", getpid());
 	snprintf(err_path, sizeof(err_path), "/tmp/mgt-cli-%d.err", getpid());
-	err = gate_load(&g, pin_dir, &sizes);
-	if (err) {
-		printf("  gate_load: %s\n", strerror(-err));
+	if (fx_load(&fx, "cli", 4096))
 		return 1;
-	}
-	prog_fd = bpf_program__fd(g.skel->progs.mg_xdp);
+	snprintf(pin_dir, sizeof(pin_dir), "%.120s", fx.g.pin_dir);
 	config_defaults(s);
 	base_cfg = s->cfg;
-	gate_write_config(&g, &base_cfg);
-	gate_write_ports(&g, s->ports);
+	gate_write_config(&fx.g, &base_cfg);
+	gate_write_ports(&fx.g, s->ports);
 	free(s);
 	return 0;
 }
 
 static void teardown(void)
 {
-	gate_close(&g);
-	remove_pins(pin_dir);
+	fx_unload(&fx);
 	unlink(out_path);
 	unlink(err_path);
 }
@@ -325,7 +231,7 @@ TEST(ban_add_del)
 	ASSERT_EQ(syn("203.0.113.6", 25), XDP_PASS, "neighbour: pass");
 	ASSERT_EQ(syn("2001:db8::bad", 993), XDP_DROP, "banned v6: drop");
 	parse_addr("203.0.113.5", &a);
-	if (ASSERT_OK(bpf_map_lookup_elem(g.fd[GM_BAN], &a, &b), "ban entry")) {
+	if (ASSERT_OK(bpf_map_lookup_elem(fx.g.fd[GM_BAN], &a, &b), "ban entry")) {
 		uint64_t left = b.expires_ns - now_boot_ns();
 
 		ASSERT_RANGE(left / NSEC_PER_SEC, 3500, 3600, "expires in about 1h");
@@ -372,11 +278,11 @@ TEST(full_list_rolls_back)
 	long n;
 
 	reset_state();
-	map_count(g.fd[GM_ALLOW], &max);
+	map_count(fx.g.fd[GM_ALLOW], &max);
 	k.a[0] = 0x20, k.a[1] = 0x01, k.a[2] = 0x0d, k.a[3] = 0xb8, k.a[4] = 0x77;
 	for (uint32_t i = 0; i + 1 < max; i++) { /* one slot left */
 		k.a[13] = i >> 16, k.a[14] = i >> 8, k.a[15] = i;
-		bpf_map_update_elem(g.fd[GM_ALLOW], &k, &r, BPF_ANY);
+		bpf_map_update_elem(fx.g.fd[GM_ALLOW], &k, &r, BPF_ANY);
 	}
 	if (!ASSERT_EQ(entries(GM_ALLOW), max - 1, "one slot left"))
 		return;
@@ -388,7 +294,7 @@ TEST(full_list_rolls_back)
 		struct mg_lpm_key q;
 
 		parse_cidr("192.0.2.1", &q);
-		ASSERT_TRUE(bpf_map_lookup_elem(g.fd[GM_ALLOW], &q, &r) != 0, "192.0.2.1 is not in the allow list");
+		ASSERT_TRUE(bpf_map_lookup_elem(fx.g.fd[GM_ALLOW], &q, &r) != 0, "192.0.2.1 is not in the allow list");
 	}
 	if (RUN_OK("allow add 192.0.2.1"))
 		ASSERT_EQ(entries(GM_ALLOW), max, "one still fits");
@@ -408,7 +314,7 @@ TEST(large_list)
 
 		k.a[0] = 0x20, k.a[1] = 0x01, k.a[2] = 0x0d, k.a[3] = 0xb8;
 		k.a[14] = i >> 8, k.a[15] = i;
-		bpf_map_update_elem(g.fd[GM_DENY], &k, &r, BPF_ANY);
+		bpf_map_update_elem(fx.g.fd[GM_DENY], &k, &r, BPF_ANY);
 	}
 	if (RUN_OK("deny list --json") && (o = parse_out())) {
 		ASSERT_EQ(json_object_get_int(jget(o, "count")), n, "count");
@@ -546,6 +452,17 @@ TEST(config_check_cmd)
 	ASSERT_TRUE(strstr(err, ":4: key 'syn_rate': bad value '20/x'") != NULL, err);
 	check_rc(run("config check %s --json", path), 2, "bad rate, JSON");
 	ASSERT_TRUE(strstr(out, "\"error\"") && strstr(out, "'20/x'"), out);
+	/* what the daemon would refuse at start: threshold 0 with sites set */
+	f = fopen(path, "w");
+	fputs("[dnsbl]\nsites = bl.example\nthreshold = 0\nallowlist_threshold = -1\n", f);
+	fclose(f);
+	check_rc(run("config check %s", path), 2, "threshold 0 with sites");
+	ASSERT_TRUE(strstr(err, ":3: key 'threshold': threshold 0: must be at least 1") != NULL, err);
+	f = fopen(path, "w");
+	fputs("[metrics]\nlisten = 127.0.0.1:http\n", f);
+	fclose(f);
+	check_rc(run("config check %s", path), 2, "listen without a numeric port");
+	ASSERT_TRUE(strstr(err, ":2: key 'listen': bad value '127.0.0.1:http'") != NULL, err);
 	unlink(path);
 }
 
@@ -700,9 +617,9 @@ static bool lookup_agrees(const char *addr, uint16_t port, const char *want_reas
 	if (!o)
 		return false;
 	reason = jstr(o, "reason");
-	gate_read_counters(&g, before);
+	gate_read_counters(&fx.g, before);
 	verdict = syn(addr, port);
-	gate_read_counters(&g, after);
+	gate_read_counters(&fx.g, after);
 	for (int r = 0; r < MG_REASON_MAX; r++)
 		for (int k = 0; k < MG_CLASS_MAX; k++)
 			if (after[MG_COUNTER_IDX(r, k)] != before[MG_COUNTER_IDX(r, k)])
@@ -742,10 +659,10 @@ TEST(lookup_matches_data_path)
 	/* concurrent connections at the limit */
 	parse_addr("2001:db8:5::1", &a);
 	n = base_cfg.max_concurrent;
-	bpf_map_update_elem(g.fd[GM_CONN], &a, &n, BPF_ANY);
+	bpf_map_update_elem(fx.g.fd[GM_CONN], &a, &n, BPF_ANY);
 	lookup_agrees("2001:db8:5::1", 110, "drop_concurrent");
 	n--;
-	bpf_map_update_elem(g.fd[GM_CONN], &a, &n, BPF_ANY);
+	bpf_map_update_elem(fx.g.fd[GM_CONN], &a, &n, BPF_ANY);
 	lookup_agrees("2001:db8:5::1", 110, "pass_ok");
 	/* the human form names the matched prefix and the final answer */
 	if (RUN_OK("lookup 192.0.2.8")) {
@@ -761,15 +678,15 @@ TEST(lookup_matches_data_path)
 		set_cfg(cfg_dnsbl_hold);
 		parse_addr("198.51.100.20", &a);
 		v.state = MG_VERDICT_LISTED, v.score = 5;
-		bpf_map_update_elem(g.fd[GM_VERDICT], &a, &v, BPF_ANY);
+		bpf_map_update_elem(fx.g.fd[GM_VERDICT], &a, &v, BPF_ANY);
 		lookup_agrees("198.51.100.20", 25, "drop_dnsbl");
 		parse_addr("198.51.100.21", &a);
 		v.state = MG_VERDICT_ALLOWED, v.score = -5;
-		bpf_map_update_elem(g.fd[GM_VERDICT], &a, &v, BPF_ANY);
+		bpf_map_update_elem(fx.g.fd[GM_VERDICT], &a, &v, BPF_ANY);
 		lookup_agrees("198.51.100.21", 25, "pass_dnswl");
 		parse_addr("198.51.100.22", &a);
 		v.state = MG_VERDICT_CLEAN, v.score = 0;
-		bpf_map_update_elem(g.fd[GM_VERDICT], &a, &v, BPF_ANY);
+		bpf_map_update_elem(fx.g.fd[GM_VERDICT], &a, &v, BPF_ANY);
 		lookup_agrees("198.51.100.22", 25, "pass_ok");
 		lookup_agrees("198.51.100.23", 25, "drop_pending"); /* unknown, pending = hold */
 		set_cfg(cfg_dnsbl_pass);
@@ -783,6 +700,73 @@ TEST(lookup_matches_data_path)
 	lookup_agrees("192.0.2.8", 25, "drop_deny");
 	if (RUN_OK("lookup 192.0.2.8"))
 		ASSERT_TRUE(strstr(out, "next SYN: PASS (observe mode; counted as a drop)") != NULL, "observe answer");
+}
+
+/* lookup shows each zone's cached answer, as the DNSBL thread stores it
+ * (dnsbl_cache.c): the A record, or the result when there is none */
+TEST(lookup_shows_zone_answers)
+{
+	static const struct {
+		const char *zone;
+		enum dnsbl_result result;
+		uint32_t a;
+		bool listed;
+		int weight;
+		const char *shown;
+	} zs[] = {
+		{ "a.test", DR_LISTED, 0x7f000002, true, 2, "dnsbl zone a.test: 127.0.0.2, listed (weight 2)" },
+		{ "b.test", DR_NXDOMAIN, 0, false, 0, "dnsbl zone b.test: nxdomain (weight 0)" },
+		{ "c.test", DR_TIMEOUT, 0, false, 0, "dnsbl zone c.test: timeout (weight 0)" },
+		{ "d.test", DR_REFUSAL_CODE, 0x7fffff01, false, 0,
+		  "dnsbl zone d.test: 127.255.255.1 (refusal_code) (weight 0)" },
+	};
+	struct dnsbl_sites *ss = calloc(1, sizeof(*ss));
+	struct dnsbl_cache c = { -1, -1 };
+	struct json_object *o;
+	struct mg_addr a;
+	char why[128];
+
+	reset_state();
+	parse_addr("198.51.100.30", &a);
+	if (!ASSERT_TRUE(ss != NULL, "calloc") ||
+	    !ASSERT_OK(dnsbl_sites_parse("a.test*2, b.test, c.test, d.test", ss, why, sizeof(why)), why) ||
+	    !ASSERT_OK(dnsbl_cache_open(&c, pin_dir, true), "cache maps") ||
+	    !ASSERT_OK(dnsbl_cache_set_zones(&c, ss), "zones"))
+		goto out;
+	for (size_t i = 0; i < sizeof(zs) / sizeof(zs[0]); i++) {
+		struct dnsbl_cache_val v = { .expires_ns = now_boot_ns() + 600 * NSEC_PER_SEC,
+					     .result = zs[i].result, .listed = zs[i].listed,
+					     .weight = zs[i].weight, .n_answers = !!zs[i].a,
+					     .answers = { zs[i].a } };
+
+		ASSERT_OK(dnsbl_cache_put(&c, &a, zs[i].zone, &v), zs[i].zone);
+	}
+	if (RUN_OK("lookup 198.51.100.30"))
+		for (size_t i = 0; i < sizeof(zs) / sizeof(zs[0]); i++)
+			ASSERT_TRUE(strstr(out, zs[i].shown) != NULL, zs[i].shown);
+	ASSERT_TRUE(!strstr(out, "no answer"), "every zone says what it answered");
+	if (RUN_OK("lookup 198.51.100.30 --json") && (o = parse_out())) {
+		struct json_object *z = jget(o, "steps");
+		int seen = 0;
+
+		/* the dnsbl step's zones carry dnsbl_cached()'s fields */
+		for (size_t i = 0; z && i < json_object_array_length(z); i++) {
+			struct json_object *st = json_object_array_get_idx(z, i), *zones = jget(st, "zones");
+
+			for (size_t j = 0; zones && j < json_object_array_length(zones); j++) {
+				struct json_object *e = json_object_array_get_idx(zones, j);
+
+				for (size_t k = 0; k < sizeof(zs) / sizeof(zs[0]); k++)
+					if (!strcmp(jstr(e, "zone"), zs[k].zone))
+						seen += !strcmp(jstr(e, "result"), dnsbl_result_names[zs[k].result]);
+			}
+		}
+		ASSERT_EQ(seen, 4, "each zone's result in --json");
+		json_object_put(o);
+	}
+out:
+	dnsbl_cache_close(&c);
+	free(ss);
 }
 
 /* ---- stats and top ---- */
@@ -971,7 +955,7 @@ TEST(status_shows_attachment)
 		goto out;
 	}
 	ifindex = if_nametoindex("mgtc0");
-	link = bpf_program__attach_xdp(g.skel->progs.mg_xdp, ifindex);
+	link = bpf_program__attach_xdp(fx.g.skel->progs.mg_xdp, ifindex);
 	setns(self, CLONE_NEWNET);
 	if (!ASSERT_TRUE(link != NULL, "attach XDP to the veth"))
 		goto out;
@@ -980,7 +964,7 @@ TEST(status_shows_attachment)
 	snprintf(sock_pin, sizeof(sock_pin), "%s/link_sock_state", pin_dir);
 	if (!ASSERT_OK(bpf_link__pin(link, link_pin), "pin the XDP link"))
 		goto out;
-	tl = bpf_program__attach(g.skel->progs.mg_sock_state);
+	tl = bpf_program__attach(fx.g.skel->progs.mg_sock_state);
 	if (tl)
 		bpf_link__pin(tl, sock_pin);
 
@@ -1111,9 +1095,9 @@ TEST(real_tcp_connections)
 		test_fail(__FILE__, __LINE__, "setns: %s", strerror(errno));
 		goto out;
 	}
-	link = bpf_program__attach_xdp(g.skel->progs.mg_xdp, if_nametoindex("mgtcs0"));
+	link = bpf_program__attach_xdp(fx.g.skel->progs.mg_xdp, if_nametoindex("mgtcs0"));
 	setns(self, CLONE_NEWNET);
-	tl = bpf_program__attach(g.skel->progs.mg_sock_state);
+	tl = bpf_program__attach(fx.g.skel->progs.mg_sock_state);
 	if (!ASSERT_TRUE(link && tl, "attach XDP and the TCP state tracer"))
 		goto out;
 	snprintf(link_pin, sizeof(link_pin), "%s/link_xdp_mgtcs0", pin_dir);

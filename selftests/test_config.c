@@ -4,6 +4,7 @@
  * duplicates, and the defaults (examples/mailgate.conf must equal them). */
 #include <errno.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <unistd.h>
 #include "test.h"
 #include "mailgate.h"
@@ -315,6 +316,8 @@ static const struct {
 	{ "dnsbl", "resolvers", "127.0.0.1:0" },
 	{ "dnsbl", "resolvers", "dns.example" },
 	{ "dnsbl", "resolvers", "[::1" },
+	{ "dnsbl", "resolvers", "127.0.0.1, system" },
+	{ "dnsbl", "resolvers", "127.0.0.1 127.0.0.2" },
 	{ "dnsbl", "timeout", "50ms" },
 	{ "dnsbl", "timeout", "61s" },
 	{ "dnsbl", "max_inflight", "0" },
@@ -327,6 +330,8 @@ static const struct {
 	{ "metrics", "listen", "127.0.0.1" },
 	{ "metrics", "listen", "127.0.0.1:99999" },
 	{ "metrics", "listen", "localhost:9433" },
+	{ "metrics", "listen", "[::1]" },
+	{ "metrics", "listen", "::1:9433" },
 };
 
 TEST(bad_values)
@@ -425,6 +430,63 @@ TEST(cross_key_checks)
 	ASSERT_EQ(load("[dnsbl]\nthreshold = 2\nallowlist_threshold = 2\n"), -EINVAL, "rc");
 	err_is(3, "allowlist_threshold (2) must be below threshold (2)");
 	ASSERT_OK(load("[limits]\nban_time = 2d\nban_time_max = 2d\n"), err);
+}
+
+/* What the daemon refuses at start, config check refuses too: with sites
+ * set, the [dnsbl] section as dnsbl_start() takes it (dnsbl_settings_check). */
+TEST(dnsbl_checked_as_at_start)
+{
+	char text[1024];
+
+	ASSERT_EQ(load("[dnsbl]\nsites = bl.example\nthreshold = 0\nallowlist_threshold = -5\n"), -EINVAL, "rc");
+	err_is(3, "key 'threshold': threshold 0: must be at least 1");
+	/* reported at the key's line, wherever sites stands */
+	ASSERT_EQ(load("[dnsbl]\nthreshold = -2\nallowlist_threshold = -3\n\nsites = bl.example\n"), -EINVAL, "rc");
+	err_is(2, "key 'threshold': threshold -2");
+	/* without sites the DNSBL module does not run: nothing to refuse */
+	ASSERT_OK(load("[dnsbl]\nsites =\nthreshold = 0\nallowlist_threshold = -5\n"), err);
+	ASSERT_OK(load("[dnsbl]\nsites = bl.example\nthreshold = 1\nallowlist_threshold = 0\n"), err);
+	/* at most 8 resolvers: a limit of the whole list */
+	snprintf(text, sizeof(text), "[dnsbl]\nsites = bl.example\nresolvers = %s\n",
+		 "192.0.2.1, 192.0.2.2, 192.0.2.3, 192.0.2.4, 192.0.2.5, 192.0.2.6, 192.0.2.7, 192.0.2.8");
+	ASSERT_OK(load(text), err);
+	snprintf(text, sizeof(text), "[dnsbl]\nsites = bl.example\n\nresolvers = %s, 192.0.2.9\n",
+		 "192.0.2.1, 192.0.2.2, 192.0.2.3, 192.0.2.4, 192.0.2.5, 192.0.2.6, 192.0.2.7, 192.0.2.8");
+	ASSERT_EQ(load(text), -EINVAL, "9 resolvers");
+	err_is(4, "key 'resolvers': resolvers: more than 8 servers");
+}
+
+/* listen and resolvers are read by their modules' own parsers: the config
+ * takes a value exactly when the daemon's module would */
+TEST(values_as_the_modules_read_them)
+{
+	static const char *const listen[] = {
+		"127.0.0.1:9433", "0.0.0.0:0", "[::1]:9100", "[::]:9433", "none", "127.0.0.1",
+		"127.0.0.1:65536", "localhost:9433", "[::1]", "::1:9433", "[127.0.0.1]:80", "127.0.0.1:+80",
+	};
+	static const char *const servers[] = {
+		"127.0.0.1", "127.0.0.1:53", "127.0.0.1:5353", "2001:db8::1", "[2001:db8::1]:53", "[::1]",
+		"127.0.0.1:0", "127.0.0.1:65536", "[::1", "::1:53:x", "dns.example", "192.0.2.256",
+	};
+	struct sockaddr_storage ss;
+	char text[256], why[256];
+
+	for (size_t i = 0; i < sizeof(listen) / sizeof(listen[0]); i++) {
+		int want = metrics_parse_listen(listen[i], &ss) < 0 ? -EINVAL : 0;
+
+		snprintf(text, sizeof(text), "[metrics]\nlisten = %s\n", listen[i]);
+		if (load(text) != want)
+			test_fail(__FILE__, __LINE__, "listen = %s: config says %s, metrics_parse_listen %s",
+				  listen[i], err[0] ? err : "ok", want ? "refuses" : "takes it");
+	}
+	for (size_t i = 0; i < sizeof(servers) / sizeof(servers[0]); i++) {
+		int want = dnsbl_resolvers_check(servers[i], why, sizeof(why)) ? -EINVAL : 0;
+
+		snprintf(text, sizeof(text), "[dnsbl]\nresolvers = %s\n", servers[i]);
+		if (load(text) != want)
+			test_fail(__FILE__, __LINE__, "resolvers = %s: config says %s, dnsbl_resolvers_check %s",
+				  servers[i], err[0] ? err : "ok", want ? "refuses" : "takes it");
+	}
 }
 
 TEST(comments_whitespace_crlf)

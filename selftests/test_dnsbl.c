@@ -9,18 +9,14 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
-#include <linux/if_ether.h>
-#include <linux/ip.h>
-#include <linux/tcp.h>
 #include "test.h"
 #include "dnsbl_lab.h"
-#include "gate.skel.h"
+#include "fixture.h"
 
 __attribute__((weak)) struct mg_opts opts; /* where no linked object defines it */
 
 static struct lab lab;
-static struct gate g;
-static char pin_dir[64];
+static struct fixture fx;
 static char resolvers[64];
 static struct dnsbl_stats st;
 
@@ -35,8 +31,6 @@ static const char *const zones[] = {
 
 static int setup(void)
 {
-	struct gate_sizes sizes = { .max_sources = 4096 };
-
 	if (lab_init(&lab))
 		return -1;
 	lab_write(&lab, "a", "$TTL 90\n127.0.0.2\n192.0.2.1 :127.0.0.3:\n192.0.2.2 :127.0.0.12:\n"
@@ -56,19 +50,12 @@ static int setup(void)
 	}
 	lab_resolvers(&lab, resolvers, sizeof(resolvers));
 
-	lab_rm_stale_pins("mgt-dnsbl-");
-	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/mgt-dnsbl-%d", getpid());
-	if (gate_load(&g, pin_dir, &sizes)) {
-		printf("  cannot load the data path\n");
-		return -1;
-	}
-	return 0;
+	return fx_load(&fx, "dnsbl", 4096);
 }
 
 static void teardown(void)
 {
-	gate_close(&g);
-	lab_rm_dir(pin_dir);
+	fx_unload(&fx);
 	lab_stop(&lab);
 }
 
@@ -92,8 +79,8 @@ static void clear_verdicts(void)
 {
 	struct mg_addr k;
 
-	while (!bpf_map_get_next_key(g.fd[GM_VERDICT], NULL, &k))
-		bpf_map_delete_elem(g.fd[GM_VERDICT], &k);
+	while (!bpf_map_get_next_key(fx.g.fd[GM_VERDICT], NULL, &k))
+		bpf_map_delete_elem(fx.g.fd[GM_VERDICT], &k);
 }
 
 static bool wait_for(struct dnsbl *d, bool (*cond)(void *), void *arg)
@@ -124,7 +111,7 @@ static struct dnsbl *start(struct mg_settings *s, const struct dnsbl_tuning *t)
 	struct dnsbl *d;
 
 	clear_verdicts();
-	d = dnsbl_start_tuned(s, &g, t);
+	d = dnsbl_start_tuned(s, &fx.g, t);
 	if (!ASSERT_TRUE(d != NULL, "dnsbl_start"))
 		return NULL;
 	if (!ASSERT_TRUE(wait_for(d, is_ready, NULL), "self-tests done")) {
@@ -158,7 +145,7 @@ static bool verdict(const char *ip, struct mg_verdict *v)
 	struct mg_addr a;
 
 	parse_addr(ip, &a);
-	return !bpf_map_lookup_elem(g.fd[GM_VERDICT], &a, v);
+	return !bpf_map_lookup_elem(fx.g.fd[GM_VERDICT], &a, v);
 }
 
 /* the verdict of ip: state, score, and its expiry within [lo_s, hi_s] from now */
@@ -358,7 +345,7 @@ TEST(suspended_zone_resumes_when_it_passes)
 	ASSERT_TRUE(!st.suspended[0], "resumed");
 	ASSERT_TRUE(st.ok4[0], "serves IPv4");
 	parse_addr("192.0.2.50", &a);
-	bpf_map_delete_elem(g.fd[GM_VERDICT], &a);
+	bpf_map_delete_elem(fx.g.fd[GM_VERDICT], &a);
 	look(d, "192.0.2.50");
 	expect("192.0.2.50", MG_VERDICT_LISTED, 3, 1, 3600);
 	ASSERT_HAS(metrics(d), "mailgate_dnsbl_zone_suspended{zone=\"flip.test\"} 0\n");
@@ -394,7 +381,7 @@ TEST(dead_resolver_fails_open)
 	dnsbl_default_tuning(&t);
 	t.queue_len = 4;
 	clear_verdicts();
-	d = dnsbl_start_tuned(s, &g, &t);
+	d = dnsbl_start_tuned(s, &fx.g, &t);
 	if (!ASSERT_TRUE(d != NULL, "start")) {
 		close(fd);
 		return;
@@ -547,7 +534,7 @@ TEST(cache_for_lookup)
 		return;
 	look(d, "192.0.2.1");
 	parse_addr("192.0.2.1", &a);
-	n = dnsbl_cached(pin_dir, &a, arr);
+	n = dnsbl_cached(fx.g.pin_dir, &a, arr);
 	ASSERT_EQ(n, 2, "two zones cached");
 	for (int i = 0; i < n; i++) {
 		struct json_object *o = json_object_array_get_idx(arr, i), *x;
@@ -572,7 +559,7 @@ TEST(cache_for_lookup)
 	json_object_put(arr);
 	arr = json_object_new_array();
 	parse_addr("192.0.2.99", &a);
-	ASSERT_EQ(dnsbl_cached(pin_dir, &a, arr), 0, "unknown source");
+	ASSERT_EQ(dnsbl_cached(fx.g.pin_dir, &a, arr), 0, "unknown source");
 	ASSERT_EQ(dnsbl_cached("/nonexistent", &a, arr), 0, "no cache");
 	json_object_put(arr);
 	dnsbl_stop(d);
@@ -601,41 +588,23 @@ TEST(metrics_text)
 
 /* ---- from the XDP program's event to its drop ---- */
 
-static struct dnsbl *ev_dnsbl;
-
-static int on_event(void *ctx, void *data, size_t len)
+/* Hand the DNSBL query event of the last SYN to the DNSBL thread, as the
+ * daemon does: how many came (one SYN raises at most one) */
+static int hand_over(struct dnsbl *d)
 {
-	const struct mg_event *e = data;
+	int before = fx.events[MG_EVENT_DNSBL_QUERY], n;
+	const struct mg_event *e = &fx.last[MG_EVENT_DNSBL_QUERY];
 
-	if (len >= sizeof(*e) && e->kind == MG_EVENT_DNSBL_QUERY)
-		dnsbl_submit_ts(ev_dnsbl, &e->addr, e->ts_ns);
-	return 0;
+	fx_drain(&fx);
+	n = fx.events[MG_EVENT_DNSBL_QUERY] - before;
+	if (n)
+		dnsbl_submit_ts(d, &e->addr, e->ts_ns);
+	return n;
 }
 
 static int syn(const char *src)
 {
-	struct {
-		struct ethhdr eth;
-		struct iphdr ip;
-		struct tcphdr tcp;
-	} __attribute__((packed)) p = {};
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = &p, .data_size_in = sizeof(p), .repeat = 1);
-
-	p.eth.h_proto = htons(ETH_P_IP);
-	p.ip.version = 4;
-	p.ip.ihl = 5;
-	p.ip.ttl = 64;
-	p.ip.protocol = IPPROTO_TCP;
-	p.ip.tot_len = htons(40);
-	inet_pton(AF_INET, src, &p.ip.saddr);
-	inet_pton(AF_INET, "198.51.100.25", &p.ip.daddr);
-	p.tcp.source = htons(40000);
-	p.tcp.dest = htons(25);
-	p.tcp.doff = 5;
-	p.tcp.syn = 1;
-	if (bpf_prog_test_run_opts(bpf_program__fd(g.skel->progs.mg_xdp), &o))
-		return -errno;
-	return o.retval;
+	return fx_syn(&fx, src, 25);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -648,7 +617,6 @@ static int cmp_u64(const void *a, const void *b)
 TEST(xdp_event_to_verdict_to_drop)
 {
 	struct mg_settings *s = settings("a.test=127.0.0.[2..11]*3");
-	struct ring_buffer *rb = NULL;
 	struct mg_config cfg;
 	uint64_t counters[MG_COUNTER_SLOTS], want, lat[256];
 	struct dnsbl *d;
@@ -660,34 +628,31 @@ TEST(xdp_event_to_verdict_to_drop)
 	cfg.syn_interval_ns = 0;       /* no rate limits in the way */
 	cfg.prefix_interval_ns = 0;
 	cfg.max_concurrent = 0;
-	if (!ASSERT_OK(gate_write_config(&g, &cfg), "config"))
+	if (!ASSERT_OK(gate_write_config(&fx.g, &cfg), "config"))
 		return;
 	{
 		static uint8_t ports[65536];
 
 		gate_default_ports(ports);
-		ASSERT_OK(gate_write_ports(&g, ports), "ports");
+		ASSERT_OK(gate_write_ports(&fx.g, ports), "ports");
 	}
-	d = ev_dnsbl = start(s, NULL);
+	d = start(s, NULL);
 	if (!d)
 		return;
-	rb = ring_buffer__new(g.fd[GM_EVENTS], on_event, NULL, NULL);
-	if (!ASSERT_TRUE(rb != NULL, "ring buffer"))
-		goto out;
-	ring_buffer__consume(rb); /* nothing old */
+	fx_drain(&fx); /* nothing old */
 
 	ASSERT_EQ(syn("192.0.2.1"), XDP_PASS, "first SYN passes (pending = pass)");
-	ASSERT_EQ(ring_buffer__consume(rb), 1, "one event");
+	ASSERT_EQ(hand_over(d), 1, "one event");
 	want = 1;
 	ASSERT_TRUE(wait_for(d, done_n, &want), "lookup");
 	ASSERT_EQ(syn("192.0.2.1"), XDP_DROP, "listed source: next SYN dropped");
 	ASSERT_EQ(syn("198.51.100.1"), XDP_PASS, "unlisted source passes");
-	ring_buffer__consume(rb);
+	hand_over(d);
 	want = 2;
 	ASSERT_TRUE(wait_for(d, done_n, &want), "lookup 2");
 	ASSERT_EQ(syn("198.51.100.1"), XDP_PASS, "clean source still passes");
-	ASSERT_EQ(ring_buffer__consume(rb), 0, "no event for a known source");
-	gate_read_counters(&g, counters);
+	ASSERT_EQ(hand_over(d), 0, "no event for a known source");
+	gate_read_counters(&fx.g, counters);
 	ASSERT_EQ(counters[MG_COUNTER_IDX(MG_REASON_DROP_DNSBL, MG_CLASS_SMTP)], 1, "drop_dnsbl");
 
 	/* latency: one source at a time, SYN -> event -> ... -> verdict in the map */
@@ -696,7 +661,7 @@ TEST(xdp_event_to_verdict_to_drop)
 
 		snprintf(ip, sizeof(ip), "203.0.113.%d", i);
 		want = 2 + i;
-		if (syn(ip) != XDP_PASS || ring_buffer__consume(rb) != 1 || !wait_for(d, done_n, &want))
+		if (syn(ip) != XDP_PASS || hand_over(d) != 1 || !wait_for(d, done_n, &want))
 			break;
 		n = i;
 	}
@@ -708,11 +673,9 @@ TEST(xdp_event_to_verdict_to_drop)
 	if (n)
 		printf("  event-to-verdict latency (n=%d, one at a time): median %.3f ms, p99 %.3f ms, max %.3f ms\n",
 		       n, lat[n / 2] / 1e6, lat[n * 99 / 100] / 1e6, lat[n - 1] / 1e6);
-out:
-	ring_buffer__free(rb);
 	dnsbl_stop(d);
 	cfg.dnsbl_enabled = 0;
-	gate_write_config(&g, &cfg);
+	gate_write_config(&fx.g, &cfg);
 }
 
 int main(int argc, char **argv)

@@ -243,6 +243,25 @@ TEST(selftest_rule)
 	ASSERT_TRUE(!dnsbl_selftest_family(&listed, &to, why, sizeof(why)), ".1 must be answered");
 }
 
+/* the list syntax of sites and resolvers: commas and/or white space */
+TEST(list_items)
+{
+	const char *p = " a.test,b.test\t, ,c.test\n";
+	char tok[8], got[64] = "";
+	int r;
+
+	while ((r = dnsbl_list_next(&p, tok, sizeof(tok))) > 0)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "[%s]", tok);
+	ASSERT_EQ(r, 0, "end");
+	ASSERT_TRUE(!strcmp(got, "[a.test][b.test][c.test]"), got);
+	p = "a.test, toolong.test";
+	ASSERT_EQ(dnsbl_list_next(&p, tok, sizeof(tok)), 1, "first");
+	ASSERT_EQ(dnsbl_list_next(&p, tok, sizeof(tok)), -E2BIG, "too long");
+	ASSERT_TRUE(!strcmp(p, "toolong.test"), "left at the long item");
+	p = " , ";
+	ASSERT_EQ(dnsbl_list_next(&p, tok, sizeof(tok)), 0, "only separators");
+}
+
 TEST(resolver_lists)
 {
 	ASSERT_OK(dnsbl_resolvers_check("system", err, sizeof(err)), "system");
@@ -251,6 +270,9 @@ TEST(resolver_lists)
 	ASSERT_OK(dnsbl_resolvers_check("192.0.2.53 ::1,[2001:db8::53]", err, sizeof(err)), "default ports");
 	ASSERT_EQ(dnsbl_resolvers_check("system, 127.0.0.1", err, sizeof(err)), -EINVAL, "mixed");
 	ASSERT_TRUE(strstr(err, "system") != NULL, err);
+	ASSERT_EQ(dnsbl_resolvers_check("127.0.0.1 system", err, sizeof(err)), -EINVAL, "mixed, system last");
+	ASSERT_EQ(dnsbl_resolvers_check("system,", err, sizeof(err)), -EINVAL, "system and a comma");
+	ASSERT_OK(dnsbl_resolvers_check(" system \t", err, sizeof(err)), "system with blanks");
 	ASSERT_EQ(dnsbl_resolvers_check("127.0.0.1:99999", err, sizeof(err)), -EINVAL, "port");
 	ASSERT_TRUE(strstr(err, "127.0.0.1:99999") != NULL, err);
 	ASSERT_EQ(dnsbl_resolvers_check("127.0.0.1:", err, sizeof(err)), -EINVAL, "empty port");
@@ -263,25 +285,35 @@ TEST(resolver_lists)
 TEST(settings_check)
 {
 	struct mg_settings *s = calloc(1, sizeof(*s));
+	const char *key = NULL;
 
 	strcpy(s->dnsbl_sites, "bl.example");
 	strcpy(s->dnsbl_resolvers, "127.0.0.1:53");
 	s->dnsbl_threshold = 3;
 	s->dnsbl_allow_threshold = -1;
-	ASSERT_OK(dnsbl_settings_check(s, err, sizeof(err)), "good");
+	ASSERT_OK(dnsbl_settings_check(s, &key, err, sizeof(err)), "good");
 	s->dnsbl_threshold = 0;
-	ASSERT_EQ(dnsbl_settings_check(s, err, sizeof(err)), -EINVAL, "threshold 0 blocks everyone");
+	ASSERT_EQ(dnsbl_settings_check(s, &key, err, sizeof(err)), -EINVAL, "threshold 0 blocks everyone");
 	ASSERT_TRUE(strstr(err, "threshold 0") != NULL, err);
+	ASSERT_TRUE(key && !strcmp(key, "threshold"), "key threshold");
 	s->dnsbl_threshold = 3;
 	s->dnsbl_allow_threshold = 3;
-	ASSERT_EQ(dnsbl_settings_check(s, err, sizeof(err)), -EINVAL, "allow >= threshold");
+	ASSERT_EQ(dnsbl_settings_check(s, &key, err, sizeof(err)), -EINVAL, "allow >= threshold");
 	ASSERT_TRUE(strstr(err, "allowlist_threshold 3") != NULL, err);
+	ASSERT_TRUE(key && !strcmp(key, "allowlist_threshold"), "key allowlist_threshold");
 	s->dnsbl_allow_threshold = -1;
 	s->dnsbl_timeout_ns = 90 * NSEC_PER_SEC;
-	ASSERT_EQ(dnsbl_settings_check(s, err, sizeof(err)), -EINVAL, "timeout");
+	ASSERT_EQ(dnsbl_settings_check(s, &key, err, sizeof(err)), -EINVAL, "timeout");
+	ASSERT_TRUE(key && !strcmp(key, "timeout"), "key timeout");
 	s->dnsbl_timeout_ns = 0;
+	strcpy(s->dnsbl_resolvers, "127.0.0.1:0");
+	ASSERT_EQ(dnsbl_settings_check(s, &key, err, sizeof(err)), -EINVAL, "resolvers");
+	ASSERT_TRUE(key && !strcmp(key, "resolvers"), "key resolvers");
+	strcpy(s->dnsbl_resolvers, "system");
 	strcpy(s->dnsbl_sites, "bl.example*z");
-	ASSERT_EQ(dnsbl_settings_check(s, err, sizeof(err)), -EINVAL, "sites");
+	ASSERT_EQ(dnsbl_settings_check(s, &key, err, sizeof(err)), -EINVAL, "sites");
+	ASSERT_TRUE(key && !strcmp(key, "sites"), "key sites");
+	ASSERT_EQ(dnsbl_settings_check(s, NULL, err, sizeof(err)), -EINVAL, "key may be NULL");
 	free(s);
 }
 

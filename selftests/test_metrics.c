@@ -22,6 +22,7 @@
 #include "mailgate.h"
 #include "gate.skel.h"
 #include "test.h"
+#include "cleanup.h"
 
 #define PIN_PREFIX "/sys/fs/bpf/mgt-metrics-"
 #define TEST_MAX_SOURCES 4096 /* mg_ban etc. get 1024 */
@@ -33,52 +34,14 @@ static char script[PATH_MAX];
 static char dashboard[PATH_MAX];
 static const char *python = "python3";
 
-/* ---- setup: a pin dir and a temp dir of our own; stale ones of dead runs go ---- */
-static void rm_tree(const char *dir)
-{
-	char path[PATH_MAX];
-	struct dirent *e;
-	DIR *d = opendir(dir);
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-static void rm_stale(void)
-{
-	struct dirent *e;
-	DIR *d = opendir("/sys/fs/bpf");
-	char path[PATH_MAX];
-
-	if (!d)
-		return;
-	while ((e = readdir(d))) {
-		int pid;
-
-		if (strncmp(e->d_name, "mgt-metrics-", 12) || sscanf(e->d_name + 12, "%d", &pid) != 1)
-			continue;
-		if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
-			continue;
-		snprintf(path, sizeof(path), "/sys/fs/bpf/%s", e->d_name);
-		rm_tree(path);
-	}
-	closedir(d);
-}
-
+/* ---- setup: a pin dir and a temp dir of our own; those of dead runs go ---- */
 static int setup(void)
 {
 	char exe[PATH_MAX / 2], *slash;
 	ssize_t n;
 
-	rm_stale();
+	rm_left_behind("/sys/fs/bpf", "mgt-metrics-");
+	rm_left_behind("/tmp", "mgt-metrics-");
 	snprintf(pin_dir, sizeof(pin_dir), PIN_PREFIX "%d", getpid());
 	snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/mgt-metrics-%d", getpid());
 	if (mkdir(tmp_dir, 0700) && errno != EEXIST)
@@ -107,8 +70,8 @@ static int setup(void)
 
 static void teardown(void)
 {
-	rm_tree(pin_dir);
-	rm_tree(tmp_dir);
+	rm_dir(pin_dir);
+	rm_dir(tmp_dir);
 }
 
 /* ---- the gate and packets ---- */
@@ -485,7 +448,7 @@ TEST(census_counts)
 			ASSERT_EQ(slow.entries[m], fast.entries[m], gate_map_names[m]);
 	}
 	gate_close(&g);
-	rm_tree(pin_dir);
+	rm_dir(pin_dir);
 }
 
 /* The fallback for kernels without the iterator: a walk, cached */
@@ -520,7 +483,7 @@ TEST(census_walk_cached)
 			  "child (1: first walk, 2: not cached, 3: fresh walk)");
 	}
 	gate_close(&g);
-	rm_tree(pin_dir);
+	rm_dir(pin_dir);
 }
 
 /* The main one: exact counts per reason and class through /metrics, read
@@ -642,7 +605,7 @@ TEST(scrape_counts_and_restart)
 out:
 	metrics_stop(m);
 	gate_close(&g);
-	rm_tree(pin_dir);
+	rm_dir(pin_dir);
 }
 
 /* wrong paths, methods and requests get their status; the server lives on */
@@ -734,7 +697,7 @@ TEST(http_statuses)
 out:
 	metrics_stop(m);
 	gate_close(&g);
-	rm_tree(pin_dir);
+	rm_dir(pin_dir);
 }
 
 /* Clients that send half a request and stall hold no one else up, and are
@@ -791,7 +754,7 @@ out:
 			close(stalled[i]);
 	metrics_stop(m);
 	gate_close(&g);
-	rm_tree(pin_dir);
+	rm_dir(pin_dir);
 }
 
 struct serve_arg {
@@ -879,7 +842,7 @@ TEST(listen_variants)
 	if (fd >= 0)
 		close(fd);
 	gate_close(&g);
-	rm_tree(pin_dir);
+	rm_dir(pin_dir);
 }
 
 static void log_burst(void *arg)
@@ -914,6 +877,28 @@ TEST(log_format_and_ratelimit)
 	ASSERT_EQ(count_lines(out, "ts="), 4, "every line has ts=");
 	if (test_failed_now)
 		printf("  stderr was:\n%s", out);
+}
+
+static const char *text_of(char *buf, size_t len, const char *fmt, ...)
+{
+	const char *r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	r = log_text(buf, len, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* other libraries' messages in a text="..." field: one line, no '"' */
+TEST(log_text_of_other_libraries)
+{
+	char buf[64];
+
+	ASSERT_TRUE(!strcmp(text_of(buf, sizeof(buf), "bad \"%s\" from %d\n\n", "GET", 7), "bad 'GET' from 7"),
+		    buf);
+	ASSERT_TRUE(!strcmp(text_of(buf, 8, "%s", "truncated here\n"), "truncat"), buf);
+	ASSERT_TRUE(!strcmp(text_of(buf, sizeof(buf), "\n"), ""), "only a newline");
 }
 
 struct fill_arg {
@@ -963,7 +948,7 @@ TEST(map_fill_warning)
 		printf("  stderr was:\n%s", out);
 out:
 	gate_close(&g);
-	rm_tree(pin_dir);
+	rm_dir(pin_dir);
 }
 
 int main(int argc, char **argv)

@@ -7,19 +7,16 @@
 #include <pthread.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <linux/if_ether.h>
-#include <linux/ip.h>
-#include <linux/ipv6.h>
-#include <linux/tcp.h>
+#include <json-c/json.h>
 #include "test.h"
 #include "dnsbl_lab.h"
 #include "zone.h"
-#include "gate.skel.h"
+#include "fixture.h"
 
 __attribute__((weak)) struct mg_opts opts; /* where no linked object defines it */
 
 static struct lab lab; /* the directory for files; rbldnsd when a case needs it */
-static struct gate g;
+static struct fixture fx;
 static char pin_dir[128], mailgate[PATH_MAX], out_buf[1 << 16];
 
 /* ---- the parser alone ---- */
@@ -127,7 +124,6 @@ TEST(parse_ip6trie_forms)
 
 static int setup(void)
 {
-	struct gate_sizes sizes = { .max_sources = 4096 };
 	struct mg_config cfg;
 	static uint8_t ports[65536];
 	ssize_t n;
@@ -143,23 +139,21 @@ static int setup(void)
 		printf("  %s not built\n", mailgate);
 		return -1;
 	}
-	lab_rm_stale_pins("mgt-zone-");
-	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/mgt-zone-%d", getpid());
-	if (gate_load(&g, pin_dir, &sizes))
+	if (fx_load(&fx, "zone", 4096))
 		return -1;
+	snprintf(pin_dir, sizeof(pin_dir), "%.120s", fx.g.pin_dir);
 	gate_default_config(&cfg);
 	cfg.syn_interval_ns = cfg.prefix_interval_ns = 0;
 	cfg.max_concurrent = 0;
 	gate_default_ports(ports);
-	if (gate_write_config(&g, &cfg) || gate_write_ports(&g, ports))
+	if (gate_write_config(&fx.g, &cfg) || gate_write_ports(&fx.g, ports))
 		return -1;
 	return 0;
 }
 
 static void teardown(void)
 {
-	gate_close(&g);
-	lab_rm_dir(pin_dir);
+	fx_unload(&fx);
 	lab_stop(&lab);
 }
 
@@ -198,41 +192,7 @@ static const char *path(const char *name)
 
 static int syn(const char *src)
 {
-	uint8_t pkt[sizeof(struct ethhdr) + sizeof(struct ipv6hdr) + sizeof(struct tcphdr)] = {};
-	struct ethhdr eth = {};
-	struct tcphdr tcp = {};
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .repeat = 1);
-	size_t off = sizeof(eth);
-
-	tcp.source = htons(40000);
-	tcp.dest = htons(25);
-	tcp.doff = 5;
-	tcp.syn = 1;
-	if (strchr(src, ':')) {
-		struct ipv6hdr ip = { .version = 6, .nexthdr = IPPROTO_TCP, .hop_limit = 64,
-				      .payload_len = htons(sizeof(tcp)) };
-
-		eth.h_proto = htons(ETH_P_IPV6);
-		inet_pton(AF_INET6, src, &ip.saddr);
-		inet_pton(AF_INET6, "2001:db8:ffff::25", &ip.daddr);
-		memcpy(pkt + off, &ip, sizeof(ip));
-		off += sizeof(ip);
-	} else {
-		struct iphdr ip = { .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_TCP,
-				    .tot_len = htons(sizeof(ip) + sizeof(tcp)) };
-
-		eth.h_proto = htons(ETH_P_IP);
-		inet_pton(AF_INET, src, &ip.saddr);
-		inet_pton(AF_INET, "198.51.100.25", &ip.daddr);
-		memcpy(pkt + off, &ip, sizeof(ip));
-		off += sizeof(ip);
-	}
-	memcpy(pkt, &eth, sizeof(eth));
-	memcpy(pkt + off, &tcp, sizeof(tcp));
-	o.data_size_in = off + sizeof(tcp);
-	if (bpf_prog_test_run_opts(bpf_program__fd(g.skel->progs.mg_xdp), &o))
-		return -errno;
-	return o.retval;
+	return fx_syn(&fx, src, 25);
 }
 
 /* every key of the deny list (batched lookups); the count */
@@ -253,7 +213,7 @@ static size_t deny_keys(struct mg_lpm_key **out)
 			cap = cap ? cap * 2 : 65536;
 			*out = realloc(*out, cap * sizeof(**out));
 		}
-		r = bpf_map_lookup_batch(g.fd[GM_DENY], first ? NULL : &cur, &next, *out + n, vals, &cnt, &o);
+		r = bpf_map_lookup_batch(fx.g.fd[GM_DENY], first ? NULL : &cur, &next, *out + n, vals, &cnt, &o);
 		first = false;
 		cur = next;
 		n += cnt;
@@ -281,7 +241,7 @@ static void clear_deny(void)
 	for (size_t i = 0; i < n; i += 16384) {
 		uint32_t cnt = n - i < 16384 ? n - i : 16384;
 
-		bpf_map_delete_batch(g.fd[GM_DENY], k + i, &cnt, &o);
+		bpf_map_delete_batch(fx.g.fd[GM_DENY], k + i, &cnt, &o);
 	}
 	free(k);
 }
@@ -290,7 +250,7 @@ static bool deny_get(const char *c, struct mg_rule *r)
 {
 	struct mg_lpm_key k;
 
-	return !parse_cidr(c, &k) && !bpf_map_lookup_elem(g.fd[GM_DENY], &k, r) && r->prefixlen == k.prefixlen;
+	return !parse_cidr(c, &k) && !bpf_map_lookup_elem(fx.g.fd[GM_DENY], &k, r) && r->prefixlen == k.prefixlen;
 }
 
 static const char ip4set_file[] =
@@ -306,6 +266,38 @@ static const char ip4set_file[] =
 	"203.0.113.1/24\n"                     /* 10: bad (host bits) */
 	"\n"
 	"10\n";                                /* 12: bad (bare number) */
+
+/* `deny list` marks an exclusion: "!PREFIX" in the human list, "exclude"
+ * in --json; a plain listing is not marked */
+static void deny_list_shows_exclusions(const char *excl, const char *listed)
+{
+	struct json_object *o, *entries;
+	char want[80];
+	int marked = 0, plain = 0;
+
+	ASSERT_EQ(run("deny list"), 0, "deny list");
+	snprintf(want, sizeof(want), "\n!%s ", excl);
+	ASSERT_TRUE(strstr(out_buf, want) != NULL, "exclusion shown as !PREFIX");
+	snprintf(want, sizeof(want), "\n%s ", listed);
+	ASSERT_TRUE(strstr(out_buf, want) != NULL, "listing shown without !");
+	ASSERT_TRUE(strstr(out_buf, "(!PREFIX: an exclusion") != NULL, "the mark explained");
+	ASSERT_EQ(run("deny list --json"), 0, "deny list --json");
+	o = json_tokener_parse(out_buf);
+	if (!ASSERT_TRUE(o && json_object_object_get_ex(o, "entries", &entries), out_buf))
+		goto out;
+	for (size_t i = 0; i < json_object_array_length(entries); i++) {
+		struct json_object *e = json_object_array_get_idx(entries, i), *c, *x;
+
+		if (!json_object_object_get_ex(e, "cidr", &c) || !json_object_object_get_ex(e, "exclude", &x))
+			continue;
+		marked += !strcmp(json_object_get_string(c), excl) && json_object_get_boolean(x);
+		plain += !strcmp(json_object_get_string(c), listed) && !json_object_get_boolean(x);
+	}
+	ASSERT_EQ(marked, 1, "exclusion: \"exclude\": true");
+	ASSERT_EQ(plain, 1, "listing: \"exclude\": false");
+out:
+	json_object_put(o);
+}
 
 TEST(load_ip4set_and_judge)
 {
@@ -331,6 +323,7 @@ TEST(load_ip4set_and_judge)
 	ASSERT_EQ(syn("198.51.100.24"), XDP_PASS, "after the range passes");
 	ASSERT_EQ(syn("203.0.113.7"), XDP_DROP, "/32 dropped");
 	ASSERT_EQ(syn("203.0.113.8"), XDP_PASS, "neighbour passes");
+	deny_list_shows_exclusions("192.0.2.5/32", "192.0.2.0/24");
 
 	rc = run("zone load %s --ttl 1h --json", path("z4"));
 	ASSERT_EQ(rc, 0, "reload with --ttl");
@@ -366,7 +359,7 @@ TEST(reload_replaces_own_set_only)
 	ASSERT_EQ(run("zone load %s", path("b")), 0, "load b");
 	/* an operator's entry on a prefix the file also has */
 	parse_cidr("192.0.2.9/32", &k);
-	bpf_map_update_elem(g.fd[GM_DENY], &k, &cli, BPF_ANY);
+	bpf_map_update_elem(fx.g.fd[GM_DENY], &k, &cli, BPF_ANY);
 	lab_write(&lab, "a", "192.0.2.2\n192.0.2.3\n192.0.2.4\n192.0.2.9\n", 0);
 	ASSERT_EQ(run("zone load %s --json", path("a")), 0, "reload a");
 	ASSERT_TRUE(strstr(out_buf, "\"removed\":1") != NULL, "192.0.2.1 removed");
@@ -459,6 +452,7 @@ TEST(load_ip6trie)
 	ASSERT_EQ(syn("2001:db8:2:3::99"), XDP_DROP, "listed /64");
 	ASSERT_EQ(syn("2001:db8:2:4::99"), XDP_PASS, "next /64");
 	ASSERT_EQ(syn("192.0.2.200"), XDP_PASS, "IPv4 untouched");
+	deny_list_shows_exclusions("2001:db8:1::bead/128", "2001:db8:1::/48");
 }
 
 static int lab_answer(const char *q, uint32_t *a)
@@ -507,7 +501,7 @@ TEST(export_served_by_rbldnsd_and_round_trip)
 	ASSERT_EQ(run("zone load %s", path("z4")), 0, "load v4");
 	ASSERT_EQ(run("zone load %s", path("z6")), 0, "load v6");
 	parse_addr("203.0.113.99", &ba);
-	bpf_map_update_elem(g.fd[GM_BAN], &ba, &ban, BPF_ANY);
+	bpf_map_update_elem(fx.g.fd[GM_BAN], &ba, &ban, BPF_ANY);
 	ASSERT_EQ(run("zone export %s", path("exp")), 0, "export");
 	ASSERT_TRUE(strstr(out_buf, "exported 7 entries") != NULL, out_buf);
 	ASSERT_EQ(run("zone export %s --family 4", path("exp4")), 0, "export v4");
@@ -541,9 +535,9 @@ TEST(export_served_by_rbldnsd_and_round_trip)
 	snprintf(pin_dir, sizeof(pin_dir), "%s", saved);
 	ASSERT_TRUE(!strcmp(body(path("exp")), body(path("exp2"))), "round trip keeps every entry and value");
 	gate_close(&g2);
-	lab_rm_dir(pin2);
+	rm_dir(pin2);
 out:
-	bpf_map_delete_elem(g.fd[GM_BAN], &ba);
+	bpf_map_delete_elem(fx.g.fd[GM_BAN], &ba);
 }
 
 static void print_times(const char *what, uint64_t wall)

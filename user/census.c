@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* How full the maps are. Counting the entries of a million-entry map from
- * userspace takes 0.2 s (hash, batch lookups) to 2 s (LPM trie, one syscall
- * per key), so the census asks the kernel instead: a bpf_map iterator
- * (bpf/census.bpf.c) reads every map's own element count in well under a
- * millisecond. Kernels without that (before 6.6) get the walk, cached for
- * CENSUS_WALK_TTL_NS so that scrapes and checks every few seconds stay cheap. */
+ * userspace (map_count()) takes 0.2 s (hash, batch lookups) to 2 s (an LPM
+ * trie without batch ops: syscalls per key), so the census asks the kernel
+ * instead: a bpf_map iterator (bpf/census.bpf.c) reads every map's own
+ * element count in well under a millisecond. Kernels without that (before
+ * 6.6) get the walk, cached for CENSUS_WALK_TTL_NS so that scrapes and
+ * checks every few seconds stay cheap. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -15,8 +16,6 @@
 #include "mailgate.h"
 #include "census.h"
 #include "census.skel.h"
-
-#define WALK_CHUNK 4096
 
 static pthread_mutex_t census_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct census_bpf *census_skel;
@@ -36,88 +35,8 @@ static bool counted_map(enum gate_map m)
 	}
 }
 
-static int map_info(int fd, struct bpf_map_info *info)
-{
-	uint32_t len = sizeof(*info);
-
-	memset(info, 0, sizeof(*info));
-	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
-}
-
-int census_walk_hash(int fd, int (*fn)(const void *key, const void *value, void *ctx), void *ctx)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	struct bpf_map_info info;
-	uint8_t *keys = NULL, *vals = NULL, *tok = NULL;
-	void *in = NULL;
-	size_t tok_len;
-	int err;
-
-	err = map_info(fd, &info);
-	if (err)
-		return err;
-	/* the batch token is the map's own business: a bucket index for hash
-	 * maps; give it room for a key */
-	tok_len = info.key_size > 8 ? info.key_size : 8;
-	keys = malloc((size_t)WALK_CHUNK * info.key_size);
-	vals = malloc((size_t)WALK_CHUNK * info.value_size);
-	tok = malloc(2 * tok_len);
-	if (!keys || !vals || !tok) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	for (;;) {
-		uint32_t n = WALK_CHUNK;
-		bool last;
-
-		err = bpf_map_lookup_batch(fd, in, tok + tok_len, keys, vals, &n, &opts);
-		last = err && errno == ENOENT;
-		if (err && !last) {
-			err = -errno;
-			goto cleanup;
-		}
-		err = 0;
-		for (uint32_t i = 0; i < n && !err; i++)
-			err = fn(keys + (size_t)i * info.key_size, vals + (size_t)i * info.value_size, ctx);
-		if (err || last)
-			goto cleanup;
-		memcpy(tok, tok + tok_len, tok_len);
-		in = tok;
-	}
-cleanup:
-	free(keys);
-	free(vals);
-	free(tok);
-	return err;
-}
-
-static int count_one(const void *key, const void *value, void *ctx)
-{
-	(*(uint64_t *)ctx)++;
-	return 0;
-}
-
-/* maps without batch lookups (LPM tries): one get_next_key per entry */
-static int count_keys(int fd, uint32_t key_size, uint64_t *n)
-{
-	uint8_t *cur = calloc(2, key_size ? key_size : 1), *next = cur + key_size;
-	void *prev = NULL;
-
-	if (!cur)
-		return -ENOMEM;
-	*n = 0;
-	while (!bpf_map_get_next_key(fd, prev, next)) {
-		(*n)++;
-		memcpy(cur, next, key_size);
-		prev = cur;
-	}
-	free(cur);
-	return errno == ENOENT ? 0 : -errno;
-}
-
 /* capacities and which maps count; the ids for matching iterator records */
-static int census_prepare(struct gate *g, struct census *c, uint32_t *ids, uint32_t *types,
-			  uint32_t *key_sizes)
+static int census_prepare(struct gate *g, struct census *c, uint32_t *ids)
 {
 	struct bpf_map_info info;
 	int err;
@@ -132,8 +51,6 @@ static int census_prepare(struct gate *g, struct census *c, uint32_t *ids, uint3
 		if (err)
 			return err;
 		ids[m] = info.id;
-		types[m] = info.type;
-		key_sizes[m] = info.key_size;
 		c->capacity[m] = info.max_entries;
 		c->counted[m] = true;
 	}
@@ -142,16 +59,19 @@ static int census_prepare(struct gate *g, struct census *c, uint32_t *ids, uint3
 
 int census_walk(struct gate *g, struct census *c)
 {
-	uint32_t ids[GM_MAX], types[GM_MAX], key_sizes[GM_MAX];
-	int err = census_prepare(g, c, ids, types, key_sizes);
+	uint32_t ids[GM_MAX];
+	int err = census_prepare(g, c, ids);
 
 	for (int m = 0; m < GM_MAX && !err; m++) {
+		long n;
+
 		if (!c->counted[m])
 			continue;
-		if (types[m] == BPF_MAP_TYPE_LPM_TRIE)
-			err = count_keys(g->fd[m], key_sizes[m], &c->entries[m]);
+		n = map_count(g->fd[m], NULL);
+		if (n < 0)
+			err = (int)n;
 		else
-			err = census_walk_hash(g->fd[m], count_one, &c->entries[m]);
+			c->entries[m] = n;
 	}
 	c->walked = true;
 	return err;
@@ -159,13 +79,13 @@ int census_walk(struct gate *g, struct census *c)
 
 static int census_iter(struct gate *g, struct census *c)
 {
-	uint32_t ids[GM_MAX], types[GM_MAX], key_sizes[GM_MAX];
+	uint32_t ids[GM_MAX];
 	struct census_rec recs[256];
 	size_t have = 0;
 	ssize_t got;
 	int fd, err;
 
-	err = census_prepare(g, c, ids, types, key_sizes);
+	err = census_prepare(g, c, ids);
 	if (err)
 		return err;
 	fd = bpf_iter_create(bpf_link__fd(census_link));

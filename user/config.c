@@ -10,8 +10,11 @@
  * - Keys that depend on each other (ban_time <= ban_time_max, ttl_min <=
  *   ttl_max, allowlist_threshold < threshold) are checked at the end and
  *   reported at the line of the later of the two.
+ * - Values another module reads are checked by that module's own parser:
+ *   sites and resolvers (dnsbl_sites.c, dnsbl_query.c), listen (metrics.c);
+ *   with sites set, the whole [dnsbl] section as dnsbl_start() will take it
+ *   (dnsbl_settings_check(): threshold >= 1, at most 8 resolvers).
  * The defaults are config_defaults(): gate_default_config() plus the rest here. */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <ini.h>
 #include <json-c/json.h>
@@ -78,49 +82,6 @@ static int parse_bool(const char *v, bool *out)
 			return *out = false, 0;
 	}
 	return -EINVAL;
-}
-
-/* "host:port" / "[v6]:port" / bare "v6"; port required when need_port */
-static int parse_endpoint(const char *v, bool need_port)
-{
-	char host[INET6_ADDRSTRLEN + 2];
-	const char *port = NULL;
-	unsigned char buf[16];
-	uint32_t p;
-	size_t n;
-
-	if (*v == '[') {
-		const char *close = strchr(v, ']');
-
-		if (!close || (size_t)(close - v - 1) >= sizeof(host))
-			return -EINVAL;
-		n = close - v - 1;
-		memcpy(host, v + 1, n);
-		host[n] = 0;
-		if (close[1] == ':')
-			port = close + 2;
-		else if (close[1])
-			return -EINVAL;
-		if (inet_pton(AF_INET6, host, buf) != 1)
-			return -EINVAL;
-	} else if (inet_pton(AF_INET6, v, buf) == 1) {
-		/* a bare IPv6 address: no port possible */
-	} else {
-		const char *colon = strchr(v, ':');
-
-		n = colon ? (size_t)(colon - v) : strlen(v);
-		if (n >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, v, n);
-		host[n] = 0;
-		if (inet_pton(AF_INET, host, buf) != 1)
-			return -EINVAL;
-		if (colon)
-			port = colon + 1;
-	}
-	if (!port)
-		return need_port ? -EINVAL : 0;
-	return parse_u32(port, 1, 65535, &p);
 }
 
 /* ---- list values: "a, b, c" ---- */
@@ -342,9 +303,14 @@ static int set_pending(struct cfg_ctx *c, const char *v)
 	return 0;
 }
 
+/* one server per item, in the syntax the DNSBL module reads */
 static int set_resolver_item(struct cfg_ctx *c, char *item)
 {
-	return parse_endpoint(item, false) ? bad(c, item, NULL) : 0;
+	char why[256];
+
+	if (!strcmp(item, "system") || strpbrk(item, " \t") || dnsbl_resolvers_check(item, why, sizeof(why)))
+		return bad(c, item, NULL);
+	return 0;
 }
 
 static int set_resolvers(struct cfg_ctx *c, const char *v)
@@ -391,9 +357,11 @@ static int set_cidrs(struct cfg_ctx *c, const char *v)
 /* ---- [metrics] ---- */
 static int set_listen(struct cfg_ctx *c, const char *v)
 {
+	struct sockaddr_storage ss;
+
 	if (strlen(v) >= sizeof(c->s->metrics_listen))
 		return bad(c, "...", NULL);
-	if (strcmp(v, "none") && parse_endpoint(v, true))
+	if (metrics_parse_listen(v, &ss) < 0)
 		return bad(c, v, NULL);
 	snprintf(c->s->metrics_listen, sizeof(c->s->metrics_listen), "%s", v);
 	return 0;
@@ -564,6 +532,24 @@ static int check_pairs(struct cfg_ctx *c)
 	return c->err[0] ? -EINVAL : 0;
 }
 
+/* With DNSBL sites, the [dnsbl] section as the DNSBL module will take it
+ * (threshold >= 1, at most 8 resolvers, ...), reported at the key's line. */
+static int check_dnsbl(struct cfg_ctx *c)
+{
+	const char *key = NULL;
+	char why[512];
+	int line;
+
+	if (!c->s->dnsbl_sites[0] || !dnsbl_settings_check(c->s, &key, why, sizeof(why)))
+		return 0;
+	if (!key)
+		key = "sites";
+	line = key_index("dnsbl", key) >= 0 ? seen_line(c, "dnsbl", key) : 0;
+	c->lineno = line ? line : seen_line(c, "dnsbl", "sites");
+	set_err(c, "key '%s': %s", key, why);
+	return -EINVAL;
+}
+
 void config_defaults(struct mg_settings *s)
 {
 	static const char *const allow[] = { "127.0.0.0/8", "::1/128" };
@@ -636,6 +622,8 @@ int config_load(const char *path, struct mg_settings *s, char *err, size_t errle
 	}
 	if (!c.err[0])
 		check_pairs(&c);
+	if (!c.err[0])
+		check_dnsbl(&c);
 	if (c.err[0]) {
 		snprintf(err, errlen, "%s:%d: %s", path, c.err_line, c.err);
 		return -EINVAL;

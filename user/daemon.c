@@ -247,34 +247,44 @@ static int allow_add_config(struct daemon *d, const struct mg_settings *s)
 	return 0;
 }
 
+struct stale_allow {
+	const struct mg_settings *s;
+	struct mg_lpm_key *keys;
+	int n, cap;
+};
+
+static int find_stale_allow(const void *key, const void *value, void *ctx)
+{
+	const struct mg_rule *r = value;
+	struct stale_allow *st = ctx;
+
+	if (r->origin != MG_ORIGIN_CONFIG || allow_wanted(st->s, key))
+		return 0;
+	if (st->n == st->cap) {
+		struct mg_lpm_key *p = realloc(st->keys, (st->cap ? st->cap * 2 : 64) * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		st->keys = p;
+		st->cap = st->cap ? st->cap * 2 : 64;
+	}
+	memcpy(&st->keys[st->n++], key, sizeof(st->keys[0]));
+	return 0;
+}
+
 static void allow_remove_stale(struct daemon *d, const struct mg_settings *s)
 {
-	int fd = d->gate.fd[GM_ALLOW], n = 0, cap = 0;
-	struct mg_lpm_key key, next, *stale = NULL;
-	struct mg_rule r;
-	bool have = false;
+	struct stale_allow st = { .s = s };
+	int fd = d->gate.fd[GM_ALLOW];
 
-	while (bpf_map_get_next_key(fd, have ? &key : NULL, &next) == 0) {
-		key = next;
-		have = true;
-		if (bpf_map_lookup_elem(fd, &key, &r) || r.origin != MG_ORIGIN_CONFIG || allow_wanted(s, &key))
-			continue;
-		if (n == cap) {
-			struct mg_lpm_key *p = realloc(stale, (cap = cap ? cap * 2 : 64) * sizeof(*p));
-
-			if (!p)
-				break;
-			stale = p;
-		}
-		stale[n++] = key;
-	}
-	for (int i = 0; i < n; i++) {
+	map_walk(fd, find_stale_allow, &st); /* on ENOMEM: the ones found so far */
+	for (int i = 0; i < st.n; i++) {
 		char buf[MG_ADDRSTRLEN + 8];
 
-		bpf_map_delete_elem(fd, &stale[i]);
-		pr_info("msg=\"allow entry removed from config\" cidr=%s", format_cidr(&stale[i], buf, sizeof(buf)));
+		bpf_map_delete_elem(fd, &st.keys[i]);
+		pr_info("msg=\"allow entry removed from config\" cidr=%s", format_cidr(&st.keys[i], buf, sizeof(buf)));
 	}
-	free(stale);
+	free(st.keys);
 }
 
 /* Put settings into the maps: allow additions, one mg_config write, the
@@ -827,8 +837,7 @@ static void daemon_init(struct daemon *d)
 /* The size of the pinned maps wins over max_sources: resizing drops state. */
 static uint32_t pinned_max_sources(const char *pin_dir)
 {
-	struct bpf_map_info info = {};
-	uint32_t len = sizeof(info);
+	struct bpf_map_info info;
 	char path[PATH_MAX];
 	int fd;
 
@@ -837,7 +846,7 @@ static uint32_t pinned_max_sources(const char *pin_dir)
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+	if (map_info(fd, &info))
 		info.max_entries = 0;
 	close(fd);
 	return info.max_entries;

@@ -482,7 +482,7 @@ static int apply_settings(struct dnsbl *d, const struct mg_settings *s, char *er
 
 	if (!ns || !old)
 		goto out;
-	r = dnsbl_settings_check(s, err, errlen);
+	r = dnsbl_settings_check(s, NULL, err, errlen);
 	if (r)
 		goto out;
 	r = dnsbl_sites_parse(s->dnsbl_sites, ns, err, errlen);
@@ -665,7 +665,7 @@ int dnsbl_reload(struct dnsbl *d, const struct mg_settings *s)
 
 	if (!d)
 		return 0;
-	if (dnsbl_settings_check(s, err, sizeof(err))) {
+	if (dnsbl_settings_check(s, NULL, err, sizeof(err))) {
 		pr_err("msg=\"DNSBL reload refused\" err=\"%s\"", err);
 		return -EINVAL;
 	}

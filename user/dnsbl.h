@@ -38,6 +38,10 @@ struct dnsbl_sites {
 	char zone[DNSBL_MAX_ZONES][DNSBL_ZONE_LEN + 1];
 };
 
+/* The next item of a list separated by commas and/or white space (sites,
+ * resolvers): copied into tok (len bytes), *p moved past it. 1, 0 at the
+ * end, -E2BIG when it does not fit (*p then at the item). */
+int dnsbl_list_next(const char **p, char *tok, size_t len);
 /* 0, or -EINVAL with a message naming the bad entry in err. Empty spec: no sites. */
 int dnsbl_sites_parse(const char *spec, struct dnsbl_sites *out, char *err, size_t errlen);
 /* a: the answer's IPv4 address in host order */

@@ -22,15 +22,14 @@ uint32_t dnsbl_zone_id(const char *zone)
 static int open_or_create(const char *pin_dir, const char *name, enum bpf_map_type type,
 			  uint32_t key_size, uint32_t value_size, uint32_t max, bool create)
 {
-	struct bpf_map_info info = {};
-	uint32_t len = sizeof(info);
+	struct bpf_map_info info;
 	char path[PATH_MAX];
 	int fd, err;
 
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
-		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.type == type &&
+		if (!map_info(fd, &info) && info.type == type &&
 		    info.key_size == key_size && info.value_size == value_size)
 			return fd;
 		close(fd);
@@ -85,26 +84,32 @@ static int put_zone(int fd, const char *zone)
 	return bpf_map_update_elem(fd, &id, name, BPF_ANY) ? -errno : 0;
 }
 
+struct zones_walk {
+	int fd;
+	const struct dnsbl_sites *ss;
+};
+
+static int drop_unused_zone(const void *key, const void *value, void *ctx)
+{
+	const struct zones_walk *w = ctx;
+	uint32_t id = *(const uint32_t *)key;
+
+	for (int z = 0; z < w->ss->n_zones; z++)
+		if (dnsbl_zone_id(w->ss->zone[z]) == id)
+			return 0;
+	bpf_map_delete_elem(w->fd, &id);
+	return 0;
+}
+
 /* The zones map names the zones in use now: `lookup` shows only those. */
 int dnsbl_cache_set_zones(struct dnsbl_cache *c, const struct dnsbl_sites *ss)
 {
-	uint32_t key, next, *prev = NULL;
-	int err = 0;
+	struct zones_walk w = { c->zones_fd, ss };
+	int err;
 
 	if (c->zones_fd < 0)
 		return -EBADF;
-	while (!bpf_map_get_next_key(c->zones_fd, prev, &next)) {
-		bool keep = false;
-
-		for (int z = 0; z < ss->n_zones && !keep; z++)
-			keep = dnsbl_zone_id(ss->zone[z]) == next;
-		if (!keep && !bpf_map_delete_elem(c->zones_fd, &next)) {
-			prev = NULL; /* start over: deleting can reorder the walk */
-			continue;
-		}
-		key = next;
-		prev = &key;
-	}
+	err = map_walk(c->zones_fd, drop_unused_zone, &w);
 	for (int z = 0; z < ss->n_zones; z++) {
 		int r = put_zone(c->zones_fd, ss->zone[z]);
 
@@ -132,43 +137,53 @@ static struct json_object *ip4_json(uint32_t a)
 	return json_object_new_string(buf);
 }
 
+struct cached_walk {
+	struct dnsbl_cache *c;
+	const struct mg_addr *a;
+	struct json_object *zones;
+	uint64_t now;
+	int n;
+};
+
+/* one zone in use: its answer for the source, if cached and fresh */
+static int cached_zone(const void *key, const void *value, void *ctx)
+{
+	struct cached_walk *w = ctx;
+	struct dnsbl_cache_key k = { .addr = *w->a, .zone_id = *(const uint32_t *)key };
+	struct json_object *o, *ans;
+	struct dnsbl_cache_val v;
+	char name[DNSBL_ZONE_NAME_LEN];
+
+	if (bpf_map_lookup_elem(w->c->cache_fd, &k, &v) || v.expires_ns <= w->now)
+		return 0;
+	memcpy(name, value, sizeof(name));
+	name[sizeof(name) - 1] = 0;
+	o = json_object_new_object();
+	ans = json_object_new_array();
+	for (int i = 0; i < v.n_answers && i < 4; i++)
+		json_object_array_add(ans, ip4_json(v.answers[i]));
+	json_object_object_add(o, "zone", json_object_new_string(name));
+	json_object_object_add(o, "answer", v.n_answers ? ip4_json(v.answers[0]) : NULL);
+	json_object_object_add(o, "answers", ans);
+	json_object_object_add(o, "result", json_object_new_string(
+		v.result < DR_MAX ? dnsbl_result_names[v.result] : "unknown"));
+	json_object_object_add(o, "weight", json_object_new_int(v.weight));
+	json_object_object_add(o, "listed", json_object_new_boolean(v.listed));
+	json_object_object_add(o, "expires_in_s",
+			       json_object_new_int64((v.expires_ns - w->now + NSEC_PER_SEC - 1) / NSEC_PER_SEC));
+	json_object_array_add(w->zones, o);
+	w->n++;
+	return 0;
+}
+
 int dnsbl_cached(const char *pin_dir, const struct mg_addr *a, struct json_object *zones)
 {
 	struct dnsbl_cache c;
-	struct dnsbl_cache_key k = { .addr = *a };
-	struct dnsbl_cache_val v;
-	char name[DNSBL_ZONE_NAME_LEN];
-	uint64_t now = now_boot_ns();
-	uint32_t id, *prev = NULL;
-	int n = 0;
+	struct cached_walk w = { &c, a, zones, now_boot_ns(), 0 };
 
 	if (dnsbl_cache_open(&c, pin_dir, false))
 		return 0;
-	while (!bpf_map_get_next_key(c.zones_fd, prev, &id)) {
-		prev = &k.zone_id;
-		k.zone_id = id;
-		if (bpf_map_lookup_elem(c.zones_fd, &id, name) ||
-		    bpf_map_lookup_elem(c.cache_fd, &k, &v) || v.expires_ns <= now)
-			continue;
-		name[sizeof(name) - 1] = 0;
-
-		struct json_object *o = json_object_new_object(), *ans = json_object_new_array();
-
-		for (int i = 0; i < v.n_answers && i < 4; i++)
-			json_object_array_add(ans, ip4_json(v.answers[i]));
-		json_object_object_add(o, "zone", json_object_new_string(name));
-		json_object_object_add(o, "answer", v.n_answers ? ip4_json(v.answers[0]) : NULL);
-		json_object_object_add(o, "answers", ans);
-		json_object_object_add(o, "result", json_object_new_string(
-			v.result < DR_MAX ? dnsbl_result_names[v.result] : "unknown"));
-		json_object_object_add(o, "weight", json_object_new_int(v.weight));
-		json_object_object_add(o, "listed", json_object_new_boolean(v.listed));
-		json_object_object_add(o, "expires_in_s",
-				       json_object_new_int64((v.expires_ns - now + NSEC_PER_SEC - 1) /
-							     NSEC_PER_SEC));
-		json_object_array_add(zones, o);
-		n++;
-	}
+	map_walk(c.zones_fd, cached_zone, &w);
 	dnsbl_cache_close(&c);
-	return n;
+	return w.n;
 }

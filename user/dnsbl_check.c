@@ -3,6 +3,7 @@
  * its RFC 5782 self-test, and print each answer, the weights that matched,
  * the total score and the verdict the daemon would write. */
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,8 @@ static int parse_i32(const char *s, int32_t *out)
 	return 0;
 }
 
-/* the settings: the config file unless only overrides are given */
+/* the settings: the config file unless only overrides are given (then the
+ * defaults, config_defaults()) */
 static int load_settings(struct mg_settings *s, const char *cfg, bool overrides)
 {
 	const char *path = cfg ? cfg : opts.config;
@@ -87,16 +89,7 @@ static int load_settings(struct mg_settings *s, const char *cfg, bool overrides)
 				    overrides ? "" : " (or give --sites and --resolvers)");
 		if (config_load(path, s, err, sizeof(err)))
 			return fail(EXIT_USAGE, "%s", err);
-		return 0;
 	}
-	/* no config file: the documented [dnsbl] defaults */
-	s->dnsbl_threshold = 3;
-	s->dnsbl_allow_threshold = -1;
-	snprintf(s->dnsbl_resolvers, sizeof(s->dnsbl_resolvers), "system");
-	s->dnsbl_timeout_ns = 2 * NSEC_PER_SEC;
-	s->dnsbl_max_inflight = 512;
-	s->dnsbl_ttl_min_ns = 60 * NSEC_PER_SEC;
-	s->dnsbl_ttl_max_ns = 3600 * NSEC_PER_SEC;
 	return 0;
 }
 
@@ -246,47 +239,62 @@ out:
 
 int do_dnsbl(int argc, char **argv)
 {
+	static const struct option lo[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "sites", required_argument, NULL, 's' },
+		{ "resolvers", required_argument, NULL, 'r' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "threshold", required_argument, NULL, 'T' },
+		{ "allowlist-threshold", required_argument, NULL, 'A' },
+		{ "no-selftest", no_argument, NULL, 'N' },
+		{ 0 },
+	};
 	const char *cfg = NULL, *sites = NULL, *resolvers = NULL, *timeout = NULL, *addr_s = NULL;
 	const char *thr = NULL, *athr = NULL;
 	bool selftest = true;
 	struct mg_settings *s;
 	struct mg_addr addr;
 	char err[256];
-	int rc;
+	int rc, opt;
 
 	if (argc < 2 || strcmp(argv[1], "check"))
 		return usage();
-	for (int i = 2; i < argc; i++) {
-		const char **dst = NULL;
-		const char *a = argv[i];
-
-		if (!strcmp(a, "-c") || !strcmp(a, "--config"))
-			dst = &cfg;
-		else if (!strcmp(a, "--sites"))
-			dst = &sites;
-		else if (!strcmp(a, "--resolvers"))
-			dst = &resolvers;
-		else if (!strcmp(a, "--timeout"))
-			dst = &timeout;
-		else if (!strcmp(a, "--threshold"))
-			dst = &thr;
-		else if (!strcmp(a, "--allowlist-threshold"))
-			dst = &athr;
-		else if (!strcmp(a, "--no-selftest")) {
+	argv[1] = (char *)"dnsbl check"; /* argv[0] from here: names it in messages (bad_option) */
+	argc--;
+	argv++;
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			cfg = optarg;
+			break;
+		case 's':
+			sites = optarg;
+			break;
+		case 'r':
+			resolvers = optarg;
+			break;
+		case 't':
+			timeout = optarg;
+			break;
+		case 'T':
+			thr = optarg;
+			break;
+		case 'A':
+			athr = optarg;
+			break;
+		case 'N':
 			selftest = false;
-			continue;
-		} else if (a[0] == '-' && a[1]) {
-			return fail(EXIT_USAGE, "dnsbl check: unknown option '%s'", a);
-		} else if (!addr_s) {
-			addr_s = a;
-			continue;
-		} else {
-			return fail(EXIT_USAGE, "dnsbl check: one address only ('%s')", a);
+			break;
+		default:
+			return bad_option(opt, argv);
 		}
-		if (i + 1 >= argc)
-			return fail(EXIT_USAGE, "dnsbl check: %s needs a value", a);
-		*dst = argv[++i];
 	}
+	if (optind < argc)
+		addr_s = argv[optind++];
+	if (optind < argc)
+		return fail(EXIT_USAGE, "dnsbl check: one address only ('%s')", argv[optind]);
 	if (!addr_s)
 		return usage();
 	if (parse_addr(addr_s, &addr))
@@ -315,7 +323,7 @@ int do_dnsbl(int argc, char **argv)
 		fail(rc, "dnsbl check: --allowlist-threshold '%s' is not an integer", athr);
 		goto out;
 	}
-	if (dnsbl_settings_check(s, err, sizeof(err))) {
+	if (dnsbl_settings_check(s, NULL, err, sizeof(err))) {
 		fail(rc, "[dnsbl] %s", err);
 		goto out;
 	}

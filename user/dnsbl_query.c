@@ -151,37 +151,13 @@ static int parse_servers(const char *list, struct ares_addr_port_node *nodes, in
 	const char *p = list;
 	int n = 0, r;
 
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (!*p || !strncmp(p, "system", 6)) {
-		const char *q = *p ? p + 6 : p;
-
-		while (*q == ' ' || *q == '\t')
-			q++;
-		if (*q) {
-			snprintf(err, errlen, "resolvers: 'system' cannot be combined with addresses");
-			return -EINVAL;
-		}
-		return 0;
-	}
-	while (*p) {
-		size_t l;
-
-		while (*p == ',' || isspace((unsigned char)*p))
-			p++;
-		if (!*p)
-			break;
-		l = strcspn(p, ", \t");
-		if (l >= sizeof(tok)) {
-			snprintf(err, errlen, "resolvers: entry '%.40s...' too long", p);
-			return -EINVAL;
-		}
-		memcpy(tok, p, l);
-		tok[l] = 0;
-		p += l;
+	while ((r = dnsbl_list_next(&p, tok, sizeof(tok))) > 0) {
 		if (!strcmp(tok, "system")) {
-			snprintf(err, errlen, "resolvers: 'system' cannot be combined with addresses");
-			return -EINVAL;
+			if (n || p[strspn(p, " \t\r\n")]) {
+				snprintf(err, errlen, "resolvers: 'system' cannot be combined with addresses");
+				return -EINVAL;
+			}
+			return 0;
 		}
 		if (n >= max) {
 			snprintf(err, errlen, "resolvers: more than %d servers", max);
@@ -191,6 +167,10 @@ static int parse_servers(const char *list, struct ares_addr_port_node *nodes, in
 		if (r)
 			return r;
 		n++;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "resolvers: entry '%.40s...' too long", p);
+		return -EINVAL;
 	}
 	return n;
 }

@@ -231,6 +231,31 @@ static int parse_site(const char *tok, struct dnsbl_sites *ss, char *err, size_t
 	return 0;
 }
 
+static bool list_sep(char c)
+{
+	return c == ',' || isspace((unsigned char)c);
+}
+
+int dnsbl_list_next(const char **p, char *tok, size_t len)
+{
+	const char *s = *p;
+	size_t n = 0;
+
+	while (list_sep(*s))
+		s++;
+	*p = s;
+	if (!*s)
+		return 0;
+	while (s[n] && !list_sep(s[n]))
+		n++;
+	if (n >= len)
+		return -E2BIG;
+	memcpy(tok, s, n);
+	tok[n] = 0;
+	*p = s + n;
+	return 1;
+}
+
 int dnsbl_sites_parse(const char *spec, struct dnsbl_sites *ss, char *err, size_t errlen)
 {
 	char tok[DNSBL_SITE_LEN + 64];
@@ -239,25 +264,13 @@ int dnsbl_sites_parse(const char *spec, struct dnsbl_sites *ss, char *err, size_
 
 	memset(ss, 0, offsetof(struct dnsbl_sites, site));
 	ss->n_sites = ss->n_zones = 0;
-	while (*p) {
-		size_t n;
-
-		while (*p == ',' || isspace((unsigned char)*p))
-			p++;
-		if (!*p)
-			break;
-		n = strcspn(p, ", \t\r\n");
-		if (n >= sizeof(tok)) {
-			snprintf(err, errlen, "sites entry '%.40s...': too long", p);
-			return -EINVAL;
-		}
-		memcpy(tok, p, n);
-		tok[n] = 0;
+	while ((r = dnsbl_list_next(&p, tok, sizeof(tok))) > 0) {
 		r = parse_site(tok, ss, err, errlen);
 		if (r)
 			return r;
-		p += n;
 	}
+	if (r < 0)
+		return ERR("sites entry '%.40s...': too long", p);
 	return 0;
 }
 
@@ -430,28 +443,39 @@ void dnsbl_params_from(const struct mg_settings *s, struct dnsbl_params *p)
 		p->ttl_max_ns = p->ttl_min_ns;
 }
 
-int dnsbl_settings_check(const struct mg_settings *s, char *err, size_t errlen)
+/* r for the key at fault (named in *key when key is not NULL) */
+static int key_err(const char **key, const char *name, int r)
+{
+	if (key)
+		*key = name;
+	return r;
+}
+
+int dnsbl_settings_check(const struct mg_settings *s, const char **key, char *err, size_t errlen)
 {
 	int r;
 
 	r = dnsbl_sites_check(s->dnsbl_sites, err, errlen);
 	if (r)
-		return r;
+		return key_err(key, "sites", r);
 	r = dnsbl_resolvers_check(s->dnsbl_resolvers, err, errlen);
 	if (r)
-		return r;
+		return key_err(key, "resolvers", r);
 	if (s->dnsbl_threshold < 1)
-		return ERR("threshold %d: must be at least 1 (0 or less would block every source)",
-			   s->dnsbl_threshold);
+		return key_err(key, "threshold",
+			       ERR("threshold %d: must be at least 1 (0 or less would block every source)",
+				   s->dnsbl_threshold));
 	if (s->dnsbl_allow_threshold >= s->dnsbl_threshold)
-		return ERR("allowlist_threshold %d: must be below threshold %d",
-			   s->dnsbl_allow_threshold, s->dnsbl_threshold);
+		return key_err(key, "allowlist_threshold",
+			       ERR("allowlist_threshold %d: must be below threshold %d",
+				   s->dnsbl_allow_threshold, s->dnsbl_threshold));
 	if (s->dnsbl_timeout_ns && (s->dnsbl_timeout_ns < NSEC_PER_SEC / 10 ||
 				    s->dnsbl_timeout_ns > 60 * NSEC_PER_SEC))
-		return ERR("timeout: must be between 100ms and 60s");
+		return key_err(key, "timeout", ERR("timeout: must be between 100ms and 60s"));
 	if (s->dnsbl_max_inflight > 65536)
-		return ERR("max_inflight %u: must be at most 65536", s->dnsbl_max_inflight);
+		return key_err(key, "max_inflight",
+			       ERR("max_inflight %u: must be at most 65536", s->dnsbl_max_inflight));
 	if (s->dnsbl_ttl_max_ns && s->dnsbl_ttl_min_ns > s->dnsbl_ttl_max_ns)
-		return ERR("ttl_min must not exceed ttl_max");
+		return key_err(key, "ttl_min", ERR("ttl_min must not exceed ttl_max"));
 	return 0;
 }

@@ -263,6 +263,26 @@ static int load_rows(const struct list_desc *l, struct gate *g, struct row **out
 	return 0;
 }
 
+/* an exclusion ('!' in an rbldnsd zone, MG_RULE_EXCLUDE): "not denied" */
+static bool row_excluded(const struct list_desc *l, const struct row *r)
+{
+	return l == &lists[LIST_DENY] && (r->val.rule.flags & MG_RULE_EXCLUDE);
+}
+
+/* the list's key as shown: an address, a prefix, "!prefix" for an exclusion
+ * (as `zone export` writes it) */
+static const char *row_str(const struct list_desc *l, const struct row *r, char *buf, size_t len)
+{
+	if (l == &lists[LIST_BAN])
+		return format_addr(&r->key.addr, buf, len);
+	if (row_excluded(l, r) && len > 1) {
+		buf[0] = '!';
+		format_cidr(&r->key.lpm, buf + 1, len - 1);
+		return buf;
+	}
+	return format_cidr(&r->key.lpm, buf, len);
+}
+
 static struct json_object *row_json(const struct list_desc *l, const struct row *r, uint64_t now)
 {
 	struct json_object *o = json_object_new_object();
@@ -280,6 +300,8 @@ static struct json_object *row_json(const struct list_desc *l, const struct row 
 		exp = r->val.rule.expires_ns;
 		json_object_object_add(o, "cidr", json_object_new_string(format_cidr(&r->key.lpm, buf, sizeof(buf))));
 		json_object_object_add(o, "origin", json_object_new_string(origin_name(r->val.rule.origin)));
+		if (l == &lists[LIST_DENY])
+			json_object_object_add(o, "exclude", json_object_new_boolean(row_excluded(l, r)));
 		if (r->val.rule.value) {
 			uint32_t v = r->val.rule.value;
 
@@ -335,10 +357,10 @@ static void list_human(const struct list_desc *l, const struct row *rows, size_t
 	char a[MG_ADDRSTRLEN + 8], e[48], c[48], lv[16], d[32];
 	int w = ban ? 7 : 6; /* "ADDRESS" / "PREFIX" */
 	size_t shown = 0, hidden = 0;
+	bool excluded = false;
 
 	for (size_t i = 0; i < n; i++) {
-		int len = (int)strlen(ban ? format_addr(&rows[i].key.addr, a, sizeof(a))
-					  : format_cidr(&rows[i].key.lpm, a, sizeof(a)));
+		int len = (int)strlen(row_str(l, &rows[i], a, sizeof(a)));
 
 		if (len > w)
 			w = len;
@@ -357,21 +379,24 @@ static void list_human(const struct list_desc *l, const struct row *rows, size_t
 				printf("%-*s  %-6s  %s\n", w, "PREFIX", "ORIGIN", "EXPIRES");
 		}
 		format_expiry(exp, now, e, sizeof(e));
+		excluded |= row_excluded(l, &rows[i]);
 		if (ban) {
 			const struct mg_ban *b = &rows[i].val.ban;
 
 			snprintf(lv, sizeof(lv), "%u", b->level);
 			snprintf(c, sizeof(c), "%s ago", format_duration(now > b->created_ns ? now - b->created_ns : 0,
 									 d, sizeof(d)));
-			printf("%-*s  %-6s  %5s  %-10s  %s\n", w, format_addr(&rows[i].key.addr, a, sizeof(a)),
+			printf("%-*s  %-6s  %5s  %-10s  %s\n", w, row_str(l, &rows[i], a, sizeof(a)),
 			       origin_name(b->origin), lv, c, e);
 		} else {
-			printf("%-*s  %-6s  %s\n", w, format_cidr(&rows[i].key.lpm, a, sizeof(a)),
+			printf("%-*s  %-6s  %s\n", w, row_str(l, &rows[i], a, sizeof(a)),
 			       origin_name(rows[i].val.rule.origin), e);
 		}
 	}
 	if (!shown)
 		printf("the %s list is empty\n", l->name);
+	if (excluded)
+		printf("(!PREFIX: an exclusion from a zone file; sources in it are not denied)\n");
 	if (hidden)
 		printf("(%zu expired %s not shown%s)\n", hidden, hidden == 1 ? "entry" : "entries",
 		       ban ? "; --all shows them: they set the next ban's length" : "");

@@ -198,22 +198,28 @@ out:
 	return err;
 }
 
-/* ---- libbpf ---- */
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+/* ---- other libraries' messages ---- */
+const char *log_text(char *buf, size_t len, const char *fmt, va_list ap)
 {
-	char buf[1024];
 	size_t n;
 
-	if (log_level < LOG_LVL_DEBUG)
-		return 0;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	vsnprintf(buf, len, fmt, ap);
 	n = strlen(buf);
 	while (n && buf[n - 1] == '\n')
 		buf[--n] = 0;
 	for (char *p = buf; *p; p++)
 		if (*p == '"')
 			*p = '\'';
-	log_msg(LOG_LVL_DEBUG, "msg=\"libbpf\" text=\"%s\"", buf);
+	return buf;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[1024];
+
+	if (log_level < LOG_LVL_DEBUG)
+		return 0;
+	log_msg(LOG_LVL_DEBUG, "msg=\"libbpf\" text=\"%s\"", log_text(buf, sizeof(buf), fmt, ap));
 	return 0;
 }
 

@@ -188,11 +188,20 @@ static void dnsbl_step(struct lookup *l)
 		struct json_object *z = json_object_array_get_idx(zones, i), *f;
 		const char *zone = json_object_get_string(json_object_object_get_ex(z, "zone", &f) ? f : NULL);
 		const char *ans = json_object_object_get_ex(z, "answer", &f) ? json_object_get_string(f) : NULL;
+		const char *res = json_object_object_get_ex(z, "result", &f) ? json_object_get_string(f) : "?";
 		int w = json_object_object_get_ex(z, "weight", &f) ? json_object_get_int(f) : 0;
 		bool listed = json_object_object_get_ex(z, "listed", &f) && json_object_get_boolean(f);
+		char what[96];
 
-		note(l, "dnsbl zone %s: %s%s (weight %d)", zone ? zone : "?", ans ? ans : "no answer",
-		     listed ? ", listed" : "", w);
+		/* no A record: the result (nxdomain, timeout ...); an A record:
+		 * the address, and the result when it is not a plain one */
+		if (!ans)
+			snprintf(what, sizeof(what), "%s", res);
+		else if (strcmp(res, "listed") && strcmp(res, "clean"))
+			snprintf(what, sizeof(what), "%s (%s)", ans, res);
+		else
+			snprintf(what, sizeof(what), "%s", ans);
+		note(l, "dnsbl zone %s: %s%s (weight %d)", zone ? zone : "?", what, listed ? ", listed" : "", w);
 	}
 	json_object_object_add(o, "zones", zones);
 	if (!l->cfg.dnsbl_enabled) {

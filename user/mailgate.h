@@ -4,6 +4,7 @@
 #ifndef MAILGATE_USER_H
 #define MAILGATE_USER_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,10 @@ void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(pri
 #define pr_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
 /* route libbpf's messages through log_msg (shown with -v only) */
 void log_setup_libbpf(void);
+/* another library's message (libbpf, libmicrohttpd) made fit for a
+ * text="..." field: formatted into buf, trailing newlines cut, double
+ * quotes made single; returns buf */
+const char *log_text(char *buf, size_t len, const char *fmt, va_list ap);
 
 /* Log at most once per interval_ns for each key (a short fixed string, e.g.
  * "map_full:mg_src" or "dnsbl_zone:zen.spamhaus.org"). The first line after
@@ -112,23 +117,30 @@ struct census {
 	uint64_t taken_ns;         /* CLOCK_BOOTTIME */
 };
 int census_read(struct gate *g, struct census *c);
-/* the slow way, uncached (what census_read falls back to) */
+/* the slow way, uncached (what census_read falls back to): map_count() */
 int census_walk(struct gate *g, struct census *c);
-/* fn(key, value, ctx) for every entry of a hash map, in batches; a non-zero
- * return from fn stops the walk and is returned. 0 or -errno. */
-int census_walk_hash(int fd, int (*fn)(const void *key, const void *value, void *ctx), void *ctx);
 
 /* ---- maps.c: walk a map from any process ---- */
+/* fn(key, value, ctx) for every entry: in batches where the map type has
+ * batch lookups (hash maps; LPM tries on newer kernels), else one
+ * get_next_key and lookup per entry. A non-zero return from fn stops the
+ * walk and is returned; else 0 or -errno. A map changing under the walk may
+ * give an entry twice, never loops forever. */
+typedef int (*map_walk_fn)(const void *key, const void *value, void *ctx);
+int map_walk(int fd, map_walk_fn fn, void *ctx);
+/* the map's type, sizes, id ...: 0 or -errno */
+struct bpf_map_info;
+int map_info(int fd, struct bpf_map_info *info);
 struct map_dump {
 	size_t n, cap;         /* entries copied out */
 	uint32_t key_size, val_size;
 	void *keys, *vals;     /* n keys and n values, back to back */
 };
-/* Copy out every entry (hash maps by batch, others by get_next_key). A map
- * changing under the walk may give an entry twice, never loops forever. */
+/* Copy out every entry (map_walk). */
 int map_dump(int fd, struct map_dump *d);
 void map_dump_free(struct map_dump *d);
-/* Number of entries (max_entries for arrays) and the capacity; < 0 on error. */
+/* Number of entries (map_walk; max_entries for arrays) and the capacity;
+ * < 0 on error. For all the gate's maps at once, census_read() is faster. */
 long map_count(int fd, uint32_t *max_entries);
 
 /* ---- main.c: global options (may stand anywhere on the command line) ---- */
@@ -224,8 +236,9 @@ int dnsbl_sites_check(const char *sites, char *err, size_t errlen);
 /* Validate [dnsbl] resolvers: "system" or "addr[:port], [v6addr]:port, ..." */
 int dnsbl_resolvers_check(const char *list, char *err, size_t errlen);
 /* Validate the whole [dnsbl] section as dnsbl_start() will (sites, resolvers,
- * threshold >= 1, allowlist_threshold < threshold, timeout 100ms..60s, ...) */
-int dnsbl_settings_check(const struct mg_settings *s, char *err, size_t errlen);
+ * threshold >= 1, allowlist_threshold < threshold, timeout 100ms..60s, ...);
+ * on error *key (when key is not NULL) names the [dnsbl] key at fault. */
+int dnsbl_settings_check(const struct mg_settings *s, const char **key, char *err, size_t errlen);
 struct dnsbl *dnsbl_start(const struct mg_settings *s, struct gate *g);
 void dnsbl_submit(struct dnsbl *d, const struct mg_addr *a); /* from the event loop; never blocks */
 /* the same with the event's ts_ns (CLOCK_BOOTTIME), so that the event-to-verdict

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Walking the pinned maps from a command: copy out every entry (batch
- * lookups where the map type has them, else get_next_key), count entries. */
+/* Walking the pinned maps from any process: one walk (batch lookups where
+ * the map type has them, else get_next_key), and on it copying every entry
+ * out and counting the entries. */
 #include <errno.h>
 #ifndef ENOTSUPP
 #define ENOTSUPP 524 /* the kernel's, for "no batch ops" */
@@ -10,6 +11,135 @@
 #include <bpf/bpf.h>
 #include "mailgate.h"
 
+#define WALK_CHUNK 4096
+
+/* A map changing under a walk can make it start over (an LPM trie whose key
+ * was deleted, get_next_key of a vanished key): after this many entries the
+ * walk stops, so it always ends; an entry may then come twice. */
+static size_t walk_limit(const struct bpf_map_info *info)
+{
+	return 2 * (size_t)info->max_entries + 16;
+}
+
+static bool no_batch_ops(int err)
+{
+	return err == -EINVAL || err == -ENOTSUP || err == -EOPNOTSUPP || err == -ENOTSUPP;
+}
+
+/* Batch lookups: hash maps, and LPM tries on kernels with the generic batch
+ * ops. 1 when this map has none (nothing walked), else 0, -errno or fn's. */
+static int walk_batch(int fd, const struct bpf_map_info *info, map_walk_fn fn, void *ctx)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, opts);
+	/* the batch token is the map's own business: a bucket index for hash
+	 * maps, a key for the generic ops; room for either */
+	size_t tok_len = info->key_size > 8 ? info->key_size : 8, done = 0;
+	uint8_t *keys = NULL, *vals = NULL, *tok = malloc(2 * tok_len);
+	uint32_t chunk = WALK_CHUNK;
+	bool first = true;
+	int err = -ENOMEM, intr = 0;
+
+	keys = malloc((size_t)chunk * info->key_size);
+	vals = malloc((size_t)chunk * info->value_size);
+	while (tok && keys && vals && done < walk_limit(info)) {
+		uint32_t n = chunk;
+
+		err = bpf_map_lookup_batch(fd, first ? NULL : tok, tok + tok_len, keys, vals, &n, &opts) ? -errno : 0;
+		if (err == -ENOSPC && !n && chunk < (1u << 20)) { /* a hash bucket bigger than chunk */
+			void *k = realloc(keys, (size_t)chunk * 2 * info->key_size);
+			void *v = k ? realloc(vals, (size_t)chunk * 2 * info->value_size) : NULL;
+
+			keys = k ? k : keys;
+			vals = v ? v : vals;
+			err = -ENOMEM;
+			if (!k || !v)
+				break;
+			chunk *= 2;
+			continue;
+		}
+		if (first && !n && no_batch_ops(err)) {
+			err = 1;
+			break;
+		}
+		if (err && err != -ENOENT && !(err == -EINTR && ++intr < 16)) /* EINTR: entries vanishing */
+			break;
+		for (uint32_t i = 0; i < n; i++) {
+			int r = fn(keys + (size_t)i * info->key_size, vals + (size_t)i * info->value_size, ctx);
+
+			if (r) {
+				err = r;
+				goto out;
+			}
+		}
+		done += n;
+		if (err == -ENOENT || (!err && !n)) { /* the end */
+			err = 0;
+			break;
+		}
+		if (n) { /* the kernel wrote where to go on */
+			memcpy(tok, tok + tok_len, tok_len);
+			first = false;
+		}
+		err = 0;
+	}
+out:
+	free(keys);
+	free(vals);
+	free(tok);
+	return err;
+}
+
+/* one get_next_key and one lookup per entry */
+static int walk_keys(int fd, const struct bpf_map_info *info, map_walk_fn fn, void *ctx)
+{
+	uint8_t *key = malloc(2 * (size_t)info->key_size + info->value_size);
+	uint8_t *next = key + info->key_size, *val = next + info->key_size;
+	size_t steps = 0, limit = walk_limit(info);
+	void *prev = NULL;
+	int err;
+
+	if (!key)
+		return -ENOMEM;
+	while (steps++ < limit && !bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, info->key_size);
+		prev = key;
+		if (bpf_map_lookup_elem(fd, key, val))
+			continue; /* gone in between */
+		err = fn(key, val, ctx);
+		if (err)
+			goto out;
+	}
+	err = steps > limit || errno == ENOENT ? 0 : -errno;
+out:
+	free(key);
+	return err;
+}
+
+int map_info(int fd, struct bpf_map_info *info)
+{
+	uint32_t len = sizeof(*info);
+
+	memset(info, 0, sizeof(*info));
+	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+}
+
+int map_walk(int fd, map_walk_fn fn, void *ctx)
+{
+	struct bpf_map_info info;
+	int err = map_info(fd, &info);
+
+	if (err)
+		return err;
+	if (info.type == BPF_MAP_TYPE_HASH || info.type == BPF_MAP_TYPE_LRU_HASH ||
+	    info.type == BPF_MAP_TYPE_LPM_TRIE) {
+		err = walk_batch(fd, &info, fn, ctx);
+		if (err != 1)
+			return err;
+	}
+	return walk_keys(fd, &info, fn, ctx);
+}
+
+/* ---- copy out ---- */
 void map_dump_free(struct map_dump *d)
 {
 	free(d->keys);
@@ -17,176 +147,68 @@ void map_dump_free(struct map_dump *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static int grow(struct map_dump *d, size_t want)
+static int dump_one(const void *key, const void *value, void *ctx)
 {
-	size_t cap = d->cap ? d->cap : 1024;
-	void *k, *v;
+	struct map_dump *d = ctx;
 
-	if (want <= d->cap)
-		return 0;
-	while (cap < want)
-		cap *= 2;
-	k = realloc(d->keys, cap * d->key_size);
-	if (!k)
-		return -ENOMEM;
-	d->keys = k;
-	v = realloc(d->vals, cap * d->val_size);
-	if (!v)
-		return -ENOMEM;
-	d->vals = v;
-	d->cap = cap;
-	return 0;
-}
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 1024;
+		void *k = realloc(d->keys, cap * d->key_size), *v;
 
-/* Batch lookups (hash maps, and LPM tries on kernels with the generic batch
- * ops). A trie walk restarts when its key is deleted under it: the limit on
- * entries copied keeps that finite, like dump_walk()'s step limit. */
-static int dump_batch(int fd, struct map_dump *d, uint32_t max_entries)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	uint8_t token[64];
-	uint32_t count, chunk = 4096;
-	size_t limit = 2 * (size_t)max_entries + 16;
-	bool first = true;
-	int err, intr = 0;
-
-	while (d->n < limit) {
-		err = grow(d, d->n + chunk);
-		if (err)
-			return err;
-		count = chunk;
-		err = bpf_map_lookup_batch(fd, first ? NULL : token, token,
-					   (uint8_t *)d->keys + d->n * d->key_size,
-					   (uint8_t *)d->vals + d->n * d->val_size, &count, &opts);
-		err = err ? -errno : 0;
-		if (err == -EINTR && ++intr < 16) { /* entries vanishing under the walk */
-			d->n += count;
-			continue;
-		}
-		if (err && err != -ENOENT) {
-			if (err == -ENOSPC && chunk < (1u << 20)) { /* a bucket bigger than chunk */
-				chunk *= 2;
-				continue;
-			}
-			return err;
-		}
-		d->n += count;
-		first = false;
-		if (err == -ENOENT)
-			return 0;
+		if (!k)
+			return -ENOMEM;
+		d->keys = k;
+		v = realloc(d->vals, cap * d->val_size);
+		if (!v)
+			return -ENOMEM;
+		d->vals = v;
+		d->cap = cap;
 	}
+	memcpy((uint8_t *)d->keys + d->n * d->key_size, key, d->key_size);
+	memcpy((uint8_t *)d->vals + d->n * d->val_size, value, d->val_size);
+	d->n++;
 	return 0;
-}
-
-static int dump_walk(int fd, struct map_dump *d, uint32_t max_entries)
-{
-	uint8_t key[64], next[64];
-	void *prev = NULL;
-	size_t steps = 0, limit = 2 * (size_t)max_entries + 16;
-	int err;
-
-	/* an entry deleted under us makes get_next_key start over; the step
-	 * limit keeps that finite (duplicates are the caller's to tolerate) */
-	while (steps++ < limit && !bpf_map_get_next_key(fd, prev, next)) {
-		err = grow(d, d->n + 1);
-		if (err)
-			return err;
-		memcpy(key, next, d->key_size);
-		prev = key;
-		if (bpf_map_lookup_elem(fd, key, (uint8_t *)d->vals + d->n * d->val_size))
-			continue; /* gone in between */
-		memcpy((uint8_t *)d->keys + d->n * d->key_size, key, d->key_size);
-		d->n++;
-	}
-	return errno == ENOENT || steps > limit ? 0 : -errno;
 }
 
 int map_dump(int fd, struct map_dump *d)
 {
-	struct bpf_map_info info = {};
-	uint32_t len = sizeof(info);
+	struct bpf_map_info info;
 	int err;
 
 	memset(d, 0, sizeof(*d));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -errno;
-	if (info.key_size > 64)
-		return -EINVAL;
+	err = map_info(fd, &info);
+	if (err)
+		return err;
 	d->key_size = info.key_size;
 	d->val_size = info.value_size;
-	if (info.type == BPF_MAP_TYPE_HASH || info.type == BPF_MAP_TYPE_LRU_HASH ||
-	    info.type == BPF_MAP_TYPE_LPM_TRIE) {
-		err = dump_batch(fd, d, info.max_entries);
-		if (err != -EINVAL && err != -ENOTSUP && err != -EOPNOTSUPP && err != -ENOTSUPP)
-			return err;
-		d->n = 0; /* no batch ops here: walk */
-	}
-	err = dump_walk(fd, d, info.max_entries);
+	err = map_walk(fd, dump_one, d);
 	if (err)
 		map_dump_free(d);
 	return err;
 }
 
-/* count with batch lookups into one scratch buffer; < 0 when unsupported */
-static long count_batch(int fd, const struct bpf_map_info *info, long limit)
+/* ---- count ---- */
+static int count_one(const void *key, const void *value, void *ctx)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, opts);
-	const uint32_t chunk = 4096;
-	uint8_t token[64];
-	void *keys = malloc((size_t)chunk * info->key_size), *vals = malloc((size_t)chunk * info->value_size);
-	bool first = true;
-	long n = 0;
-	int err = -ENOMEM, intr = 0;
-
-	if (info->type != BPF_MAP_TYPE_HASH && info->type != BPF_MAP_TYPE_LRU_HASH &&
-	    info->type != BPF_MAP_TYPE_LPM_TRIE) {
-		free(keys);
-		free(vals);
-		return -EOPNOTSUPP;
-	}
-	while (keys && vals && n < limit) {
-		uint32_t count = chunk;
-
-		err = bpf_map_lookup_batch(fd, first ? NULL : token, token, keys, vals, &count, &opts) ? -errno : 0;
-		n += count;
-		first = false;
-		if (err == -EINTR && ++intr < 16)
-			continue;
-		if (err)
-			break;
-	}
-	free(keys);
-	free(vals);
-	if (err == -ENOENT || !err)
-		return n;
-	return err;
+	(*(long *)ctx)++;
+	return 0;
 }
 
 long map_count(int fd, uint32_t *max_entries)
 {
-	struct bpf_map_info info = {};
-	uint32_t len = sizeof(info);
-	uint8_t key[64], next[64];
-	void *prev = NULL;
-	long n = 0, limit;
+	struct bpf_map_info info;
+	long n = 0;
+	int err = map_info(fd, &info);
 
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -errno;
+	if (err)
+		return err;
 	if (max_entries)
 		*max_entries = info.max_entries;
 	if (info.type == BPF_MAP_TYPE_ARRAY || info.type == BPF_MAP_TYPE_PERCPU_ARRAY)
 		return info.max_entries;
-	if (info.key_size > 64)
-		return -EINVAL;
-	limit = (long)info.max_entries + 16;
-	n = count_batch(fd, &info, limit);
-	if (n >= 0)
-		return n < limit ? n : (long)info.max_entries;
-	n = 0; /* no batch ops: walk */
-	while (n < limit && !bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(key, next, info.key_size);
-		prev = key;
-		n++;
-	}
-	return n < limit ? n : (long)info.max_entries;
+	err = map_walk(fd, count_one, &n);
+	if (err)
+		return err;
+	/* more than it can hold: entries seen twice while the map changed */
+	return n < (long)info.max_entries ? n : (long)info.max_entries;
 }

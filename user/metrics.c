@@ -152,7 +152,7 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 	if (!err)
 		err = census_read(g, &c);
 	if (!err)
-		err = census_walk_hash(g->fd[GM_BAN], ban_one, &bc);
+		err = map_walk(g->fd[GM_BAN], ban_one, &bc);
 	for (uint32_t i = 1; i < MG_CLASS_MAX && !err; i++)
 		if (bpf_map_lookup_elem(g->fd[GM_CLASS_CONN], &i, &class_conn[i]))
 			err = -errno;
@@ -361,17 +361,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 static void httpd_log(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
-	size_t n;
 
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	n = strlen(buf);
-	while (n && buf[n - 1] == '\n')
-		buf[--n] = 0;
-	for (char *p = buf; *p; p++)
-		if (*p == '"')
-			*p = '\'';
 	log_ratelimited("metrics_httpd", HTTP_LOG_EVERY_NS, LOG_LVL_INFO,
-			"msg=\"metrics http server\" text=\"%s\"", buf);
+			"msg=\"metrics http server\" text=\"%s\"", log_text(buf, sizeof(buf), fmt, ap));
 }
 
 struct metrics *metrics_start(const struct mg_settings *s, struct mg_runtime *rt)

@@ -310,27 +310,29 @@ static void show_global(struct gate *g, struct json_object *doc, uint64_t now)
 	       (unsigned long long)gl.events_lost);
 }
 
+/* the census's maps (the hash maps and tries), in gate_map order */
 static void show_maps(struct gate *g, struct json_object *doc)
 {
-	static const enum gate_map shown[] = { GM_ALLOW, GM_DENY, GM_BAN, GM_VERDICT, GM_SRC,
-					       GM_PREFIX, GM_CONN, GM_VERIFIED };
 	struct json_object *arr = json_object_new_array();
 	struct table *t = table_new(4, (1u << 1) | (1u << 2) | (1u << 3));
 	char e[32], m[32], f[32];
+	struct census c;
 
+	if (census_read(g, &c))
+		memset(&c, 0, sizeof(c));
 	table_row(t, "MAP", "ENTRIES", "CAPACITY", "FILL");
-	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
-		uint32_t max = 0;
-		long n = map_count(g->fd[shown[i]], &max);
-		struct json_object *o = json_object_new_object();
+	for (int i = 0; i < GM_MAX; i++) {
+		uint64_t n = c.entries[i], max = c.capacity[i];
+		struct json_object *o;
 
-		if (n < 0)
-			n = 0;
+		if (!c.counted[i])
+			continue;
 		format_count(n, e, sizeof(e));
 		format_count(max, m, sizeof(m));
 		snprintf(f, sizeof(f), "%.1f%%", max ? 100.0 * n / max : 0);
-		table_row(t, gate_map_names[shown[i]], e, m, f);
-		json_object_object_add(o, "name", json_object_new_string(gate_map_names[shown[i]]));
+		table_row(t, gate_map_names[i], e, m, f);
+		o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(gate_map_names[i]));
 		json_object_object_add(o, "entries", json_object_new_int64(n));
 		json_object_object_add(o, "capacity", json_object_new_int64(max));
 		json_object_array_add(arr, o);

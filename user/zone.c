@@ -5,6 +5,7 @@
  * ones that are gone). `mailgate zone export FILE`: the bans and the deny
  * list as an rbldnsd file, for a fleet's own rbldnsd. */
 #include <errno.h>
+#include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,77 +51,48 @@ static int open_map(const char *name)
 	return bpf_obj_get(path);
 }
 
-/* every entry of an LPM trie (keys with their rules): in batches where the
- * kernel has them, else key by key */
+struct rules {
+	struct rule_ent *e;
+	size_t n, cap;
+};
+
+static int add_rule(const void *key, const void *value, void *ctx)
+{
+	struct rules *r = ctx;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 65536;
+		struct rule_ent *e = realloc(r->e, cap * sizeof(*e));
+
+		if (!e)
+			return -ENOMEM;
+		r->e = e;
+		r->cap = cap;
+	}
+	memcpy(&r->e[r->n].key, key, sizeof(r->e[0].key));
+	memcpy(&r->e[r->n].rule, value, sizeof(r->e[0].rule));
+	r->n++;
+	return 0;
+}
+
+/* every entry of the deny list (keys with their rules) */
 static int read_rules(int fd, struct rule_ent **out, size_t *n)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	struct mg_lpm_key cur, next, *keys = NULL;
-	struct mg_rule *vals = NULL;
-	bool first = true, batch = true;
-	size_t cap = 0;
-	int err = 0;
+	struct rules r = {};
+	struct bpf_map_info info;
+	int err = map_info(fd, &info);
 
-	*out = NULL;
-	*n = 0;
-	keys = malloc(BATCH * sizeof(*keys));
-	vals = malloc(BATCH * sizeof(*vals));
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
+	if (!err && (info.key_size != sizeof(struct mg_lpm_key) || info.value_size != sizeof(struct mg_rule)))
+		err = -EPROTO;
+	if (!err)
+		err = map_walk(fd, add_rule, &r);
+	if (err) {
+		free(r.e);
+		r.e = NULL;
+		r.n = 0;
 	}
-	for (;;) {
-		uint32_t cnt = BATCH;
-		bool more = true;
-		int r = 0;
-
-		if (batch) {
-			r = bpf_map_lookup_batch(fd, first ? NULL : &cur, &next, keys, vals, &cnt, &o);
-			if (r && errno != ENOENT) {
-				if (!first || (errno != EINVAL && errno != ENOTSUP && errno != EOPNOTSUPP &&
-					       errno != 524)) {
-					err = -errno;
-					goto out;
-				}
-				batch = false; /* not for this map type */
-				continue;
-			}
-			more = !r;
-			cur = next;
-		} else {
-			cnt = 0;
-			while (cnt < BATCH && !bpf_map_get_next_key(fd, first && !cnt ? NULL : &cur, &next)) {
-				cur = next;
-				/* an LPM lookup of an existing prefix finds that prefix */
-				if (!bpf_map_lookup_elem(fd, &cur, &vals[cnt]))
-					keys[cnt++] = cur;
-			}
-			more = cnt == BATCH;
-		}
-		first = false;
-		if (*n + cnt > cap) {
-			struct rule_ent *e;
-
-			while (*n + cnt > cap)
-				cap = cap ? cap * 2 : 65536;
-			e = realloc(*out, cap * sizeof(*e));
-			if (!e) {
-				err = -ENOMEM;
-				goto out;
-			}
-			*out = e;
-		}
-		for (uint32_t i = 0; i < cnt; i++) {
-			(*out)[*n].key = keys[i];
-			(*out)[*n].rule = vals[i];
-			(*n)++;
-		}
-		if (!more)
-			break;
-	}
-out:
-	free(keys);
-	free(vals);
+	*out = r.e;
+	*n = r.n;
 	return err;
 }
 
@@ -214,6 +186,15 @@ static void report_bad(void *ctx, size_t line, const char *msg)
 	}
 }
 
+static const struct option load_opts[] = {
+	{ "ttl", required_argument, NULL, 't' },
+	{ "type", required_argument, NULL, 'T' },
+	{ "name", required_argument, NULL, 'n' },
+	{ "no-batch", no_argument, NULL, 'B' },
+	{ 0 },
+};
+
+/* argv[0] is "zone load" */
 static int zone_load(int argc, char **argv)
 {
 	const char *file = NULL, *name = NULL, *ttl_s = NULL, *type_s = "auto";
@@ -228,34 +209,33 @@ static int zone_load(int argc, char **argv)
 	bool try_batch = true, batched = false;
 	char *namebuf = NULL;
 	uint32_t set;
-	int fd = -1, rc = EXIT_FAIL, r;
+	int fd = -1, rc = EXIT_FAIL, r, opt;
 	FILE *f = NULL;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char **dst = NULL;
-
-		if (!strcmp(a, "--ttl"))
-			dst = &ttl_s;
-		else if (!strcmp(a, "--type"))
-			dst = &type_s;
-		else if (!strcmp(a, "--name"))
-			dst = &name;
-		else if (!strcmp(a, "--no-batch")) {
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", load_opts, NULL)) != -1) {
+		switch (opt) {
+		case 't':
+			ttl_s = optarg;
+			break;
+		case 'T':
+			type_s = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'B':
 			try_batch = false;
-			continue;
-		} else if (a[0] == '-' && a[1]) {
-			return fail(EXIT_USAGE, "zone load: unknown option '%s'", a);
-		} else if (!file) {
-			file = a;
-			continue;
-		} else {
-			return fail(EXIT_USAGE, "zone load: one file only ('%s')", a);
+			break;
+		default:
+			return bad_option(opt, argv);
 		}
-		if (i + 1 >= argc)
-			return fail(EXIT_USAGE, "zone load: %s needs a value", a);
-		*dst = argv[++i];
 	}
+	if (optind < argc)
+		file = argv[optind++];
+	if (optind < argc)
+		return fail(EXIT_USAGE, "zone load: one file only ('%s')", argv[optind]);
 	if (!file)
 		return fail(EXIT_USAGE, "usage: mailgate zone load FILE [--ttl DUR] [--type auto|ip4set|ip4trie|ip6trie] [--name NAME] [--no-batch]");
 	if (ttl_s && (parse_duration(ttl_s, &ttl) || ttl == 0))
@@ -405,6 +385,63 @@ struct out_ent {
 	uint32_t excl;
 };
 
+/* the active entries to export, in any order */
+struct export {
+	struct out_ent *e;
+	size_t n, cap, n_ban;
+	uint64_t now;
+};
+
+static struct out_ent *export_add(struct export *x)
+{
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? 2 * x->cap : 4096;
+		struct out_ent *e = realloc(x->e, cap * sizeof(*e));
+
+		if (!e)
+			return NULL;
+		x->e = e;
+		x->cap = cap;
+	}
+	return &x->e[x->n++];
+}
+
+static int export_deny(const void *key, const void *value, void *ctx)
+{
+	const struct mg_rule *ru = value;
+	struct export *x = ctx;
+	struct out_ent *e;
+
+	if (ru->expires_ns && ru->expires_ns <= x->now)
+		return 0;
+	e = export_add(x);
+	if (!e)
+		return -ENOMEM;
+	memcpy(&e->key, key, sizeof(e->key));
+	e->excl = !!(ru->flags & MG_RULE_EXCLUDE);
+	e->value = ru->value ? ru->value : EXPORT_DENY_VALUE;
+	return 0;
+}
+
+static int export_ban(const void *key, const void *value, void *ctx)
+{
+	const struct mg_ban *b = value;
+	struct export *x = ctx;
+	struct out_ent *e;
+
+	if (b->expires_ns && b->expires_ns <= x->now)
+		return 0;
+	e = export_add(x);
+	if (!e)
+		return -ENOMEM;
+	e->key.prefixlen = 128;
+	memcpy(e->key.a, key, 16);
+	e->excl = 0;
+	e->value = EXPORT_BAN_VALUE;
+	x->n_ban++;
+	return 0;
+}
+
 static int out_cmp(const void *x, const void *y)
 {
 	const struct out_ent *a = x, *b = y;
@@ -435,32 +472,33 @@ static void write_entry(FILE *f, const struct out_ent *e)
 	fputc('\n', f);
 }
 
+static const struct option export_opts[] = {
+	{ "family", required_argument, NULL, 'f' },
+	{ 0 },
+};
+
+/* argv[0] is "zone export" */
 static int zone_export(int argc, char **argv)
 {
 	const char *file = NULL, *fam_s = NULL;
-	struct rule_ent *deny = NULL;
-	struct out_ent *out = NULL;
-	size_t n_deny = 0, n = 0, n_ban = 0, n4 = 0, cap;
+	struct export x = { .now = now_boot_ns() };
+	struct out_ent *out;
+	size_t n, n4 = 0;
 	char tmp[PATH_MAX] = "";
-	uint64_t now = now_boot_ns();
-	int fam = 0, dfd = -1, bfd = -1, rc = EXIT_FAIL, r;
-	struct mg_addr k, kn;
-	bool first = true;
+	int fam = 0, dfd = -1, bfd = -1, rc = EXIT_FAIL, r, opt;
 	FILE *f = NULL;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--family")) {
-			if (i + 1 >= argc)
-				return fail(EXIT_USAGE, "zone export: --family needs 4 or 6");
-			fam_s = argv[++i];
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			return fail(EXIT_USAGE, "zone export: unknown option '%s'", argv[i]);
-		} else if (!file) {
-			file = argv[i];
-		} else {
-			return fail(EXIT_USAGE, "zone export: one file only ('%s')", argv[i]);
-		}
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", export_opts, NULL)) != -1) {
+		if (opt != 'f')
+			return bad_option(opt, argv);
+		fam_s = optarg;
 	}
+	if (optind < argc)
+		file = argv[optind++];
+	if (optind < argc)
+		return fail(EXIT_USAGE, "zone export: one file only ('%s')", argv[optind]);
 	if (!file)
 		return fail(EXIT_USAGE, "usage: mailgate zone export FILE|- [--family 4|6]");
 	if (fam_s) {
@@ -475,50 +513,18 @@ static int zone_export(int argc, char **argv)
 			  opts.pin_dir, strerror(errno));
 		goto out;
 	}
-	r = read_rules(dfd, &deny, &n_deny);
+	r = map_walk(dfd, export_deny, &x);
 	if (r) {
 		rc = fail(EXIT_FAIL, "reading the deny list: %s", strerror(-r));
 		goto out;
 	}
-	cap = n_deny + 1024;
-	out = malloc(cap * sizeof(*out));
-	if (!out) {
-		rc = fail(EXIT_FAIL, "out of memory");
+	r = map_walk(bfd, export_ban, &x);
+	if (r) {
+		rc = fail(EXIT_FAIL, "reading the bans: %s", strerror(-r));
 		goto out;
 	}
-	for (size_t i = 0; i < n_deny; i++) {
-		const struct mg_rule *ru = &deny[i].rule;
-
-		if (ru->expires_ns && ru->expires_ns <= now)
-			continue;
-		out[n].key = deny[i].key;
-		out[n].excl = !!(ru->flags & MG_RULE_EXCLUDE);
-		out[n].value = ru->value ? ru->value : EXPORT_DENY_VALUE;
-		n++;
-	}
-	while (!bpf_map_get_next_key(bfd, first ? NULL : &k, &kn)) {
-		struct mg_ban b;
-
-		first = false;
-		k = kn;
-		if (!bpf_map_lookup_elem(bfd, &k, &b) && (!b.expires_ns || b.expires_ns > now)) {
-			if (n == cap) {
-				struct out_ent *e = realloc(out, (cap *= 2) * sizeof(*out));
-
-				if (!e) {
-					rc = fail(EXIT_FAIL, "out of memory");
-					goto out;
-				}
-				out = e;
-			}
-			out[n].key.prefixlen = 128;
-			memcpy(out[n].key.a, k.a, 16);
-			out[n].excl = 0;
-			out[n].value = EXPORT_BAN_VALUE;
-			n++;
-			n_ban++;
-		}
-	}
+	out = x.e;
+	n = x.n;
 	qsort(out, n, sizeof(*out), out_cmp);
 
 	if (strcmp(file, "-")) {
@@ -582,13 +588,13 @@ static int zone_export(int argc, char **argv)
 
 			json_object_object_add(d, "file", json_object_new_string(file));
 			json_object_object_add(d, "entries", json_object_new_int64(written));
-			json_object_object_add(d, "bans", json_object_new_int64(n_ban));
+			json_object_object_add(d, "bans", json_object_new_int64(x.n_ban));
 			json_object_object_add(d, "ipv4", json_object_new_int64(n4));
 			json_object_object_add(d, "ipv6", json_object_new_int64(n - n4));
 			json_out(d);
 		} else {
 			printf("exported %zu entries (%zu IPv4, %zu IPv6; %zu of them bans) to %s\n", written,
-			       n4, n - n4, n_ban, file);
+			       n4, n - n4, x.n_ban, file);
 		}
 	}
 	rc = EXIT_OK;
@@ -601,16 +607,20 @@ out:
 		close(dfd);
 	if (bfd >= 0)
 		close(bfd);
-	free(deny);
-	free(out);
+	free(x.e);
 	return rc;
 }
 
 int do_zone(int argc, char **argv)
 {
-	if (argc >= 2 && !strcmp(argv[1], "load"))
+	/* the subcommand's argv[0] names it in messages (bad_option) */
+	if (argc >= 2 && !strcmp(argv[1], "load")) {
+		argv[1] = (char *)"zone load";
 		return zone_load(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "export"))
+	}
+	if (argc >= 2 && !strcmp(argv[1], "export")) {
+		argv[1] = (char *)"zone export";
 		return zone_export(argc - 1, argv + 1);
+	}
 	return fail(EXIT_USAGE, "usage: mailgate zone load FILE [--ttl DUR] | zone export FILE [--family 4|6]");
 }
