@@ -63,7 +63,7 @@ $(OUTPUT)/mailgate: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(OUTPUT)/selftests/%: selftests/%.c selftests/test.h $(LIB_OBJS) $(SKELS) | $(OUTPUT)/selftests
+$(OUTPUT)/selftests/%: selftests/%.c $(wildcard selftests/*.h) $(LIB_OBJS) $(SKELS) | $(OUTPUT)/selftests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) -Iselftests $< $(LIB_OBJS) -o $@ $(LDLIBS)
 

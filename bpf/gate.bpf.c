@@ -188,15 +188,17 @@ static __always_inline bool is_v4(const struct mg_addr *a)
 }
 
 /* GCRA: admit iff the bucket has a token. Lock-free: a compare-and-swap
- * that keeps losing to other CPUs drops, so contention never over-admits. */
+ * that keeps losing to other CPUs drops, so contention never over-admits.
+ * A burst of 0 counts as 1 (a rate always admits something). */
 static __always_inline bool gcra(__u64 *tat, __u64 now, __u64 interval, __u32 burst)
 {
 	__u64 old = *(volatile __u64 *)tat, t, cur;
+	__u64 limit = (__u64)(burst ? burst : 1) * interval;
 
 #pragma unroll
 	for (int i = 0; i < 8; i++) {
 		t = old > now ? old : now;
-		if (t + interval - now > (__u64)burst * interval)
+		if (t + interval - now > limit)
 			return false;
 		cur = __sync_val_compare_and_swap(tat, old, t + interval);
 		if (cur == old)
@@ -207,9 +209,28 @@ static __always_inline bool gcra(__u64 *tat, __u64 now, __u64 interval, __u32 bu
 }
 
 /* ---- decision steps ---- */
-static __always_inline bool rule_active(const struct mg_rule *r, __u64 now)
+/* Longest active prefix in an allow/deny trie (its rule, or NULL). An expired longer prefix
+ * must not hide a shorter active one (a /32 with a TTL inside a static
+ * /24), so on an expired match look again just above its prefix length. */
+#define MG_LPM_TRIES 4
+static __always_inline struct mg_rule *lpm_active(void *map, const struct mg_addr *src, __u64 now)
 {
-	return r && (r->expires_ns == 0 || r->expires_ns > now);
+	struct mg_lpm_key k = { .prefixlen = 128 };
+	struct mg_rule *r;
+
+	__builtin_memcpy(k.a, src->a, 16);
+#pragma unroll
+	for (int i = 0; i < MG_LPM_TRIES; i++) {
+		r = bpf_map_lookup_elem(map, &k);
+		if (!r)
+			return NULL;
+		if (r->expires_ns == 0 || r->expires_ns > now)
+			return r;
+		if (r->prefixlen == 0 || r->prefixlen > k.prefixlen)
+			return NULL;
+		k.prefixlen = r->prefixlen - 1;
+	}
+	return NULL;
 }
 
 /* Send a DNSBL query event under the global budget. */
@@ -241,6 +262,25 @@ static __always_inline bool send_query(const struct mg_config *cfg, const struct
 	return false;
 }
 
+/* Mark src pending for one pending period; true for the one CPU that did
+ * (only it sends the query event). v: its expired entry, or NULL. */
+static __always_inline bool claim_query(const struct mg_config *cfg, const struct mg_addr *src,
+					struct mg_verdict *v, __u64 now)
+{
+	__u64 exp = now + cfg->pending_ns, old;
+
+	if (!v) {
+		struct mg_verdict pv = { .expires_ns = exp, .state = MG_VERDICT_PENDING };
+
+		return bpf_map_update_elem(&mg_verdict, src, &pv, BPF_NOEXIST) == 0;
+	}
+	old = v->expires_ns;
+	if (old > now || __sync_val_compare_and_swap(&v->expires_ns, old, exp) != old)
+		return false;
+	v->state = MG_VERDICT_PENDING;
+	return true;
+}
+
 /* Ban a source for ban_time << level, level rising for a source banned
  * again within ban_time_max of its last ban's end. */
 static __always_inline void ban_source(const struct mg_config *cfg, const struct mg_addr *src,
@@ -253,8 +293,8 @@ static __always_inline void ban_source(const struct mg_config *cfg, const struct
 
 	if (old && old->expires_ns && now < old->expires_ns + cfg->ban_time_max_ns)
 		nb.level = old->level < 30 ? old->level + 1 : 30;
-	if (nb.level >= 32 || (dur << nb.level) >> nb.level != dur)
-		dur = cfg->ban_time_max_ns;
+	if ((dur << nb.level) >> nb.level != dur)
+		dur = ~0ULL >> 2; /* overflow: capped below, or "very long" */
 	else
 		dur <<= nb.level;
 	if (cfg->ban_time_max_ns && dur > cfg->ban_time_max_ns)
@@ -499,16 +539,15 @@ static __always_inline bool flood_drop(const struct mg_config *cfg, const struct
 static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_addr *src,
 				   __u32 class, __u64 now)
 {
-	struct mg_lpm_key k = { .prefixlen = 128 };
 	bool pending = false;
 	__u32 *n;
 
-	__builtin_memcpy(k.a, src->a, 16);
-	if (rule_active(bpf_map_lookup_elem(&mg_allow, &k), now))
+	if (lpm_active(&mg_allow, src, now))
 		return MG_REASON_PASS_ALLOW;
 	if (flood_drop(cfg, src, now)) /* step 8, here for its cost: see flood mode */
 		return MG_REASON_DROP_FLOOD;
-	if (rule_active(bpf_map_lookup_elem(&mg_deny, &k), now))
+	struct mg_rule *deny = lpm_active(&mg_deny, src, now);
+	if (deny && !(deny->flags & MG_RULE_EXCLUDE)) /* an exclusion ('!' in a zone) is no match */
 		return MG_REASON_DROP_DENY;
 
 	struct mg_ban *ban = bpf_map_lookup_elem(&mg_ban, src);
@@ -528,11 +567,8 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 			}
 			pending = v->state == MG_VERDICT_PENDING;
 		} else {
-			struct mg_verdict pv = { .expires_ns = now + cfg->pending_ns,
-						 .state = MG_VERDICT_PENDING };
-
-			if (send_query(cfg, src, class, now))
-				bpf_map_update_elem(&mg_verdict, src, &pv, BPF_ANY);
+			if (claim_query(cfg, src, v, now) && !send_query(cfg, src, class, now))
+				bpf_map_delete_elem(&mg_verdict, src); /* not sent: the next SYN retries */
 			pending = true;
 		}
 		if (pending && cfg->pending == MG_PENDING_HOLD)
@@ -555,6 +591,32 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 			return MG_REASON_DROP_TOTAL_CONCURRENT;
 	}
 	return pending ? MG_REASON_PASS_PENDING : MG_REASON_PASS_OK;
+}
+
+/* Decide on a gated pure SYN from src, account for it (violations, ban,
+ * counter) and return the reason. A global function: the verifier checks it
+ * once, not once per header layout the parser can leave behind. */
+__noinline int gate_decide(const struct mg_addr *src, __u32 class)
+{
+	struct mg_config *cfg;
+	__u32 zero = 0, reason;
+	__u64 now;
+
+	cfg = bpf_map_lookup_elem(&mg_config, &zero);
+	if (!src || !cfg || class >= MG_CLASS_MAX)
+		return MG_REASON_PASS_OK;
+	now = now_ns();
+	reason = judge(cfg, src, class, now);
+
+	/* quota violations of this source; a full server (total concurrency)
+	 * is not the source's doing and does not count toward its ban */
+	if (reason == MG_REASON_DROP_RATE || reason == MG_REASON_DROP_PREFIX_RATE ||
+	    reason == MG_REASON_DROP_CONCURRENT) {
+		if (violation(cfg, src, now))
+			ban_source(cfg, src, class, reason, now);
+	}
+	count(reason, class);
+	return reason;
 }
 
 /* ---- RST reply ---- */
@@ -596,9 +658,9 @@ static __always_inline bool make_rst(struct xdp_md *ctx, struct ethhdr *eth, str
 	if (seg_len < tcp->doff * 4)
 		return false;
 	payload = seg_len - tcp->doff * 4;
-	if (ip && (void *)tcp != (void *)ip + sizeof(*ip))
+	if (ip && ip->ihl != 5)
 		return false;
-	if (ip6 && (void *)tcp != (void *)(ip6 + 1))
+	if (ip6 && ip6->nexthdr != IPPROTO_TCP)
 		return false;
 
 	__builtin_memcpy(mac, eth->h_source, ETH_ALEN);
@@ -694,7 +756,9 @@ int mg_xdp(struct xdp_md *ctx)
 		count(MG_REASON_PASS_FRAGMENT, MG_CLASS_NONE);
 		return XDP_PASS;
 	}
-	if (proto != PARSE_OK || !tcp || !tcp->syn || tcp->ack) {
+	/* only a pure SYN opens a connection: SYN with ACK, RST or FIN is not
+	 * judged (a listener discards SYN|RST and SYN|FIN anyway) */
+	if (proto != PARSE_OK || !tcp || !tcp->syn || tcp->ack || tcp->rst || tcp->fin) {
 		count(MG_REASON_PASS_OTHER, MG_CLASS_NONE);
 		return XDP_PASS;
 	}
@@ -707,25 +771,14 @@ int mg_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
+	reason = gate_decide(&src, class);
 	cfg = bpf_map_lookup_elem(&mg_config, &zero);
-	if (!cfg) {
-		count(MG_REASON_PASS_OK, class);
+	if (!cfg || reason < MG_REASON_FIRST_DROP || cfg->mode == MG_MODE_OBSERVE)
 		return XDP_PASS;
-	}
-
-	__u64 now = now_ns();
-	reason = judge(cfg, &src, class, now);
-
-	if (reason == MG_REASON_DROP_RATE || reason == MG_REASON_DROP_PREFIX_RATE ||
-	    reason == MG_REASON_DROP_CONCURRENT || reason == MG_REASON_DROP_TOTAL_CONCURRENT) {
-		if (violation(cfg, &src, now))
-			ban_source(cfg, &src, class, reason, now);
-	}
-	count(reason, class);
-
-	if (reason < MG_REASON_FIRST_DROP || cfg->mode == MG_MODE_OBSERVE)
-		return XDP_PASS;
-	if (cfg->action == MG_ACTION_RESET && make_rst(ctx, eth, ip, ip6, tcp, c.l4_len))
+	/* a held SYN (DNSBL pending) is dropped silently: the client must
+	 * retransmit it, not give up on a RST */
+	if (cfg->action == MG_ACTION_RESET && reason != MG_REASON_DROP_PENDING &&
+	    make_rst(ctx, eth, ip, ip6, tcp, c.l4_len))
 		return XDP_TX;
 	return XDP_DROP;
 }

@@ -109,8 +109,9 @@ static __always_inline int parse_ipv6(struct cursor *c, struct ipv6hdr **ip6h, s
 	c->pos = ip6 + 1;
 	next = ip6->nexthdr;
 
+	/* MG_MAX_EXTHDRS headers are skipped; the one after them is checked too */
 #pragma unroll
-	for (int i = 0; i < MG_MAX_EXTHDRS; i++) {
+	for (int i = 0; i <= MG_MAX_EXTHDRS; i++) {
 		struct ipv6_opt_hdr *eh = c->pos;
 		__u32 elen;
 
@@ -118,6 +119,8 @@ static __always_inline int parse_ipv6(struct cursor *c, struct ipv6hdr **ip6h, s
 			return PARSE_FRAGMENT;
 		if (next != IPPROTO_HOPOPTS && next != IPPROTO_ROUTING && next != IPPROTO_DSTOPTS)
 			return next;
+		if (i == MG_MAX_EXTHDRS)
+			break;
 		if ((void *)(eh + 1) > c->end)
 			return PARSE_MALFORMED;
 		next = eh->nexthdr;

@@ -26,6 +26,9 @@
 #define MG_MAP_EVENTS     "mg_events"     /* ring buffer of struct mg_event */
 #define MG_MAP_SOCKS      "mg_socks"      /* sk storage: which sockets were counted */
 #define MG_MAP_VBITS      "mg_vbits"      /* array[MG_VBITS_WORDS] of __u64, mmapable: filter over mg_verified */
+/* created and pinned by the controller, not by the BPF object: */
+#define MG_MAP_DNSBL_CACHE "mg_dnsbl_cache" /* LRU hash: (source, zone) -> DNSBL answer (user/dnsbl.h) */
+#define MG_MAP_DNSBL_ZONES "mg_dnsbl_zones" /* hash: zone id -> zone name */
 
 /* ---- sizes ---- */
 #define MG_DEFAULT_MAX_SOURCES 1000000
@@ -109,8 +112,15 @@ struct mg_rule {
 	__u32 prefixlen;  /* copy of the key's, so a lookup can say which prefix matched */
 	__u32 origin;     /* enum mg_origin */
 	__u32 value;      /* zone loads: the entry's value (e.g. 127.0.0.2 as host order), else 0 */
-	__u32 pad;
+	__u32 flags;      /* MG_RULE_* */
 };
+
+/* deny entry flags: an exclusion ('!' in an rbldnsd zone) matches like any
+ * prefix (longest wins) but means "not denied"; zone loads keep the id of
+ * the file they came from in the high 16 bits, so a reload replaces only
+ * its own entries. */
+#define MG_RULE_EXCLUDE    1u
+#define MG_RULE_SET(flags) ((flags) >> 16)
 
 /* A ban entry outlives its expiry for cfg.ban_time_max so that a source
  * banned again soon after gets the next level (ban_time << level). */
@@ -183,9 +193,9 @@ struct mg_config {
 	__u64 event_interval_ns; /* global event budget: 1/rate ... */
 	__u32 event_burst;       /* ... and burst */
 	__u32 netns_ino;         /* network namespace whose connections count */
-	/* flood mode (SPEC 1.4.8; bpf/gate.bpf.c flood_step) */
-	__u64 flood_interval_ns; /* 1/flood_threshold: above this rate of SYNs reaching the quota
-				  * steps, all sources together, flood mode is on; 0 = never */
+	/* flood mode (SPEC 1.4.8; bpf/gate.bpf.c, flood mode) */
+	__u64 flood_interval_ns; /* 1/flood_threshold: above this rate of gated SYNs past the
+				  * allow list, all sources together, flood mode is on; 0 = never */
 	__u64 flood_budget_interval_ns; /* 1/flood_budget, shared by never-verified sources
 					 * in flood mode; 0 = none of them gets through */
 	__u32 flood_budget_burst;  /* 0: a tenth of a second's worth of the budget */

@@ -40,7 +40,6 @@
 #include "gate.skel.h"
 #include "sink.skel.h"
 
-struct mg_opts opts; /* the library's output.c reads it; main.c is not linked */
 
 static void remove_pins(const char *dir)
 {

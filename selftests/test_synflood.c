@@ -19,7 +19,6 @@
 #include "mailgate.h"
 #include "sink.skel.h"
 
-struct mg_opts opts; /* the library's output.c reads it; main.c is not linked */
 
 static struct lab lab;
 static bool lab_ok;

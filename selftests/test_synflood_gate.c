@@ -32,7 +32,6 @@
 #include "mailgate.h"
 #include "gate.skel.h"
 
-struct mg_opts opts; /* the library's output.c reads it; main.c is not linked */
 
 #define THRESHOLD 2000
 #define BUDGET    10

@@ -17,7 +17,6 @@
 #include "mailgate.h"
 #include "gate.skel.h"
 
-struct mg_opts opts; /* the library's output.c reads it; main.c is not linked */
 
 static struct gate g;
 static char pin_dir[64];

@@ -1,6 +1,1198 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* placeholder: replaced by its own issue's work */
+/* `mailgate run`: load, pin, attach, consume events, expire state, reload on
+ * SIGHUP, detach on SIGTERM. `mailgate detach`: remove links and pins.
+ *
+ * What lives under the pin dir (all by name, so a new process finds it):
+ *   mg_*                 the maps (gate.c)
+ *   link_xdp_IFACE       the XDP link of each interface
+ *   link_sock_state      the tp_btf/inet_sock_set_state link
+ * The pin dir itself is the lock: a running daemon holds flock(LOCK_EX) on
+ * it, so a second `run` and a `detach` refuse while it is alive.
+ *
+ * A restart adopts what it finds: the pinned maps (bans, counters, lists)
+ * are reused by gate_load(), a pinned XDP link gets the new program through
+ * bpf_link_update() (the interface is never without a program), and the
+ * tracing link is replaced by a new one before the old one is dropped (the
+ * sk-storage map is shared, so no connection is counted twice).
+ *
+ * SIGTERM/SIGINT detach the XDP links (unless keep_attached = yes) and leave
+ * the maps and the tracing link pinned, so a restart resumes every ban and
+ * counter and connections closing in between are still counted down. */
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <json-c/json.h>
+#include <systemd/sd-daemon.h>
 #include "mailgate.h"
+#include "gate.skel.h"
 
-int do_run(int argc, char **argv) { return fail(EXIT_FAIL, "%s: not built yet", argv[0]); }
-int do_detach(int argc, char **argv) { return fail(EXIT_FAIL, "%s: not built yet", argv[0]); }
+#define MAX_IFACES 16
+#define SWEEP_SLICE_NS 5000000ULL /* time per map per tick (a trie of millions
+				     * costs ~7 us per entry: swept over minutes) */
+#define TICK_MS 1000
+
+enum attach_mode { MODE_AUTO, MODE_NATIVE, MODE_GENERIC };
+static const char *const attach_mode_names[] = { "auto", "native", "generic" };
+
+struct iface {
+	char name[IF_NAMESIZE];
+	int ifindex;
+	int link_fd;  /* -1 when not attached */
+	bool adopted; /* the link came from an earlier run */
+	bool gone;    /* the interface disappeared (logged once) */
+	char pin[PATH_MAX];
+};
+
+/* Walks one map a slice per tick and deletes the expired entries. The key
+ * last visited is deleted only after the walk has moved past it, because
+ * get_next_key() from a missing key starts over. */
+struct sweep {
+	enum gate_map map;
+	bool (*expired)(const void *val, uint64_t now, const struct mg_config *c);
+	const char *what;
+	bool have;
+	bool cur_expired;
+	union {
+		struct mg_lpm_key lpm;
+		struct mg_addr addr;
+	} cur;
+};
+
+struct daemon {
+	struct gate gate;
+	struct mg_runtime rt;
+	struct mg_settings *set; /* in effect */
+	struct iface ifs[MAX_IFACES];
+	int n_ifs;
+	enum attach_mode mode;
+	bool dry_run;
+	bool config_given;       /* -c on the command line */
+	struct bpf_link *sock_link;
+	int lock_fd;
+	struct ring_buffer *rb;
+	struct metrics *metrics;
+	struct sweep sweeps[3];
+};
+
+static int remove_pins(const char *dir, int *count);
+
+/* ---- small helpers ---- */
+
+/* Root, or the capabilities loading and attaching need. */
+static bool privileged(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct c[2] = {};
+	uint64_t eff;
+
+	if (geteuid() == 0)
+		return true;
+	if (syscall(SYS_capget, &h, c))
+		return false;
+	eff = (uint64_t)c[1].effective << 32 | c[0].effective;
+#define HAS(cap) (eff & (1ULL << (cap)))
+	return HAS(CAP_SYS_ADMIN) || (HAS(CAP_BPF) && HAS(CAP_NET_ADMIN) && HAS(CAP_PERFMON));
+#undef HAS
+}
+
+static uint32_t netns_ino(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) ? 0 : (uint32_t)st.st_ino;
+}
+
+static int mkdir_parents(const char *path)
+{
+	char tmp[PATH_MAX];
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	for (char *p = tmp + 1; ; p++) {
+		if (*p && *p != '/')
+			continue;
+		char c = *p;
+
+		*p = 0;
+		if (mkdir(tmp, 0700) && errno != EEXIST)
+			return -errno;
+		if (!c)
+			return 0;
+		*p = c;
+	}
+}
+
+/* 0 when path is a directory on a bpf filesystem. */
+static int check_bpffs(const char *path)
+{
+	struct statfs sf;
+
+	if (statfs(path, &sf))
+		return -errno;
+	return sf.f_type == BPF_FS_MAGIC ? 0 : -EXDEV;
+}
+
+/* The pid holding an flock on the file st describes, from /proc/locks; 0 if unknown. */
+static int lock_holder(const struct stat *st)
+{
+	FILE *f = fopen("/proc/locks", "r");
+	char line[256], type[16];
+	unsigned int maj, min;
+	unsigned long ino;
+	int pid, found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%*d: %15s %*s %*s %d %x:%x:%lu", type, &pid, &maj, &min, &ino) == 5 &&
+		    !strcmp(type, "FLOCK") && ino == st->st_ino &&
+		    maj == major(st->st_dev) && min == minor(st->st_dev))
+			found = pid;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Take the pin dir's lock without waiting. Returns the locked fd, -EBUSY
+ * (with *holder set) when another process holds it, or another -errno. */
+static int lock_pin_dir(const char *dir, int *holder)
+{
+	struct stat a, b;
+	int fd, err;
+
+	for (int tries = 0; tries < 5; tries++) {
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX | LOCK_NB)) {
+			err = -errno;
+			if (err == -EWOULDBLOCK) {
+				fstat(fd, &a);
+				*holder = lock_holder(&a);
+				err = -EBUSY;
+			}
+			close(fd);
+			return err;
+		}
+		/* a `detach` may have removed the directory we opened */
+		if (fstat(fd, &a) == 0 && stat(dir, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			return fd;
+		close(fd);
+		if (mkdir_parents(dir))
+			break;
+	}
+	return -EAGAIN;
+}
+
+/* dir/name+suffix into buf (PATH_MAX); -ENAMETOOLONG when it does not fit */
+static int pin_path(char *buf, const char *dir, const char *name, const char *suffix)
+{
+	int n = snprintf(buf, PATH_MAX, "%s/%s%s", dir, name, suffix);
+
+	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+static const char *addr_str(const struct mg_addr *a, char *buf)
+{
+	return format_addr(a, buf, MG_ADDRSTRLEN);
+}
+
+/* ---- configuration ---- */
+
+static bool allow_wanted(const struct mg_settings *s, const struct mg_lpm_key *k)
+{
+	for (int i = 0; i < s->n_allow; i++)
+		if (!memcmp(&s->allow[i], k, sizeof(*k)))
+			return true;
+	return false;
+}
+
+/* Config-origin allow entries: add the new ones first (no gap), then remove
+ * those the config no longer lists. Entries of other origins are left alone,
+ * also when the config lists the same prefix. */
+static int allow_add_config(struct daemon *d, const struct mg_settings *s)
+{
+	int fd = d->gate.fd[GM_ALLOW];
+
+	for (int i = 0; i < s->n_allow; i++) {
+		struct mg_rule r = { .prefixlen = s->allow[i].prefixlen, .origin = MG_ORIGIN_CONFIG };
+		char buf[MG_ADDRSTRLEN + 8];
+
+		if (bpf_map_update_elem(fd, &s->allow[i], &r, BPF_NOEXIST) && errno != EEXIST) {
+			int err = -errno;
+
+			pr_err("msg=\"cannot add allow entry\" cidr=%s err=\"%s\"",
+			       format_cidr(&s->allow[i], buf, sizeof(buf)), strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+struct stale_allow {
+	const struct mg_settings *s;
+	struct mg_lpm_key *keys;
+	int n, cap;
+};
+
+static int find_stale_allow(const void *key, const void *value, void *ctx)
+{
+	const struct mg_rule *r = value;
+	struct stale_allow *st = ctx;
+
+	if (r->origin != MG_ORIGIN_CONFIG || allow_wanted(st->s, key))
+		return 0;
+	if (st->n == st->cap) {
+		struct mg_lpm_key *p = realloc(st->keys, (st->cap ? st->cap * 2 : 64) * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		st->keys = p;
+		st->cap = st->cap ? st->cap * 2 : 64;
+	}
+	memcpy(&st->keys[st->n++], key, sizeof(st->keys[0]));
+	return 0;
+}
+
+static void allow_remove_stale(struct daemon *d, const struct mg_settings *s)
+{
+	struct stale_allow st = { .s = s };
+	int fd = d->gate.fd[GM_ALLOW];
+
+	map_walk(fd, find_stale_allow, &st); /* on ENOMEM: the ones found so far */
+	for (int i = 0; i < st.n; i++) {
+		char buf[MG_ADDRSTRLEN + 8];
+
+		bpf_map_delete_elem(fd, &st.keys[i]);
+		pr_info("msg=\"allow entry removed from config\" cidr=%s", format_cidr(&st.keys[i], buf, sizeof(buf)));
+	}
+	free(st.keys);
+}
+
+/* Put settings into the maps: allow additions, one mg_config write, the
+ * port table, then allow removals. */
+static int apply_settings(struct daemon *d, const struct mg_settings *s)
+{
+	struct mg_config c = s->cfg;
+	int err;
+
+	c.netns_ino = netns_ino();
+	c.dnsbl_enabled = d->rt.dnsbl != NULL;
+	if (d->dry_run)
+		c.mode = MG_MODE_OBSERVE;
+
+	err = allow_add_config(d, s);
+	if (!err)
+		err = gate_write_config(&d->gate, &c);
+	if (!err)
+		err = gate_write_ports(&d->gate, s->ports);
+	if (err) {
+		pr_err("msg=\"cannot write the configuration into the maps\" err=\"%s\"", strerror(-err));
+		return err;
+	}
+	allow_remove_stale(d, s);
+	return 0;
+}
+
+/* Read the config file into s: the file named with -c (must load), else
+ * the default file when it exists, else the built-in defaults. */
+static int read_settings(struct daemon *d, struct mg_settings *s, char *err, size_t errlen)
+{
+	if (!d->config_given && access(opts.config, F_OK)) {
+		config_defaults(s);
+		return 1;
+	}
+	return config_load(opts.config, s, err, errlen) ? -EINVAL : 0;
+}
+
+static bool dnsbl_wanted(const struct mg_settings *s)
+{
+	return s->dnsbl_sites[0] != 0;
+}
+
+/* SIGHUP: read the file again; a broken file changes nothing. The new
+ * settings go into d->set (the one copy the threads see) and are put into
+ * the maps in one pass; if that fails, the earlier settings come back. */
+static void reload(struct daemon *d)
+{
+	struct mg_settings *s = malloc(sizeof(*s)), *prev = malloc(sizeof(*prev));
+	char err[512] = "";
+	bool metrics_changed;
+	int r;
+
+	if (!s || !prev) {
+		pr_err("msg=\"config reload failed\" err=\"out of memory\"");
+		goto out_free;
+	}
+	sd_notify(0, "RELOADING=1");
+	r = read_settings(d, s, err, sizeof(err));
+	if (r < 0) {
+		pr_err("msg=\"config reload failed, keeping the config in effect\" err=\"%s\"", err);
+		goto out;
+	}
+	if (r > 0)
+		pr_info("msg=\"no config file, reloading the defaults\" path=%s", opts.config);
+	if (s->max_sources != d->set->max_sources) {
+		pr_warn("msg=\"max_sources changes need 'mailgate detach' and a restart (it drops all state); keeping the current size\" max_sources=%u",
+			d->set->max_sources);
+		s->max_sources = d->set->max_sources;
+	}
+	metrics_changed = strcmp(s->metrics_listen, d->set->metrics_listen) != 0;
+	memcpy(prev, d->set, sizeof(*prev));
+	memcpy(d->set, s, sizeof(*s));
+
+	/* the DNSBL thread first, so mg_config says whether it runs */
+	if (d->rt.dnsbl && !dnsbl_wanted(d->set)) {
+		struct dnsbl *old = d->rt.dnsbl;
+
+		metrics_set_dnsbl(d->metrics, &d->rt, NULL); /* no scrape reads it any more */
+		dnsbl_stop(old);
+		pr_info("msg=\"dnsbl stopped: no sites configured\"");
+	} else if (d->rt.dnsbl) {
+		if (dnsbl_reload(d->rt.dnsbl, d->set))
+			pr_warn("msg=\"dnsbl reload failed; it keeps its earlier zones\"");
+	} else if (dnsbl_wanted(d->set)) {
+		metrics_set_dnsbl(d->metrics, &d->rt, dnsbl_start(d->set, &d->gate));
+		if (!d->rt.dnsbl)
+			pr_warn("msg=\"dnsbl did not start; the DNSBL step stays off\"");
+	}
+	if (apply_settings(d, d->set)) {
+		memcpy(d->set, prev, sizeof(*prev));
+		apply_settings(d, d->set);
+		pr_err("msg=\"config reload failed, keeping the config in effect\"");
+		goto out;
+	}
+	if (metrics_changed) {
+		metrics_stop(d->metrics);
+		d->metrics = metrics_start(d->set, &d->rt);
+	}
+	pr_info("msg=\"config reloaded\" path=%s mode=%s action=%s", opts.config,
+		d->dry_run || d->set->cfg.mode == MG_MODE_OBSERVE ? "observe" : "enforce",
+		d->set->cfg.action == MG_ACTION_RESET ? "reset" : "drop");
+out:
+	sd_notify(0, "READY=1");
+out_free:
+	free(s);
+	free(prev);
+}
+
+/* ---- attaching ---- */
+
+static const char *xdp_mode_name(int ifindex)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return "unknown";
+	switch (q.attach_mode) {
+	case XDP_ATTACHED_DRV: return "native";
+	case XDP_ATTACHED_SKB: return "generic";
+	case XDP_ATTACHED_HW: return "offload";
+	case XDP_ATTACHED_MULTI: return "multi";
+	default: return "none";
+	}
+}
+
+static uint32_t fd_id(int fd)
+{
+	struct bpf_link_info info = {};
+	uint32_t len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.id;
+}
+
+static int xdp_create(struct iface *ifc, int prog_fd, enum attach_mode mode)
+{
+	static const uint32_t flags[] = { [MODE_NATIVE] = XDP_FLAGS_DRV_MODE, [MODE_GENERIC] = XDP_FLAGS_SKB_MODE };
+	LIBBPF_OPTS(bpf_link_create_opts, lo);
+	int fd, err;
+
+	if (mode == MODE_AUTO) {
+		fd = xdp_create(ifc, prog_fd, MODE_NATIVE);
+		if (fd >= 0 || fd == -EBUSY)
+			return fd;
+		pr_info("msg=\"native XDP failed, trying generic\" iface=%s err=\"%s\"", ifc->name, strerror(-fd));
+		return xdp_create(ifc, prog_fd, MODE_GENERIC);
+	}
+	lo.flags = flags[mode];
+	fd = bpf_link_create(prog_fd, ifc->ifindex, BPF_XDP, &lo);
+	if (fd < 0) {
+		err = -errno;
+		return err;
+	}
+	return fd;
+}
+
+/* Adopt the pinned link of an earlier run or create and pin a new one. */
+static int attach_iface(struct daemon *d, struct iface *ifc)
+{
+	int prog_fd = bpf_program__fd(d->gate.skel->progs.mg_xdp);
+	struct bpf_link_info info = {};
+	uint32_t len = sizeof(info);
+	int fd, err;
+
+	if (pin_path(ifc->pin, d->gate.pin_dir, MG_PIN_LINK_XDP, ifc->name))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(ifc->pin);
+	if (fd >= 0) {
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.type == BPF_LINK_TYPE_XDP &&
+		    info.xdp.ifindex == (uint32_t)ifc->ifindex) {
+			if (bpf_link_update(fd, prog_fd, NULL) == 0) {
+				ifc->link_fd = fd;
+				ifc->adopted = true;
+				if (d->mode != MODE_AUTO && strcmp(attach_mode_names[d->mode], xdp_mode_name(ifc->ifindex)))
+					pr_warn("msg=\"the adopted link keeps its attach mode; 'mailgate detach' first to change it\" iface=%s mode=%s",
+						ifc->name, xdp_mode_name(ifc->ifindex));
+				return 0;
+			}
+			err = -errno;
+			pr_err("msg=\"cannot update the pinned XDP link\" iface=%s pin=%s err=\"%s\"",
+			       ifc->name, ifc->pin, strerror(-err));
+			close(fd);
+			return err;
+		}
+		/* the interface went away (or is another one now): a stale pin */
+		pr_warn("msg=\"replacing a stale pinned XDP link\" iface=%s pin=%s", ifc->name, ifc->pin);
+		bpf_link_detach(fd);
+		close(fd);
+		unlink(ifc->pin);
+	} else if (errno != ENOENT) {
+		err = -errno;
+		pr_err("msg=\"cannot open the pinned XDP link\" pin=%s err=\"%s\"", ifc->pin, strerror(-err));
+		return err;
+	}
+
+	fd = xdp_create(ifc, prog_fd, d->mode);
+	if (fd == -EBUSY) {
+		struct bpf_prog_info pinfo = {};
+		uint32_t id = 0, plen = sizeof(pinfo);
+		int pfd;
+
+		bpf_xdp_query_id(ifc->ifindex, 0, &id);
+		pfd = id ? bpf_prog_get_fd_by_id(id) : -1;
+		if (pfd >= 0) {
+			bpf_obj_get_info_by_fd(pfd, &pinfo, &plen);
+			close(pfd);
+		}
+		if (!strcmp(pinfo.name, "mg_xdp"))
+			pr_err("msg=\"another mailgate (with another pin dir) gates this interface already\" iface=%s prog_id=%u",
+			       ifc->name, id);
+		else
+			pr_err("msg=\"the interface already has an XDP program that mailgate did not attach; remove it first (ip link set dev %s xdp off)\" iface=%s prog_id=%u prog_name=%s",
+			       ifc->name, ifc->name, id, pinfo.name[0] ? pinfo.name : "?");
+		return fd;
+	}
+	if (fd < 0) {
+		pr_err("msg=\"cannot attach XDP\" iface=%s mode=%s err=\"%s\"", ifc->name,
+		       attach_mode_names[d->mode], strerror(-fd));
+		return fd;
+	}
+	if (bpf_obj_pin(fd, ifc->pin)) {
+		err = -errno;
+		pr_err("msg=\"cannot pin the XDP link\" pin=%s err=\"%s\"", ifc->pin, strerror(-err));
+		bpf_link_detach(fd);
+		close(fd);
+		return err;
+	}
+	ifc->link_fd = fd;
+	ifc->adopted = false;
+	return 0;
+}
+
+/* A new tracing link replaces the pinned one; the old one goes last. */
+static int attach_sock_state(struct daemon *d)
+{
+	char pin[PATH_MAX];
+	int old, err;
+
+	if (pin_path(pin, d->gate.pin_dir, MG_PIN_LINK_SOCK_STATE, ""))
+		return -ENAMETOOLONG;
+	old = bpf_obj_get(pin);
+	d->sock_link = bpf_program__attach_trace(d->gate.skel->progs.mg_sock_state);
+	if (!d->sock_link) {
+		err = -errno;
+		pr_err("msg=\"cannot attach the TCP state tracer\" err=\"%s\"", strerror(-err));
+		if (old >= 0)
+			close(old);
+		return err;
+	}
+	if (old >= 0)
+		unlink(pin);
+	err = bpf_link__pin(d->sock_link, pin);
+	if (old >= 0)
+		close(old); /* the earlier run's tracer goes away here */
+	if (err) {
+		pr_err("msg=\"cannot pin the TCP state tracer\" pin=%s err=\"%s\"", pin, strerror(-err));
+		bpf_link__destroy(d->sock_link);
+		d->sock_link = NULL;
+		return err;
+	}
+	if (old >= 0)
+		pr_info("msg=\"TCP state tracer replaced\" link_id=%u", fd_id(bpf_link__fd(d->sock_link)));
+	return 0;
+}
+
+/* At exit: detach the XDP links (all, or only those this run created) or
+ * keep them. The tracing link always stays pinned: a connection that closes
+ * while no daemon runs is still subtracted from the concurrent counts (the
+ * socket's mark in mg_socks says it was counted). `mailgate detach` removes
+ * it with everything else. */
+static void release_links(struct daemon *d, bool detach, bool only_created)
+{
+	for (int i = 0; i < d->n_ifs; i++) {
+		struct iface *ifc = &d->ifs[i];
+
+		if (ifc->link_fd < 0)
+			continue;
+		if (detach && !(only_created && ifc->adopted)) {
+			bpf_link_detach(ifc->link_fd);
+			unlink(ifc->pin);
+			pr_info("msg=\"detached\" iface=%s", ifc->name);
+		}
+		close(ifc->link_fd);
+		ifc->link_fd = -1;
+	}
+	bpf_link__destroy(d->sock_link); /* closes our fd; the pin keeps it */
+	d->sock_link = NULL;
+}
+
+/* XDP links an earlier run pinned for interfaces this run does not gate
+ * keep running the earlier program; say so. */
+static void warn_other_links(struct daemon *d)
+{
+	DIR *dh = opendir(d->gate.pin_dir);
+	struct dirent *e;
+	size_t plen = strlen(MG_PIN_LINK_XDP);
+
+	while (dh && (e = readdir(dh))) {
+		bool ours = false;
+
+		if (strncmp(e->d_name, MG_PIN_LINK_XDP, plen) || !e->d_name[plen])
+			continue;
+		for (int i = 0; i < d->n_ifs; i++)
+			ours |= !strcmp(e->d_name + plen, d->ifs[i].name);
+		if (!ours)
+			pr_warn("msg=\"an earlier run's XDP link is still attached to an interface not given with -i; 'mailgate detach -i %s' removes it\" iface=%s",
+				e->d_name + plen, e->d_name + plen);
+	}
+	if (dh)
+		closedir(dh);
+}
+
+/* ---- events ---- */
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	struct daemon *d = ctx;
+	const struct mg_event *e = data;
+	char addr[MG_ADDRSTRLEN], dur[32];
+
+	if (len < sizeof(*e) || e->kind == 0 || e->kind >= MG_EVENT_KIND_MAX)
+		return 0;
+	__atomic_fetch_add(&d->rt.events[e->kind], 1, __ATOMIC_RELAXED);
+	switch (e->kind) {
+	case MG_EVENT_BAN:
+		__atomic_fetch_add(&d->rt.bans_created[MG_ORIGIN_QUOTA], 1, __ATOMIC_RELAXED);
+		pr_info("msg=\"ban created\" addr=%s level=%u expires_in=%s reason=%s class=%s",
+			addr_str(&e->addr, addr), e->level,
+			format_duration(e->expires_ns > e->ts_ns ? e->expires_ns - e->ts_ns : 0, dur, sizeof(dur)),
+			e->reason < MG_REASON_MAX ? mg_reason_names[e->reason] : "unknown",
+			e->class < MG_CLASS_MAX ? mg_class_names[e->class] : "unknown");
+		break;
+	case MG_EVENT_DNSBL_QUERY:
+		if (d->rt.dnsbl)
+			dnsbl_submit_ts(d->rt.dnsbl, &e->addr, e->ts_ns);
+		else
+			pr_debug("msg=\"dnsbl query event without a dnsbl\" addr=%s", addr_str(&e->addr, addr));
+		break;
+	case MG_EVENT_FLOOD:
+		if (e->level)
+			pr_warn("msg=\"flood mode on: sources without a completed handshake share the flood budget\"");
+		else
+			pr_info("msg=\"flood mode off\"");
+		break;
+	}
+	return 0;
+}
+
+/* ---- expiry ---- */
+
+static bool ban_expired(const void *val, uint64_t now, const struct mg_config *c)
+{
+	const struct mg_ban *b = val;
+	/* bans by the data path are remembered after their end, for the next level */
+	uint64_t keep = b->origin == MG_ORIGIN_QUOTA ? c->ban_time_max_ns : 0;
+
+	return b->expires_ns && now >= b->expires_ns + keep;
+}
+
+static bool rule_expired(const void *val, uint64_t now, const struct mg_config *c)
+{
+	const struct mg_rule *r = val;
+
+	return r->expires_ns && now >= r->expires_ns;
+}
+
+static void sweep_delete_cur(struct daemon *d, struct sweep *s)
+{
+	char buf[MG_ADDRSTRLEN + 8];
+
+	if (!s->have || !s->cur_expired)
+		return;
+	if (bpf_map_delete_elem(d->gate.fd[s->map], &s->cur))
+		return;
+	if (s->map == GM_BAN)
+		pr_info("msg=\"ban removed\" addr=%s", addr_str(&s->cur.addr, buf));
+	else
+		pr_info("msg=\"%s entry expired\" cidr=%s", s->what, format_cidr(&s->cur.lpm, buf, sizeof(buf)));
+	s->cur_expired = false;
+}
+
+static void sweep_tick(struct daemon *d, struct sweep *s, uint64_t now)
+{
+	int fd = d->gate.fd[s->map];
+	union { struct mg_ban ban; struct mg_rule rule; } val;
+	uint64_t deadline = now_boot_ns() + SWEEP_SLICE_NS;
+	typeof(s->cur) next;
+
+	for (unsigned int i = 1; ; i++) {
+		int err = bpf_map_get_next_key(fd, s->have ? (void *)&s->cur : NULL, &next);
+
+		sweep_delete_cur(d, s);
+		if (err) { /* end of the map: the next tick starts over */
+			s->have = false;
+			return;
+		}
+		s->cur = next;
+		s->have = true;
+		s->cur_expired = bpf_map_lookup_elem(fd, &s->cur, &val) == 0 &&
+				 s->expired(&val, now, &d->set->cfg);
+		if (i % 64 == 0 && now_boot_ns() > deadline)
+			return; /* go on from here next tick */
+	}
+}
+
+/* An interface that goes away takes its XDP link with it: say so once. */
+static void check_links(struct daemon *d)
+{
+	for (int i = 0; i < d->n_ifs; i++) {
+		struct iface *ifc = &d->ifs[i];
+		struct bpf_link_info info = {};
+		uint32_t len = sizeof(info);
+
+		if (ifc->link_fd < 0 || ifc->gone || bpf_obj_get_info_by_fd(ifc->link_fd, &info, &len))
+			continue;
+		if (info.xdp.ifindex == 0) {
+			ifc->gone = true;
+			pr_err("msg=\"the interface is gone; it is no longer gated (restart mailgate once it is back)\" iface=%s",
+			       ifc->name);
+		}
+	}
+}
+
+/* ---- the command ---- */
+
+static int parse_run_args(struct daemon *d, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = NULL;
+		const char *eq = strchr(a, '=');
+		size_t n = eq && !strncmp(a, "--", 2) ? (size_t)(eq - a) : strlen(a);
+
+#define OPT(s) (strlen(s) == n && !strncmp(a, s, n))
+		if (OPT("--dry-run")) {
+			if (n < strlen(a))
+				return fail(EXIT_USAGE, "run: --dry-run takes no value ('%s')", a);
+			d->dry_run = true;
+			continue;
+		}
+		if (OPT("-h") || OPT("--help")) {
+			printf("usage: mailgate run -i IFACE [-i IFACE2] [-c FILE] [--mode native|generic|auto] [--dry-run]\n");
+			return -1;
+		}
+		if (!(OPT("-i") || OPT("--interface") || OPT("-c") || OPT("--config") || OPT("--mode"))) {
+			if (a[0] == '-')
+				return fail(EXIT_USAGE, "run: unknown option '%s'", a);
+			return fail(EXIT_USAGE, "run: unexpected argument '%s'", a);
+		}
+		if (n < strlen(a))
+			v = eq + 1;
+		else if (i + 1 < argc)
+			v = argv[++i];
+		else
+			return fail(EXIT_USAGE, "run: %s needs a value", a);
+
+		if (OPT("-i") || OPT("--interface")) {
+			struct iface *ifc = &d->ifs[d->n_ifs];
+
+			if (d->n_ifs == MAX_IFACES)
+				return fail(EXIT_USAGE, "run: at most %d interfaces", MAX_IFACES);
+			if (!*v || strlen(v) >= IF_NAMESIZE || !(ifc->ifindex = if_nametoindex(v)))
+				return fail(EXIT_USAGE, "run: unknown interface '%s'", v);
+			for (int j = 0; j < d->n_ifs; j++)
+				if (d->ifs[j].ifindex == ifc->ifindex)
+					return fail(EXIT_USAGE, "run: interface '%s' given twice", v);
+			snprintf(ifc->name, sizeof(ifc->name), "%s", v);
+			ifc->link_fd = -1;
+			d->n_ifs++;
+		} else if (OPT("-c") || OPT("--config")) {
+			if (!*v)
+				return fail(EXIT_USAGE, "run: -c needs a file name");
+			opts.config = v;
+			d->config_given = true;
+		} else {
+			int m;
+
+			for (m = 0; m < 3 && strcmp(v, attach_mode_names[m]); m++)
+				;
+			if (m == 3)
+				return fail(EXIT_USAGE, "run: bad --mode '%s' (native, generic or auto)", v);
+			d->mode = m;
+		}
+#undef OPT
+	}
+	if (!d->n_ifs)
+		return fail(EXIT_USAGE, "run: no interface: give -i IFACE");
+	return 0;
+}
+
+static int setup_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, set, NULL))
+		return -errno;
+	return signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* One step of the loop; returns 0 to go on, 1 on SIGTERM/SIGINT, -errno on failure. */
+static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
+{
+	struct epoll_event evs[4];
+	uint64_t now = now_boot_ns();
+	int timeout = now >= *next_tick ? 0 : (int)((*next_tick - now) / 1000000) + 1;
+	int n = epoll_wait(ep, evs, 4, timeout);
+
+	if (n < 0 && errno != EINTR)
+		return -errno;
+	for (int i = 0; i < n; i++) {
+		if (evs[i].data.fd == sfd) {
+			struct signalfd_siginfo si;
+
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					pr_info("msg=\"SIGHUP: reloading\" path=%s", opts.config);
+					reload(d);
+				} else {
+					pr_info("msg=\"%s: stopping\"", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+					return 1;
+				}
+			}
+		} else if (ring_buffer__consume(d->rb) < 0) {
+			pr_warn("msg=\"ring buffer read failed\"");
+		}
+	}
+	now = now_boot_ns();
+	if (now >= *next_tick) {
+		for (int i = 0; i < 3; i++)
+			sweep_tick(d, &d->sweeps[i], now);
+		check_links(d);
+		log_map_fill(&d->gate);
+		*next_tick = now + TICK_MS * 1000000ULL;
+	}
+	return 0;
+}
+
+static void daemon_init(struct daemon *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->lock_fd = -1;
+	for (int i = 0; i < GM_MAX; i++)
+		d->gate.fd[i] = -1;
+	d->sweeps[0] = (struct sweep){ .map = GM_BAN, .expired = ban_expired, .what = "ban" };
+	d->sweeps[1] = (struct sweep){ .map = GM_DENY, .expired = rule_expired, .what = "deny" };
+	d->sweeps[2] = (struct sweep){ .map = GM_ALLOW, .expired = rule_expired, .what = "allow" };
+}
+
+/* The size of the pinned maps wins over max_sources: resizing drops state. */
+static uint32_t pinned_max_sources(const char *pin_dir)
+{
+	struct bpf_map_info info;
+	char path[PATH_MAX];
+	int fd;
+
+	if (pin_path(path, pin_dir, MG_MAP_SRC, ""))
+		return 0;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (map_info(fd, &info))
+		info.max_entries = 0;
+	close(fd);
+	return info.max_entries;
+}
+
+int do_run(int argc, char **argv)
+{
+	static struct daemon dm;
+	struct daemon *d = &dm;
+	struct gate_sizes sizes;
+	struct epoll_event ev;
+	char err_msg[512] = "";
+	int err, r, holder = 0, sfd = -1, ep = -1, code = EXIT_FAIL;
+	uint64_t next_tick;
+	uint32_t pinned = 1; /* 0: the maps are new, pinned by this run */
+	sigset_t sigs;
+	bool detach, started = false;
+
+	daemon_init(d);
+	r = parse_run_args(d, argc, argv);
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (strlen(opts.pin_dir) > PATH_MAX - 64)
+		return fail(EXIT_USAGE, "run: --pin-dir: name too long");
+	if (!privileged())
+		return fail(EXIT_FAIL, "run: needs root (or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)");
+
+	d->set = calloc(1, sizeof(*d->set));
+	if (!d->set)
+		return fail(EXIT_FAIL, "run: out of memory");
+	r = read_settings(d, d->set, err_msg, sizeof(err_msg));
+	if (r < 0) {
+		free(d->set);
+		return fail(EXIT_USAGE, "%s", err_msg);
+	}
+	if (r > 0)
+		pr_info("msg=\"no config file, using the defaults\" path=%s", opts.config);
+
+	err = mkdir_parents(opts.pin_dir);
+	if (!err)
+		err = check_bpffs(opts.pin_dir);
+	if (err == -EXDEV) {
+		fail(EXIT_FAIL, "%s is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)", opts.pin_dir);
+		goto out;
+	} else if (err) {
+		fail(EXIT_FAIL, "cannot create pin dir %s: %s", opts.pin_dir, strerror(-err));
+		goto out;
+	}
+	d->lock_fd = lock_pin_dir(opts.pin_dir, &holder);
+	if (d->lock_fd == -EBUSY) {
+		if (holder)
+			fail(EXIT_FAIL, "another mailgate daemon (pid %d) is running on %s", holder, opts.pin_dir);
+		else
+			fail(EXIT_FAIL, "another mailgate daemon is running on %s", opts.pin_dir);
+		goto out;
+	} else if (d->lock_fd < 0) {
+		fail(EXIT_FAIL, "cannot lock %s: %s", opts.pin_dir, strerror(-d->lock_fd));
+		goto out;
+	}
+
+	/* signals are blocked before any thread starts, so all go to the signalfd */
+	sfd = setup_signals(&sigs);
+	if (sfd < 0) {
+		fail(EXIT_FAIL, "cannot set up signals: %s", strerror(errno));
+		goto out;
+	}
+
+	sizes.max_sources = d->set->max_sources;
+	pinned = pinned_max_sources(opts.pin_dir);
+	if (pinned && pinned != sizes.max_sources) {
+		pr_warn("msg=\"the pinned maps keep their size; 'mailgate detach' and a restart resize them (dropping all state)\" max_sources=%u pinned=%u",
+			sizes.max_sources, pinned);
+		sizes.max_sources = pinned;
+	}
+	err = gate_load(&d->gate, opts.pin_dir, &sizes);
+	if (err) {
+		fail(EXIT_FAIL, "cannot load the data path: %s", strerror(-err));
+		goto out;
+	}
+	d->set->max_sources = sizes.max_sources;
+	d->rt.gate = &d->gate;
+	d->rt.start_ns = now_boot_ns();
+	if (dnsbl_wanted(d->set)) {
+		d->rt.dnsbl = dnsbl_start(d->set, &d->gate);
+		if (!d->rt.dnsbl)
+			pr_warn("msg=\"dnsbl did not start; the DNSBL step stays off\"");
+	}
+	if (apply_settings(d, d->set)) {
+		fail(EXIT_FAIL, "cannot apply the configuration");
+		goto out;
+	}
+
+	for (int i = 0; i < d->n_ifs; i++) {
+		struct iface *ifc = &d->ifs[i];
+
+		err = attach_iface(d, ifc);
+		if (err) {
+			fail(EXIT_FAIL, "cannot attach to %s: %s", ifc->name, strerror(-err));
+			goto out_links;
+		}
+		pr_info("msg=\"attached\" iface=%s mode=%s link=%s link_id=%u", ifc->name,
+			xdp_mode_name(ifc->ifindex), ifc->adopted ? "adopted" : "new", fd_id(ifc->link_fd));
+	}
+	warn_other_links(d);
+	err = attach_sock_state(d);
+	if (err) {
+		fail(EXIT_FAIL, "cannot attach the TCP state tracer: %s", strerror(-err));
+		goto out_links;
+	}
+
+	d->rb = ring_buffer__new(d->gate.fd[GM_EVENTS], on_event, d, NULL);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (!d->rb || ep < 0) {
+		fail(EXIT_FAIL, "cannot set up the event loop: %s", strerror(errno));
+		goto out_links;
+	}
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = sfd };
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = ring_buffer__epoll_fd(d->rb) };
+	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+
+	d->metrics = metrics_start(d->set, &d->rt);
+	pr_info("msg=\"running\" pin_dir=%s mode=%s action=%s dnsbl=%s metrics=%s pid=%d", opts.pin_dir,
+		d->dry_run || d->set->cfg.mode == MG_MODE_OBSERVE ? "observe" : "enforce",
+		d->set->cfg.action == MG_ACTION_RESET ? "reset" : "drop",
+		d->rt.dnsbl ? "on" : "off", d->metrics ? d->set->metrics_listen : "off", getpid());
+	sd_notifyf(0, "READY=1\nSTATUS=gating %d interface(s)", d->n_ifs);
+	started = true;
+
+	next_tick = now_boot_ns();
+	while ((r = loop_once(d, ep, sfd, &next_tick)) == 0)
+		;
+	if (r < 0) {
+		pr_err("msg=\"event loop failed\" err=\"%s\"", strerror(-r));
+		code = EXIT_FAIL;
+	} else {
+		code = EXIT_OK;
+	}
+	sd_notify(0, "STOPPING=1");
+	detach = !d->set->keep_attached;
+	if (!detach)
+		pr_info("msg=\"leaving the program attached (keep_attached = yes)\"");
+	release_links(d, detach, false);
+	goto out;
+
+out_links:
+	/* a failed start removes only what it created: adopted links keep the
+	 * interface protected with the maps of the earlier run */
+	release_links(d, true, true);
+out:
+	if (!started && !pinned) { /* the maps were new: unpin them too */
+		int n = 0;
+
+		remove_pins(opts.pin_dir, &n);
+	}
+	metrics_stop(d->metrics);
+	if (d->rt.dnsbl)
+		dnsbl_stop(d->rt.dnsbl);
+	ring_buffer__free(d->rb);
+	if (ep >= 0)
+		close(ep);
+	if (sfd >= 0)
+		close(sfd);
+	if (d->gate.skel || d->gate.fd[0] >= 0)
+		gate_close(&d->gate);
+	if (d->lock_fd >= 0)
+		close(d->lock_fd);
+	free(d->set);
+	if (code == EXIT_OK)
+		pr_info("msg=\"stopped\"");
+	return code;
+}
+
+/* ---- `mailgate detach` ---- */
+
+static bool is_xdp_link_pin(const char *name)
+{
+	return !strncmp(name, MG_PIN_LINK_XDP, strlen(MG_PIN_LINK_XDP)) && name[strlen(MG_PIN_LINK_XDP)];
+}
+
+/* Detach the link pinned at path and remove the pin; returns its id. */
+static uint32_t remove_link(const char *path)
+{
+	int fd = bpf_obj_get(path);
+	uint32_t id = 0;
+
+	if (fd >= 0) {
+		id = fd_id(fd);
+		bpf_link_detach(fd); /* fails harmlessly for a link whose device is gone */
+		close(fd);
+	}
+	unlink(path);
+	return id;
+}
+
+/* Remove every pin under dir (a bpf filesystem), then dir. */
+static int remove_pins(const char *dir, int *count)
+{
+	DIR *dh = opendir(dir);
+	struct dirent *e;
+	char path[PATH_MAX];
+	int err = 0;
+
+	if (!dh)
+		return -errno;
+	while ((e = readdir(dh))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (pin_path(path, dir, e->d_name, "")) {
+			err = -ENAMETOOLONG;
+			continue;
+		}
+		if (e->d_type == DT_DIR)
+			err = remove_pins(path, count) ?: err;
+		else if (unlink(path))
+			err = -errno;
+		else
+			(*count)++;
+	}
+	closedir(dh);
+	if (rmdir(dir) && !err)
+		err = -errno;
+	return err;
+}
+
+int do_detach(int argc, char **argv)
+{
+	const char *want[MAX_IFACES];
+	char names[256][NAME_MAX + 1], path[PATH_MAX];
+	int n_want = 0, n_names = 0, holder = 0, lock_fd, removed = 0, left = 0, err = 0;
+	struct json_object *doc = NULL, *list = NULL;
+	struct dirent *e;
+	DIR *dh;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-i") || !strcmp(a, "--interface")) {
+			if (i + 1 >= argc)
+				return fail(EXIT_USAGE, "detach: %s needs an interface name", a);
+			a = argv[++i];
+			if (!*a || strlen(a) >= IF_NAMESIZE || strchr(a, '/'))
+				return fail(EXIT_USAGE, "detach: bad interface name '%s'", a);
+			if (n_want == MAX_IFACES)
+				return fail(EXIT_USAGE, "detach: at most %d interfaces", MAX_IFACES);
+			want[n_want++] = a;
+		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			printf("usage: mailgate detach [-i IFACE]...\n");
+			return EXIT_OK;
+		} else if (a[0] == '-') {
+			return fail(EXIT_USAGE, "detach: unknown option '%s'", a);
+		} else {
+			return fail(EXIT_USAGE, "detach: unexpected argument '%s'", a);
+		}
+	}
+	if (strlen(opts.pin_dir) > PATH_MAX - 64)
+		return fail(EXIT_USAGE, "detach: --pin-dir: name too long");
+	if (!privileged())
+		return fail(EXIT_FAIL, "detach: needs root (or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)");
+	err = check_bpffs(opts.pin_dir);
+	if (err == -ENOENT)
+		return fail(EXIT_FAIL, "nothing to detach: %s does not exist", opts.pin_dir);
+	if (err == -EXDEV)
+		return fail(EXIT_FAIL, "%s is not on a bpf filesystem", opts.pin_dir);
+	if (err)
+		return fail(EXIT_FAIL, "%s: %s", opts.pin_dir, strerror(-err));
+	lock_fd = lock_pin_dir(opts.pin_dir, &holder);
+	if (lock_fd == -EBUSY) {
+		if (holder)
+			return fail(EXIT_FAIL, "a mailgate daemon (pid %d) is running on %s; stop it first (SIGTERM detaches it)",
+				    holder, opts.pin_dir);
+		return fail(EXIT_FAIL, "a mailgate daemon is running on %s; stop it first (SIGTERM detaches it)", opts.pin_dir);
+	}
+	if (lock_fd < 0)
+		return fail(EXIT_FAIL, "cannot lock %s: %s", opts.pin_dir, strerror(-lock_fd));
+
+	/* check every name before removing anything */
+	for (int i = 0; i < n_want; i++) {
+		if (pin_path(path, opts.pin_dir, MG_PIN_LINK_XDP, want[i]) || access(path, F_OK)) {
+			close(lock_fd);
+			return fail(EXIT_FAIL, "%s: no mailgate link under %s", want[i], opts.pin_dir);
+		}
+	}
+	dh = opendir(opts.pin_dir);
+	if (!dh) {
+		err = -errno;
+		close(lock_fd);
+		return fail(EXIT_FAIL, "%s: %s", opts.pin_dir, strerror(-err));
+	}
+	while ((e = readdir(dh)) && n_names < 256) {
+		bool chosen = !n_want;
+
+		if (!is_xdp_link_pin(e->d_name))
+			continue;
+		for (int i = 0; i < n_want; i++)
+			chosen |= !strcmp(e->d_name + strlen(MG_PIN_LINK_XDP), want[i]);
+		if (chosen)
+			snprintf(names[n_names++], sizeof(names[0]), "%s", e->d_name);
+		else
+			left++;
+	}
+	closedir(dh);
+
+	if (opts.json) {
+		doc = json_object_new_object();
+		list = json_object_new_array();
+		json_object_object_add(doc, "pin_dir", json_object_new_string(opts.pin_dir));
+		json_object_object_add(doc, "detached", list);
+	}
+	for (int i = 0; i < n_names; i++) {
+		const char *ifname = names[i] + strlen(MG_PIN_LINK_XDP);
+		uint32_t id;
+
+		id = pin_path(path, opts.pin_dir, names[i], "") ? 0 : remove_link(path);
+		if (list) {
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "iface", json_object_new_string(ifname));
+			json_object_object_add(o, "link_id", json_object_new_int64(id));
+			json_object_array_add(list, o);
+		} else {
+			printf("detached %s (link %u)\n", ifname, id);
+		}
+	}
+	if (!left) {
+		/* the last interface: the tracer, the maps and the pin dir go too */
+		if (!pin_path(path, opts.pin_dir, MG_PIN_LINK_SOCK_STATE, "") && !access(path, F_OK)) {
+			remove_link(path);
+			removed++;
+		}
+		err = remove_pins(opts.pin_dir, &removed);
+	}
+	close(lock_fd);
+	if (err) {
+		json_object_put(doc);
+		return fail(EXIT_FAIL, "cannot remove every pin under %s: %s", opts.pin_dir, strerror(-err));
+	}
+	if (doc) {
+		json_object_object_add(doc, "pins_removed", json_object_new_int(removed));
+		json_object_object_add(doc, "pin_dir_removed", json_object_new_boolean(!left));
+		json_object_object_add(doc, "interfaces_left", json_object_new_int(left));
+		json_out(doc);
+	} else if (!left) {
+		printf("removed %d pins and %s\n", removed, opts.pin_dir);
+	} else {
+		printf("%d interface(s) still attached; the maps stay pinned under %s\n", left, opts.pin_dir);
+	}
+	return EXIT_OK;
+}

@@ -1,7 +1,500 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* placeholder: replaced by its own issue's work */
+/* `mailgate allow|deny|ban add|del|list`: the allow and deny lists (LPM
+ * tries of prefixes) and the bans (per address), changed from any process
+ * on the pinned maps.
+ *
+ * Input is all-or-nothing: every value is checked before the first map
+ * update, and a map update that fails half way is rolled back. `del` of an
+ * entry that is not there changes nothing and exits 1. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <json-c/json.h>
 #include "mailgate.h"
 
-int do_allow(int argc, char **argv) { return fail(EXIT_FAIL, "%s: not built yet", argv[0]); }
-int do_deny(int argc, char **argv) { return fail(EXIT_FAIL, "%s: not built yet", argv[0]); }
-int do_ban(int argc, char **argv) { return fail(EXIT_FAIL, "%s: not built yet", argv[0]); }
+enum list_kind { LIST_ALLOW, LIST_DENY, LIST_BAN };
+
+static const struct list_desc {
+	const char *name;    /* command and list name */
+	const char *what;    /* what an item is */
+	enum gate_map map;
+} lists[] = {
+	[LIST_ALLOW] = { "allow", "CIDR", GM_ALLOW },
+	[LIST_DENY] = { "deny", "CIDR", GM_DENY },
+	[LIST_BAN] = { "ban", "address", GM_BAN },
+};
+
+/* one item of the command line: the key, and what was there before */
+struct item {
+	const char *arg;
+	union {
+		struct mg_lpm_key lpm;
+		struct mg_addr addr;
+	} key;
+	bool had_old;
+	union {
+		struct mg_rule rule;
+		struct mg_ban ban;
+	} old;
+};
+
+static int usage(const struct list_desc *l, FILE *f, int code)
+{
+	fprintf(f, "usage: mailgate %s add %s... [--ttl DUR]\n"
+		   "       mailgate %s del %s...\n"
+		   "       mailgate %s list [-a|--all]\n",
+		l->name, l->what, l->name, l->what, l->name);
+	return code;
+}
+
+/* the exact entry for an LPM key (a trie lookup returns the longest match,
+ * so compare the rule's copy of the prefix length) */
+static bool lpm_get(int fd, const struct mg_lpm_key *k, struct mg_rule *r)
+{
+	return !bpf_map_lookup_elem(fd, k, r) && r->prefixlen == k->prefixlen;
+}
+
+static int parse_items(const struct list_desc *l, int n, char **args, struct item *items)
+{
+	for (int i = 0; i < n; i++) {
+		items[i].arg = args[i];
+		if (l == &lists[LIST_BAN]) {
+			if (strchr(args[i], '/') && !parse_cidr(args[i], &items[i].key.lpm))
+				return fail(EXIT_USAGE, "ban: '%s' is a prefix; bans take addresses "
+					    "(use `mailgate deny add` for prefixes)", args[i]);
+			if (parse_addr(args[i], &items[i].key.addr))
+				return fail(EXIT_USAGE, "%s: bad address '%s' (expected an IPv4 or IPv6 address)",
+					    l->name, args[i]);
+		} else if (parse_cidr(args[i], &items[i].key.lpm)) {
+			return fail(EXIT_USAGE, "%s: bad CIDR '%s' (expected ADDR[/LEN] with the host bits zero, "
+				    "e.g. 192.0.2.0/24 or 2001:db8::/32)", l->name, args[i]);
+		}
+	}
+	return 0;
+}
+
+static void read_old(const struct list_desc *l, int fd, struct item *it)
+{
+	if (l == &lists[LIST_BAN])
+		it->had_old = !bpf_map_lookup_elem(fd, &it->key.addr, &it->old.ban);
+	else
+		it->had_old = lpm_get(fd, &it->key.lpm, &it->old.rule);
+}
+
+/* undo items[0..n): restore what was there, delete what was not */
+static void roll_back(int fd, struct item *items, int n)
+{
+	while (n-- > 0) {
+		if (items[n].had_old)
+			bpf_map_update_elem(fd, &items[n].key, &items[n].old, BPF_ANY);
+		else
+			bpf_map_delete_elem(fd, &items[n].key);
+	}
+}
+
+static const char *item_str(const struct list_desc *l, const struct item *it, char *buf, size_t len)
+{
+	return l == &lists[LIST_BAN] ? format_addr(&it->key.addr, buf, len)
+				     : format_cidr(&it->key.lpm, buf, len);
+}
+
+static void report(const struct list_desc *l, const char *verb, struct item *items, int n,
+		   uint64_t ttl_ns)
+{
+	char buf[MG_ADDRSTRLEN + 8], d[32];
+
+	if (opts.json) {
+		struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+		json_object_object_add(o, "list", json_object_new_string(l->name));
+		json_object_object_add(o, "action", json_object_new_string(verb));
+		json_object_object_add(o, "count", json_object_new_int(n));
+		for (int i = 0; i < n; i++)
+			json_object_array_add(a, json_object_new_string(item_str(l, &items[i], buf, sizeof(buf))));
+		json_object_object_add(o, "entries", a);
+		if (!strcmp(verb, "add"))
+			json_object_object_add(o, "expires_in_s",
+					       ttl_ns ? json_object_new_int64(ttl_ns / NSEC_PER_SEC) : NULL);
+		json_out(o);
+		return;
+	}
+	printf("%s %s: ", l->name, !strcmp(verb, "add") ? "added" : "deleted");
+	for (int i = 0; i < n && i < 10; i++)
+		printf("%s%s", i ? ", " : "", item_str(l, &items[i], buf, sizeof(buf)));
+	if (n > 10)
+		printf(" and %d more", n - 10);
+	if (!strcmp(verb, "add"))
+		printf(" (%s)", ttl_ns ? (snprintf(buf, sizeof(buf), "expires in %s",
+						  format_duration(ttl_ns, d, sizeof(d))), buf) : "never expires");
+	putchar('\n');
+}
+
+static int do_add(const struct list_desc *l, struct gate *g, struct item *items, int n, uint64_t ttl_ns)
+{
+	int fd = g->fd[l->map], err;
+	uint64_t now = now_boot_ns();
+	char buf[MG_ADDRSTRLEN + 8];
+
+	for (int i = 0; i < n; i++)
+		read_old(l, fd, &items[i]);
+	for (int i = 0; i < n; i++) {
+		if (l == &lists[LIST_BAN]) {
+			struct mg_ban b = { .expires_ns = ttl_ns ? now + ttl_ns : 0, .created_ns = now,
+					    .origin = MG_ORIGIN_CLI };
+
+			err = bpf_map_update_elem(fd, &items[i].key.addr, &b, BPF_ANY);
+		} else {
+			struct mg_rule r = { .expires_ns = ttl_ns ? now + ttl_ns : 0,
+					     .prefixlen = items[i].key.lpm.prefixlen, .origin = MG_ORIGIN_CLI };
+
+			err = bpf_map_update_elem(fd, &items[i].key.lpm, &r, BPF_ANY);
+		}
+		if (err) {
+			err = -errno;
+			roll_back(fd, items, i);
+			return fail(EXIT_FAIL, "%s add: cannot add %s: %s%s (nothing added)", l->name,
+				    item_str(l, &items[i], buf, sizeof(buf)), strerror(-err),
+				    err == -ENOSPC || err == -E2BIG ? " (the list is full)" : "");
+		}
+	}
+	report(l, "add", items, n, ttl_ns);
+	return EXIT_OK;
+}
+
+static int do_del(const struct list_desc *l, struct gate *g, struct item *items, int n)
+{
+	int fd = g->fd[l->map];
+	char buf[MG_ADDRSTRLEN + 8];
+
+	for (int i = 0; i < n; i++) {
+		read_old(l, fd, &items[i]);
+		if (!items[i].had_old)
+			return fail(EXIT_FAIL, "%s del: %s is not in the %s list (nothing deleted)", l->name,
+				    item_str(l, &items[i], buf, sizeof(buf)), l->name);
+	}
+	for (int i = 0; i < n; i++) {
+		if (bpf_map_delete_elem(fd, &items[i].key) && errno != ENOENT) {
+			int err = -errno;
+
+			roll_back(fd, items, i);
+			return fail(EXIT_FAIL, "%s del: cannot delete %s: %s (nothing deleted)", l->name,
+				    item_str(l, &items[i], buf, sizeof(buf)), strerror(-err));
+		}
+	}
+	report(l, "del", items, n, 0);
+	return EXIT_OK;
+}
+
+/* ---- list ---- */
+struct row {
+	union {
+		struct mg_lpm_key lpm;
+		struct mg_addr addr;
+	} key;
+	union {
+		struct mg_rule rule;
+		struct mg_ban ban;
+	} val;
+};
+
+static int row_cmp(const void *pa, const void *pb)
+{
+	const struct row *a = pa, *b = pb;
+	struct mg_addr x, y;
+	int c;
+
+	memcpy(x.a, a->key.lpm.a, 16);
+	memcpy(y.a, b->key.lpm.a, 16);
+	/* IPv4 first, then by address, then shorter prefixes first */
+	if (addr_is_v4(&x) != addr_is_v4(&y))
+		return addr_is_v4(&x) ? -1 : 1;
+	c = memcmp(x.a, y.a, 16);
+	if (c)
+		return c;
+	return a->key.lpm.prefixlen < b->key.lpm.prefixlen ? -1 : a->key.lpm.prefixlen > b->key.lpm.prefixlen;
+}
+
+static int ban_cmp(const void *pa, const void *pb)
+{
+	const struct row *a = pa, *b = pb;
+
+	if (addr_is_v4(&a->key.addr) != addr_is_v4(&b->key.addr))
+		return addr_is_v4(&a->key.addr) ? -1 : 1;
+	return memcmp(a->key.addr.a, b->key.addr.a, 16);
+}
+
+/* copy the map into rows, sorted, without duplicates from a changing map */
+static int load_rows(const struct list_desc *l, struct gate *g, struct row **out, size_t *n)
+{
+	bool ban = l == &lists[LIST_BAN];
+	size_t ksz = ban ? sizeof(struct mg_addr) : sizeof(struct mg_lpm_key);
+	size_t vsz = ban ? sizeof(struct mg_ban) : sizeof(struct mg_rule);
+	int (*cmp)(const void *, const void *) = ban ? ban_cmp : row_cmp;
+	struct map_dump d;
+	struct row *rows;
+	size_t m = 0;
+	int err;
+
+	err = map_dump(g->fd[l->map], &d);
+	if (err)
+		return err;
+	if (d.key_size != ksz || d.val_size != vsz) {
+		map_dump_free(&d);
+		return -EPROTO;
+	}
+	rows = calloc(d.n ? d.n : 1, sizeof(*rows));
+	if (!rows) {
+		map_dump_free(&d);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < d.n; i++) {
+		memcpy(&rows[i].key, (uint8_t *)d.keys + i * ksz, ksz);
+		memcpy(&rows[i].val, (uint8_t *)d.vals + i * vsz, vsz);
+	}
+	qsort(rows, d.n, sizeof(*rows), cmp);
+	for (size_t i = 0; i < d.n; i++)
+		if (!m || cmp(&rows[m - 1], &rows[i]))
+			rows[m++] = rows[i];
+	map_dump_free(&d);
+	*out = rows;
+	*n = m;
+	return 0;
+}
+
+/* an exclusion ('!' in an rbldnsd zone, MG_RULE_EXCLUDE): "not denied" */
+static bool row_excluded(const struct list_desc *l, const struct row *r)
+{
+	return l == &lists[LIST_DENY] && (r->val.rule.flags & MG_RULE_EXCLUDE);
+}
+
+/* the list's key as shown: an address, a prefix, "!prefix" for an exclusion
+ * (as `zone export` writes it) */
+static const char *row_str(const struct list_desc *l, const struct row *r, char *buf, size_t len)
+{
+	if (l == &lists[LIST_BAN])
+		return format_addr(&r->key.addr, buf, len);
+	if (row_excluded(l, r) && len > 1) {
+		buf[0] = '!';
+		format_cidr(&r->key.lpm, buf + 1, len - 1);
+		return buf;
+	}
+	return format_cidr(&r->key.lpm, buf, len);
+}
+
+static struct json_object *row_json(const struct list_desc *l, const struct row *r, uint64_t now)
+{
+	struct json_object *o = json_object_new_object();
+	char buf[MG_ADDRSTRLEN + 8];
+	uint64_t exp;
+
+	if (l == &lists[LIST_BAN]) {
+		exp = r->val.ban.expires_ns;
+		json_object_object_add(o, "address", json_object_new_string(format_addr(&r->key.addr, buf, sizeof(buf))));
+		json_object_object_add(o, "origin", json_object_new_string(origin_name(r->val.ban.origin)));
+		json_object_object_add(o, "level", json_object_new_int(r->val.ban.level));
+		json_object_object_add(o, "age_s", json_object_new_int64(
+			now > r->val.ban.created_ns ? (now - r->val.ban.created_ns) / NSEC_PER_SEC : 0));
+	} else {
+		exp = r->val.rule.expires_ns;
+		json_object_object_add(o, "cidr", json_object_new_string(format_cidr(&r->key.lpm, buf, sizeof(buf))));
+		json_object_object_add(o, "origin", json_object_new_string(origin_name(r->val.rule.origin)));
+		if (l == &lists[LIST_DENY])
+			json_object_object_add(o, "exclude", json_object_new_boolean(row_excluded(l, r)));
+		if (r->val.rule.value) {
+			uint32_t v = r->val.rule.value;
+
+			snprintf(buf, sizeof(buf), "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255);
+			json_object_object_add(o, "value", json_object_new_string(buf));
+		}
+	}
+	json_object_object_add(o, "active", json_object_new_boolean(!exp || exp > now));
+	/* seconds left (negative: expired that long ago); null: never */
+	json_object_object_add(o, "expires_in_s",
+			       exp ? json_object_new_int64(((int64_t)exp - (int64_t)now) / (int64_t)NSEC_PER_SEC)
+				   : NULL);
+	return o;
+}
+
+/* A list can hold millions of prefixes: the JSON document is written one
+ * entry at a time (each serialised by json-c) instead of as one tree. */
+static void list_json(const struct list_desc *l, const struct row *rows, size_t n, bool all, uint64_t now)
+{
+	struct json_object *head = json_object_new_object();
+	const char *h;
+	size_t shown = 0;
+	bool first = true;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t exp = l == &lists[LIST_BAN] ? rows[i].val.ban.expires_ns : rows[i].val.rule.expires_ns;
+
+		shown += all || !exp || exp > now;
+	}
+	json_object_object_add(head, "list", json_object_new_string(l->name));
+	json_object_object_add(head, "count", json_object_new_int64(shown));
+	h = json_object_to_json_string_ext(head, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	printf("%.*s,\"entries\":[", (int)strlen(h) - 1, h); /* the head without its closing brace */
+	json_object_put(head);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t exp = l == &lists[LIST_BAN] ? rows[i].val.ban.expires_ns : rows[i].val.rule.expires_ns;
+		struct json_object *o;
+
+		if (!all && exp && exp <= now)
+			continue;
+		o = row_json(l, &rows[i], now);
+		printf("%s\n%s", first ? "" : ",",
+		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+		first = false;
+	}
+	printf("\n]}\n");
+}
+
+static void list_human(const struct list_desc *l, const struct row *rows, size_t n, bool all, uint64_t now)
+{
+	bool ban = l == &lists[LIST_BAN];
+	char a[MG_ADDRSTRLEN + 8], e[48], c[48], lv[16], d[32];
+	int w = ban ? 7 : 6; /* "ADDRESS" / "PREFIX" */
+	size_t shown = 0, hidden = 0;
+	bool excluded = false;
+
+	for (size_t i = 0; i < n; i++) {
+		int len = (int)strlen(row_str(l, &rows[i], a, sizeof(a)));
+
+		if (len > w)
+			w = len;
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t exp = ban ? rows[i].val.ban.expires_ns : rows[i].val.rule.expires_ns;
+
+		if (!all && exp && exp <= now) {
+			hidden++;
+			continue;
+		}
+		if (!shown++) {
+			if (ban)
+				printf("%-*s  %-6s  %5s  %-10s  %s\n", w, "ADDRESS", "ORIGIN", "LEVEL", "BANNED", "EXPIRES");
+			else
+				printf("%-*s  %-6s  %s\n", w, "PREFIX", "ORIGIN", "EXPIRES");
+		}
+		format_expiry(exp, now, e, sizeof(e));
+		excluded |= row_excluded(l, &rows[i]);
+		if (ban) {
+			const struct mg_ban *b = &rows[i].val.ban;
+
+			snprintf(lv, sizeof(lv), "%u", b->level);
+			snprintf(c, sizeof(c), "%s ago", format_duration(now > b->created_ns ? now - b->created_ns : 0,
+									 d, sizeof(d)));
+			printf("%-*s  %-6s  %5s  %-10s  %s\n", w, row_str(l, &rows[i], a, sizeof(a)),
+			       origin_name(b->origin), lv, c, e);
+		} else {
+			printf("%-*s  %-6s  %s\n", w, row_str(l, &rows[i], a, sizeof(a)),
+			       origin_name(rows[i].val.rule.origin), e);
+		}
+	}
+	if (!shown)
+		printf("the %s list is empty\n", l->name);
+	if (excluded)
+		printf("(!PREFIX: an exclusion from a zone file; sources in it are not denied)\n");
+	if (hidden)
+		printf("(%zu expired %s not shown%s)\n", hidden, hidden == 1 ? "entry" : "entries",
+		       ban ? "; --all shows them: they set the next ban's length" : "");
+}
+
+static int do_list(const struct list_desc *l, struct gate *g, bool all)
+{
+	struct row *rows;
+	size_t n;
+	int err = load_rows(l, g, &rows, &n);
+
+	if (err)
+		return fail(EXIT_FAIL, "%s list: cannot read %s: %s", l->name, gate_map_names[l->map], strerror(-err));
+	if (opts.json)
+		list_json(l, rows, n, all, now_boot_ns());
+	else
+		list_human(l, rows, n, all, now_boot_ns());
+	free(rows);
+	return EXIT_OK;
+}
+
+static int run_list_cmd(enum list_kind kind, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "ttl", required_argument, NULL, 't' },
+		{ "all", no_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const struct list_desc *l = &lists[kind];
+	const char *ttl_arg = NULL, *verb;
+	uint64_t ttl_ns = 0;
+	struct item *items = NULL;
+	struct gate g;
+	bool all = false;
+	int opt, rc, n;
+
+	optind = 0;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":t:ah", lo, NULL)) != -1) {
+		switch (opt) {
+		case 't':
+			ttl_arg = optarg;
+			break;
+		case 'a':
+			all = true;
+			break;
+		case 'h':
+			return usage(l, stdout, EXIT_OK);
+		default:
+			return bad_option(opt, argv);
+		}
+	}
+	if (optind >= argc)
+		return fail(EXIT_USAGE, "%s: missing subcommand (add, del or list)", l->name);
+	verb = argv[optind++];
+	n = argc - optind;
+	if (strcmp(verb, "add") && strcmp(verb, "del") && strcmp(verb, "list"))
+		return fail(EXIT_USAGE, "%s: unknown subcommand '%s' (expected add, del or list)", l->name, verb);
+	if (ttl_arg && strcmp(verb, "add"))
+		return fail(EXIT_USAGE, "%s %s: --ttl only applies to add", l->name, verb);
+	if (all && strcmp(verb, "list"))
+		return fail(EXIT_USAGE, "%s %s: --all only applies to list", l->name, verb);
+	if (ttl_arg && (parse_duration(ttl_arg, &ttl_ns) || ttl_ns == 0))
+		return fail(EXIT_USAGE, "%s add: bad duration '%s' for --ttl (expected e.g. 30s, 10m, 1h, 1d; not 0)",
+			    l->name, ttl_arg);
+	if (!strcmp(verb, "list")) {
+		if (n)
+			return fail(EXIT_USAGE, "%s list: unexpected argument '%s'", l->name, argv[optind]);
+	} else {
+		if (!n)
+			return fail(EXIT_USAGE, "%s %s: no %s given", l->name, verb, l->what);
+		items = calloc(n, sizeof(*items));
+		if (!items)
+			return fail(EXIT_FAIL, "out of memory");
+		rc = parse_items(l, n, argv + optind, items);
+		if (rc) {
+			free(items);
+			return rc;
+		}
+	}
+
+	rc = cli_open_gate(&g);
+	if (rc) {
+		free(items);
+		return rc;
+	}
+	if (!strcmp(verb, "list"))
+		rc = do_list(l, &g, all);
+	else if (!strcmp(verb, "add"))
+		rc = do_add(l, &g, items, n, ttl_ns);
+	else
+		rc = do_del(l, &g, items, n);
+	gate_close(&g);
+	free(items);
+	return rc;
+}
+
+int do_allow(int argc, char **argv) { return run_list_cmd(LIST_ALLOW, argc, argv); }
+int do_deny(int argc, char **argv) { return run_list_cmd(LIST_DENY, argc, argv); }
+int do_ban(int argc, char **argv) { return run_list_cmd(LIST_BAN, argc, argv); }

@@ -1,14 +1,82 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Logging: one line per event to stderr, "level=... msg" with key=value
- * fields in the message; libbpf's own output only at debug level. */
+/* Logging: one line per event on stderr, logfmt style:
+ *   ts=2024-05-01T12:00:00.123Z level=warn msg="map nearly full" map=mg_src fill_pct=93
+ * Callers write msg="..." and key=value fields. Under systemd (stderr is the
+ * journal: $JOURNAL_STREAM) the line starts with the syslog priority "<4>"
+ * instead of ts=, so `journalctl -p warning` works and the journal keeps the
+ * time. Each line goes out in one write(), so threads never interleave, and
+ * control characters are escaped, so no value can forge a line. libbpf's own
+ * output only at debug level. */
+#include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 #include "mailgate.h"
 
 enum log_level log_level = LOG_LVL_INFO;
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
+static const int level_prio[] = { 3, 4, 6, 7 }; /* syslog: err, warning, info, debug */
+
+/* stderr is the journal when $JOURNAL_STREAM names its device and inode */
+static bool to_journal(void)
+{
+	static int cached = -1;
+	unsigned long long dev, ino;
+	const char *js;
+	struct stat st;
+
+	if (cached >= 0)
+		return cached;
+	js = getenv("JOURNAL_STREAM");
+	cached = js && sscanf(js, "%llu:%llu", &dev, &ino) == 2 && !fstat(STDERR_FILENO, &st) &&
+		 st.st_dev == dev && st.st_ino == ino;
+	return cached;
+}
+
+static void log_vline(enum log_level lvl, const char *extra, const char *fmt, va_list ap)
+{
+	char msg[2048], line[4096];
+	size_t n = 0;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (to_journal()) {
+		n = snprintf(line, sizeof(line), "<%d>", level_prio[lvl]);
+	} else {
+		struct timespec ts;
+		struct tm tm;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		n = strftime(line, sizeof(line), "ts=%Y-%m-%dT%H:%M:%S", &tm);
+		n += snprintf(line + n, sizeof(line) - n, ".%03ldZ ", ts.tv_nsec / 1000000);
+	}
+	n += snprintf(line + n, sizeof(line) - n, "level=%s ", level_names[lvl]);
+	for (const char *p = msg; *p && n < sizeof(line) - 8; p++) {
+		unsigned char ch = *p;
+
+		if (ch == '\n')
+			n += snprintf(line + n, sizeof(line) - n, "\\n");
+		else if (ch < 0x20 || ch == 0x7f)
+			n += snprintf(line + n, sizeof(line) - n, "\\x%02x", ch);
+		else
+			line[n++] = ch;
+	}
+	if (extra && n < sizeof(line) - 2)
+		n += snprintf(line + n, sizeof(line) - n - 1, "%s", extra);
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	if (write(STDERR_FILENO, line, n) < 0) {
+		/* nowhere left to say it */
+	}
+}
 
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
@@ -16,19 +84,143 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 
 	if (lvl > log_level)
 		return;
-	fprintf(stderr, "level=%s ", level_names[lvl]);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	log_vline(lvl, NULL, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+/* ---- rate limiting: a small table of keys, the least recently printed
+ * one recycled when full (a recycled key just starts afresh) ---- */
+#define RL_SLOTS 64
+
+struct rl_slot {
+	char key[64];
+	uint64_t last_ns;     /* when it last printed */
+	uint64_t suppressed;  /* dropped since */
+};
+
+static struct rl_slot rl_slots[RL_SLOTS];
+static pthread_mutex_t rl_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool log_ratelimited(const char *key, uint64_t interval_ns, enum log_level lvl, const char *fmt, ...)
+{
+	struct rl_slot *s = NULL, *oldest = &rl_slots[0];
+	uint64_t now = now_boot_ns(), suppressed = 0;
+	bool print = true;
+	char extra[48] = "";
+	va_list ap;
+
+	if (lvl > log_level)
+		return false;
+	pthread_mutex_lock(&rl_lock);
+	for (int i = 0; i < RL_SLOTS; i++) {
+		if (rl_slots[i].key[0] && !strncmp(rl_slots[i].key, key, sizeof(rl_slots[i].key) - 1)) {
+			s = &rl_slots[i];
+			break;
+		}
+		if (rl_slots[i].last_ns < oldest->last_ns)
+			oldest = &rl_slots[i];
+	}
+	if (s && now - s->last_ns < interval_ns) {
+		s->suppressed++;
+		print = false;
+	} else {
+		if (!s) {
+			s = oldest;
+			memset(s, 0, sizeof(*s));
+			snprintf(s->key, sizeof(s->key), "%s", key);
+		}
+		suppressed = s->suppressed;
+		s->suppressed = 0;
+		s->last_ns = now;
+	}
+	pthread_mutex_unlock(&rl_lock);
+	if (!print)
+		return false;
+	if (suppressed)
+		snprintf(extra, sizeof(extra), " suppressed=%llu", (unsigned long long)suppressed);
+	va_start(ap, fmt);
+	log_vline(lvl, extra, fmt, ap);
+	va_end(ap);
+	return true;
+}
+
+/* ---- map fill ---- */
+int log_map_fill(struct gate *g)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static uint64_t last_check_ns;
+	static int over_now;
+	static bool over[GM_MAX];
+	struct census c;
+	uint64_t now = now_boot_ns();
+	char key[64];
+	int err;
+
+	pthread_mutex_lock(&lock);
+	if (last_check_ns && now - last_check_ns < LOG_MAP_FILL_CHECK_NS) {
+		err = over_now;
+		goto out;
+	}
+	last_check_ns = now;
+	err = census_read(g, &c);
+	if (err) {
+		log_ratelimited("map_fill_census", LOG_MAP_FULL_EVERY_NS, LOG_LVL_WARN,
+				"msg=\"cannot count map entries\" err=\"%s\"", strerror(-err));
+		goto out;
+	}
+	over_now = 0;
+	for (int m = 0; m < GM_MAX; m++) {
+		uint64_t pct;
+
+		if (!c.counted[m] || !c.capacity[m])
+			continue;
+		pct = c.entries[m] * 100 / c.capacity[m];
+		snprintf(key, sizeof(key), "map_full:%s", gate_map_names[m]);
+		if (pct >= LOG_MAP_FULL_PCT) {
+			over_now++;
+			over[m] = true;
+			log_ratelimited(key, LOG_MAP_FULL_EVERY_NS, LOG_LVL_WARN,
+					"msg=\"map nearly full: the oldest entries are evicted (or, for a list, new ones refused); raise its size\" map=%s entries=%llu capacity=%u fill_pct=%llu",
+					gate_map_names[m], (unsigned long long)c.entries[m],
+					c.capacity[m], (unsigned long long)pct);
+		} else if (over[m] && pct < LOG_MAP_FULL_PCT - 10) {
+			/* hysteresis: an LRU map hovering at the mark says it once */
+			over[m] = false;
+			pr_info("msg=\"map fill back to normal\" map=%s entries=%llu capacity=%u fill_pct=%llu",
+				gate_map_names[m], (unsigned long long)c.entries[m], c.capacity[m],
+				(unsigned long long)pct);
+		}
+	}
+	err = over_now;
+out:
+	pthread_mutex_unlock(&lock);
+	return err;
+}
+
+/* ---- other libraries' messages ---- */
+const char *log_text(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	size_t n;
+
+	vsnprintf(buf, len, fmt, ap);
+	n = strlen(buf);
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = 0;
+	for (char *p = buf; *p; p++)
+		if (*p == '"')
+			*p = '\'';
+	return buf;
 }
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
+	char buf[1024];
+
 	if (log_level < LOG_LVL_DEBUG)
 		return 0;
-	fputs("level=debug libbpf: ", stderr);
-	return vfprintf(stderr, fmt, ap);
+	log_msg(LOG_LVL_DEBUG, "msg=\"libbpf\" text=\"%s\"", log_text(buf, sizeof(buf), fmt, ap));
+	return 0;
 }
 
 void log_setup_libbpf(void)

@@ -4,6 +4,7 @@
 #ifndef MAILGATE_USER_H
 #define MAILGATE_USER_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -25,6 +26,27 @@ void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(pri
 #define pr_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
 /* route libbpf's messages through log_msg (shown with -v only) */
 void log_setup_libbpf(void);
+/* another library's message (libbpf, libmicrohttpd) made fit for a
+ * text="..." field: formatted into buf, trailing newlines cut, double
+ * quotes made single; returns buf */
+const char *log_text(char *buf, size_t len, const char *fmt, va_list ap);
+
+/* Log at most once per interval_ns for each key (a short fixed string, e.g.
+ * "map_full:mg_src" or "dnsbl_zone:zen.spamhaus.org"). The first line after
+ * a quiet spell carries suppressed=N: N similar messages were dropped since
+ * the last one printed. Thread-safe; true when the line was printed. */
+bool log_ratelimited(const char *key, uint64_t interval_ns, enum log_level lvl,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Warn about maps at or over LOG_MAP_FULL_PCT % of their capacity (an LRU map
+ * that full evicts state: bans, buckets, verdicts), at most once per
+ * LOG_MAP_FULL_EVERY_NS per map, and say when one is back under. The daemon
+ * calls it every few seconds; it counts at most every LOG_MAP_FILL_CHECK_NS.
+ * Returns how many maps are over, or -errno. */
+#define LOG_MAP_FULL_PCT       90
+#define LOG_MAP_FULL_EVERY_NS  (600 * NSEC_PER_SEC)
+#define LOG_MAP_FILL_CHECK_NS  (10 * NSEC_PER_SEC)
+struct gate;
+int log_map_fill(struct gate *g);
 
 /* ---- util.c: parsing and formatting of user values ---- */
 /* All parsers return 0 or -EINVAL and never print. */
@@ -48,6 +70,9 @@ enum gate_map {
 	GM_MAX
 };
 extern const char *const gate_map_names[GM_MAX];
+/* links pinned under the pin dir by `mailgate run` (daemon.c) */
+#define MG_PIN_LINK_XDP        "link_xdp_"       /* + interface name, one per interface */
+#define MG_PIN_LINK_SOCK_STATE "link_sock_state" /* tp_btf/inet_sock_set_state */
 
 struct gate_sizes {
 	uint32_t max_sources; /* mg_src, mg_verdict; mg_ban, mg_prefix, mg_verified get 1/4 */
@@ -79,6 +104,45 @@ int gate_read_counters(struct gate *g, uint64_t *out);
 extern const char *const mg_reason_names[MG_REASON_MAX];
 extern const char *const mg_class_names[MG_CLASS_MAX];
 
+/* ---- census.c: how many entries each map holds ---- */
+/* A BPF map iterator reads the kernel's own counts (Linux 6.6+, < 1 ms);
+ * older kernels (or $MAILGATE_CENSUS_WALK set) walk the maps, and the
+ * result is cached this long. */
+#define CENSUS_WALK_TTL_NS (10 * NSEC_PER_SEC)
+struct census {
+	uint64_t entries[GM_MAX];  /* entries held, for the maps with counted[] */
+	uint32_t capacity[GM_MAX]; /* max_entries */
+	bool counted[GM_MAX];      /* the hash maps and tries (not arrays, ring buffer) */
+	bool walked;               /* counted by walking: as of taken_ns */
+	uint64_t taken_ns;         /* CLOCK_BOOTTIME */
+};
+int census_read(struct gate *g, struct census *c);
+/* the slow way, uncached (what census_read falls back to): map_count() */
+int census_walk(struct gate *g, struct census *c);
+
+/* ---- maps.c: walk a map from any process ---- */
+/* fn(key, value, ctx) for every entry: in batches where the map type has
+ * batch lookups (hash maps; LPM tries on newer kernels), else one
+ * get_next_key and lookup per entry. A non-zero return from fn stops the
+ * walk and is returned; else 0 or -errno. A map changing under the walk may
+ * give an entry twice, never loops forever. */
+typedef int (*map_walk_fn)(const void *key, const void *value, void *ctx);
+int map_walk(int fd, map_walk_fn fn, void *ctx);
+/* the map's type, sizes, id ...: 0 or -errno */
+struct bpf_map_info;
+int map_info(int fd, struct bpf_map_info *info);
+struct map_dump {
+	size_t n, cap;         /* entries copied out */
+	uint32_t key_size, val_size;
+	void *keys, *vals;     /* n keys and n values, back to back */
+};
+/* Copy out every entry (map_walk). */
+int map_dump(int fd, struct map_dump *d);
+void map_dump_free(struct map_dump *d);
+/* Number of entries (map_walk; max_entries for arrays) and the capacity;
+ * < 0 on error. For all the gate's maps at once, census_read() is faster. */
+long map_count(int fd, uint32_t *max_entries);
+
 /* ---- main.c: global options (may stand anywhere on the command line) ---- */
 struct mg_opts {
 	const char *pin_dir;     /* --pin-dir, $MAILGATE_PIN_DIR, default MG_DEFAULT_PIN_DIR */
@@ -103,6 +167,26 @@ int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void json_out(struct json_object *doc);
 /* Human units: "1.2k", "3.4M"; rates "1.2k/s" */
 const char *format_count(double v, char *buf, size_t len);
+/* A getopt_long() error (opt is '?' or ':', optstring starts with ':'):
+ * exit 2 naming the option. */
+int bad_option(int opt, char **argv);
+/* gate_open_pinned(opts.pin_dir) for a command: 0, or the exit code after a
+ * clear message (not root; no state under the pin dir). */
+int cli_open_gate(struct gate *g);
+extern const char *const mg_origin_names[MG_ORIGIN_MAX];
+const char *origin_name(uint32_t origin);
+/* "in 9m58s", "never", "expired 3s ago" */
+const char *format_expiry(uint64_t expires_ns, uint64_t now, char *buf, size_t len);
+/* an interval as a rate: "10/s", "30/m", "off" for 0 */
+const char *format_rate(uint64_t interval_ns, char *buf, size_t len);
+struct json_object *json_rate(uint64_t interval_ns); /* per second, 0 = off */
+/* Aligned columns: table_new(3, 1u << 2) makes column 2 right-aligned;
+ * table_row() takes exactly ncols strings (NULL = empty). */
+struct table;
+struct table *table_new(int ncols, unsigned right_cols);
+void table_row(struct table *t, ...);
+void table_print(struct table *t, FILE *f, int indent);
+void table_free(struct table *t);
 
 /* ---- config.c: the INI config file (SPEC 3) ---- */
 #define MG_MAX_ALLOW_CFG 1024
@@ -149,8 +233,17 @@ struct mg_runtime {
 /* ---- dnsbl.c: DNSBL lookups (c-ares), its own thread ---- */
 /* Validate postscreen-syntax sites; 0 or -EINVAL with a message in err. */
 int dnsbl_sites_check(const char *sites, char *err, size_t errlen);
+/* Validate [dnsbl] resolvers: "system" or "addr[:port], [v6addr]:port, ..." */
+int dnsbl_resolvers_check(const char *list, char *err, size_t errlen);
+/* Validate the whole [dnsbl] section as dnsbl_start() will (sites, resolvers,
+ * threshold >= 1, allowlist_threshold < threshold, timeout 100ms..60s, ...);
+ * on error *key (when key is not NULL) names the [dnsbl] key at fault. */
+int dnsbl_settings_check(const struct mg_settings *s, const char **key, char *err, size_t errlen);
 struct dnsbl *dnsbl_start(const struct mg_settings *s, struct gate *g);
 void dnsbl_submit(struct dnsbl *d, const struct mg_addr *a); /* from the event loop; never blocks */
+/* the same with the event's ts_ns (CLOCK_BOOTTIME), so that the event-to-verdict
+ * latency (mailgate_dnsbl_verdict_seconds) includes the ring buffer's part */
+void dnsbl_submit_ts(struct dnsbl *d, const struct mg_addr *a, uint64_t event_ts_ns);
 int dnsbl_reload(struct dnsbl *d, const struct mg_settings *s);
 void dnsbl_stop(struct dnsbl *d);
 /* Per-zone cached answers for one source, for `lookup` in any process:
@@ -162,8 +255,34 @@ void dnsbl_metrics_write(struct dnsbl *d, FILE *f);
 
 /* ---- metrics.c: Prometheus /metrics (libmicrohttpd), its own thread ---- */
 struct metrics;
+/* NULL with errno 0 when s->metrics_listen is "none"; NULL with errno set
+ * (and a logged error) when the server cannot start. */
 struct metrics *metrics_start(const struct mg_settings *s, struct mg_runtime *rt);
 void metrics_stop(struct metrics *m);
+/* Change rt->dnsbl while the server may be scraping (SIGHUP): once this
+ * returns no scrape uses the old one, which may then be stopped:
+ *   old = rt->dnsbl; metrics_set_dnsbl(m, rt, NULL); dnsbl_stop(old);
+ * m may be NULL (metrics off). */
+void metrics_set_dnsbl(struct metrics *m, struct mg_runtime *rt, struct dnsbl *d);
+/* the port it listens on (useful with port 0) */
+uint16_t metrics_port(const struct metrics *m);
+/* "127.0.0.1:9433", "[::1]:9433", "0.0.0.0:9433", "[::]:9433": 0; "none": 1
+ * (off); anything else -EINVAL. For config checks too. */
+struct sockaddr_storage;
+int metrics_parse_listen(const char *s, struct sockaddr_storage *out);
+/* The whole exposition (text format 0.0.4); 0 or -errno. */
+int metrics_write(struct mg_runtime *rt, FILE *f);
+/* For other modules' families (dnsbl_metrics_write):
+ * "# HELP name help" and "# TYPE name type" (counter, gauge, histogram) */
+void metrics_family(FILE *f, const char *name, const char *type, const char *help);
+/* a label value, escaped (\\, \", \n), without the quotes */
+void metrics_label(FILE *f, const char *value);
+/* the samples of one histogram: name_bucket{labels,le=...} cumulated from
+ * per-bucket counts (counts[i] observations <= bounds[i], counts[n] above
+ * the last bound), then name_sum and name_count. labels: "" or already
+ * escaped pairs, e.g. zone="zen.spamhaus.org" */
+void metrics_histogram(FILE *f, const char *name, const char *labels, const double *bounds,
+		       const uint64_t *counts, int n, double sum);
 
 /* ---- subcommands, one file per concern ---- */
 int do_run(int argc, char **argv);      /* daemon.c */
@@ -175,6 +294,10 @@ int do_allow(int argc, char **argv);    /* lists.c */
 int do_deny(int argc, char **argv);     /* lists.c */
 int do_ban(int argc, char **argv);      /* lists.c */
 int do_lookup(int argc, char **argv);   /* lookup.c */
+/* lookup.c: "deny 192.0.2.0/24; banned in 9m (quota, level 1); tokens 3.2/20"
+ * for one source, and the same as fields of o */
+void source_brief(struct gate *g, const struct mg_config *c, const struct mg_addr *a, uint64_t now,
+		  char *buf, size_t len, struct json_object *o);
 int do_dnsbl(int argc, char **argv);    /* dnsbl.c */
 int do_zone(int argc, char **argv);     /* zone.c */
 int do_synflood(int argc, char **argv); /* synflood.c */

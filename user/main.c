@@ -6,7 +6,7 @@
 #include <string.h>
 #include "mailgate.h"
 
-struct mg_opts opts;
+
 
 static const struct cmd {
 	const char *name;
@@ -16,12 +16,12 @@ static const struct cmd {
 	{ "run",      do_run,      "run -i IFACE [-i IFACE2] [-c FILE] [--mode native|generic|auto] [--dry-run]" },
 	{ "detach",   do_detach,   "detach [-i IFACE]" },
 	{ "status",   do_status,   "status" },
-	{ "stats",    do_stats,    "stats [--watch SECS]" },
-	{ "top",      do_top,      "top [-n N]" },
-	{ "allow",    do_allow,    "allow add|del CIDR... | allow list" },
-	{ "deny",     do_deny,     "deny add|del CIDR... [--ttl DUR] | deny list" },
-	{ "ban",      do_ban,      "ban add|del ADDR... [--ttl DUR] | ban list" },
-	{ "lookup",   do_lookup,   "lookup ADDR" },
+	{ "stats",    do_stats,    "stats [-a] [--watch SECS [--count N]]" },
+	{ "top",      do_top,      "top [-n N] [--interval DUR]" },
+	{ "allow",    do_allow,    "allow add|del CIDR... [--ttl DUR] | allow list [--all]" },
+	{ "deny",     do_deny,     "deny add|del CIDR... [--ttl DUR] | deny list [--all]" },
+	{ "ban",      do_ban,      "ban add|del ADDR... [--ttl DUR] | ban list [--all]" },
+	{ "lookup",   do_lookup,   "lookup ADDR [--port N]" },
 	{ "dnsbl",    do_dnsbl,    "dnsbl check ADDR [-c FILE]" },
 	{ "zone",     do_zone,     "zone load FILE [--ttl DUR] | zone export FILE" },
 	{ "synflood", do_synflood, "synflood -i IFACE --dst ADDR [--dport 25] [--src CIDR] [--rate PPS] [--count N] [--duration DUR] [--threads N]" },
@@ -33,7 +33,10 @@ static void usage(FILE *f)
 	fprintf(f, "usage: mailgate [--pin-dir DIR] [--json] [-v] COMMAND ...\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  mailgate %s\n", cmds[i].help);
-	fprintf(f, "\nexit status: 0 ok, 1 runtime failure, 2 bad usage or input\n");
+	fprintf(f, "\nglobal options (anywhere): --pin-dir DIR (or MAILGATE_PIN_DIR; default %s),\n"
+		   "  --json (one JSON document on stdout), -v (debug logs)\n"
+		   "durations: 30s 10m 1h 1d; rates: 10/s 600/m\n"
+		   "exit status: 0 ok, 1 runtime failure, 2 bad usage or input\n", MG_DEFAULT_PIN_DIR);
 }
 
 /* Take the global options out of argv wherever they stand; "--" ends them. */

@@ -1,6 +1,443 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* placeholder: replaced by its own issue's work */
+/* Prometheus /metrics on [metrics] listen, served by libmicrohttpd from its
+ * own thread: the daemon's event loop never waits on a client. Slow or
+ * malformed clients are libmicrohttpd's to handle (bounded connections, per
+ * address too, an idle timeout); a scrape reads the pinned maps directly, so
+ * counters never go backwards across a daemon restart. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <microhttpd.h>
 #include "mailgate.h"
 
-struct metrics *metrics_start(const struct mg_settings *s, struct mg_runtime *rt) { return NULL; }
-void metrics_stop(struct metrics *m) {}
+#define HTTP_MAX_CONNS     64  /* all clients together */
+#define HTTP_MAX_PER_ADDR  16  /* one client address */
+#define HTTP_IDLE_TIMEOUT  5   /* seconds without progress before a connection is closed */
+#define HTTP_LOG_EVERY_NS  (60 * NSEC_PER_SEC)
+
+#define TYPE_PROMETHEUS "text/plain; version=0.0.4; charset=utf-8"
+#define TYPE_TEXT       "text/plain; charset=utf-8"
+#define TYPE_HTML       "text/html; charset=utf-8"
+
+struct metrics {
+	struct MHD_Daemon *httpd;
+	struct mg_runtime *rt;
+	uint16_t port;
+	pthread_mutex_t lock; /* held while a scrape reads rt: see metrics_set_dnsbl() */
+};
+
+static const char *const event_names[MG_EVENT_KIND_MAX] = {
+	[MG_EVENT_DNSBL_QUERY] = "dnsbl_query", [MG_EVENT_BAN] = "ban", [MG_EVENT_FLOOD] = "flood",
+};
+
+static const char root_page[] =
+	"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>mailgate</title></head>\n"
+	"<body><h1>mailgate " MG_VERSION "</h1>\n"
+	"<p><a href=\"/metrics\">/metrics</a>: Prometheus metrics (text format 0.0.4)</p>\n"
+	"</body></html>\n";
+
+/* ---- the text format ---- */
+void metrics_family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s ", name);
+	for (const char *p = help; *p; p++) {
+		if (*p == '\\')
+			fputs("\\\\", f);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*p, f);
+	}
+	fprintf(f, "\n# TYPE %s %s\n", name, type);
+}
+
+void metrics_label(FILE *f, const char *value)
+{
+	for (const char *p = value; *p; p++) {
+		if (*p == '\\')
+			fputs("\\\\", f);
+		else if (*p == '"')
+			fputs("\\\"", f);
+		else if (*p == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*p, f);
+	}
+}
+
+void metrics_histogram(FILE *f, const char *name, const char *labels, const double *bounds,
+		       const uint64_t *counts, int n, double sum)
+{
+	const char *sep = labels && *labels ? "," : "";
+	uint64_t total = 0;
+
+	if (!labels)
+		labels = "";
+	for (int i = 0; i <= n; i++) {
+		total += counts[i];
+		if (i < n)
+			fprintf(f, "%s_bucket{%s%sle=\"%.9g\"} %llu\n", name, labels, sep, bounds[i],
+				(unsigned long long)total);
+		else
+			fprintf(f, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
+				(unsigned long long)total);
+	}
+	if (*labels) {
+		fprintf(f, "%s_sum{%s} %.9g\n", name, labels, sum);
+		fprintf(f, "%s_count{%s} %llu\n", name, labels, (unsigned long long)total);
+	} else {
+		fprintf(f, "%s_sum %.9g\n", name, sum);
+		fprintf(f, "%s_count %llu\n", name, (unsigned long long)total);
+	}
+}
+
+/* one sample with one label */
+static void sample1(FILE *f, const char *name, const char *label, const char *value, uint64_t v)
+{
+	fprintf(f, "%s{%s=\"", name, label);
+	metrics_label(f, value);
+	fprintf(f, "\"} %llu\n", (unsigned long long)v);
+}
+
+/* ---- reading the maps ---- */
+struct ban_count {
+	uint64_t now;
+	uint64_t *by_origin;
+};
+
+static int ban_one(const void *key, const void *value, void *ctx)
+{
+	const struct mg_ban *b = value;
+	struct ban_count *bc = ctx;
+
+	/* an expired entry is kept for a while to remember its level: not a ban */
+	if ((b->expires_ns == 0 || b->expires_ns > bc->now) && b->origin < MG_ORIGIN_MAX)
+		bc->by_origin[b->origin]++;
+	return 0;
+}
+
+/* when the daemon started, in seconds since the epoch */
+static double start_time(uint64_t start_boot_ns)
+{
+	struct timespec rt;
+	uint64_t up = now_boot_ns() - start_boot_ns;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	return rt.tv_sec + rt.tv_nsec / 1e9 - up / 1e9;
+}
+
+int metrics_write(struct mg_runtime *rt, FILE *f)
+{
+	struct gate *g = rt->gate;
+	uint64_t counters[MG_COUNTER_SLOTS], bans[MG_ORIGIN_MAX] = { 0 };
+	struct ban_count bc = { .now = now_boot_ns(), .by_origin = bans };
+	uint32_t class_conn[MG_CLASS_MAX] = { 0 }, zero = 0;
+	struct mg_global glob;
+	struct mg_config cfg;
+	struct census c;
+	int err;
+
+	err = gate_read_counters(g, counters);
+	if (!err)
+		err = gate_read_config(g, &cfg);
+	if (!err && bpf_map_lookup_elem(g->fd[GM_GLOBAL], &zero, &glob))
+		err = -errno;
+	if (!err)
+		err = census_read(g, &c);
+	if (!err)
+		err = map_walk(g->fd[GM_BAN], ban_one, &bc);
+	for (uint32_t i = 1; i < MG_CLASS_MAX && !err; i++)
+		if (bpf_map_lookup_elem(g->fd[GM_CLASS_CONN], &i, &class_conn[i]))
+			err = -errno;
+	if (err)
+		return err;
+
+	metrics_family(f, "mailgate_build_info", "gauge", "Always 1; the mailgate version as a label.");
+	sample1(f, "mailgate_build_info", "version", MG_VERSION, 1);
+
+	metrics_family(f, "mailgate_config_info", "gauge",
+		       "Always 1; the data path's mode (enforce, observe) and drop action (drop, reset).");
+	fprintf(f, "mailgate_config_info{mode=\"%s\",action=\"%s\"} 1\n",
+		cfg.mode == MG_MODE_OBSERVE ? "observe" : "enforce",
+		cfg.action == MG_ACTION_RESET ? "reset" : "drop");
+
+	metrics_family(f, "mailgate_packets_total", "counter",
+		       "Packets the XDP program judged, by decision reason and port class (class none: not a gated SYN). drop_* reasons are drops, or would-be drops in observe mode.");
+	for (int r = 0; r < MG_REASON_MAX; r++) {
+		for (int cl = 0; cl < MG_CLASS_MAX; cl++) {
+			uint64_t v = counters[MG_COUNTER_IDX(r, cl)];
+			bool gated = r >= MG_REASON_PASS_ALLOW;
+
+			/* every possible series, even at 0, so rate() sees the first one;
+			 * impossible ones only if they ever counted */
+			if (!v && gated == (cl == MG_CLASS_NONE))
+				continue;
+			fprintf(f, "mailgate_packets_total{reason=\"%s\",class=\"%s\"} %llu\n",
+				mg_reason_names[r], mg_class_names[cl], (unsigned long long)v);
+		}
+	}
+
+	metrics_family(f, "mailgate_events_total", "counter",
+		       "Events the daemon consumed from the data path, by kind (since the daemon started).");
+	for (int k = 1; k < MG_EVENT_KIND_MAX; k++)
+		sample1(f, "mailgate_events_total", "kind", event_names[k],
+			__atomic_load_n(&rt->events[k], __ATOMIC_RELAXED));
+
+	metrics_family(f, "mailgate_events_lost_total", "counter",
+		       "Events the data path could not send: over the global event budget, or the ring buffer was full.");
+	fprintf(f, "mailgate_events_lost_total %llu\n", (unsigned long long)glob.events_lost);
+
+	metrics_family(f, "mailgate_bans_created_total", "counter",
+		       "Bans the daemon saw created, by origin (since the daemon started).");
+	for (int o = 0; o < MG_ORIGIN_MAX; o++)
+		sample1(f, "mailgate_bans_created_total", "origin", mg_origin_names[o],
+			__atomic_load_n(&rt->bans_created[o], __ATOMIC_RELAXED));
+
+	metrics_family(f, "mailgate_bans", "gauge", "Bans in force now, by origin.");
+	for (int o = 0; o < MG_ORIGIN_MAX; o++)
+		sample1(f, "mailgate_bans", "origin", mg_origin_names[o], bans[o]);
+
+	metrics_family(f, "mailgate_sources", "gauge",
+		       "Entries in each state map (sources, prefixes, verdicts, bans, connections, verified sources, list entries).");
+	for (int m = 0; m < GM_MAX; m++)
+		if (c.counted[m])
+			sample1(f, "mailgate_sources", "map", gate_map_names[m], c.entries[m]);
+
+	metrics_family(f, "mailgate_map_capacity", "gauge",
+		       "Maximum entries of each state map; LRU maps evict their oldest entries when full.");
+	for (int m = 0; m < GM_MAX; m++)
+		if (c.counted[m])
+			sample1(f, "mailgate_map_capacity", "map", gate_map_names[m], c.capacity[m]);
+
+	metrics_family(f, "mailgate_flood_mode", "gauge",
+		       "1 while flood mode is on: never-verified sources share one small budget.");
+	fprintf(f, "mailgate_flood_mode %u\n", glob.flood_mode ? 1 : 0);
+
+	metrics_family(f, "mailgate_concurrent_connections", "gauge",
+		       "Established connections to gated ports now, by port class.");
+	for (int cl = 1; cl < MG_CLASS_MAX; cl++)
+		sample1(f, "mailgate_concurrent_connections", "class", mg_class_names[cl], class_conn[cl]);
+
+	if (rt->start_ns) {
+		metrics_family(f, "mailgate_start_time_seconds", "gauge",
+			       "When the daemon started, in seconds since the Unix epoch.");
+		fprintf(f, "mailgate_start_time_seconds %.3f\n", start_time(rt->start_ns));
+	}
+
+	if (rt->dnsbl) {
+		dnsbl_metrics_write(rt->dnsbl, f);
+	} else {
+		/* no DNSBL configured: the same families, without samples */
+		metrics_family(f, "mailgate_dnsbl_queries_total", "counter",
+			       "DNSBL queries by zone and result.");
+		metrics_family(f, "mailgate_dnsbl_query_seconds", "histogram",
+			       "DNSBL query latency, seconds.");
+	}
+	return ferror(f) ? -EIO : 0;
+}
+
+/* ---- HTTP ---- */
+int metrics_parse_listen(const char *s, struct sockaddr_storage *out)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)out;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
+	char host[INET6_ADDRSTRLEN];
+	const char *port, *end;
+	bool v6 = s[0] == '[';
+	unsigned long p;
+	char *tail;
+	size_t len;
+
+	memset(out, 0, sizeof(*out));
+	if (!strcmp(s, "none"))
+		return 1;
+	if (v6) {
+		end = strchr(s, ']');
+		if (!end || end[1] != ':')
+			return -EINVAL;
+		len = end - (s + 1);
+		port = end + 2;
+		s++;
+	} else {
+		end = strrchr(s, ':');
+		if (!end)
+			return -EINVAL;
+		len = end - s;
+		port = end + 1;
+	}
+	if (!len || len >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, len);
+	host[len] = 0;
+	if (*port < '0' || *port > '9')
+		return -EINVAL;
+	errno = 0;
+	p = strtoul(port, &tail, 10);
+	if (errno || *tail || p > 65535)
+		return -EINVAL;
+	if (v6 && inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(p);
+		return 0;
+	}
+	if (!v6 && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(p);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
+			     void *body, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	enum MHD_Result ret;
+
+	if (!r) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned status, const char *text)
+{
+	return reply(conn, status, TYPE_TEXT, (void *)text, strlen(text), MHD_RESPMEM_PERSISTENT);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **req)
+{
+	struct metrics *m = cls;
+	bool is_metrics = !strcmp(url, "/metrics");
+	char *body = NULL;
+	size_t len = 0;
+	FILE *f;
+	int err;
+
+	/* called first when the headers are in: answer then, ignore any body */
+	if (!is_metrics && strcmp(url, "/"))
+		return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: GET or HEAD\n");
+	if (!is_metrics)
+		return reply(conn, MHD_HTTP_OK, TYPE_HTML, (void *)root_page, sizeof(root_page) - 1,
+			     MHD_RESPMEM_PERSISTENT);
+
+	f = open_memstream(&body, &len);
+	if (!f)
+		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	pthread_mutex_lock(&m->lock);
+	err = metrics_write(m->rt, f);
+	pthread_mutex_unlock(&m->lock);
+	fclose(f);
+	if (err) {
+		free(body);
+		log_ratelimited("metrics_scrape", HTTP_LOG_EVERY_NS, LOG_LVL_WARN,
+				"msg=\"metrics scrape failed: cannot read the maps\" err=\"%s\"",
+				strerror(-err));
+		return reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				  "cannot read the maps (see the daemon's log)\n");
+	}
+	return reply(conn, MHD_HTTP_OK, TYPE_PROMETHEUS, body, len, MHD_RESPMEM_MUST_FREE);
+}
+
+/* libmicrohttpd's own messages (mostly about misbehaving clients) */
+static void httpd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	log_ratelimited("metrics_httpd", HTTP_LOG_EVERY_NS, LOG_LVL_INFO,
+			"msg=\"metrics http server\" text=\"%s\"", log_text(buf, sizeof(buf), fmt, ap));
+}
+
+struct metrics *metrics_start(const struct mg_settings *s, struct mg_runtime *rt)
+{
+	unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *info;
+	struct sockaddr_storage addr;
+	struct metrics *m;
+	int r;
+
+	r = metrics_parse_listen(s->metrics_listen, &addr);
+	if (r == 1) {
+		pr_info("msg=\"metrics off\" listen=none");
+		errno = 0;
+		return NULL;
+	}
+	if (r < 0) {
+		pr_err("msg=\"bad [metrics] listen: want ADDR:PORT, [ADDR6]:PORT or none\" listen=\"%s\"",
+		       s->metrics_listen);
+		errno = EINVAL;
+		return NULL;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->rt = rt;
+	pthread_mutex_init(&m->lock, NULL);
+	if (addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	errno = 0;
+	m->httpd = MHD_start_daemon(flags, 0, NULL, NULL, handle, m,
+				    MHD_OPTION_EXTERNAL_LOGGER, httpd_log, m, /* first, to get every message */
+				    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+				    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNS,
+				    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_ADDR,
+				    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT,
+				    /* HTTP/1.1 without Host, stray whitespace ...: 400 */
+				    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+				    MHD_OPTION_END);
+	if (!m->httpd) {
+		int err = errno ? errno : EADDRNOTAVAIL;
+
+		pr_err("msg=\"cannot serve metrics\" listen=%s err=\"%s\"", s->metrics_listen,
+		       strerror(err));
+		pthread_mutex_destroy(&m->lock);
+		free(m);
+		errno = err;
+		return NULL;
+	}
+	info = MHD_get_daemon_info(m->httpd, MHD_DAEMON_INFO_BIND_PORT);
+	m->port = info ? info->port : 0;
+	pr_info("msg=\"serving metrics\" listen=%s port=%u path=/metrics", s->metrics_listen, m->port);
+	return m;
+}
+
+uint16_t metrics_port(const struct metrics *m)
+{
+	return m ? m->port : 0;
+}
+
+void metrics_set_dnsbl(struct metrics *m, struct mg_runtime *rt, struct dnsbl *d)
+{
+	if (m)
+		pthread_mutex_lock(&m->lock);
+	rt->dnsbl = d;
+	if (m)
+		pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_stop(struct metrics *m)
+{
+	if (!m)
+		return;
+	MHD_stop_daemon(m->httpd); /* waits for its thread */
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
