@@ -236,6 +236,7 @@ int main(int argc, char **argv)
 	cfg.prefix_burst = 1u << 30;
 	cfg.max_total_concurrent = 1u << 30;
 	cfg.ban_after = 0;
+	cfg.flood_interval_ns = 1; /* flood mode's meter in the path, never switched on */
 	fx_reset(&fx, &cfg);
 	for (int i = 0; i < 1000; i++) { /* an allow list of 1000 /24s */
 		char cidr[32];
