@@ -39,6 +39,7 @@ static void cfg_bucket(struct mg_config *c, bool prefix)
 	c->prefix_burst = BURST;
 	c->ban_after = 0;
 	c->max_concurrent = 0;
+	c->flood_interval_ns = 0; /* millions of SYNs a second would be a flood */
 }
 
 static size_t syn(uint8_t *pkt, size_t cap, const char *src)
@@ -106,9 +107,23 @@ static int percpu_slot(int reason, int class, uint64_t *vals)
 	return bpf_map_lookup_elem(fx.g.fd[GM_COUNTERS], &idx, vals);
 }
 
-/* n threads, thread i on cpu i, hammer for T_SEC; checks the bound */
+/* n threads, thread i on cpu i, hammer for T_SEC; checks the bound. Only
+ * the lower bound depends on this process getting the CPU: when a busy
+ * machine starves it (no SYN for longer than B/R, so a full bucket wastes
+ * tokens), the measurement is taken again, at most twice. The upper bound
+ * is never retried. */
+static bool hammer_once(int n, const char *const *srcs, bool prefix, bool last_try);
+
 static void hammer(int n, const char *const *srcs, bool prefix)
 {
+	for (int try = 0; try < 3; try++)
+		if (hammer_once(n, srcs, prefix, try == 2))
+			return;
+}
+
+static bool hammer_once(int n, const char *const *srcs, bool prefix, bool last_try)
+{
+	bool low_ok;
 	int ncpu = libbpf_num_possible_cpus(), drop_reason;
 	uint8_t pkt[4][128];
 	struct hammer h[4] = {};
@@ -120,7 +135,7 @@ static void hammer(int n, const char *const *srcs, bool prefix)
 
 	if (n > 1 && sysconf(_SC_NPROCESSORS_ONLN) < n) {
 		test_skip("needs %d online CPUs", n);
-		return;
+		return true;
 	}
 	before = calloc(ncpu, sizeof(*before));
 	after = calloc(ncpu, sizeof(*after));
@@ -156,12 +171,20 @@ static void hammer(int n, const char *const *srcs, bool prefix)
 		ASSERT_OK(h[i].err, "test run");
 	ASSERT_TRUE(admitted + dropped > 10 * expect, "the load exceeds the rate tenfold");
 	ASSERT_TRUE(admitted <= expect + 1, "admitted <= B + R*T + 1");
-	ASSERT_TRUE(admitted >= expect - 0.1 * RATE * T_SEC - 1, "admitted >= B + R*T - 10%");
+	low_ok = admitted >= expect - 0.1 * RATE * T_SEC - 1;
+	if (!low_ok && !last_try) {
+		printf("  fewer than B + R*T - 10%%: this process was starved, measuring again\n");
+		free(before);
+		free(after);
+		return false;
+	}
+	ASSERT_TRUE(low_ok, "admitted >= B + R*T - 10%");
 	if (n > 1 && percpu_slot(drop_reason, MG_CLASS_SMTP, after) == 0)
 		for (int i = 0; i < n; i++)
 			ASSERT_TRUE(after[i] > before[i], "every CPU ran over-quota SYNs");
 	free(before);
 	free(after);
+	return true;
 }
 
 TEST(steady_one_cpu)
