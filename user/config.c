@@ -257,6 +257,7 @@ U32_SETTER(set_ban_after, cfg.ban_after, 0, 1000000)
 DURATION_SETTER(set_ban_window, cfg.ban_window_ns, SEC, DAY)
 DURATION_SETTER(set_ban_time, cfg.ban_time_ns, SEC, 365 * DAY)
 DURATION_SETTER(set_ban_time_max, cfg.ban_time_max_ns, SEC, 365 * DAY)
+DURATION_SETTER(set_flood_hold, cfg.flood_hold_ns, SEC, DAY)
 RATE_SETTER(set_flood_threshold, cfg.flood_interval_ns)
 RATE_SETTER(set_flood_budget, cfg.flood_budget_interval_ns)
 U32_SETTER(set_max_sources, max_sources, 1000, 50000000)
@@ -389,6 +390,7 @@ static const struct cfg_key keys[] = {
 	{ "limits", "ban_time_max", set_ban_time_max, DUR ", 1s..365d" },
 	{ "limits", "flood_threshold", set_flood_threshold, RATE },
 	{ "limits", "flood_budget", set_flood_budget, RATE },
+	{ "limits", "flood_hold", set_flood_hold, DUR ", 1s..1d" },
 	{ "limits", "max_sources", set_max_sources, "an integer 1000..50000000" },
 	{ "dnsbl", "sites", set_sites, "postscreen syntax: domain[=filter][*weight], ..." },
 	{ "dnsbl", "threshold", set_threshold, "an integer -1000..1000" },

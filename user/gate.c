@@ -173,6 +173,7 @@ void gate_default_config(struct mg_config *c)
 	c->event_burst = 500;                        /* ... burst 500 */
 	c->flood_interval_ns = NSEC_PER_SEC / 50000;
 	c->flood_budget_interval_ns = NSEC_PER_SEC / 1000;
+	c->flood_hold_ns = MG_FLOOD_HOLD_NS;
 	{
 		struct stat st;
 

@@ -484,13 +484,13 @@ int do_lookup(int argc, char **argv)
 		snprintf(l.why, sizeof(l.why), "port %u is not gated", l.port);
 	}
 	list_step(&l, "allow", g.fd[GM_ALLOW], MG_REASON_PASS_ALLOW);
+	flood_step(&l); /* right after the allow list, as in the data path */
 	list_step(&l, "deny", g.fd[GM_DENY], MG_REASON_DROP_DENY);
 	ban_step(&l);
 	dnsbl_step(&l);
 	rate_step(&l);
 	prefix_step(&l);
 	concurrent_steps(&l);
-	flood_step(&l);
 	if (!l.decided) {
 		l.reason = l.pending ? MG_REASON_PASS_PENDING : MG_REASON_PASS_OK;
 		snprintf(l.why, sizeof(l.why), "%s", l.pending ? "passed every check; DNSBL verdict pending, pending = pass"

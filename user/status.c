@@ -266,6 +266,7 @@ static void show_config(struct gate *g, struct json_object *doc)
 	DUR_KV("ban_time_max", c.ban_time_max_ns);
 	RATE_KV("flood_threshold", c.flood_interval_ns);
 	RATE_KV("flood_budget", c.flood_budget_interval_ns);
+	DUR_KV("flood_hold", c.flood_hold_ns ? c.flood_hold_ns : MG_FLOOD_HOLD_NS);
 	kv(t, o, "dnsbl", c.dnsbl_enabled ? "on" : "off (no [dnsbl] sites)", json_object_new_boolean(c.dnsbl_enabled));
 	if (c.dnsbl_enabled) {
 		snprintf(buf, sizeof(buf), "%d", c.dnsbl_threshold);
