@@ -79,7 +79,8 @@ bench: all
 install: $(OUTPUT)/mailgate
 	install -D -m 0755 $(OUTPUT)/mailgate $(DESTDIR)$(PREFIX)/sbin/mailgate
 	install -D -m 0644 examples/mailgate.conf $(DESTDIR)/etc/mailgate/mailgate.conf.example
-	install -D -m 0644 examples/mailgate.service $(DESTDIR)/lib/systemd/system/mailgate.service
+	sed 's#/usr/local/sbin/mailgate#$(PREFIX)/sbin/mailgate#' examples/mailgate.service > $(OUTPUT)/mailgate.service
+	install -D -m 0644 $(OUTPUT)/mailgate.service $(DESTDIR)/lib/systemd/system/mailgate.service
 
 clean:
 	rm -rf $(OUTPUT)
