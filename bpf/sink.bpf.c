@@ -2,10 +2,13 @@
 /* XDP programs for the far side of a lab veth (tests and scripts/bench.sh).
  * A veth only takes frames sent with XDP (live frames, XDP_TX, redirect)
  * when its peer runs NAPI, which an attached XDP program turns on:
- * sink_pass does only that and hands every frame to the stack; sink_drop
- * is the bare XDP_DROP baseline of the benchmark; sink_count drops too but
- * first counts TCP SYNs to port 25 apart from everything else (neighbour
- * discovery and the like), for exact counts of a generated flood. Attach
+ * sink_pass does only that and hands every frame to the stack (the client
+ * end in test_attach and scripts/lab.sh, where mailgate's XDP_TX RSTs must
+ * arrive); sink_drop is the bare XDP_DROP baseline of the benchmarks
+ * (scripts/bench.sh, and bench_gate through BPF_PROG_TEST_RUN);
+ * sink_count drops too but first counts TCP SYNs to port 25 apart from
+ * everything else (neighbour discovery and the like), for exact counts of
+ * a generated flood. Attach
  * with `ip link set dev DEV xdpdrv obj .output/sink.bpf.o program sink_drop`,
  * or through the skeleton to read the counts.
  * sink_wire joins two interfaces like a cable: every frame that comes in on

@@ -67,7 +67,7 @@ lab_up() { # ID
 # the first built one of LAB_PASS_PROGS (OBJECT:PROGRAM under .output), and
 # sets LAB_PEER_XDP to yes or no.
 LAB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-LAB_PASS_PROGS=${LAB_PASS_PROGS:-"xdp_drop.bpf.o:xdp_pass sink.bpf.o:sink_pass"}
+LAB_PASS_PROGS=${LAB_PASS_PROGS:-"sink.bpf.o:sink_pass"}
 lab_peer_xdp() {
 	local p obj
 	LAB_PEER_XDP=no

@@ -13,7 +13,7 @@
 #include <sched.h>
 #include "frames.h"
 #include "fixture.h"
-#include "xdp_drop.skel.h"
+#include "sink.skel.h"
 
 struct bench_case {
 	const char *name;
@@ -202,7 +202,7 @@ int main(int argc, char **argv)
 	bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
 	uint32_t n_deny = quick ? 100000 : 1000000, n_src = quick ? 100000 : 1000000;
 	int rounds = quick ? 5 : 9, repeat = quick ? 200000 : 1000000;
-	struct xdp_drop_bpf *bare;
+	struct sink_bpf *bare;
 	struct mg_config cfg;
 	cpu_set_t set;
 	int err;
@@ -217,13 +217,13 @@ int main(int argc, char **argv)
 	sched_setaffinity(0, sizeof(set), &set);
 	if (fx_load(&fx, "bench", 0))
 		return 1;
-	bare = xdp_drop_bpf__open_and_load();
+	bare = sink_bpf__open_and_load();
 	if (!bare) {
-		fprintf(stderr, "bench: cannot load xdp_drop\n");
+		fprintf(stderr, "bench: cannot load sink_drop\n");
 		fx_unload(&fx);
 		return 1;
 	}
-	bare_fd = bpf_program__fd(bare->progs.xdp_drop);
+	bare_fd = bpf_program__fd(bare->progs.sink_drop);
 	prog_stats();
 	print_memory("default sizes, empty");
 
@@ -283,7 +283,7 @@ int main(int argc, char **argv)
 	}
 	print_memory("after filling");
 out:
-	xdp_drop_bpf__destroy(bare);
+	sink_bpf__destroy(bare);
 	fx_unload(&fx);
 	return err ? 1 : 0;
 }

@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -39,24 +38,8 @@
 #include "mailgate.h"
 #include "gate.skel.h"
 #include "sink.skel.h"
+#include "cleanup.h"
 
-
-static void remove_pins(const char *dir)
-{
-	char path[PATH_MAX];
-	struct dirent *d;
-	DIR *dp = opendir(dir);
-
-	if (!dp)
-		return;
-	while ((d = readdir(dp)))
-		if (d->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-			unlink(path);
-		}
-	closedir(dp);
-	rmdir(dir);
-}
 
 /* blocked from the start, taken with sigwait(): none can be missed */
 static void block_signals(sigset_t *sigs)
@@ -250,7 +233,7 @@ out:
 	bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
 	bpf_link__destroy(tp);
 	gate_close(&g);
-	remove_pins(pin);
+	rm_dir(pin);
 	return rc;
 }
 

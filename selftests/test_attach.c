@@ -10,11 +10,11 @@
 #include "test.h"
 #include "fixture.h"
 #include "netns.h"
-#include "xdp_drop.skel.h"
+#include "sink.skel.h"
 
 static struct fixture fx;
 static struct netpair np;
-static struct xdp_drop_bpf *peer;
+static struct sink_bpf *peer;
 static int srv_ifindex, cli_ifindex, lfd25, lfd8080;
 
 #define DROP_MS 1000 /* a dropped SYN: no answer within this (first retransmit is at 1 s) */
@@ -154,11 +154,11 @@ static int setup(void)
 		return setup_fail();
 	srv_ifindex = ns_ifindex(&np, np.srv_fd, np.srv_if);
 	cli_ifindex = ns_ifindex(&np, np.cli_fd, np.cli_if);
-	peer = xdp_drop_bpf__open_and_load();
+	peer = sink_bpf__open_and_load();
 	if (srv_ifindex <= 0 || cli_ifindex <= 0 || !peer)
 		return setup_fail();
 	err = attach_in(np.srv_fd, srv_ifindex, fx.prog);
-	err = err ?: attach_in(np.cli_fd, cli_ifindex, bpf_program__fd(peer->progs.xdp_pass));
+	err = err ?: attach_in(np.cli_fd, cli_ifindex, bpf_program__fd(peer->progs.sink_pass));
 	if (err) {
 		printf("  native XDP attach: %s\n", strerror(-err));
 		return setup_fail();
@@ -178,7 +178,7 @@ static void teardown(void)
 		close(lfd8080);
 	lfd25 = lfd8080 = 0;
 	netpair_destroy(&np); /* the veth pair and its XDP programs go with it */
-	xdp_drop_bpf__destroy(peer);
+	sink_bpf__destroy(peer);
 	peer = NULL;
 	fx_unload(&fx);
 }

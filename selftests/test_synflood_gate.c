@@ -16,7 +16,6 @@
  * retransmission), and most must complete within 500 ms. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -28,6 +27,7 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 #include "test.h"
+#include "cleanup.h"
 #include "test_synflood_lab.h"
 #include "mailgate.h"
 #include "gate.skel.h"
@@ -57,45 +57,6 @@ static int on_event(void *ctx, void *data, size_t len)
 	if (len >= sizeof(*e) && e->kind == MG_EVENT_FLOOD)
 		*(e->level ? &ev_on : &ev_off) += 1;
 	return 0;
-}
-
-static void remove_pins(const char *dir)
-{
-	char path[PATH_MAX];
-	struct dirent *d;
-	DIR *dp = opendir(dir);
-
-	if (!dp)
-		return;
-	while ((d = readdir(dp)))
-		if (d->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-			unlink(path);
-		}
-	closedir(dp);
-	rmdir(dir);
-}
-
-static void remove_stale_pins(void)
-{
-	char path[PATH_MAX];
-	struct dirent *d;
-	DIR *dp = opendir("/sys/fs/bpf");
-
-	if (!dp)
-		return;
-	while ((d = readdir(dp))) {
-		long pid;
-
-		if (strncmp(d->d_name, "mgt-fg-", 7))
-			continue;
-		pid = strtol(d->d_name + 7, NULL, 10);
-		if (pid > 0 && kill(pid, 0) && errno == ESRCH) {
-			snprintf(path, sizeof(path), "/sys/fs/bpf/%s", d->d_name);
-			remove_pins(path);
-		}
-	}
-	closedir(dp);
 }
 
 /* the mail server: accept, greet, close */
@@ -164,7 +125,7 @@ static int setup(void)
 {
 	int back, err;
 
-	remove_stale_pins();
+	rm_left_behind("/sys/fs/bpf", "mgt-fg-"); /* ours too: a leftover of a pid reused */
 	if (lab_create(&lab, "fg")) {
 		printf("  lab: %s\n", lab_err);
 		return 0; /* every case skips */
@@ -215,14 +176,14 @@ static void teardown(void)
 	ring_buffer__free(rb);
 	bpf_link__destroy(tp_link);
 	gate_close(&g);
-	remove_pins(pin_dir);
+	rm_dir(pin_dir);
 	lab_destroy(&lab);
 }
 
 static void on_fatal(int sig)
 {
 	stop_flood();
-	remove_pins(pin_dir);
+	rm_dir(pin_dir);
 	lab_destroy(&lab);
 	signal(sig, SIG_DFL);
 	raise(sig);

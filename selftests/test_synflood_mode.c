@@ -5,7 +5,6 @@
  * margins (documented per case). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -14,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "test.h"
+#include "cleanup.h"
 #include "mailgate.h"
 #include "gate.skel.h"
 
@@ -50,53 +50,13 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-static void remove_pins(const char *dir)
-{
-	char path[PATH_MAX];
-	struct dirent *d;
-	DIR *dp = opendir(dir);
-
-	if (!dp)
-		return;
-	while ((d = readdir(dp)))
-		if (d->d_name[0] != '.') {
-			snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-			unlink(path);
-		}
-	closedir(dp);
-	rmdir(dir);
-}
-
-/* pin dirs of earlier runs that died */
-static void remove_stale(void)
-{
-	char path[PATH_MAX];
-	struct dirent *d;
-	DIR *dp = opendir("/sys/fs/bpf");
-
-	if (!dp)
-		return;
-	while ((d = readdir(dp))) {
-		long pid;
-
-		if (strncmp(d->d_name, "mgt-fmu-", 8))
-			continue;
-		pid = strtol(d->d_name + 8, NULL, 10);
-		if (pid > 0 && kill(pid, 0) && errno == ESRCH) {
-			snprintf(path, sizeof(path), "/sys/fs/bpf/%s", d->d_name);
-			remove_pins(path);
-		}
-	}
-	closedir(dp);
-}
-
 static int setup(void)
 {
 	struct gate_sizes sz = { .max_sources = 65536 };
 	static uint8_t ports[65536];
 	int err;
 
-	remove_stale();
+	rm_left_behind("/sys/fs/bpf", "mgt-fmu-"); /* ours too: a leftover of a pid reused */
 	snprintf(pin_dir, sizeof(pin_dir), "/sys/fs/bpf/mgt-fmu-%d", getpid());
 	err = gate_load(&g, pin_dir, &sz);
 	if (err)
@@ -119,7 +79,7 @@ static void teardown(void)
 	if (vbits && vbits != MAP_FAILED)
 		munmap(vbits, MG_VBITS_WORDS * 8);
 	gate_close(&g);
-	remove_pins(pin_dir);
+	rm_dir(pin_dir);
 }
 
 /* A fresh start: config, no flood state, no events pending, empty maps. */
