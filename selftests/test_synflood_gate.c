@@ -28,6 +28,7 @@
 #include <linux/if_link.h>
 #include "test.h"
 #include "cleanup.h"
+#include "flood_counts.h"
 #include "test_synflood_lab.h"
 #include "mailgate.h"
 #include "gate.skel.h"
@@ -234,32 +235,6 @@ static int connect_from(const char *src, int timeout_ms, double *ms)
 	return 0;
 }
 
-static void global(struct mg_global *out)
-{
-	uint32_t zero = 0;
-
-	memset(out, 0, sizeof(*out));
-	bpf_map_lookup_elem(g.fd[GM_GLOBAL], &zero, out);
-}
-
-static long long counter(int reason)
-{
-	static uint64_t c[MG_COUNTER_SLOTS];
-	long long sum = 0;
-
-	gate_read_counters(&g, c);
-	for (int cl = 0; cl < MG_CLASS_MAX; cl++)
-		sum += c[MG_COUNTER_IDX(reason, cl)];
-	return sum;
-}
-
-static long long past_flood_step(void)
-{
-	return counter(MG_REASON_PASS_OK) + counter(MG_REASON_PASS_PENDING) +
-	       counter(MG_REASON_DROP_RATE) + counter(MG_REASON_DROP_PREFIX_RATE) +
-	       counter(MG_REASON_DROP_CONCURRENT) + counter(MG_REASON_DROP_TOTAL_CONCURRENT);
-}
-
 static int count_entries(int fd)
 {
 	struct mg_addr key, next;
@@ -319,14 +294,14 @@ TEST(spoofed_flood_switches_on)
 	if (!ASSERT_TRUE(flood_pid > 0, "fork the generator"))
 		return;
 	for (int i = 0; i < 60; i++) {
-		global(&gl);
+		flood_global(&g, &gl);
 		if (gl.flood_mode)
 			break;
 		usleep(50000);
 	}
 	flood_on_ok = ASSERT_EQ(gl.flood_mode, 1, "flood mode within 3 s of the flood");
 	ASSERT_EQ(gl.flood_entries, 1, "flood_entries");
-	ASSERT_TRUE(counter(MG_REASON_DROP_FLOOD) > 0, "drop_flood counted");
+	ASSERT_TRUE(reason_total(&g, MG_REASON_DROP_FLOOD) > 0, "drop_flood counted");
 	ring_buffer__consume(rb);
 	ASSERT_EQ(ev_on, 1, "one flood-on event");
 	/* a spoofed flood cannot make sources verified */
@@ -347,7 +322,7 @@ TEST(verified_client_connects_during_flood)
 		}
 		usleep(100000);
 	}
-	global(&gl);
+	flood_global(&g, &gl);
 	ASSERT_EQ(gl.flood_mode, 1, "still in flood mode");
 	ASSERT_EQ(ok, 5, "connects of the verified client that completed");
 	ASSERT_RANGE(fast, 4, 5, "of them within 500 ms (no SYN lost)");
@@ -369,8 +344,8 @@ TEST(new_source_limited_to_budget)
 
 	NEED(flood_on_ok, "needs spoofed_flood_switches_on");
 	src0 = count_entries(g.fd[GM_SRC]);
-	p0 = past_flood_step();
-	f0 = counter(MG_REASON_DROP_FLOOD);
+	p0 = past_flood_step(&g);
+	f0 = reason_total(&g, MG_REASON_DROP_FLOOD);
 	t0 = mono_s();
 	for (int i = 11; i <= 15; i++) {
 		snprintf(a, sizeof(a), "192.0.2.%d", i);
@@ -378,9 +353,9 @@ TEST(new_source_limited_to_budget)
 	}
 	usleep(200000);
 	secs = mono_s() - t0;
-	passed = past_flood_step() - p0;
-	dropped = counter(MG_REASON_DROP_FLOOD) - f0;
-	global(&gl);
+	passed = past_flood_step(&g) - p0;
+	dropped = reason_total(&g, MG_REASON_DROP_FLOOD) - f0;
+	flood_global(&g, &gl);
 	printf("  %.1f s: %lld past the budget, %lld dropped, new sources through %d/5\n", secs, passed,
 	       dropped, ok);
 	ASSERT_EQ(gl.flood_mode, 1, "still in flood mode");
@@ -404,11 +379,11 @@ TEST(flood_mode_ends_after_flood)
 	NEED(flood_on_ok, "needs spoofed_flood_switches_on");
 	stop_flood();
 	usleep(1500000); /* hold 1 s, +0.5 */
-	global(&gl);
+	flood_global(&g, &gl);
 	ASSERT_EQ(gl.flood_mode, 1, "flood mode before the next SYN (it is decided on SYNs)");
 	/* the next gated SYN closes the calm window and ends flood mode */
 	ASSERT_OK(connect_from("192.0.2.10", 3000, &ms), "verified client");
-	global(&gl);
+	flood_global(&g, &gl);
 	ASSERT_EQ(gl.flood_mode, 0, "flood mode after the hold");
 	ring_buffer__consume(rb);
 	ASSERT_EQ(ev_on, 1, "flood-on events");

@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 #include "test.h"
 #include "cleanup.h"
+#include "flood_counts.h"
 #include "mailgate.h"
 #include "gate.skel.h"
 
@@ -103,34 +104,6 @@ static void reset(struct mg_config *c)
 	memset(vbits, 0, MG_VBITS_WORDS * 8);
 	ring_buffer__consume(rb);
 	ev_on = ev_off = ev_other = 0;
-}
-
-static void global(struct mg_global *out)
-{
-	uint32_t zero = 0;
-
-	memset(out, 0, sizeof(*out));
-	bpf_map_lookup_elem(g.fd[GM_GLOBAL], &zero, out);
-}
-
-/* counter of one reason, all classes */
-static long long counter(int reason)
-{
-	static uint64_t c[MG_COUNTER_SLOTS];
-	long long sum = 0;
-
-	gate_read_counters(&g, c);
-	for (int cl = 0; cl < MG_CLASS_MAX; cl++)
-		sum += c[MG_COUNTER_IDX(reason, cl)];
-	return sum;
-}
-
-/* SYNs that got past the flood step, whatever came of them after */
-static long long past_flood_step(void)
-{
-	return counter(MG_REASON_PASS_OK) + counter(MG_REASON_PASS_PENDING) +
-	       counter(MG_REASON_DROP_RATE) + counter(MG_REASON_DROP_PREFIX_RATE) +
-	       counter(MG_REASON_DROP_CONCURRENT) + counter(MG_REASON_DROP_TOTAL_CONCURRENT);
 }
 
 /* Ethernet + IPv6 (or IPv4 for a mapped address) + TCP SYN to port 25 */
@@ -224,7 +197,7 @@ static bool flood_on(void)
 	struct mg_global gl;
 
 	run_spoofed(300);
-	global(&gl);
+	flood_global(&g, &gl);
 	return gl.flood_mode == 1;
 }
 
@@ -236,18 +209,18 @@ TEST(flood_switches_on_above_threshold)
 
 	reset(&c);
 	ASSERT_OK(gate_write_config(&g, &c), "config");
-	d0 = counter(MG_REASON_DROP_FLOOD);
+	d0 = reason_total(&g, MG_REASON_DROP_FLOOD);
 	run_spoofed(50); /* half the threshold's window */
-	global(&gl);
+	flood_global(&g, &gl);
 	ASSERT_EQ(gl.flood_mode, 0, "flood mode after 50 SYNs");
 	ASSERT_EQ(run_spoofed(250), XDP_DROP, "verdict of the last SYN");
-	global(&gl);
+	flood_global(&g, &gl);
 	ASSERT_EQ(gl.flood_mode, 1, "flood mode after 300 SYNs");
 	ASSERT_EQ(gl.flood_entries, 1, "flood_entries");
 	ASSERT_TRUE(gl.flood_changed_ns > 0 && gl.flood_changed_ns <= now_boot_ns(), "flood_changed_ns set");
 	/* the 101st SYN of a window switches it on, and it and every unverified
 	 * one after it is dropped (no budget); a window ending mid-run delays it */
-	ASSERT_RANGE(counter(MG_REASON_DROP_FLOOD) - d0, 100, 200, "drop_flood");
+	ASSERT_RANGE(reason_total(&g, MG_REASON_DROP_FLOOD) - d0, 100, 200, "drop_flood");
 	ring_buffer__consume(rb);
 	ASSERT_EQ(ev_on, 1, "flood-on events");
 	ASSERT_EQ(ev_off, 0, "flood-off events");
@@ -269,14 +242,14 @@ TEST(verified_source_keeps_quota)
 		return;
 	parse_addr("203.0.113.9", &v);
 	ASSERT_OK(mark_verified(&v), "verified entry");
-	f0 = counter(MG_REASON_DROP_FLOOD);
-	ok0 = counter(MG_REASON_PASS_OK);
-	r0 = counter(MG_REASON_DROP_RATE);
+	f0 = reason_total(&g, MG_REASON_DROP_FLOOD);
+	ok0 = reason_total(&g, MG_REASON_PASS_OK);
+	r0 = reason_total(&g, MG_REASON_DROP_RATE);
 	run(&v, 30);
-	ASSERT_EQ(counter(MG_REASON_DROP_FLOOD) - f0, 0, "drop_flood of a verified source");
+	ASSERT_EQ(reason_total(&g, MG_REASON_DROP_FLOOD) - f0, 0, "drop_flood of a verified source");
 	/* its own bucket: burst 20, 10/s; the 30 SYNs take well under 100 ms */
-	ASSERT_RANGE(counter(MG_REASON_PASS_OK) - ok0, 20, 21, "pass_ok: the burst");
-	ASSERT_RANGE(counter(MG_REASON_DROP_RATE) - r0, 9, 10, "drop_rate: the rest");
+	ASSERT_RANGE(reason_total(&g, MG_REASON_PASS_OK) - ok0, 20, 21, "pass_ok: the burst");
+	ASSERT_RANGE(reason_total(&g, MG_REASON_DROP_RATE) - r0, 9, 10, "drop_rate: the rest");
 }
 
 /* DNSWL counts as verified: a source seen passing as DNSWL is put into
@@ -301,11 +274,11 @@ TEST(dnswl_source_passes_in_flood)
 	ASSERT_OK(bpf_map_lookup_elem(g.fd[GM_VERIFIED], &a, &t), "in mg_verified after pass_dnswl");
 	if (!ASSERT_TRUE(flood_on(), "flood mode on"))
 		return;
-	w0 = counter(MG_REASON_PASS_DNSWL);
-	f0 = counter(MG_REASON_DROP_FLOOD);
+	w0 = reason_total(&g, MG_REASON_PASS_DNSWL);
+	f0 = reason_total(&g, MG_REASON_DROP_FLOOD);
 	ASSERT_EQ(run(&a, 5), XDP_PASS, "verdict in flood mode");
-	ASSERT_EQ(counter(MG_REASON_PASS_DNSWL) - w0, 5, "pass_dnswl");
-	ASSERT_EQ(counter(MG_REASON_DROP_FLOOD) - f0, 0, "drop_flood");
+	ASSERT_EQ(reason_total(&g, MG_REASON_PASS_DNSWL) - w0, 5, "pass_dnswl");
+	ASSERT_EQ(reason_total(&g, MG_REASON_DROP_FLOOD) - f0, 0, "drop_flood");
 }
 
 /* mg_verified decides, the filter only says where not to look: an evicted
@@ -328,10 +301,10 @@ TEST(verified_filter)
 	ASSERT_OK(bpf_map_update_elem(g.fd[GM_VERIFIED], &b, &when, BPF_ANY), "b without its bit");
 	if (!ASSERT_TRUE(flood_on(), "flood mode on"))
 		return;
-	f0 = counter(MG_REASON_DROP_FLOOD);
+	f0 = reason_total(&g, MG_REASON_DROP_FLOOD);
 	ASSERT_EQ(run(&a, 1), XDP_DROP, "a, evicted");
 	ASSERT_EQ(run(&b, 1), XDP_DROP, "b, no bit");
-	ASSERT_EQ(counter(MG_REASON_DROP_FLOOD) - f0, 2, "drop_flood");
+	ASSERT_EQ(reason_total(&g, MG_REASON_DROP_FLOOD) - f0, 2, "drop_flood");
 	/* the data path sets the bit with the entry (tp_btf, DNSWL) */
 	ASSERT_OK(mark_verified(&b), "mark b");
 	ASSERT_EQ(run(&b, 1), XDP_PASS, "b, marked");
@@ -381,8 +354,8 @@ TEST(unverified_share_budget)
 	if (!ASSERT_TRUE(flood_on(), "flood mode on"))
 		return;
 	/* flood_on spent the burst (its source passed the budget a few times) */
-	p0 = past_flood_step();
-	f0 = counter(MG_REASON_DROP_FLOOD);
+	p0 = past_flood_step(&g);
+	f0 = reason_total(&g, MG_REASON_DROP_FLOOD);
 	int src0 = count_entries(g.fd[GM_SRC]);
 	t0 = mono_s();
 	for (int i = 0; i < n; i++) {
@@ -390,8 +363,8 @@ TEST(unverified_share_budget)
 		run(&s, 1);
 	}
 	secs = mono_s() - t0;
-	passed = past_flood_step() - p0;
-	dropped = counter(MG_REASON_DROP_FLOOD) - f0;
+	passed = past_flood_step(&g) - p0;
+	dropped = reason_total(&g, MG_REASON_DROP_FLOOD) - f0;
 	ASSERT_EQ(passed + dropped, n, "every SYN counted once");
 	/* at most burst + rate x time (+1 for the edges) */
 	ASSERT_RANGE(passed, 1, 10 + (long long)(secs * 1000) + 1, "SYNs past the budget");
@@ -421,15 +394,15 @@ TEST(switches_off_after_hold)
 		run_spoofed(40);
 		usleep(50000);
 	}
-	global(&gl);
+	flood_global(&g, &gl);
 	ASSERT_EQ(gl.flood_mode, 1, "flood mode after 2 s at 800/s (threshold 1000/s)");
 	usleep(500000);
 	run_spoofed(1);
-	global(&gl);
+	flood_global(&g, &gl);
 	ASSERT_EQ(gl.flood_mode, 1, "flood mode 0.5 s into the calm");
 	usleep(2000000);
 	run_spoofed(1);
-	global(&gl);
+	flood_global(&g, &gl);
 	ASSERT_EQ(gl.flood_mode, 0, "flood mode 2.5 s into the calm (hold 1 s)");
 	ASSERT_EQ(gl.flood_entries, 1, "flood_entries");
 	ring_buffer__consume(rb);
@@ -449,14 +422,14 @@ TEST(threshold_zero_disables)
 	reset(&c);
 	c.flood_interval_ns = 0;
 	ASSERT_OK(gate_write_config(&g, &c), "config");
-	f0 = counter(MG_REASON_DROP_FLOOD);
+	f0 = reason_total(&g, MG_REASON_DROP_FLOOD);
 	for (int i = 0; i < 500; i++) {
 		random_src(&s);
 		run(&s, 1);
 	}
-	global(&gl);
+	flood_global(&g, &gl);
 	ASSERT_EQ(gl.flood_mode, 0, "flood mode");
-	ASSERT_EQ(counter(MG_REASON_DROP_FLOOD) - f0, 0, "drop_flood");
+	ASSERT_EQ(reason_total(&g, MG_REASON_DROP_FLOOD) - f0, 0, "drop_flood");
 }
 
 int main(int argc, char **argv)
