@@ -464,6 +464,15 @@ static __always_inline void flood_switch(struct mg_global *g, __u32 from, __u32 
 	}
 }
 
+/* How long since then, for two clock readings that may come from different
+ * CPUs: one whose reading is a little older than what another CPU just
+ * stored gets a negative difference, not a huge unsigned one, so "not yet"
+ * (never "long ago"). */
+static __always_inline __s64 since(__u64 now, __u64 then)
+{
+	return (__s64)(now - then);
+}
+
 /* Close the window once it is over; the CPU that closes it decides
  * whether flood mode ends. A window with fewer SYNs than half the
  * threshold's share is calm from its start; a busier one is calm only from
@@ -474,7 +483,7 @@ static __always_inline void flood_window(const struct mg_config *cfg, struct mg_
 {
 	__u64 start = g->flood_win_ns, seen = g->flood_seen_ns, n, hold;
 
-	if (now - start < MG_FLOOD_WINDOW_NS)
+	if (since(now, start) < (__s64)MG_FLOOD_WINDOW_NS)
 		return;
 	if (__sync_val_compare_and_swap(&g->flood_win_ns, start, now) != start)
 		return;
@@ -483,10 +492,10 @@ static __always_inline void flood_window(const struct mg_config *cfg, struct mg_
 		if (!g->flood_calm_ns)
 			g->flood_calm_ns = start ? start : now;
 	} else {
-		g->flood_calm_ns = now - seen >= MG_FLOOD_WINDOW_NS ? seen : 0;
+		g->flood_calm_ns = since(now, seen) >= (__s64)MG_FLOOD_WINDOW_NS ? seen : 0;
 	}
 	hold = cfg->flood_hold_ns ? cfg->flood_hold_ns : MG_FLOOD_HOLD_NS;
-	if (g->flood_mode && g->flood_calm_ns && now - g->flood_calm_ns >= hold)
+	if (g->flood_mode && g->flood_calm_ns && since(now, g->flood_calm_ns) >= (__s64)hold)
 		flood_switch(g, 1, 0, now);
 }
 
@@ -501,7 +510,7 @@ static __always_inline bool flood_meter(const struct mg_config *cfg, struct mg_g
 		return false;
 	}
 	flood_window(cfg, g, now);
-	if (now - g->flood_seen_ns >= MG_FLOOD_WINDOW_NS / 10)
+	if (since(now, g->flood_seen_ns) >= (__s64)(MG_FLOOD_WINDOW_NS / 10))
 		g->flood_seen_ns = now;
 	if (g->flood_mode) {
 		/* all that matters now is whether the window reaches half the threshold */
@@ -720,6 +729,22 @@ static __always_inline bool make_rst(struct xdp_md *ctx, struct ethhdr *eth, str
 	return true;
 }
 
+/* action = reset: may this drop be answered with a RST? Not a held SYN
+ * (DNSBL pending: the client must retransmit it, not give up on a RST), and
+ * in flood mode not a SYN of an unverified source, whatever the reason
+ * (drop_flood, or a quota after the budget): its address is likely forged,
+ * and a RST to it is backscatter at flood rate. */
+static __always_inline bool may_reset(__u32 reason, const struct mg_addr *src)
+{
+	__u32 zero = 0;
+	struct mg_global *g;
+
+	if (reason == MG_REASON_DROP_PENDING || reason == MG_REASON_DROP_FLOOD)
+		return false;
+	g = bpf_map_lookup_elem(&mg_global, &zero);
+	return !g || !g->flood_mode || is_verified(src);
+}
+
 /* ---- the XDP program ---- */
 SEC("xdp")
 int mg_xdp(struct xdp_md *ctx)
@@ -775,9 +800,7 @@ int mg_xdp(struct xdp_md *ctx)
 	cfg = bpf_map_lookup_elem(&mg_config, &zero);
 	if (!cfg || reason < MG_REASON_FIRST_DROP || cfg->mode == MG_MODE_OBSERVE)
 		return XDP_PASS;
-	/* a held SYN (DNSBL pending) is dropped silently: the client must
-	 * retransmit it, not give up on a RST */
-	if (cfg->action == MG_ACTION_RESET && reason != MG_REASON_DROP_PENDING &&
+	if (cfg->action == MG_ACTION_RESET && may_reset(reason, &src) &&
 	    make_rst(ctx, eth, ip, ip6, tcp, c.l4_len))
 		return XDP_TX;
 	return XDP_DROP;

@@ -412,6 +412,95 @@ TEST(switches_off_after_hold)
 	ASSERT_EQ(run(&s, 1), XDP_PASS, "verdict after flood mode");
 }
 
+/* Clock readings of different CPUs: a CPU whose reading is a little older
+ * than what another CPU just stored in mg_global (the window start, the
+ * last SYN seen, the start of the calm) must not take the difference for a
+ * huge one and switch flood mode off. Each case seeds mg_global as such a
+ * CPU would have left it, 10 ms ahead of the clock, and runs SYNs. */
+TEST(flood_stays_on_with_skewed_clocks)
+{
+	static const char *what[] = { "window start ahead", "last SYN ahead, busy window over",
+				      "calm start ahead, calm window over" };
+	struct mg_config c;
+	struct mg_global gl;
+	uint32_t zero = 0;
+
+	for (int k = 0; k < 3; k++) {
+		reset(&c);
+		ASSERT_OK(gate_write_config(&g, &c), "config");
+		if (!ASSERT_TRUE(flood_on(), "flood mode on"))
+			return;
+		flood_global(&g, &gl);
+		uint64_t now = now_boot_ns(), ahead = now + 10 * 1000000ULL;
+
+		if (k == 0) {
+			gl.flood_win_ns = ahead;
+			gl.flood_seen_ns = ahead;
+		} else if (k == 1) {
+			gl.flood_win_ns = now - 2 * MG_FLOOD_WINDOW_NS;
+			gl.flood_win_syns = 1000; /* a busy window */
+			gl.flood_seen_ns = ahead;
+		} else {
+			gl.flood_win_ns = now - 2 * MG_FLOOD_WINDOW_NS;
+			gl.flood_win_syns = 0; /* a calm window: calm from its start on */
+			gl.flood_calm_ns = ahead;
+		}
+		ASSERT_OK(bpf_map_update_elem(g.fd[GM_GLOBAL], &zero, &gl, BPF_ANY), "seed mg_global");
+		ASSERT_EQ(run_spoofed(1), XDP_DROP, what[k]);
+		flood_global(&g, &gl);
+		ASSERT_EQ(gl.flood_mode, 1, what[k]);
+		ring_buffer__consume(rb);
+		ASSERT_EQ(ev_off, 0, "flood-off events");
+	}
+}
+
+/* action = reset never answers a SYN of an unverified source in flood mode:
+ * a RST to a forged address is backscatter at flood rate. Neither the
+ * budget's drops (drop_flood) nor an unverified source that got past the
+ * budget and then broke a quota get one; a verified source over its quota
+ * still does. */
+TEST(reset_in_flood_mode_never_answers_unverified)
+{
+	struct mg_config c;
+	struct mg_addr s, v;
+	int tx = 0, drop = 0, verdict;
+	long long f0;
+
+	reset(&c);
+	c.action = MG_ACTION_RESET;
+	c.syn_burst = 1;
+	c.syn_interval_ns = 10 * NSEC_PER_SEC;
+	c.ban_after = 0;
+	ASSERT_OK(gate_write_config(&g, &c), "config");
+	if (!ASSERT_TRUE(flood_on(), "flood mode on"))
+		return;
+	f0 = reason_total(&g, MG_REASON_DROP_FLOOD);
+	for (int i = 0; i < 2000; i++) {
+		random_src(&s);
+		verdict = run(&s, 1);
+		tx += verdict == XDP_TX;
+		drop += verdict == XDP_DROP;
+	}
+	ASSERT_EQ(tx, 0, "forged SYNs answered with XDP_TX");
+	ASSERT_EQ(drop, 2000, "forged SYNs dropped");
+	ASSERT_EQ(reason_total(&g, MG_REASON_DROP_FLOOD) - f0, 2000, "drop_flood");
+
+	/* a budget: the unverified source gets past it, then over its own quota */
+	c.flood_budget_interval_ns = NSEC_PER_SEC / 100000;
+	c.flood_budget_burst = 1000;
+	ASSERT_OK(gate_write_config(&g, &c), "config with budget");
+	parse_addr("2001:db8:8000::77", &s);
+	ASSERT_EQ(run(&s, 1), XDP_PASS, "unverified, first SYN within budget and quota");
+	long long r0 = reason_total(&g, MG_REASON_DROP_RATE);
+	ASSERT_EQ(run(&s, 1), XDP_DROP, "unverified, over its quota in flood mode");
+	ASSERT_EQ(reason_total(&g, MG_REASON_DROP_RATE) - r0, 1, "drop_rate");
+
+	parse_addr("203.0.113.9", &v);
+	ASSERT_OK(mark_verified(&v), "verified entry");
+	ASSERT_EQ(run(&v, 1), XDP_PASS, "verified, first SYN");
+	ASSERT_EQ(run(&v, 1), XDP_TX, "verified, over its quota: RST");
+}
+
 TEST(threshold_zero_disables)
 {
 	struct mg_config c;
