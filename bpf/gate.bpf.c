@@ -9,6 +9,7 @@
 #include <bpf/bpf_tracing.h>
 #include "gate.h"
 #include "parse.bpf.h"
+#include "cookie.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -526,35 +527,48 @@ static __always_inline bool flood_meter(const struct mg_config *cfg, struct mg_g
 	return true;
 }
 
-/* The flood step of judge(): true when this SYN is to be dropped. */
-static __always_inline bool flood_drop(const struct mg_config *cfg, const struct mg_addr *src, __u64 now)
+/* The flood step of judge(): 0 to go on, else the SYN's reason. In flood
+ * mode an unverified SYN that can carry a cookie (cookie_ok: see
+ * cookie_fits) is answered with one when flood_action = cookie and the keys
+ * are there; the rest share the budget. */
+static __always_inline __u32 flood_step(const struct mg_config *cfg, const struct mg_addr *src,
+					bool cookie_ok, __u64 now)
 {
 	__u32 zero = 0, burst;
 	struct mg_global *g = bpf_map_lookup_elem(&mg_global, &zero);
+	struct mg_cookie_keys *keys;
 
 	if (!g || !flood_meter(cfg, g, now))
-		return false;
+		return 0;
 	if (is_verified(src))
-		return false;
+		return 0;
+	if (cookie_ok && cfg->flood_action == MG_FLOOD_COOKIE) {
+		keys = bpf_map_lookup_elem(&mg_cookie, &zero);
+		if (keys && keys->ready)
+			return MG_REASON_DROP_COOKIE;
+	}
 	if (!cfg->flood_budget_interval_ns)
-		return true;
+		return MG_REASON_DROP_FLOOD;
 	burst = cfg->flood_budget_burst;
 	if (!burst)
 		burst = (NSEC_PER_SEC / 10) / cfg->flood_budget_interval_ns;
-	return !gcra(&g->flood_budget_tat_ns, now, cfg->flood_budget_interval_ns, burst ? burst : 1);
+	if (gcra(&g->flood_budget_tat_ns, now, cfg->flood_budget_interval_ns, burst ? burst : 1))
+		return 0;
+	return MG_REASON_DROP_FLOOD;
 }
 
 /* The decision for a gated pure SYN from src: first match wins. */
 static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_addr *src,
-				   __u32 class, __u64 now)
+				   __u32 class, bool cookie_ok, __u64 now)
 {
 	bool pending = false;
-	__u32 *n;
+	__u32 *n, flood;
 
 	if (lpm_active(&mg_allow, src, now))
 		return MG_REASON_PASS_ALLOW;
-	if (flood_drop(cfg, src, now)) /* step 8, here for its cost: see flood mode */
-		return MG_REASON_DROP_FLOOD;
+	flood = flood_step(cfg, src, cookie_ok, now); /* step 8, here for its cost: see flood mode */
+	if (flood)
+		return flood;
 	struct mg_rule *deny = lpm_active(&mg_deny, src, now);
 	if (deny && !(deny->flags & MG_RULE_EXCLUDE)) /* an exclusion ('!' in a zone) is no match */
 		return MG_REASON_DROP_DENY;
@@ -605,7 +619,7 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 /* Decide on a gated pure SYN from src, account for it (violations, ban,
  * counter) and return the reason. A global function: the verifier checks it
  * once, not once per header layout the parser can leave behind. */
-__noinline int gate_decide(const struct mg_addr *src, __u32 class)
+__noinline int gate_decide(const struct mg_addr *src, __u32 class, bool cookie_ok)
 {
 	struct mg_config *cfg;
 	__u32 zero = 0, reason;
@@ -615,7 +629,7 @@ __noinline int gate_decide(const struct mg_addr *src, __u32 class)
 	if (!src || !cfg || class >= MG_CLASS_MAX)
 		return MG_REASON_PASS_OK;
 	now = now_ns();
-	reason = judge(cfg, src, class, now);
+	reason = judge(cfg, src, class, cookie_ok, now);
 
 	/* quota violations of this source; a full server (total concurrency)
 	 * is not the source's doing and does not count toward its ban */
@@ -729,6 +743,9 @@ static __always_inline bool make_rst(struct xdp_md *ctx, struct ethhdr *eth, str
 	return true;
 }
 
+#define MG_COOKIE_XDP
+#include "cookie.bpf.h"
+
 /* action = reset: may this drop be answered with a RST? Not a held SYN
  * (DNSBL pending: the client must retransmit it, not give up on a RST), and
  * in flood mode not a SYN of an unverified source, whatever the reason
@@ -739,7 +756,8 @@ static __always_inline bool may_reset(__u32 reason, const struct mg_addr *src)
 	__u32 zero = 0;
 	struct mg_global *g;
 
-	if (reason == MG_REASON_DROP_PENDING || reason == MG_REASON_DROP_FLOOD)
+	if (reason == MG_REASON_DROP_PENDING || reason == MG_REASON_DROP_FLOOD ||
+	    reason == MG_REASON_DROP_COOKIE)
 		return false;
 	g = bpf_map_lookup_elem(&mg_global, &zero);
 	return !g || !g->flood_mode || is_verified(src);
@@ -796,10 +814,16 @@ int mg_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
-	reason = gate_decide(&src, class);
+	reason = gate_decide(&src, class, cookie_fits(eth, ip, ip6, tcp));
 	cfg = bpf_map_lookup_elem(&mg_config, &zero);
 	if (!cfg || reason < MG_REASON_FIRST_DROP || cfg->mode == MG_MODE_OBSERVE)
 		return XDP_PASS;
+	asm volatile("" : "+r"(eth)); /* a fresh check of eth, for the verifier */
+	if (!eth)
+		return XDP_DROP;
+	if (reason == MG_REASON_DROP_COOKIE) /* gate_decide saw cookie_fits() */
+		return cookie_answer(ctx, (void *)(ip ? (void *)ip : (void *)ip6) - (void *)eth, !ip) ?
+		       XDP_TX : XDP_DROP;
 	if (cfg->action == MG_ACTION_RESET && may_reset(reason, &src) &&
 	    make_rst(ctx, eth, ip, ip6, tcp, c.l4_len))
 		return XDP_TX;

@@ -72,7 +72,8 @@ enum mg_class {
 	X(DROP_PREFIX_RATE,  "drop_prefix_rate")  /* per-prefix token bucket */ \
 	X(DROP_CONCURRENT,   "drop_concurrent")   /* per-source concurrent connections */ \
 	X(DROP_TOTAL_CONCURRENT, "drop_total_concurrent") /* per-class concurrent connections */ \
-	X(DROP_FLOOD,        "drop_flood")        /* flood mode budget for unverified sources */
+	X(DROP_FLOOD,        "drop_flood")        /* flood mode budget for unverified sources */ \
+	X(DROP_COOKIE,       "drop_cookie")       /* flood mode: answered with a SYN cookie (XDP_TX) */
 
 enum mg_reason {
 #define MG_X(n, s) MG_REASON_##n,
@@ -202,7 +203,14 @@ struct mg_config {
 	__u32 flood_pad;
 	__u64 flood_hold_ns;       /* flood mode ends once the rate has stayed below half the
 				    * threshold this long; 0: MG_FLOOD_HOLD_NS */
+	__u32 flood_action;        /* enum mg_flood_action: what unverified SYNs get in flood mode */
+	__u32 flood_pad2;
 };
+
+/* flood mode's answer to an unverified SYN: drop it (past the budget), or
+ * answer it with a SYN cookie (include/cookie.h; needs the keys written and
+ * the TC program attached, else as drop) */
+enum mg_flood_action { MG_FLOOD_DROP = 0, MG_FLOOD_COOKIE = 1 };
 
 #define MG_FLOOD_WINDOW_NS 100000000ULL    /* the rate is measured over 100 ms windows */
 #define MG_FLOOD_HOLD_NS   10000000000ULL  /* default hysteresis: 10 s below half the threshold */
@@ -222,6 +230,8 @@ struct mg_global {
 	__u64 flood_seen_ns;     /* the last SYN counted (10 ms granularity, to write rarely) */
 	__u64 flood_calm_ns;     /* since when the rate stays below half the threshold; 0 = not */
 	__u64 flood_budget_tat_ns; /* GCRA of the budget unverified sources share in flood mode */
+	__u64 cookie_acks;       /* ACKs with a valid cookie: a request socket handed to the kernel */
+	__u64 cookie_refused;    /* valid cookie, but bpf_sk_assign_tcp_reqsk refused (counted, passed) */
 };
 
 /* ---- the verified filter ----

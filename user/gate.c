@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "mailgate.h"
+#include "cookie.h"
 #include "gate.skel.h"
 
 const char *const gate_map_names[GM_MAX] = {
@@ -21,7 +22,7 @@ const char *const gate_map_names[GM_MAX] = {
 	[GM_CONN] = MG_MAP_CONN,           [GM_CLASS_CONN] = MG_MAP_CLASS_CONN,
 	[GM_VERIFIED] = MG_MAP_VERIFIED,   [GM_COUNTERS] = MG_MAP_COUNTERS,
 	[GM_GLOBAL] = MG_MAP_GLOBAL,       [GM_EVENTS] = MG_MAP_EVENTS,
-	[GM_SOCKS] = MG_MAP_SOCKS,
+	[GM_SOCKS] = MG_MAP_SOCKS,         [GM_COOKIE] = MG_MAP_COOKIE,
 };
 
 const char *const mg_reason_names[MG_REASON_MAX] = {
@@ -112,6 +113,7 @@ int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *size
 	g->fd[GM_GLOBAL] = bpf_map__fd(skel->maps.mg_global);
 	g->fd[GM_EVENTS] = bpf_map__fd(skel->maps.mg_events);
 	g->fd[GM_SOCKS] = bpf_map__fd(skel->maps.mg_socks);
+	g->fd[GM_COOKIE] = bpf_map__fd(skel->maps.mg_cookie);
 	return 0;
 }
 
@@ -174,6 +176,7 @@ void gate_default_config(struct mg_config *c)
 	c->flood_interval_ns = NSEC_PER_SEC / 50000;
 	c->flood_budget_interval_ns = NSEC_PER_SEC / 1000;
 	c->flood_hold_ns = MG_FLOOD_HOLD_NS;
+	c->flood_action = MG_FLOOD_COOKIE; /* as drop until the keys are written (cookie_start) */
 	{
 		struct stat st;
 

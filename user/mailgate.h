@@ -67,6 +67,7 @@ uint64_t now_boot_ns(void);                                          /* the cloc
 enum gate_map {
 	GM_CONFIG, GM_PORTS, GM_ALLOW, GM_DENY, GM_BAN, GM_VERDICT, GM_SRC, GM_PREFIX,
 	GM_CONN, GM_CLASS_CONN, GM_VERIFIED, GM_COUNTERS, GM_GLOBAL, GM_EVENTS, GM_SOCKS,
+	GM_COOKIE,
 	GM_MAX
 };
 extern const char *const gate_map_names[GM_MAX];
@@ -302,5 +303,20 @@ int do_dnsbl(int argc, char **argv);    /* dnsbl.c */
 int do_zone(int argc, char **argv);     /* zone.c */
 int do_synflood(int argc, char **argv); /* synflood.c */
 int do_config(int argc, char **argv);   /* config.c */
+
+/* ---- cookie.c: SYN cookies (include/cookie.h, bpf/syncookie.bpf.c) ---- */
+/* Write the keys (all four the first time, then the key of slot + 2 once
+ * per slot); call at least once per slot (34 s). */
+int cookie_keys_rotate(struct gate *g, uint64_t now);
+int cookie_keys_clear(struct gate *g); /* no keys: the data path sends no cookies */
+int cookie_syncookies_sysctl(void);   /* net.ipv4.tcp_syncookies here, or -errno */
+struct cookie_tc;
+/* Load the TC program onto g's pinned maps; NULL with why filled when
+ * this kernel (or its net.ipv4.tcp_syncookies) cannot do cookies. */
+struct cookie_tc *cookie_tc_load(struct gate *g, char *why, size_t whylen);
+int cookie_tc_attach(struct cookie_tc *c, int ifindex); /* clsact ingress, replaces ours */
+int cookie_tc_detach(int ifindex);
+bool cookie_tc_attached(int ifindex);
+void cookie_tc_close(struct cookie_tc *c);
 
 #endif /* MAILGATE_USER_H */

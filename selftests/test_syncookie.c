@@ -1,0 +1,738 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* SYN cookies in flood mode (include/cookie.h, bpf/cookie.bpf.h,
+ * bpf/syncookie.bpf.c, user/cookie.c).
+ *
+ * Unit cases (BPF_PROG_TEST_RUN on mg_xdp): the SYN-ACK built in place of
+ * an unverified SYN in flood mode (addresses, ports, sequence numbers,
+ * checksums, the options as the cookie carries them, the cookie itself
+ * recomputed here), IPv4, IPv6, a VLAN tag; and what falls back to the
+ * budget drop (no keys, flood_action = drop, QinQ, IPv4 options).
+ *
+ * Lab cases (real kernel on both ends): the gate (XDP, the TC program,
+ * the TCP state tracer) on namespace B's veth with a listener on port 25,
+ * `mailgate synflood` sending a forged IPv6 flood from A; a new client's
+ * connect() completes through the cookie path on its first SYN (IPv4 and
+ * IPv6) and its source is verified afterwards; ACKs with a wrong and with
+ * an expired cookie, sent from a packet socket, create no connection (the
+ * right one does); with flood_action = drop a new client gets no answer. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_link.h>
+#include <linux/if_packet.h>
+#include <linux/filter.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include "test.h"
+#include "fixture.h"
+#include "flood_counts.h"
+#include "test_synflood_lab.h"
+#include "cookie.h"
+
+static struct fixture fx;
+
+static int setup(void)
+{
+	return fx_load(&fx, "ck", 65536);
+}
+
+/* flood mode on for the next 10 s (the default hold), cookies on */
+static void flood_config(struct mg_config *c)
+{
+	uint32_t zero = 0;
+	struct mg_global gl = {};
+
+	fx_config(c);
+	c->flood_budget_interval_ns = 0; /* what is not answered with a cookie is dropped */
+	fx_reset(&fx, c);
+	gl.flood_mode = 1;
+	gl.flood_win_ns = gl.flood_seen_ns = gl.flood_changed_ns = now_boot_ns();
+	gl.flood_win_syns = 1000000;
+	bpf_map_update_elem(fx.g.fd[GM_GLOBAL], &zero, &gl, BPF_ANY);
+	cookie_keys_clear(&fx.g);
+	cookie_keys_rotate(&fx.g, now_boot_ns());
+}
+
+/* Linux's SYN options: MSS 1460, SACK permitted, timestamps, NOP, wscale 7 */
+static const uint8_t linux_opts[20] = { 2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0x01, 0x02, 0x03, 0x04,
+					0, 0, 0, 0, 1, 3, 3, 7 };
+
+/* a SYN from src (one VLAN tag when vlans) with the given options */
+static size_t syn(uint8_t *pkt, const char *src, const char *dst, int vlans, const uint8_t *opts,
+		  int optlen, struct frame_off *off)
+{
+	struct frame f = { .family = strchr(src, ':') ? 6 : 4, .src = src, .dst = dst, .vlans = vlans,
+			   .sport = 40001, .dport = 25, .tcp_opts = optlen, .seq = 0x10203040 };
+	size_t len = frame_build(pkt, 256, &f, off);
+	uint16_t c;
+
+	memcpy(pkt + off->l4 + 20, opts, optlen);
+	memset(pkt + off->l4 + 16, 0, 2);
+	c = l4_csum(pkt + off->l3, f.family, pkt + off->l4, len - off->l4, PROTO_TCP);
+	memcpy(pkt + off->l4 + 16, &c, 2);
+	return len;
+}
+
+static void keys_now(struct mg_cookie_keys *k)
+{
+	uint32_t zero = 0;
+
+	memset(k, 0, sizeof(*k));
+	bpf_map_lookup_elem(fx.g.fd[GM_COOKIE], &zero, k);
+}
+
+/* Check the SYN-ACK in out against the SYN; returns its cookie */
+static uint32_t check_synack(const uint8_t *out, uint32_t len, const struct frame_off *o, int v6,
+			     const char *src, const char *dst, bool ts, uint32_t want_mss)
+{
+	struct mg_cookie_keys k;
+	struct mg_addr s = fx_addr(src), d = fx_addr(dst);
+	const uint8_t *ip = out + o->l3, *tcp = out + o->l4;
+	uint8_t sa[16], da[16];
+	uint64_t slot = now_boot_ns() >> MG_COOKIE_SLOT_SHIFT;
+	uint32_t cookie, tsval = 0, opts;
+	int l3len = v6 ? 40 : 20;
+
+	ASSERT_EQ(len, o->l4 + MG_COOKIE_TCP_LEN, "frame length");
+	ASSERT_TRUE(!memcmp(out, frame_mac_src, 6) && !memcmp(out + 6, frame_mac_dst, 6), "MACs swapped");
+	if (v6) {
+		inet_pton(AF_INET6, src, sa);
+		inet_pton(AF_INET6, dst, da);
+		ASSERT_TRUE(!memcmp(ip + 8, da, 16) && !memcmp(ip + 24, sa, 16), "IPv6 addresses swapped");
+		ASSERT_EQ(get16(ip + 4), MG_COOKIE_TCP_LEN, "payload length");
+	} else {
+		inet_pton(AF_INET, src, sa);
+		inet_pton(AF_INET, dst, da);
+		ASSERT_TRUE(!memcmp(ip + 12, da, 4) && !memcmp(ip + 16, sa, 4), "IPv4 addresses swapped");
+		ASSERT_EQ(get16(ip + 2), 20 + MG_COOKIE_TCP_LEN, "total length");
+		ASSERT_EQ(csum_finish(csum_add(0, ip, 20)), 0, "IPv4 header checksum");
+	}
+	ASSERT_EQ(l4_csum(ip, v6 ? 6 : 4, tcp, MG_COOKIE_TCP_LEN, PROTO_TCP), 0, "TCP checksum");
+	(void)l3len;
+	ASSERT_EQ(get16(tcp), 25, "source port");
+	ASSERT_EQ(get16(tcp + 2), 40001, "destination port");
+	ASSERT_EQ(get32(tcp + 8), 0x10203041, "ack = the client's ISN + 1");
+	ASSERT_EQ(tcp[12] >> 4, MG_COOKIE_TCP_LEN / 4, "data offset");
+	ASSERT_EQ(tcp[13], TH_SYN | TH_ACK, "flags");
+	ASSERT_EQ(get32(tcp + 20), 0x02040000u | want_mss, "MSS option");
+	if (ts) {
+		ASSERT_EQ(get32(tcp + 24), 0x01030300u | MG_COOKIE_WSCALE, "window scale option");
+		ASSERT_EQ(get32(tcp + 28), 0x0402080a, "SACK permitted + timestamps");
+		tsval = get32(tcp + 32);
+		ASSERT_EQ(get32(tcp + 36), 0x01020304, "TSecr = the client's TSval");
+		ASSERT_EQ(tsval & 0x3f, 7 | 1 << 4, "TSval's low bits: wscale 7, SACK");
+		opts = mg_cookie_opts(7, 1, 1);
+	} else {
+		for (int i = 24; i < 40; i++)
+			if (tcp[i] != 1) {
+				ASSERT_EQ(tcp[i], 1, "NOP where no option");
+				break;
+			}
+		opts = mg_cookie_opts(MG_COOKIE_WS_NONE, 0, 0);
+	}
+	cookie = get32(tcp + 4);
+	keys_now(&k);
+	ASSERT_EQ(cookie, mg_cookie_make(k.key[slot & 3], s.a, d.a, 40001, 25, 0x10203040, slot,
+					 mg_cookie_mssind(want_mss, v6), opts),
+		  "the cookie, recomputed");
+	return cookie;
+}
+
+TEST(synack_v4_linux_options)
+{
+	struct mg_config c;
+	struct frame_off o;
+	uint8_t pkt[256], out[256];
+	uint32_t olen = sizeof(out);
+	size_t len;
+
+	flood_config(&c);
+	len = syn(pkt, "203.0.113.5", "192.0.2.1", 0, linux_opts, 20, &o);
+	ASSERT_EQ(fx_run(&fx, pkt, len, out, &olen), XDP_TX, "verdict");
+	check_synack(out, olen, &o, 0, "203.0.113.5", "192.0.2.1", true, 1460);
+	ASSERT_EQ(fx_count(&fx, MG_REASON_DROP_COOKIE, MG_CLASS_SMTP), 1, "drop_cookie");
+}
+
+TEST(synack_v6_vlan)
+{
+	struct mg_config c;
+	struct frame_off o;
+	uint8_t pkt[256], out[256];
+	uint32_t olen = sizeof(out);
+	size_t len;
+
+	flood_config(&c);
+	len = syn(pkt, "2001:db8:77::5", "2001:db8::1", 1, linux_opts, 20, &o);
+	ASSERT_EQ(fx_run(&fx, pkt, len, out, &olen), XDP_TX, "verdict");
+	ASSERT_EQ(get16(out + 12), 0x8100, "VLAN tag kept");
+	ASSERT_EQ(get16(out + 14), 100, "VLAN id kept");
+	/* 1460 rounds down to 1440 in the IPv6 table */
+	check_synack(out, olen, &o, 1, "2001:db8:77::5", "2001:db8::1", true, 1440);
+}
+
+/* No timestamps: the cookie cannot carry window scale or SACK, so the
+ * SYN-ACK offers neither (as the kernel's own cookies do); the frame
+ * grows from a 24-byte TCP header to 40. */
+TEST(synack_without_timestamps)
+{
+	static const uint8_t mss_only[4] = { 2, 4, 0x05, 0x14 }; /* 1300 */
+	struct mg_config c;
+	struct frame_off o;
+	uint8_t pkt[256], out[256];
+	uint32_t olen = sizeof(out);
+	size_t len;
+
+	flood_config(&c);
+	len = syn(pkt, "203.0.113.6", "192.0.2.1", 0, mss_only, 4, &o);
+	ASSERT_EQ(fx_run(&fx, pkt, len, out, &olen), XDP_TX, "verdict");
+	check_synack(out, olen, &o, 0, "203.0.113.6", "192.0.2.1", false, 1300);
+}
+
+/* What gets no cookie falls back to the budget (0 here: dropped) */
+TEST(fallback_to_budget_drop)
+{
+	struct mg_config c;
+	struct frame_off o;
+	uint8_t pkt[256];
+	size_t len;
+	struct frame f = { .vlans = 2, .src = "203.0.113.7", .dst = "192.0.2.1", .tcp_opts = 4 };
+	struct frame fo = { .ip_opts = 8, .src = "203.0.113.8", .dst = "192.0.2.1", .tcp_opts = 4 };
+
+	flood_config(&c);
+	len = frame_build(pkt, sizeof(pkt), &f, NULL);
+	ASSERT_EQ(fx_run(&fx, pkt, len, NULL, NULL), XDP_DROP, "QinQ");
+	len = frame_build(pkt, sizeof(pkt), &fo, NULL);
+	ASSERT_EQ(fx_run(&fx, pkt, len, NULL, NULL), XDP_DROP, "IPv4 options");
+	ASSERT_EQ(fx_count(&fx, MG_REASON_DROP_FLOOD, MG_CLASS_SMTP), 2, "drop_flood");
+
+	c.flood_action = MG_FLOOD_DROP;
+	gate_write_config(&fx.g, &c);
+	len = syn(pkt, "203.0.113.9", "192.0.2.1", 0, linux_opts, 20, &o);
+	ASSERT_EQ(fx_run(&fx, pkt, len, NULL, NULL), XDP_DROP, "flood_action = drop");
+	c.flood_action = MG_FLOOD_COOKIE;
+	gate_write_config(&fx.g, &c);
+	cookie_keys_clear(&fx.g);
+	ASSERT_EQ(fx_run(&fx, pkt, len, NULL, NULL), XDP_DROP, "no keys");
+	ASSERT_EQ(fx_count(&fx, MG_REASON_DROP_FLOOD, MG_CLASS_SMTP), 4, "drop_flood");
+	ASSERT_EQ(fx_count(&fx, MG_REASON_DROP_COOKIE, MG_CLASS_SMTP), 0, "drop_cookie");
+}
+
+/* Verified sources never get a cookie: they pass as before; action =
+ * reset changes nothing for a cookie. */
+TEST(verified_passes_reset_still_cookies)
+{
+	struct mg_config c;
+	struct frame_off o;
+	uint8_t pkt[256], out[256];
+	uint32_t olen = sizeof(out);
+	struct mg_addr v = fx_addr("203.0.113.10");
+	uint64_t now = now_boot_ns();
+	size_t len;
+
+	flood_config(&c);
+	bpf_map_update_elem(fx.g.fd[GM_VERIFIED], &v, &now, BPF_ANY);
+	{
+		uint32_t bit = mg_vbit(&v), idx = bit / 64;
+		uint64_t w = 0;
+
+		bpf_map_lookup_elem(bpf_map__fd(fx.g.skel->maps.mg_vbits), &idx, &w);
+		w |= 1ULL << (bit % 64);
+		bpf_map_update_elem(bpf_map__fd(fx.g.skel->maps.mg_vbits), &idx, &w, BPF_ANY);
+	}
+	len = syn(pkt, "203.0.113.10", "192.0.2.1", 0, linux_opts, 20, &o);
+	ASSERT_EQ(fx_run(&fx, pkt, len, NULL, NULL), XDP_PASS, "verified source");
+	c.action = MG_ACTION_RESET;
+	gate_write_config(&fx.g, &c);
+	len = syn(pkt, "203.0.113.11", "192.0.2.1", 0, linux_opts, 20, &o);
+	ASSERT_EQ(fx_run(&fx, pkt, len, out, &olen), XDP_TX, "unverified, action = reset");
+	ASSERT_EQ(out[o.l4 + 13], TH_SYN | TH_ACK, "a SYN-ACK, not a RST");
+}
+
+/* ---- the lab ---- */
+#define FLOOD_PPS 5000
+
+static struct lab lab;
+static struct gate lg;
+static char lab_pin[64];
+static struct cookie_tc *tc;
+static struct bpf_link *tp_link;
+static int listen_fd = -1, ifindex_b;
+static pid_t flood_pid = -1;
+static bool lab_ok;
+static char mac_a[18];
+
+static void stop_flood(void)
+{
+	if (flood_pid > 0) {
+		kill(flood_pid, SIGINT);
+		waitpid(flood_pid, NULL, 0);
+		flood_pid = -1;
+	}
+}
+
+static int lab_setup_b(char *why, size_t whylen)
+{
+	struct gate_sizes sz = { .max_sources = 65536 };
+	static uint8_t ports[65536];
+	struct mg_config c;
+	int one = 1, zero = 0, err;
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(25) };
+
+	snprintf(lab_pin, sizeof(lab_pin), "/sys/fs/bpf/mgt-ckl-%d", getpid());
+	err = gate_load(&lg, lab_pin, &sz);
+	if (err)
+		return err;
+	gate_default_ports(ports);
+	gate_default_config(&c); /* netns_ino: B's, we are in it */
+	c.flood_interval_ns = NSEC_PER_SEC / 2000;
+	c.flood_budget_interval_ns = 0;
+	c.flood_hold_ns = NSEC_PER_SEC;
+	err = gate_write_ports(&lg, ports) ?: gate_write_config(&lg, &c) ?: cookie_keys_rotate(&lg, now_boot_ns());
+	if (err)
+		return err;
+	tc = cookie_tc_load(&lg, why, whylen);
+	if (!tc)
+		return -EOPNOTSUPP;
+	ifindex_b = if_nametoindex(lab.vb);
+	err = cookie_tc_attach(tc, ifindex_b);
+	if (err) {
+		snprintf(why, whylen, "bpf_tc_attach: %s", strerror(-err));
+		return err;
+	}
+	err = bpf_xdp_attach(ifindex_b, bpf_program__fd(lg.skel->progs.mg_xdp), XDP_FLAGS_DRV_MODE, NULL);
+	if (err)
+		return err;
+	tp_link = bpf_program__attach(lg.skel->progs.mg_sock_state);
+	if (!tp_link)
+		return -errno;
+	listen_fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (listen_fd < 0)
+		return -errno;
+	setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(listen_fd, 1024))
+		return -errno;
+	return 0;
+}
+
+static void lab_teardown(void)
+{
+	stop_flood();
+	if (listen_fd >= 0)
+		close(listen_fd);
+	listen_fd = -1;
+	bpf_link__destroy(tp_link);
+	tp_link = NULL;
+	cookie_tc_close(tc);
+	tc = NULL;
+	gate_close(&lg);
+	if (lab_pin[0])
+		rm_dir(lab_pin);
+	lab_pin[0] = 0;
+	lab_destroy(&lab);
+}
+
+static void on_fatal(int sig)
+{
+	stop_flood();
+	if (lab_pin[0])
+		rm_dir(lab_pin);
+	lab_destroy(&lab);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* connect from src (an address of A) to dst:25 within timeout_ms: 0 and the time it took */
+static int connect_from(const char *src, const char *dst, int timeout_ms, double *ms)
+{
+	struct sockaddr_storage s, d;
+	int fam = strchr(dst, ':') ? AF_INET6 : AF_INET, back = lab_enter(lab.ns_a), fd, err = 0;
+	socklen_t sl, dl, len = sizeof(err);
+	struct pollfd p;
+	double t0;
+
+	if (back < 0)
+		return -1;
+	fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	lab_leave(back);
+	if (fd < 0)
+		return -1;
+	memset(&s, 0, sizeof(s));
+	memset(&d, 0, sizeof(d));
+	if (fam == AF_INET6) {
+		struct sockaddr_in6 *a = (void *)&s, *b = (void *)&d;
+
+		a->sin6_family = b->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, src, &a->sin6_addr);
+		inet_pton(AF_INET6, dst, &b->sin6_addr);
+		b->sin6_port = htons(25);
+		sl = dl = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (void *)&s, *b = (void *)&d;
+
+		a->sin_family = b->sin_family = AF_INET;
+		inet_pton(AF_INET, src, &a->sin_addr);
+		inet_pton(AF_INET, dst, &b->sin_addr);
+		b->sin_port = htons(25);
+		sl = dl = sizeof(*a);
+	}
+	if (bind(fd, (void *)&s, sl)) {
+		close(fd);
+		return -1;
+	}
+	t0 = mono_ms();
+	if (connect(fd, (void *)&d, dl) && errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	if (poll(&p, 1, timeout_ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
+		close(fd);
+		return -1;
+	}
+	*ms = mono_ms() - t0;
+	close(fd);
+	return 0;
+}
+
+/* accept what is queued; how many came from addr */
+static int accepted_from(const char *addr, int wait_ms)
+{
+	struct sockaddr_in6 peer;
+	struct pollfd p = { .fd = listen_fd, .events = POLLIN };
+	char buf[64];
+	int n = 0;
+
+	while (poll(&p, 1, wait_ms) == 1) {
+		socklen_t pl = sizeof(peer);
+		int c = accept4(listen_fd, (void *)&peer, &pl, SOCK_CLOEXEC);
+
+		if (c < 0)
+			break;
+		inet_ntop(AF_INET6, &peer.sin6_addr, buf, sizeof(buf));
+		n += strstr(buf, addr) != NULL;
+		close(c);
+		wait_ms = 50;
+	}
+	return n;
+}
+
+static bool lab_verified(const char *a)
+{
+	struct mg_addr k = fx_addr(a);
+	uint64_t v;
+
+	return bpf_map_lookup_elem(lg.fd[GM_VERIFIED], &k, &v) == 0;
+}
+
+static long long lab_reason(int r)
+{
+	return reason_total(&lg, r);
+}
+
+static uint64_t lab_cookie_acks(void)
+{
+	struct mg_global gl;
+
+	flood_global(&lg, &gl);
+	return gl.cookie_acks;
+}
+
+#define NEED(cond, why) do { if (!(cond)) { test_skip(why); return; } } while (0)
+
+TEST(lab_setup_and_flood)
+{
+	char why[256] = "", out[256] = "";
+	struct mg_global gl;
+	int back, err;
+
+	signal(SIGINT, on_fatal);
+	signal(SIGTERM, on_fatal);
+	rm_left_behind("/sys/fs/bpf", "mgt-ckl-");
+	if (lab_create(&lab, "ck")) {
+		test_skip("no lab: %s", lab_err);
+		return;
+	}
+	for (int i = 10; i <= 13; i++)
+		lab_run(&lab, NULL, 0, "ip -n %s addr add 192.0.2.%d/24 dev %s && ip -n %s addr add 2001:db8::%d/64 dev %s nodad",
+			lab.ns_a, i, lab.va, lab.ns_a, i, lab.va);
+	/* A takes the SYN-ACKs of B's XDP_TX (a veth delivers them to a peer
+	 * with an XDP program only), and routes the forged range to a blackhole */
+	{
+		char obj[PATH_MAX];
+
+		snprintf(obj, sizeof(obj), "%.*s/sink.bpf.o", (int)(strrchr(lab.mailgate, '/') - lab.mailgate),
+			 lab.mailgate);
+		if (lab_run(&lab, NULL, 0, "ip -force -n %s link set dev %s xdpdrv obj %s program sink_pass && "
+			    "ip -n %s route add blackhole 2001:db8:8000::/33", lab.ns_a, lab.va, obj, lab.ns_a)) {
+			test_fail(__FILE__, __LINE__, "lab: %s", lab_err);
+			return;
+		}
+	}
+	lab_run(&lab, out, sizeof(out), "ip -n %s -br link show dev %s", lab.ns_a, lab.va);
+	if (sscanf(out, "%*s %*s %17s", mac_a) != 1) {
+		test_fail(__FILE__, __LINE__, "no MAC of A's veth");
+		return;
+	}
+	back = lab_enter(lab.ns_b);
+	if (back < 0)
+		return;
+	err = lab_setup_b(why, sizeof(why));
+	lab_leave(back);
+	if (err == -EOPNOTSUPP) {
+		test_skip("no SYN cookies here: %s", why);
+		return;
+	}
+	if (!ASSERT_OK(err, why[0] ? why : "gate in B"))
+		return;
+	if (!ASSERT_OK(lab_resolve(&lab), "neighbours in A"))
+		return;
+	flood_pid = fork();
+	if (flood_pid == 0) {
+		char ns[64], rate[16];
+		int devnull = open("/dev/null", O_WRONLY);
+
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		snprintf(ns, sizeof(ns), "--net=/run/netns/%s", lab.ns_a);
+		snprintf(rate, sizeof(rate), "%d", FLOOD_PPS);
+		execlp("nsenter", "nsenter", ns, lab.mailgate, "synflood", "-i", lab.va, "--dst", "2001:db8::1",
+		       "--src", "2001:db8:8000::/33", "--rate", rate, "--duration", "30s", NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 60; i++) {
+		flood_global(&lg, &gl);
+		if (gl.flood_mode)
+			break;
+		usleep(50000);
+	}
+	if (!ASSERT_EQ(gl.flood_mode, 1, "flood mode within 3 s of the flood"))
+		return;
+	usleep(200000);
+	ASSERT_TRUE(lab_reason(MG_REASON_DROP_COOKIE) > 100, "forged SYNs answered with cookies");
+	lab_ok = true;
+}
+
+/* A new client connects on its first SYN (a retransmit would take 1 s) */
+static void new_client(const char *src, const char *dst)
+{
+	uint64_t a0 = lab_cookie_acks();
+	long long c0 = lab_reason(MG_REASON_DROP_COOKIE);
+	double ms = 0;
+
+	ASSERT_TRUE(!lab_verified(src), "not verified before");
+	if (!ASSERT_OK(connect_from(src, dst, 3000, &ms), "connect through the flood"))
+		return;
+	printf("  %s: connected in %.1f ms\n", src, ms);
+	ASSERT_TRUE(ms < 900, "on the first SYN (no retransmit)");
+	ASSERT_EQ(lab_cookie_acks() - a0, 1, "cookie ACKs handed to the kernel");
+	ASSERT_TRUE(lab_reason(MG_REASON_DROP_COOKIE) > c0, "drop_cookie rose");
+	for (int i = 0; i < 20 && !lab_verified(src); i++)
+		usleep(25000);
+	ASSERT_TRUE(lab_verified(src), "verified after its handshake");
+	ASSERT_EQ(accepted_from(src, 200), 1, "the server accepted it");
+}
+
+TEST(lab_new_client_v4_via_cookie)
+{
+	NEED(lab_ok, "needs lab_setup_and_flood");
+	new_client("192.0.2.10", "192.0.2.1");
+}
+
+TEST(lab_new_client_v6_via_cookie)
+{
+	NEED(lab_ok, "needs lab_setup_and_flood");
+	new_client("2001:db8::10", "2001:db8::1");
+}
+
+/* ---- hand-made handshakes from a packet socket in A ---- */
+static int pkt_fd = -1;
+
+static int pkt_open(void)
+{
+	int back = lab_enter(lab.ns_a), fd, idx;
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
+
+	if (back < 0)
+		return -1;
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
+	idx = if_nametoindex(lab.va);
+	lab_leave(back);
+	if (fd < 0 || !idx)
+		return -1;
+	sll.sll_ifindex = idx;
+	/* IPv4 only: the flood (IPv6) would fill the socket's buffer */
+	struct sock_filter code[] = {
+		{ 0x28, 0, 0, 12 },          /* ldh [12] */
+		{ 0x15, 0, 1, 0x0800 },      /* jeq #0x800, accept, drop */
+		{ 0x06, 0, 0, 0x40000 },     /* ret #262144 */
+		{ 0x06, 0, 0, 0 },           /* ret #0 */
+	};
+	struct sock_fprog prog = { .len = 4, .filter = code };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) ||
+	    bind(fd, (void *)&sll, sizeof(sll))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void set_macs(uint8_t *pkt)
+{
+	unsigned m[6];
+
+	sscanf(lab.mac_b, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]);
+	for (int i = 0; i < 6; i++)
+		pkt[i] = m[i];
+	sscanf(mac_a, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]);
+	for (int i = 0; i < 6; i++)
+		pkt[6 + i] = m[i];
+}
+
+/* Send a SYN from 192.0.2.77:sport (not an address of A: A's kernel
+ * leaves the SYN-ACK alone) and read the SYN-ACK: its seq and TSval. */
+static int raw_syn(uint16_t sport, uint32_t *seq, uint32_t *tsval)
+{
+	struct frame f = { .src = "192.0.2.77", .dst = "192.0.2.1", .sport = sport, .dport = 25,
+			   .tcp_opts = 20, .seq = 0x10203040 };
+	struct frame_off o;
+	uint8_t pkt[256];
+	size_t len = frame_build(pkt, sizeof(pkt), &f, &o);
+	uint16_t c;
+	double t0 = mono_ms();
+
+	memcpy(pkt + o.l4 + 20, linux_opts, 20);
+	memset(pkt + o.l4 + 16, 0, 2);
+	c = l4_csum(pkt + o.l3, 4, pkt + o.l4, len - o.l4, PROTO_TCP);
+	memcpy(pkt + o.l4 + 16, &c, 2);
+	set_macs(pkt);
+	while (recv(pkt_fd, pkt + 128, 64, MSG_DONTWAIT) > 0)
+		; /* what came before */
+	if (send(pkt_fd, pkt, len, 0) != (ssize_t)len)
+		return -1;
+	while (mono_ms() - t0 < 2000) {
+		struct pollfd p = { .fd = pkt_fd, .events = POLLIN };
+		uint8_t in[2048];
+		ssize_t n;
+
+		if (poll(&p, 1, 200) != 1)
+			continue;
+		n = recv(pkt_fd, in, sizeof(in), 0);
+		if (n < 14 + 20 + 40 || get16(in + 12) != 0x0800 || in[23] != PROTO_TCP)
+			continue;
+		if (get16(in + 34) != 25 || get16(in + 36) != sport || in[47] != (TH_SYN | TH_ACK))
+			continue;
+		*seq = get32(in + 38);
+		*tsval = get32(in + 34 + 32);
+		return 0;
+	}
+	return -1;
+}
+
+static int raw_ack(uint16_t sport, uint32_t ack, uint32_t tsecr)
+{
+	struct frame f = { .src = "192.0.2.77", .dst = "192.0.2.1", .sport = sport, .dport = 25,
+			   .tcp_opts = 12, .flags = TH_ACK, .seq = 0x10203041 };
+	struct frame_off o;
+	uint8_t pkt[256];
+	size_t len = frame_build(pkt, sizeof(pkt), &f, &o);
+	uint16_t c;
+
+	put32(pkt + o.l4 + 8, ack);
+	put16(pkt + o.l4 + 14, 502); /* window, scaled by 7 */
+	pkt[o.l4 + 20] = pkt[o.l4 + 21] = 1;
+	pkt[o.l4 + 22] = 8;
+	pkt[o.l4 + 23] = 10;
+	put32(pkt + o.l4 + 24, 0x01020310);
+	put32(pkt + o.l4 + 28, tsecr);
+	memset(pkt + o.l4 + 16, 0, 2);
+	c = l4_csum(pkt + o.l3, 4, pkt + o.l4, len - o.l4, PROTO_TCP);
+	memcpy(pkt + o.l4 + 16, &c, 2);
+	set_macs(pkt);
+	return send(pkt_fd, pkt, len, 0) == (ssize_t)len ? 0 : -1;
+}
+
+TEST(lab_wrong_or_expired_cookie_no_connection)
+{
+	struct mg_cookie_keys k;
+	struct mg_addr s = fx_addr("192.0.2.77"), d = fx_addr("192.0.2.1");
+	uint32_t seq, tsval, zero = 0, expired;
+	uint64_t a0, slot;
+
+	NEED(lab_ok, "needs lab_setup_and_flood");
+	pkt_fd = pkt_open();
+	if (!ASSERT_TRUE(pkt_fd >= 0, "packet socket in A"))
+		return;
+	accepted_from("192.0.2.77", 0);
+	a0 = lab_cookie_acks();
+	/* wrong: one bit of the hash flipped */
+	if (!ASSERT_OK(raw_syn(41001, &seq, &tsval), "SYN-ACK to the first SYN"))
+		goto out;
+	raw_ack(41001, (seq ^ 0x100) + 1, tsval);
+	ASSERT_EQ(accepted_from("192.0.2.77", 300), 0, "connections from a wrong cookie");
+	/* expired: made with the key of this slot's index two slots ago */
+	if (!ASSERT_OK(raw_syn(41002, &seq, &tsval), "SYN-ACK to the second SYN")) {
+		struct mg_global gl;
+
+		flood_global(&lg, &gl);
+		printf("  flood_mode %u pass_ok %lld drop_cookie %lld drop_flood %lld\n", gl.flood_mode,
+		       lab_reason(MG_REASON_PASS_OK), lab_reason(MG_REASON_DROP_COOKIE), lab_reason(MG_REASON_DROP_FLOOD));
+		goto out;
+	}
+	bpf_map_lookup_elem(lg.fd[GM_COOKIE], &zero, &k);
+	slot = (now_boot_ns() >> MG_COOKIE_SLOT_SHIFT) - 2;
+	expired = mg_cookie_make(k.key[slot & 3], s.a, d.a, 41002, 25, 0x10203040, slot, 3,
+				 mg_cookie_opts(7, 1, 1));
+	raw_ack(41002, expired + 1, tsval);
+	ASSERT_EQ(accepted_from("192.0.2.77", 300), 0, "connections from an expired cookie");
+	ASSERT_EQ(lab_cookie_acks() - a0, 0, "cookie ACKs handed to the kernel");
+	/* and the right one makes the connection: the harness works */
+	if (!ASSERT_OK(raw_syn(41003, &seq, &tsval), "SYN-ACK to the third SYN"))
+		goto out;
+	raw_ack(41003, seq + 1, tsval);
+	ASSERT_EQ(accepted_from("192.0.2.77", 500), 1, "connection from the right cookie");
+	ASSERT_EQ(lab_cookie_acks() - a0, 1, "cookie ACKs handed to the kernel");
+out:
+	close(pkt_fd);
+}
+
+/* flood_action = drop: no cookies, the budget (0 here) drops a new client */
+TEST(lab_drop_action_no_cookie)
+{
+	struct mg_config c;
+	long long f0;
+	double ms;
+
+	NEED(lab_ok, "needs lab_setup_and_flood");
+	gate_read_config(&lg, &c);
+	c.flood_action = MG_FLOOD_DROP;
+	gate_write_config(&lg, &c);
+	f0 = lab_reason(MG_REASON_DROP_FLOOD);
+	ASSERT_TRUE(connect_from("192.0.2.12", "192.0.2.1", 1500, &ms) != 0, "new client, flood_action = drop");
+	ASSERT_TRUE(lab_reason(MG_REASON_DROP_FLOOD) > f0, "drop_flood rose");
+	c.flood_action = MG_FLOOD_COOKIE;
+	gate_write_config(&lg, &c);
+	ASSERT_OK(connect_from("192.0.2.13", "192.0.2.1", 3000, &ms), "and with cookies again");
+	accepted_from("192.0.2.13", 200);
+}
+
+int main(int argc, char **argv)
+{
+	int rc = test_main(argc, argv, setup, NULL);
+
+	lab_teardown();
+	fx_unload(&fx);
+	return rc;
+}
