@@ -259,7 +259,7 @@ static struct gate lg;
 static char lab_pin[64];
 static struct cookie_tc *tc;
 static struct bpf_link *tp_link;
-static int listen_fd = -1, ifindex_b;
+static int listen_fd = -1, ifindex_b, tc_link = -1;
 static pid_t flood_pid = -1;
 static bool lab_ok;
 static char mac_a[18];
@@ -297,10 +297,10 @@ static int lab_setup_b(char *why, size_t whylen)
 	if (!tc)
 		return -EOPNOTSUPP;
 	ifindex_b = if_nametoindex(lab.vb);
-	err = cookie_tc_attach(tc, ifindex_b);
-	if (err) {
-		snprintf(why, whylen, "bpf_tc_attach: %s", strerror(-err));
-		return err;
+	tc_link = cookie_tc_attach(tc, ifindex_b, NULL);
+	if (tc_link < 0) {
+		snprintf(why, whylen, "TC link: %s", strerror(-tc_link));
+		return tc_link;
 	}
 	err = bpf_xdp_attach(ifindex_b, bpf_program__fd(lg.skel->progs.mg_xdp), XDP_FLAGS_DRV_MODE, NULL);
 	if (err)
@@ -326,6 +326,9 @@ static void lab_teardown(void)
 	listen_fd = -1;
 	bpf_link__destroy(tp_link);
 	tp_link = NULL;
+	if (tc_link >= 0)
+		close(tc_link);
+	tc_link = -1;
 	cookie_tc_close(tc);
 	tc = NULL;
 	gate_close(&lg);

@@ -212,6 +212,17 @@ static int set_action(struct cfg_ctx *c, const char *v)
 	return 0;
 }
 
+static int set_flood_action(struct cfg_ctx *c, const char *v)
+{
+	if (!strcmp(v, "cookie"))
+		c->s->cfg.flood_action = MG_FLOOD_COOKIE;
+	else if (!strcmp(v, "drop"))
+		c->s->cfg.flood_action = MG_FLOOD_DROP;
+	else
+		return bad(c, v, NULL);
+	return 0;
+}
+
 static int set_keep_attached(struct cfg_ctx *c, const char *v)
 {
 	return parse_bool(v, &c->s->keep_attached) ? bad(c, v, NULL) : 0;
@@ -392,6 +403,7 @@ static const struct cfg_key keys[] = {
 	{ "limits", "flood_budget", set_flood_budget, RATE },
 	{ "limits", "flood_hold", set_flood_hold, DUR ", 1s..1d" },
 	{ "limits", "max_sources", set_max_sources, "an integer 1000..50000000" },
+	{ "limits", "flood_action", set_flood_action, "cookie or drop" },
 	{ "dnsbl", "sites", set_sites, "postscreen syntax: domain[=filter][*weight], ..." },
 	{ "dnsbl", "threshold", set_threshold, "an integer -1000..1000" },
 	{ "dnsbl", "allowlist_threshold", set_allowlist_threshold, "an integer -1000..1000" },

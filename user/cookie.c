@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* SYN cookies, the userspace side (include/cookie.h, bpf/syncookie.bpf.c):
  * the keys (written and rotated here), the TC ingress program that checks
- * the ACKs (loaded onto the gate's pinned maps, attached to clsact on each
- * gated interface), and whether this kernel can do it at all. */
+ * the ACKs (loaded onto the gate's pinned maps, attached to the TC ingress
+ * of each gated interface as a tcx link), and whether this kernel can do it
+ * at all. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,9 +17,8 @@
 #include "cookie.h"
 #include "syncookie.skel.h"
 
-/* the clsact filter mailgate owns on an interface */
-#define COOKIE_TC_HANDLE   0x6d67 /* "mg" */
-#define COOKIE_TC_PRIORITY 0x6d67
+/* BPF_TCX_INGRESS (Linux 6.6), for headers older than it */
+#define MG_BPF_TCX_INGRESS 46
 
 static int random_key(__u64 key[2])
 {
@@ -125,35 +125,46 @@ struct cookie_tc *cookie_tc_load(struct gate *g, char *why, size_t whylen)
 	return c;
 }
 
-int cookie_tc_attach(struct cookie_tc *c, int ifindex)
+/* Attach to the interface's TC ingress as a BPF link (tcx: Linux 6.6+,
+ * every kernel with the kfunc has it). pin: where the link is pinned (an
+ * earlier run's link there gets the new program, the interface is never
+ * without one), or NULL. Returns the link's fd (the caller closes it; a
+ * pinned link stays) or -errno. */
+int cookie_tc_attach(struct cookie_tc *c, int ifindex, const char *pin)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, o, .handle = COOKIE_TC_HANDLE, .priority = COOKIE_TC_PRIORITY,
-		    .flags = BPF_TC_F_REPLACE, .prog_fd = bpf_program__fd(c->skel->progs.mg_tc_cookie));
-	int err = bpf_tc_hook_create(&hook);
+	int prog = bpf_program__fd(c->skel->progs.mg_tc_cookie), fd, err;
 
-	if (err && err != -EEXIST)
+	if (pin) {
+		fd = bpf_obj_get(pin);
+		if (fd >= 0) {
+			if (bpf_link_update(fd, prog, NULL) == 0)
+				return fd;
+			bpf_link_detach(fd); /* a stale pin (the interface went away) */
+			close(fd);
+			unlink(pin);
+		}
+	}
+	fd = bpf_link_create(prog, ifindex, MG_BPF_TCX_INGRESS, NULL);
+	if (fd < 0)
+		return -errno;
+	if (pin && bpf_obj_pin(fd, pin)) {
+		err = -errno;
+		close(fd);
 		return err;
-	return bpf_tc_attach(&hook, &o);
+	}
+	return fd;
 }
 
-/* Remove mailgate's filter from the interface's clsact ingress (the qdisc
- * stays: other filters may use it). -ENOENT when there is none. */
-int cookie_tc_detach(int ifindex)
+/* Detach the link pinned at pin and remove the pin: 0, or -ENOENT */
+int cookie_tc_detach(const char *pin)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, o, .handle = COOKIE_TC_HANDLE, .priority = COOKIE_TC_PRIORITY);
+	int fd = bpf_obj_get(pin);
 
-	return bpf_tc_detach(&hook, &o);
-}
-
-/* Is mailgate's filter on the interface? */
-bool cookie_tc_attached(int ifindex)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, o, .handle = COOKIE_TC_HANDLE, .priority = COOKIE_TC_PRIORITY);
-
-	return bpf_tc_query(&hook, &o) == 0;
+	if (fd < 0)
+		return -errno;
+	bpf_link_detach(fd);
+	close(fd);
+	return unlink(pin) ? -errno : 0;
 }
 
 void cookie_tc_close(struct cookie_tc *c)

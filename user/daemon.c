@@ -90,9 +90,11 @@ struct daemon {
 	struct ring_buffer *rb;
 	struct metrics *metrics;
 	struct sweep sweeps[3];
+	struct cookie_tc *tc;    /* the SYN-cookie TC program, when running */
 };
 
 static int remove_pins(const char *dir, int *count);
+static void cookie_start(struct daemon *d);
 
 /* ---- small helpers ---- */
 
@@ -296,6 +298,8 @@ static int apply_settings(struct daemon *d, const struct mg_settings *s)
 
 	c.netns_ino = netns_ino();
 	c.dnsbl_enabled = d->rt.dnsbl != NULL;
+	if (!d->rt.cookies)
+		c.flood_action = MG_FLOOD_DROP; /* asked for, but not running: cookie_start says why */
 	if (d->dry_run)
 		c.mode = MG_MODE_OBSERVE;
 
@@ -374,6 +378,7 @@ static void reload(struct daemon *d)
 		if (!d->rt.dnsbl)
 			pr_warn("msg=\"dnsbl did not start; the DNSBL step stays off\"");
 	}
+	cookie_start(d); /* flood_action = cookie now, and not running yet */
 	if (apply_settings(d, d->set)) {
 		memcpy(d->set, prev, sizeof(*prev));
 		apply_settings(d, d->set);
@@ -597,6 +602,64 @@ static void warn_other_links(struct daemon *d)
 		closedir(dh);
 }
 
+/* ---- SYN cookies (user/cookie.c) ---- */
+
+/* detach: take the TC links off the interfaces (else they stay pinned
+ * with the XDP links, keep_attached = yes) */
+static void cookie_stop(struct daemon *d, bool detach)
+{
+	char pin[PATH_MAX];
+
+	for (int i = 0; detach && i < d->n_ifs; i++)
+		if (!pin_path(pin, d->gate.pin_dir, MG_PIN_LINK_TC, d->ifs[i].name))
+			cookie_tc_detach(pin);
+	cookie_tc_close(d->tc);
+	d->tc = NULL;
+	d->rt.cookies = false;
+}
+
+/* flood_action = cookie: load the TC program, attach it to every gated
+ * interface (a pinned tcx link; an earlier run's gets the new program),
+ * write the keys. Where that cannot be done, flood mode drops (the
+ * budget) and the log says why. */
+static void cookie_start(struct daemon *d)
+{
+	char why[sizeof(d->rt.cookies_why)] = "", pin[PATH_MAX];
+	int err = 0, i, fd;
+
+	if (d->rt.cookies || d->set->cfg.flood_action != MG_FLOOD_COOKIE)
+		return;
+	if (!d->tc)
+		d->tc = cookie_tc_load(&d->gate, why, sizeof(why));
+	for (i = 0; d->tc && i < d->n_ifs && !err; i++) {
+		err = pin_path(pin, d->gate.pin_dir, MG_PIN_LINK_TC, d->ifs[i].name);
+		fd = err ? err : cookie_tc_attach(d->tc, d->ifs[i].ifindex, pin);
+		if (fd < 0) {
+			err = fd;
+			snprintf(why, sizeof(why), "cannot attach the TC program to %s: %s", d->ifs[i].name,
+				 strerror(-err));
+		} else {
+			close(fd); /* the pin keeps it */
+		}
+	}
+	if (d->tc && !err) {
+		err = cookie_keys_rotate(&d->gate, now_boot_ns());
+		if (err)
+			snprintf(why, sizeof(why), "cannot write the cookie keys: %s", strerror(-err));
+	}
+	if (!d->tc || err) {
+		cookie_stop(d, true);
+		snprintf(d->rt.cookies_why, sizeof(d->rt.cookies_why), "%s", why);
+		pr_warn("msg=\"SYN cookies unavailable: flood mode drops unverified SYNs past flood_budget instead (as flood_action = drop)\" why=\"%s\"",
+			why);
+		return;
+	}
+	d->rt.cookies = true;
+	d->rt.cookies_why[0] = 0;
+	pr_info("msg=\"SYN cookies ready: in flood mode unverified SYNs are answered from XDP, their ACKs completed by the kernel\" interfaces=%d",
+		d->n_ifs);
+}
+
 /* ---- events ---- */
 
 static int on_event(void *ctx, void *data, size_t len)
@@ -625,7 +688,8 @@ static int on_event(void *ctx, void *data, size_t len)
 		break;
 	case MG_EVENT_FLOOD:
 		if (e->level)
-			pr_warn("msg=\"flood mode on: sources without a completed handshake share the flood budget\"");
+			pr_warn("msg=\"flood mode on: sources without a completed handshake %s\"",
+				d->rt.cookies ? "are answered with SYN cookies" : "share the flood budget");
 		else
 			pr_info("msg=\"flood mode off\"");
 		break;
@@ -818,6 +882,8 @@ static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
 			sweep_tick(d, &d->sweeps[i], now);
 		check_links(d);
 		log_map_fill(&d->gate);
+		if (d->rt.cookies)
+			cookie_keys_rotate(&d->gate, now);
 		*next_tick = now + TICK_MS * 1000000ULL;
 	}
 	return 0;
@@ -934,9 +1000,10 @@ int do_run(int argc, char **argv)
 		if (!d->rt.dnsbl)
 			pr_warn("msg=\"dnsbl did not start; the DNSBL step stays off\"");
 	}
+	cookie_start(d);
 	if (apply_settings(d, d->set)) {
 		fail(EXIT_FAIL, "cannot apply the configuration");
-		goto out;
+		goto out_links;
 	}
 
 	for (int i = 0; i < d->n_ifs; i++) {
@@ -990,12 +1057,14 @@ int do_run(int argc, char **argv)
 	if (!detach)
 		pr_info("msg=\"leaving the program attached (keep_attached = yes)\"");
 	release_links(d, detach, false);
+	cookie_stop(d, detach);
 	goto out;
 
 out_links:
 	/* a failed start removes only what it created: adopted links keep the
 	 * interface protected with the maps of the earlier run */
 	release_links(d, true, true);
+	cookie_stop(d, false);
 out:
 	if (!started && !pinned) { /* the maps were new: unpin them too */
 		int n = 0;
@@ -1161,6 +1230,8 @@ int do_detach(int argc, char **argv)
 		uint32_t id;
 
 		id = pin_path(path, opts.pin_dir, names[i], "") ? 0 : remove_link(path);
+		if (!pin_path(path, opts.pin_dir, MG_PIN_LINK_TC, ifname))
+			cookie_tc_detach(path); /* its SYN-cookie TC link, if any */
 		if (list) {
 			struct json_object *o = json_object_new_object();
 

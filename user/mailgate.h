@@ -74,6 +74,7 @@ extern const char *const gate_map_names[GM_MAX];
 /* links pinned under the pin dir by `mailgate run` (daemon.c) */
 #define MG_PIN_LINK_XDP        "link_xdp_"       /* + interface name, one per interface */
 #define MG_PIN_LINK_SOCK_STATE "link_sock_state" /* tp_btf/inet_sock_set_state */
+#define MG_PIN_LINK_TC         "link_tc_"        /* + interface name: the SYN-cookie TC program */
 
 struct gate_sizes {
 	uint32_t max_sources; /* mg_src, mg_verdict; mg_ban, mg_prefix, mg_verified get 1/4 */
@@ -229,6 +230,8 @@ struct mg_runtime {
 	uint64_t events[MG_EVENT_KIND_MAX];         /* ring buffer events consumed, by kind (atomic) */
 	uint64_t bans_created[MG_ORIGIN_MAX];       /* bans the daemon saw created, by origin (atomic) */
 	uint64_t start_ns;                          /* CLOCK_BOOTTIME at start */
+	bool cookies;                               /* SYN cookies running (flood_action = cookie in effect) */
+	char cookies_why[160];                      /* why not, when flood_action = cookie was asked for */
 };
 
 /* ---- dnsbl.c: DNSBL lookups (c-ares), its own thread ---- */
@@ -314,9 +317,10 @@ struct cookie_tc;
 /* Load the TC program onto g's pinned maps; NULL with why filled when
  * this kernel (or its net.ipv4.tcp_syncookies) cannot do cookies. */
 struct cookie_tc *cookie_tc_load(struct gate *g, char *why, size_t whylen);
-int cookie_tc_attach(struct cookie_tc *c, int ifindex); /* clsact ingress, replaces ours */
-int cookie_tc_detach(int ifindex);
-bool cookie_tc_attached(int ifindex);
+/* TC ingress link (tcx) on ifindex, pinned at pin (adopted when there) or
+ * not (pin NULL); returns the link fd or -errno */
+int cookie_tc_attach(struct cookie_tc *c, int ifindex, const char *pin);
+int cookie_tc_detach(const char *pin); /* detach the pinned link, remove the pin */
 void cookie_tc_close(struct cookie_tc *c);
 
 #endif /* MAILGATE_USER_H */

@@ -267,6 +267,8 @@ static void show_config(struct gate *g, struct json_object *doc)
 	RATE_KV("flood_threshold", c.flood_interval_ns);
 	RATE_KV("flood_budget", c.flood_budget_interval_ns);
 	DUR_KV("flood_hold", c.flood_hold_ns ? c.flood_hold_ns : MG_FLOOD_HOLD_NS);
+	kv(t, o, "flood_action", c.flood_action == MG_FLOOD_COOKIE ? "cookie" : "drop",
+	   json_object_new_string(c.flood_action == MG_FLOOD_COOKIE ? "cookie" : "drop"));
 	kv(t, o, "dnsbl", c.dnsbl_enabled ? "on" : "off (no [dnsbl] sites)", json_object_new_boolean(c.dnsbl_enabled));
 	if (c.dnsbl_enabled) {
 		snprintf(buf, sizeof(buf), "%d", c.dnsbl_threshold);
@@ -301,6 +303,8 @@ static void show_global(struct gate *g, struct json_object *doc, uint64_t now)
 			json_object_new_int64(now > gl.flood_changed_ns ? (now - gl.flood_changed_ns) / NSEC_PER_SEC : 0)
 			: NULL);
 		json_object_object_add(doc, "events_lost", json_object_new_int64(gl.events_lost));
+		json_object_object_add(doc, "cookie_acks", json_object_new_int64(gl.cookie_acks));
+		json_object_object_add(doc, "cookie_refused", json_object_new_int64(gl.cookie_refused));
 		return;
 	}
 	printf("\nflood mode: %s", gl.flood_mode ? "ON" : "off");
@@ -309,6 +313,8 @@ static void show_global(struct gate *g, struct json_object *doc, uint64_t now)
 							   d, sizeof(d)));
 	printf("\nevents lost: %llu (DNSBL query events not sent: budget or ring buffer full)\n",
 	       (unsigned long long)gl.events_lost);
+	printf("SYN cookies: %llu handshakes completed by the kernel, %llu refused\n",
+	       (unsigned long long)gl.cookie_acks, (unsigned long long)gl.cookie_refused);
 }
 
 /* the census's maps (the hash maps and tries), in gate_map order */

@@ -106,6 +106,13 @@ fi
 pass daemon_start
 check daemon_attached xdp_attached
 check daemon_pins_links test -e "$PIN/link_xdp_$GWIF" -a -e "$PIN/link_sock_state"
+# flood_action = cookie (the default): the TC program on the same interface
+cookie_tc() { bpftool link show pinned "$PIN/link_tc_$GWIF" 2>/dev/null | grep -Eq "tcx|type 11"; } # bpftool 7.1 does not name tcx
+if daemon_log_has "SYN cookies ready" && cookie_tc && [ "$(cfg_field flood_action)" = 1 ]; then
+	pass daemon_syn_cookies_ready
+else
+	fail daemon_syn_cookies_ready "log: $(grep -i cookie "$DAEMON_LOG" | head -2); link: $(bpftool link show pinned "$PIN/link_tc_$GWIF" 2>&1 | head -2); flood_action=$(cfg_field flood_action)"
+fi
 LINK_ID=$(sed -n 's/.*msg="attached".* link_id=\([0-9]*\).*/\1/p' "$DAEMON_LOG" | head -1)
 
 # deny, allow and ban act on the next SYN and are undone by del
@@ -382,6 +389,7 @@ t_sigterm() {
 	daemon_stop TERM
 	rc=$DAEMON_RC
 	[ "$rc" = 0 ] && ! xdp_attached && [ ! -e "$PIN/link_xdp_$GWIF" ] && [ -e "$PIN/link_sock_state" ] &&
+		! cookie_tc &&
 		[ -e "$PIN/mg_ban" ] && ban_has 192.0.2.11 && [ "$(probe 192.0.2.11 "$LAB_GW4" 25)" = ok ] &&
 		pass sigterm_detaches || fail sigterm_detaches "rc=$rc attached=$(xdp_attached && echo yes || echo no) pins: $(ls "$PIN" | tr '\n' ' ')"
 }
@@ -433,7 +441,7 @@ t_keep_attached() {
 	echo "$out" | $PYTHON -c 'import json, sys
 d = json.load(sys.stdin)
 sys.exit(not (d["detached"][0]["iface"] == sys.argv[1] and d["pin_dir_removed"] is True and d["pins_removed"] > 10))' "$GWIF" &&
-		[ $rc -eq 0 ] && ! xdp_attached && [ ! -e "$PIN" ] && [ "$r2" = ok ] &&
+		[ $rc -eq 0 ] && ! xdp_attached && ! cookie_tc && [ ! -e "$PIN" ] && [ "$r2" = ok ] &&
 		pass detach_removes_all || fail detach_removes_all "rc=$rc: $out; attached=$(xdp_attached && echo yes || echo no) pin dir: $(ls "$PIN" 2>&1 | head -3); client: $r2"
 }
 t_keep_attached
