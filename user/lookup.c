@@ -416,6 +416,9 @@ static void flood_step(struct lookup *l)
 		step(l, "flood", o, MG_REASON_MAX, "", "flood mode off; %s", ver);
 	else if (verified)
 		step(l, "flood", o, MG_REASON_MAX, "", "flood mode ON; %s: keeps its quotas", ver);
+	else if (l->cfg.flood_action == MG_FLOOD_COOKIE)
+		step(l, "flood", o, MG_REASON_MAX, "", "flood mode ON; %s: answered with a SYN cookie (drop_cookie; the kernel completes its ACK)",
+		     ver);
 	else
 		/* whether the shared budget has a token is global and changes by the microsecond */
 		step(l, "flood", o, MG_REASON_MAX, "", "flood mode ON; %s: shares the flood budget (drop_flood when spent)",
