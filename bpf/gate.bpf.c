@@ -446,21 +446,24 @@ static __always_inline void mark_verified(const struct mg_addr *src, __u64 now)
  * half the threshold for cfg.flood_hold_ns. Each switch emits one
  * MG_EVENT_FLOOD. While it is on and a window has reached half the
  * threshold, the counter is only read, so CPUs do not fight over it. */
-static __always_inline void flood_switch(struct mg_global *g, __u32 from, __u32 to, __u64 now)
+static __always_inline void flood_switch(struct mg_global *g, __u32 from, __u32 to, __u32 why, __u64 now)
 {
 	struct mg_event *e;
 
 	if (__sync_val_compare_and_swap(&g->flood_mode, from, to) != from)
 		return; /* another CPU did it */
 	g->flood_changed_ns = now;
-	if (to)
+	if (to) {
 		__sync_fetch_and_add(&g->flood_entries, 1);
+		g->flood_why = why;
+	}
 	e = bpf_ringbuf_reserve(&mg_events, sizeof(*e), 0);
 	if (e) {
 		__builtin_memset(e, 0, sizeof(*e));
 		e->kind = MG_EVENT_FLOOD;
 		e->ts_ns = now;
 		e->level = to;
+		e->reason = to ? why : 0;
 		bpf_ringbuf_submit(e, 0);
 	}
 }
@@ -482,14 +485,28 @@ static __always_inline __s64 since(__u64 now, __u64 then)
  * steady one whose count stopped at the cap). */
 static __always_inline void flood_window(const struct mg_config *cfg, struct mg_global *g, __u64 now)
 {
-	__u64 start = g->flood_win_ns, seen = g->flood_seen_ns, n, hold;
+	__u64 start = g->flood_win_ns, seen = g->flood_seen_ns, n, done, hold;
+	__u32 bad;
 
 	if (since(now, start) < (__s64)MG_FLOOD_WINDOW_NS)
 		return;
 	if (__sync_val_compare_and_swap(&g->flood_win_ns, start, now) != start)
 		return;
 	n = __sync_lock_test_and_set(&g->flood_win_syns, 0);
-	if (n * cfg->flood_interval_ns * 2 < MG_FLOOD_WINDOW_NS) {
+	done = __sync_lock_test_and_set(&g->flood_win_done, 0);
+	if (!g->flood_mode) {
+		/* adaptive detection: many SYNs, few of them complete a handshake */
+		bad = n >= MG_FLOOD_ADAPT_SYNS && done * MG_FLOOD_ADAPT_RATIO < n ? g->flood_bad + 1 : 0;
+		g->flood_bad = bad;
+		if (bad >= MG_FLOOD_BAD_WINDOWS) {
+			g->flood_bad = 0;
+			g->flood_calm_ns = 0;
+			flood_switch(g, 0, 1, MG_FLOOD_WHY_HANDSHAKES, now);
+			return;
+		}
+	}
+	/* calm: below half the threshold, and too few SYNs for the handshake evidence */
+	if (n * cfg->flood_interval_ns * 2 < MG_FLOOD_WINDOW_NS && n < MG_FLOOD_ADAPT_SYNS) {
 		if (!g->flood_calm_ns)
 			g->flood_calm_ns = start ? start : now;
 	} else {
@@ -497,7 +514,7 @@ static __always_inline void flood_window(const struct mg_config *cfg, struct mg_
 	}
 	hold = cfg->flood_hold_ns ? cfg->flood_hold_ns : MG_FLOOD_HOLD_NS;
 	if (g->flood_mode && g->flood_calm_ns && since(now, g->flood_calm_ns) >= (__s64)hold)
-		flood_switch(g, 1, 0, now);
+		flood_switch(g, 1, 0, 0, now);
 }
 
 /* Count this SYN; true while flood mode is on. */
@@ -507,7 +524,7 @@ static __always_inline bool flood_meter(const struct mg_config *cfg, struct mg_g
 
 	if (!cfg->flood_interval_ns) {
 		if (g->flood_mode)
-			flood_switch(g, 1, 0, now);
+			flood_switch(g, 1, 0, 0, now);
 		return false;
 	}
 	flood_window(cfg, g, now);
@@ -515,7 +532,8 @@ static __always_inline bool flood_meter(const struct mg_config *cfg, struct mg_g
 		g->flood_seen_ns = now;
 	if (g->flood_mode) {
 		/* all that matters now is whether the window reaches half the threshold */
-		if (g->flood_win_syns * cfg->flood_interval_ns * 2 < MG_FLOOD_WINDOW_NS)
+		if (g->flood_win_syns * cfg->flood_interval_ns * 2 < MG_FLOOD_WINDOW_NS ||
+		    g->flood_win_syns < MG_FLOOD_ADAPT_SYNS)
 			__sync_fetch_and_add(&g->flood_win_syns, 1);
 		return true;
 	}
@@ -523,7 +541,7 @@ static __always_inline bool flood_meter(const struct mg_config *cfg, struct mg_g
 	if (n * cfg->flood_interval_ns <= MG_FLOOD_WINDOW_NS)
 		return false;
 	g->flood_calm_ns = 0;
-	flood_switch(g, 0, 1, now);
+	flood_switch(g, 0, 1, MG_FLOOD_WHY_THRESHOLD, now);
 	return true;
 }
 
@@ -918,6 +936,12 @@ int BPF_PROG(mg_sock_state, const struct sock *sk, const int oldstate, const int
 	st->class = *classp;
 	st->counted = 1;
 	conn_add(&st->addr, st->class);
+	{
+		struct mg_global *g = bpf_map_lookup_elem(&mg_global, &zero);
+
+		if (g) /* the handshake evidence of flood mode's adaptive detection */
+			__sync_fetch_and_add(&g->flood_win_done, 1);
+	}
 
 	mark_verified(&st->addr, now_ns());
 	return 0;

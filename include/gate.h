@@ -232,7 +232,19 @@ struct mg_global {
 	__u64 flood_budget_tat_ns; /* GCRA of the budget unverified sources share in flood mode */
 	__u64 cookie_acks;       /* ACKs with a valid cookie: a request socket handed to the kernel */
 	__u64 cookie_refused;    /* valid cookie, but bpf_sk_assign_tcp_reqsk refused (counted, passed) */
+	__u64 flood_win_done;    /* handshakes to gated ports completed in the current window (tracer) */
+	__u32 flood_bad;         /* consecutive windows whose handshakes collapsed (adaptive detection) */
+	__u32 flood_why;         /* enum mg_flood_why: what switched flood mode on last */
 };
+
+/* Adaptive detection (docs/datapath.md): flood mode also switches on,
+ * whatever flood_threshold says, after MG_FLOOD_BAD_WINDOWS windows in a row
+ * each with at least MG_FLOOD_ADAPT_SYNS gated SYNs of which fewer than one
+ * in MG_FLOOD_ADAPT_RATIO completed a handshake: a forged flood completes none. */
+#define MG_FLOOD_ADAPT_SYNS   200 /* per 100 ms window: 2000/s */
+#define MG_FLOOD_ADAPT_RATIO  4
+#define MG_FLOOD_BAD_WINDOWS  2
+enum mg_flood_why { MG_FLOOD_WHY_NONE = 0, MG_FLOOD_WHY_THRESHOLD = 1, MG_FLOOD_WHY_HANDSHAKES = 2 };
 
 /* ---- the verified filter ----
  * A one-probe Bloom filter in front of mg_verified: bit mg_vbit(a) of
@@ -260,7 +272,7 @@ static inline __u32 mg_vbit(const struct mg_addr *a)
 enum mg_event_kind {
 	MG_EVENT_DNSBL_QUERY = 1, /* unknown source: please look it up */
 	MG_EVENT_BAN = 2,         /* the data path banned a source */
-	MG_EVENT_FLOOD = 3,       /* flood mode switched: level = 1 on, 0 off; addr unused */
+	MG_EVENT_FLOOD = 3,       /* flood mode switched: level = 1 on, 0 off; reason = enum mg_flood_why */
 	MG_EVENT_KIND_MAX
 };
 

@@ -501,6 +501,58 @@ TEST(reset_in_flood_mode_never_answers_unverified)
 	ASSERT_EQ(run(&v, 1), XDP_TX, "verified, over its quota: RST");
 }
 
+/* Adaptive detection: a flood far under flood_threshold (1M/s here) whose
+ * SYNs complete no handshake switches flood mode on after two windows of
+ * at least MG_FLOOD_ADAPT_SYNS; the same SYNs with their handshakes
+ * completed (the tracer's count, seeded here as it would count them) do
+ * not. 300 SYNs per window: 3000/s. */
+TEST(adaptive_engages_under_threshold)
+{
+	struct mg_config c;
+	struct mg_global gl;
+	uint32_t zero = 0;
+	int windows = 0;
+
+	reset(&c);
+	c.flood_interval_ns = NSEC_PER_SEC / 1000000;
+	ASSERT_OK(gate_write_config(&g, &c), "config");
+	for (; windows < 6; windows++) {
+		run_spoofed(300);
+		/* every handshake completed: the tracer's count, as it would see them */
+		flood_global(&g, &gl);
+		gl.flood_win_done = gl.flood_win_syns;
+		bpf_map_update_elem(g.fd[GM_GLOBAL], &zero, &gl, BPF_ANY);
+		usleep(110000);
+	}
+	run_spoofed(1);
+	flood_global(&g, &gl);
+	ASSERT_EQ(gl.flood_mode, 0, "flood mode while handshakes complete");
+
+	for (windows = 0; windows < 6; windows++) {
+		run_spoofed(300);
+		flood_global(&g, &gl);
+		if (gl.flood_mode)
+			break;
+		usleep(110000);
+	}
+	ASSERT_EQ(gl.flood_mode, 1, "flood mode once handshakes collapse");
+	ASSERT_RANGE(windows, 2, 3, "windows it took (two bad ones, closed by the next SYN)");
+	ASSERT_EQ(gl.flood_why, MG_FLOOD_WHY_HANDSHAKES, "flood_why");
+	ring_buffer__consume(rb);
+	ASSERT_EQ(ev_on, 1, "flood-on events");
+	/* and it stays on while the flood goes on, then ends after the hold (1 s) */
+	for (int i = 0; i < 15; i++) {
+		run_spoofed(300);
+		usleep(100000);
+	}
+	flood_global(&g, &gl);
+	ASSERT_EQ(gl.flood_mode, 1, "still on 1.5 s into the flood (rate under half the threshold)");
+	usleep(1300000);
+	run_spoofed(1);
+	flood_global(&g, &gl);
+	ASSERT_EQ(gl.flood_mode, 0, "off after the flood and the hold");
+}
+
 TEST(threshold_zero_disables)
 {
 	struct mg_config c;

@@ -688,8 +688,10 @@ static int on_event(void *ctx, void *data, size_t len)
 		break;
 	case MG_EVENT_FLOOD:
 		if (e->level)
-			pr_warn("msg=\"flood mode on: sources without a completed handshake %s\"",
-				d->rt.cookies ? "are answered with SYN cookies" : "share the flood budget");
+			pr_warn("msg=\"flood mode on: sources without a completed handshake %s\" why=%s",
+				d->rt.cookies ? "are answered with SYN cookies" : "share the flood budget",
+				e->reason == MG_FLOOD_WHY_HANDSHAKES ? "handshakes (gated SYNs stopped completing handshakes)" :
+				"threshold (gated SYNs above flood_threshold)");
 		else
 			pr_info("msg=\"flood mode off\"");
 		break;

@@ -37,6 +37,11 @@ const char *const mg_class_names[MG_CLASS_MAX] = {
 #undef MG_X
 };
 
+const char *flood_why_name(uint32_t why)
+{
+	return why == MG_FLOOD_WHY_THRESHOLD ? "threshold" : why == MG_FLOOD_WHY_HANDSHAKES ? "handshakes" : "";
+}
+
 static int mkdir_p(const char *path)
 {
 	char tmp[PATH_MAX];

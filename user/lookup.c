@@ -415,14 +415,15 @@ static void flood_step(struct lookup *l)
 	if (!gl.flood_mode)
 		step(l, "flood", o, MG_REASON_MAX, "", "flood mode off; %s", ver);
 	else if (verified)
-		step(l, "flood", o, MG_REASON_MAX, "", "flood mode ON; %s: keeps its quotas", ver);
+		step(l, "flood", o, MG_REASON_MAX, "", "flood mode ON (%s); %s: keeps its quotas",
+		     flood_why_name(gl.flood_why), ver);
 	else if (l->cfg.flood_action == MG_FLOOD_COOKIE)
-		step(l, "flood", o, MG_REASON_MAX, "", "flood mode ON; %s: answered with a SYN cookie (drop_cookie; the kernel completes its ACK)",
-		     ver);
+		step(l, "flood", o, MG_REASON_MAX, "", "flood mode ON (%s); %s: answered with a SYN cookie (drop_cookie; the kernel completes its ACK)",
+		     flood_why_name(gl.flood_why), ver);
 	else
 		/* whether the shared budget has a token is global and changes by the microsecond */
-		step(l, "flood", o, MG_REASON_MAX, "", "flood mode ON; %s: shares the flood budget (drop_flood when spent)",
-		     ver);
+		step(l, "flood", o, MG_REASON_MAX, "", "flood mode ON (%s); %s: shares the flood budget (drop_flood when spent)",
+		     flood_why_name(gl.flood_why), ver);
 }
 
 static int parse_port(const char *s, uint32_t *port)

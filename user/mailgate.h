@@ -104,6 +104,8 @@ void gate_default_ports(uint8_t *ports);
 /* Sum the per-CPU counters: out[MG_COUNTER_SLOTS] */
 int gate_read_counters(struct gate *g, uint64_t *out);
 extern const char *const mg_reason_names[MG_REASON_MAX];
+/* enum mg_flood_why: "threshold", "handshakes" ("" for none) */
+const char *flood_why_name(uint32_t why);
 extern const char *const mg_class_names[MG_CLASS_MAX];
 
 /* ---- census.c: how many entries each map holds ---- */

@@ -219,6 +219,14 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 	metrics_family(f, "mailgate_flood_mode", "gauge",
 		       "1 while flood mode is on: never-verified sources share one small budget.");
 	fprintf(f, "mailgate_flood_mode %u\n", glob.flood_mode ? 1 : 0);
+	metrics_family(f, "mailgate_flood_mode_why", "gauge",
+		       "1 for what switched flood mode on (threshold: the SYN rate; handshakes: gated SYNs stopped completing handshakes), while it is on.");
+	for (uint32_t w = MG_FLOOD_WHY_THRESHOLD; w <= MG_FLOOD_WHY_HANDSHAKES; w++)
+		fprintf(f, "mailgate_flood_mode_why{why=\"%s\"} %u\n", flood_why_name(w),
+			glob.flood_mode && glob.flood_why == w ? 1 : 0);
+	metrics_family(f, "mailgate_syn_cookie_handshakes_total", "counter",
+		       "Handshakes completed through a SYN cookie (a request socket handed to the kernel).");
+	fprintf(f, "mailgate_syn_cookie_handshakes_total %llu\n", (unsigned long long)glob.cookie_acks);
 
 	metrics_family(f, "mailgate_concurrent_connections", "gauge",
 		       "Established connections to gated ports now, by port class.");

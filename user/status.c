@@ -299,6 +299,8 @@ static void show_global(struct gate *g, struct json_object *doc, uint64_t now)
 	bpf_map_lookup_elem(g->fd[GM_GLOBAL], &zero, &gl);
 	if (opts.json) {
 		json_object_object_add(doc, "flood_mode", json_object_new_boolean(gl.flood_mode));
+		json_object_object_add(doc, "flood_why", gl.flood_entries ?
+				       json_object_new_string(flood_why_name(gl.flood_why)) : NULL);
 		json_object_object_add(doc, "flood_changed_s_ago", gl.flood_changed_ns ?
 			json_object_new_int64(now > gl.flood_changed_ns ? (now - gl.flood_changed_ns) / NSEC_PER_SEC : 0)
 			: NULL);
@@ -308,6 +310,9 @@ static void show_global(struct gate *g, struct json_object *doc, uint64_t now)
 		return;
 	}
 	printf("\nflood mode: %s", gl.flood_mode ? "ON" : "off");
+	if (gl.flood_mode)
+		printf(" (%s)", gl.flood_why == MG_FLOOD_WHY_HANDSHAKES ?
+		       "gated SYNs stopped completing handshakes" : "gated SYNs above flood_threshold");
 	if (gl.flood_changed_ns)
 		printf(" (since %s ago)", format_duration(now > gl.flood_changed_ns ? now - gl.flood_changed_ns : 0,
 							   d, sizeof(d)));
