@@ -657,12 +657,11 @@ TEST(lookup_matches_data_path)
 	lookup_agrees("203.0.113.2", 25, "pass_ok");
 	lookup_agrees("203.0.113.3", 25, "drop_prefix_rate");
 	/* concurrent connections at the limit */
-	parse_addr("2001:db8:5::1", &a);
-	n = base_cfg.max_concurrent;
-	bpf_map_update_elem(fx.g.fd[GM_CONN], &a, &n, BPF_ANY);
+	n = base_cfg.max_concurrent[MG_CLASS_POP3];
+	fx_conn_set(&fx, "2001:db8:5::1", MG_CLASS_POP3, n);
 	lookup_agrees("2001:db8:5::1", 110, "drop_concurrent");
-	n--;
-	bpf_map_update_elem(fx.g.fd[GM_CONN], &a, &n, BPF_ANY);
+	lookup_agrees("2001:db8:5::1", 25, "pass_ok"); /* counted per class */
+	fx_conn_set(&fx, "2001:db8:5::1", MG_CLASS_POP3, n - 1);
 	lookup_agrees("2001:db8:5::1", 110, "pass_ok");
 	/* the human form names the matched prefix and the final answer */
 	if (RUN_OK("lookup 192.0.2.8")) {

@@ -27,17 +27,13 @@ static void cfg_conn(struct mg_config *c)
 	c->netns_ino = (uint32_t)np.srv_ino;
 	c->syn_interval_ns = 0;
 	c->prefix_interval_ns = 0;
-	c->max_concurrent = 0;
+	memset(c->max_concurrent, 0, sizeof(c->max_concurrent));
 	c->ban_after = 0;
 }
 
 static uint32_t conn_of(const char *src)
 {
-	struct mg_addr a = fx_addr(src);
-	uint32_t n = 0;
-
-	bpf_map_lookup_elem(fx.g.fd[GM_CONN], &a, &n);
-	return n;
+	return fx_conn(&fx, src);
 }
 
 static uint32_t class_conn(uint32_t cls)
@@ -224,7 +220,7 @@ TEST(max_concurrent_drops_next_syn)
 	struct mg_config cfg;
 
 	cfg_conn(&cfg);
-	cfg.max_concurrent = 3;
+	fx_max_concurrent(&cfg, 3);
 	fx_reset(&fx, &cfg);
 	lfd = ns_listen(&np, np.srv_fd, "::", 25, 64);
 	if (!ASSERT_TRUE(lfd >= 0, "listen"))
@@ -296,7 +292,6 @@ TEST(never_negative)
 {
 	int cli[2], lfd;
 	struct mg_config cfg;
-	struct mg_addr a = fx_addr("2001:db8::9");
 	uint32_t smtp = MG_CLASS_SMTP;
 
 	cfg_conn(&cfg);
@@ -305,7 +300,7 @@ TEST(never_negative)
 	for (int i = 0; i < 2; i++)
 		cli[i] = ns_connect(&np, np.cli_fd, "2001:db8::9", SRV6, 25, WAIT_MS);
 	ASSERT_EQ(wait_conn("2001:db8::9", 2), 2, "count");
-	fx_u32(&fx, GM_CONN, &a, 0);
+	fx_conn_set(&fx, "2001:db8::9", MG_CLASS_SMTP, 0);
 	fx_u32(&fx, GM_CLASS_CONN, &smtp, 0);
 	ns_abort(cli[0]);
 	ns_abort(cli[1]);
