@@ -112,4 +112,13 @@ snapshot >"$TMP/after"
 left=$(comm -13 "$TMP/before" "$TMP/after" | tr '\n' ' ')
 [ -z "$left" ] && pass nothing_left_behind || fail nothing_left_behind "$left"
 dpkg-query -W mailgate >/dev/null 2>&1 && fail package_gone "dpkg still knows mailgate" || pass package_gone
+
+# make install into a DESTDIR: the same man pages and completion
+make -s install DESTDIR="$TMP/root" PREFIX=/usr >"$TMP/install.log" 2>&1 || fail make_install "$(tail -3 "$TMP/install.log")"
+missing=
+for f in /usr/sbin/mailgate /lib/systemd/system/mailgate.service /usr/share/man/man8/mailgate.8 \
+	/usr/share/man/man5/mailgate.conf.5 /usr/share/bash-completion/completions/mailgate; do
+	[ -f "$TMP/root$f" ] || missing+=" $f"
+done
+[ -z "$missing" ] && pass make_install || fail make_install "missing:$missing"
 it_summary
