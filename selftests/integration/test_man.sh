@@ -59,6 +59,12 @@ for o in $(cat "$TMP/src_opts" "$TMP/help_opts" | sort -u); do
 	grep -q -- "$o\b" "$TMP/man8" || missing+=" $o"
 done
 [ -z "$missing" ] && pass man8_every_option || fail man8_every_option "not in mailgate(8):$missing"
+# short options (-i, -c, -a, -n, -v, -h) as the --help outputs show them
+missing=
+for o in $(grep -oE -- '(^|[[ |])-[a-zA-Z]\b' "$TMP/helps" | grep -oE -- '-[a-zA-Z]' | sort -u); do
+	grep -qE -- "(^|[ \"(|[])$o\b" "$TMP/man8" || missing+=" $o"
+done
+[ -z "$missing" ] && pass man8_every_short_option || fail man8_every_short_option "not in mailgate(8):$missing"
 missing=
 for c in $cmds; do
 	grep -q "^\.SS \"$c\b" "$TMP/man8" || missing+=" $c"
