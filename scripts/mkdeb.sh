@@ -4,7 +4,8 @@
 # in, and from where:
 #   /usr/sbin/mailgate                           $OUTPUT/mailgate, stripped
 #   /lib/systemd/system/mailgate.service         examples/mailgate.service, ExecStart
-#                                                on /usr/sbin, EnvironmentFile=/etc/default/mailgate,
+#                                                on /usr/sbin, no default interface,
+#                                                EnvironmentFile=-/etc/default/mailgate,
 #                                                RestartPreventExitStatus=2
 #   /etc/mailgate/mailgate.conf                  examples/mailgate.conf (conffile)
 #   /etc/default/mailgate                        packaging/debian/default (conffile)
@@ -35,7 +36,9 @@ inst 0755 "$OUTPUT/mailgate" usr/sbin/mailgate
 strip --strip-unneeded --remove-section=.comment --remove-section=.note "$STAGE/usr/sbin/mailgate"
 mkdir -p "$STAGE/lib/systemd/system"
 sed -e 's#/usr/local/sbin/mailgate#/usr/sbin/mailgate#' \
-	-e '/^ExecStart=/i # the package: MAILGATE_ARGS (the interfaces) from /etc/default/mailgate; exit 2\n# (no interface, bad config) is not retried\nEnvironmentFile=/etc/default/mailgate\nRestartPreventExitStatus=2' \
+	-e '1i # The Debian package: no interface by default. Set MAILGATE_ARGS="-i IFACE ..." in\n# /etc/default/mailgate (or with systemctl edit), then systemctl enable --now mailgate.' \
+	-e '/^Environment=MAILGATE_ARGS=/d' \
+	-e '/^ExecStart=/i # MAILGATE_ARGS (the interfaces) from /etc/default/mailgate; exit 2 (no\n# interface, bad config) is not retried\nEnvironmentFile=-/etc/default/mailgate\nRestartPreventExitStatus=2' \
 	-e 's#^Documentation=.*#Documentation=man:mailgate(8) man:mailgate.conf(5)#' \
 	examples/mailgate.service >"$STAGE/lib/systemd/system/mailgate.service"
 chmod 0644 "$STAGE/lib/systemd/system/mailgate.service"

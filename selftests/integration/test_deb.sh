@@ -101,8 +101,10 @@ out=$(/usr/sbin/mailgate config check /etc/mailgate/mailgate.conf 2>&1)
 # not enabled, not started: no enablement link, and the interfaces are unset
 ls /etc/systemd/system/*/mailgate.service >/dev/null 2>&1 && fail not_enabled "an enablement link exists" ||
 	pass not_enabled
-grep -qx 'MAILGATE_ARGS=""' /etc/default/mailgate && pass interfaces_unset ||
-	fail interfaces_unset "$(grep MAILGATE_ARGS /etc/default/mailgate)"
+! grep -q '^MAILGATE_ARGS' /etc/default/mailgate &&
+	! grep -q '^Environment=.*MAILGATE_ARGS' /lib/systemd/system/mailgate.service &&
+	grep -qx 'EnvironmentFile=-/etc/default/mailgate' /lib/systemd/system/mailgate.service &&
+	pass no_default_interface || fail no_default_interface "$(grep -h MAILGATE_ARGS /etc/default/mailgate /lib/systemd/system/mailgate.service)"
 out=$(bash --norc -c '. /usr/share/bash-completion/bash_completion; _completion_loader mailgate; complete -p mailgate' 2>&1)
 [[ $out == *"-F _mailgate mailgate"* ]] && pass completion_installed || fail completion_installed "$out"
 
