@@ -4,6 +4,12 @@
 # selftests/integration/test_completion.sh checks that every long option of
 # every command's --help output is offered here.
 
+# the options that take a value (the next word)
+_mailgate_valopts="--pin-dir -i --interface -c --config --mode --ttl --watch --count -n --interval
+--port --sites --resolvers --timeout --threshold --allowlist-threshold --type --name --family --dst
+--dport --src --src-list --rate --duration --threads --dst-mac --method --batch"
+_mailgate_valopts=${_mailgate_valopts//$'\n'/ }
+
 _mailgate_ifaces()
 {
 	local d
@@ -48,23 +54,19 @@ _mailgate()
 	fi
 	COMPREPLY=()
 
+	# the command and subcommand: the first words that are neither an option
+	# nor an option's value
 	for ((i = 1; i < cword; i++)); do
 		w=${words[i]}
-		case $w in
-		--pin-dir | -i | --interface | -c | --config | --mode | --ttl | --watch | --count | \
-			-n | --interval | --port | --sites | --resolvers | --timeout | --threshold | \
-			--allowlist-threshold | --type | --name | --family | --dst | --dport | --src | \
-			--src-list | --rate | --duration | --threads | --dst-mac | --method | --batch)
-			((i++)) ;;
-		-*) ;;
-		*)
+		if [[ " $_mailgate_valopts " == *" $w "* ]]; then
+			((i++))
+		elif [[ $w != -* ]]; then
 			if [ -z "$cmd" ]; then
 				cmd=$w
 			elif [ -z "$sub" ]; then
 				sub=$w
 			fi
-			;;
-		esac
+		fi
 	done
 
 	case $prev in
@@ -96,12 +98,8 @@ _mailgate()
 		COMPREPLY=($(compgen -W "auto live-frames af_packet" -- "$cur"))
 		return
 		;;
-	--ttl | --watch | --count | -n | --interval | --port | --sites | --resolvers | --timeout | \
-		--threshold | --allowlist-threshold | --name | --dst | --dport | --src | --rate | \
-		--duration | --threads | --dst-mac | --batch)
-		return # a value of the operator's own
-		;;
 	esac
+	[[ " $_mailgate_valopts " == *" $prev "* ]] && return # a value of the operator's own
 
 	case $cmd in
 	'')
