@@ -292,7 +292,7 @@ static int lab_setup_b(char *why, size_t whylen)
 	c.flood_budget_interval_ns = 0;
 	c.flood_hold_ns = NSEC_PER_SEC;
 	c.syn_burst = c.prefix_burst = 1000; /* the burst's 30 connections per address pass its quotas */
-	c.max_concurrent = 0;
+	memset(c.max_concurrent, 0, sizeof(c.max_concurrent));
 	err = gate_write_ports(&lg, ports) ?: gate_write_config(&lg, &c) ?: cookie_keys_rotate(&lg, now_boot_ns());
 	if (err)
 		return err;

@@ -89,7 +89,7 @@ struct daemon {
 	int lock_fd;
 	struct ring_buffer *rb;
 	struct metrics *metrics;
-	struct sweep sweeps[3];
+	struct sweep sweeps[4];
 	struct cookie_tc *tc;    /* the SYN-cookie TC program, when running */
 };
 
@@ -725,7 +725,7 @@ static void sweep_delete_cur(struct daemon *d, struct sweep *s)
 		return;
 	if (bpf_map_delete_elem(d->gate.fd[s->map], &s->cur))
 		return;
-	if (s->map == GM_BAN)
+	if (s->map == GM_BAN || s->map == GM_BAN_QUOTA)
 		pr_info("msg=\"ban removed\" addr=%s", addr_str(&s->cur.addr, buf));
 	else
 		pr_info("msg=\"%s entry expired\" cidr=%s", s->what, format_cidr(&s->cur.lpm, buf, sizeof(buf)));
@@ -791,7 +791,7 @@ static int parse_run_args(struct daemon *d, int argc, char **argv)
 			continue;
 		}
 		if (OPT("-h") || OPT("--help")) {
-			printf("usage: mailgate run -i IFACE [-i IFACE2] [-c FILE] [--mode native|generic|auto] [--dry-run]\n");
+			printf("usage: mailgate run -i|--interface IFACE [-i IFACE2] [-c|--config FILE] [--mode native|generic|auto] [--dry-run]\n");
 			return -1;
 		}
 		if (!(OPT("-i") || OPT("--interface") || OPT("-c") || OPT("--config") || OPT("--mode"))) {
@@ -880,7 +880,7 @@ static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
 	}
 	now = now_boot_ns();
 	if (now >= *next_tick) {
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < 4; i++)
 			sweep_tick(d, &d->sweeps[i], now);
 		check_links(d);
 		log_map_fill(&d->gate);
@@ -900,6 +900,7 @@ static void daemon_init(struct daemon *d)
 	d->sweeps[0] = (struct sweep){ .map = GM_BAN, .expired = ban_expired, .what = "ban" };
 	d->sweeps[1] = (struct sweep){ .map = GM_DENY, .expired = rule_expired, .what = "deny" };
 	d->sweeps[2] = (struct sweep){ .map = GM_ALLOW, .expired = rule_expired, .what = "allow" };
+	d->sweeps[3] = (struct sweep){ .map = GM_BAN_QUOTA, .expired = ban_expired, .what = "ban" };
 }
 
 /* The size of the pinned maps wins over max_sources: resizing drops state. */
@@ -1165,7 +1166,7 @@ int do_detach(int argc, char **argv)
 				return fail(EXIT_USAGE, "detach: at most %d interfaces", MAX_IFACES);
 			want[n_want++] = a;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			printf("usage: mailgate detach [-i IFACE]...\n");
+			printf("usage: mailgate detach [-i|--interface IFACE]...\n");
 			return EXIT_OK;
 		} else if (a[0] == '-') {
 			return fail(EXIT_USAGE, "detach: unknown option '%s'", a);

@@ -186,11 +186,15 @@ static void report_bad(void *ctx, size_t line, const char *msg)
 	}
 }
 
+#define ZONE_LOAD_USAGE "usage: mailgate zone load FILE [--ttl DUR] [--type auto|ip4set|ip4trie|ip6trie] [--name NAME] [--no-batch]"
+#define ZONE_EXPORT_USAGE "usage: mailgate zone export FILE|- [--family 4|6]"
+
 static const struct option load_opts[] = {
 	{ "ttl", required_argument, NULL, 't' },
 	{ "type", required_argument, NULL, 'T' },
 	{ "name", required_argument, NULL, 'n' },
 	{ "no-batch", no_argument, NULL, 'B' },
+	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
 
@@ -214,7 +218,7 @@ static int zone_load(int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":", load_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":h", load_opts, NULL)) != -1) {
 		switch (opt) {
 		case 't':
 			ttl_s = optarg;
@@ -228,6 +232,9 @@ static int zone_load(int argc, char **argv)
 		case 'B':
 			try_batch = false;
 			break;
+		case 'h':
+			printf("%s\n", ZONE_LOAD_USAGE);
+			return EXIT_OK;
 		default:
 			return bad_option(opt, argv);
 		}
@@ -237,7 +244,7 @@ static int zone_load(int argc, char **argv)
 	if (optind < argc)
 		return fail(EXIT_USAGE, "zone load: one file only ('%s')", argv[optind]);
 	if (!file)
-		return fail(EXIT_USAGE, "usage: mailgate zone load FILE [--ttl DUR] [--type auto|ip4set|ip4trie|ip6trie] [--name NAME] [--no-batch]");
+		return fail(EXIT_USAGE, "%s", ZONE_LOAD_USAGE);
 	if (ttl_s && (parse_duration(ttl_s, &ttl) || ttl == 0))
 		return fail(EXIT_USAGE, "zone load: --ttl '%s' is not a duration (e.g. 1h, 30m)", ttl_s);
 	if (zone_type_parse(type_s, &type))
@@ -390,6 +397,7 @@ struct export {
 	struct out_ent *e;
 	size_t n, cap, n_ban;
 	uint64_t now;
+	int ban_fd;        /* walking mg_ban_quota: mg_ban, whose active bans were written already */
 };
 
 static struct out_ent *export_add(struct export *x)
@@ -429,7 +437,11 @@ static int export_ban(const void *key, const void *value, void *ctx)
 	struct export *x = ctx;
 	struct out_ent *e;
 
+	struct mg_ban op;
+
 	if (b->expires_ns && b->expires_ns <= x->now)
+		return 0;
+	if (x->ban_fd >= 0 && !bpf_map_lookup_elem(x->ban_fd, key, &op) && (!op.expires_ns || op.expires_ns > x->now))
 		return 0;
 	e = export_add(x);
 	if (!e)
@@ -474,6 +486,7 @@ static void write_entry(FILE *f, const struct out_ent *e)
 
 static const struct option export_opts[] = {
 	{ "family", required_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
 
@@ -485,12 +498,16 @@ static int zone_export(int argc, char **argv)
 	struct out_ent *out;
 	size_t n, n4 = 0;
 	char tmp[PATH_MAX] = "";
-	int fam = 0, dfd = -1, bfd = -1, rc = EXIT_FAIL, r, opt;
+	int fam = 0, dfd = -1, bfd = -1, qfd = -1, rc = EXIT_FAIL, r, opt;
 	FILE *f = NULL;
 
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":", export_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":h", export_opts, NULL)) != -1) {
+		if (opt == 'h') {
+			printf("%s\n", ZONE_EXPORT_USAGE);
+			return EXIT_OK;
+		}
 		if (opt != 'f')
 			return bad_option(opt, argv);
 		fam_s = optarg;
@@ -500,7 +517,7 @@ static int zone_export(int argc, char **argv)
 	if (optind < argc)
 		return fail(EXIT_USAGE, "zone export: one file only ('%s')", argv[optind]);
 	if (!file)
-		return fail(EXIT_USAGE, "usage: mailgate zone export FILE|- [--family 4|6]");
+		return fail(EXIT_USAGE, "%s", ZONE_EXPORT_USAGE);
 	if (fam_s) {
 		if (strcmp(fam_s, "4") && strcmp(fam_s, "6"))
 			return fail(EXIT_USAGE, "zone export: --family '%s': 4 or 6", fam_s);
@@ -508,7 +525,8 @@ static int zone_export(int argc, char **argv)
 	}
 	dfd = open_map(MG_MAP_DENY);
 	bfd = open_map(MG_MAP_BAN);
-	if (dfd < 0 || bfd < 0) {
+	qfd = open_map(MG_MAP_BAN_QUOTA);
+	if (dfd < 0 || bfd < 0 || qfd < 0) {
 		rc = fail(EXIT_FAIL, "no data path pinned under %s (is mailgate running? --pin-dir?): %s",
 			  opts.pin_dir, strerror(errno));
 		goto out;
@@ -518,7 +536,11 @@ static int zone_export(int argc, char **argv)
 		rc = fail(EXIT_FAIL, "reading the deny list: %s", strerror(-r));
 		goto out;
 	}
+	x.ban_fd = -1;
 	r = map_walk(bfd, export_ban, &x);
+	x.ban_fd = bfd;
+	if (!r)
+		r = map_walk(qfd, export_ban, &x);
 	if (r) {
 		rc = fail(EXIT_FAIL, "reading the bans: %s", strerror(-r));
 		goto out;
@@ -607,12 +629,18 @@ out:
 		close(dfd);
 	if (bfd >= 0)
 		close(bfd);
+	if (qfd >= 0)
+		close(qfd);
 	free(x.e);
 	return rc;
 }
 
 int do_zone(int argc, char **argv)
 {
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("%s\n       %s\n", ZONE_LOAD_USAGE, ZONE_EXPORT_USAGE + strlen("usage: "));
+		return EXIT_OK;
+	}
 	/* the subcommand's argv[0] names it in messages (bad_option) */
 	if (argc >= 2 && !strcmp(argv[1], "load")) {
 		argv[1] = (char *)"zone load";
@@ -622,5 +650,5 @@ int do_zone(int argc, char **argv)
 		argv[1] = (char *)"zone export";
 		return zone_export(argc - 1, argv + 1);
 	}
-	return fail(EXIT_USAGE, "usage: mailgate zone load FILE [--ttl DUR] | zone export FILE [--family 4|6]");
+	return fail(EXIT_USAGE, "usage: mailgate zone load FILE ... | zone export FILE ... (try 'mailgate zone --help')");
 }
