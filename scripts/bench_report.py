@@ -72,6 +72,18 @@ def datapath(work):
     return {"available": True, "cases": cases, "output": text}
 
 
+def cpus(work):
+    path = os.path.join(work, "cpus.txt")
+    if not os.path.exists(path):
+        return []
+    out = []
+    for m in re.finditer(r"^\s+(\S+)\s+1 CPU\s+([\d.]+) ns/packet\s+2 CPUs\s+([\d.]+) ns/packet each \(x([\d.]+)\)",
+                         open(path).read(), re.M):
+        out.append({"case": m.group(1), "one_cpu_ns": float(m.group(2)), "two_cpus_ns": float(m.group(3)),
+                    "ratio": float(m.group(4))})
+    return out
+
+
 def absorption(work):
     out = {}
     for sc in SCENARIOS:
@@ -178,6 +190,12 @@ def markdown(r):
         lines.append("bench_gate ran but printed no case lines (see latest.json).")
     else:
         lines.append("Not measured: `.output/selftests/bench_gate` is not built in this tree.")
+    if r.get("cpus"):
+        lines += ["", "Flood path per packet on one CPU and on two at once (bench_flood_cpus; meter: flood "
+                  "mode armed, off; drop: flood mode on, flood_action = drop):", "",
+                  "| case | 1 CPU ns | 2 CPUs ns (each) | ratio |", "|---|---:|---:|---:|"]
+        for c in r["cpus"]:
+            lines.append(f"| {c['case']} | {c['one_cpu_ns']:.1f} | {c['two_cpus_ns']:.1f} | {c['ratio']:.2f}x |")
     lines += [
         "",
         f"## 2. Flood absorption ({s['abs_secs']} s of flood at full rate)",
@@ -245,6 +263,26 @@ def markdown(r):
                 f"| {fmt(v['p50_ms'], ' ms')} | {fmt(v['p99_ms'], ' ms')} "
                 f"| {fmt(n['success_rate'] and n['success_rate'] * 100, '%')} ({n['ok']}/{n['attempts']}) "
                 f"| {fmt(n['p50_ms'], ' ms')} | {fmt(n['p99_ms'], ' ms')} |")
+    # the ladder: for each filter, the highest rung up to which it serves
+    levels = list(r["service"].keys())
+    if len(levels) > 1:
+        lines += ["", "Highest rung up to which each filter serves >= 99% of verified and >= 95% of "
+                  "new clients (every rung below it too):", ""]
+        for sc in SERVICE:
+            best = "none"
+            for level in levels:
+                e = r["service"][level][sc]
+                v, n = e["verified"]["success_rate"], e["new"]["success_rate"]
+                if v is None or n is None or v < 0.99 or n < 0.95:
+                    break
+                best = level
+            lines.append(f"- {SCENARIOS[sc]}: **{best}**")
+        gates = [(level, r["service"][level]["mailgate"].get("gate")) for level in levels]
+        lines += ["", "What mailgate decided at each rung (its counters): "
+                  + "; ".join(f"{level}: " + ", ".join(f"{k} {v}" for k, v in (g or {}).get("counters", {}).items() if v)
+                              + (f", flood mode by {g.get('flood_why')}, {g.get('cookie_handshakes')} cookie handshakes"
+                                 if g and g.get("flood_entries") else ", flood mode never on")
+                              for level, g in gates)]
     lines += ["", "![service under flood](latest.png)", "",
               "Reproduce: `make bench` (or `scripts/bench.sh`; `--quick` for a smoke run). "
               "Every figure, with the machine facts: latest.json.", ""]
@@ -286,6 +324,7 @@ def main():
                                "burst 200, flood_threshold 50000/s, flood_budget 1000/s",
         },
         "datapath": datapath(a.work),
+        "cpus": cpus(a.work),
         "absorption": absorption(a.work),
         "service": service(a.work, a.levels.split()),
     }

@@ -105,6 +105,9 @@ static int do_gate(int argc, char **argv)
 	struct mg_config c;
 	struct mg_global gl;
 	struct gate g;
+	struct cookie_tc *tc = NULL;
+	char why[160] = "";
+	int tc_link = -1;
 	uint32_t zero = 0;
 	uint64_t v, *vbits;
 	unsigned long n_verified = 0, n_deny = 0;
@@ -171,6 +174,15 @@ static int do_gate(int argc, char **argv)
 		fprintf(stderr, "bench_synflood: setup: %s\n", strerror(-err));
 		goto out;
 	}
+	/* SYN cookies, as the daemon sets them up (else flood mode drops) */
+	tc = cookie_tc_load(&g, why, sizeof(why));
+	if (tc)
+		tc_link = cookie_tc_attach(tc, ifindex, NULL);
+	if (!tc || tc_link < 0 || cookie_keys_rotate(&g, now_boot_ns())) {
+		fprintf(stderr, "bench_synflood: no SYN cookies (%s): flood mode drops\n", why[0] ? why : "TC link");
+		c.flood_action = MG_FLOOD_DROP;
+		gate_write_config(&g, &c);
+	}
 	/* a mail server's history: sources that completed handshakes before
 	 * (2001:db8:f000::/36 + i), so that the flood's lookups hit a full map */
 	vbits = mmap(NULL, MG_VBITS_WORDS * 8, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -226,11 +238,17 @@ static int do_gate(int argc, char **argv)
 	json_object_object_add(o, "flood_mode", json_object_new_int(gl.flood_mode));
 	json_object_object_add(o, "flood_entries", json_object_new_uint64(gl.flood_entries));
 	json_object_object_add(o, "events_lost", json_object_new_uint64(gl.events_lost));
+	json_object_object_add(o, "flood_why", json_object_new_string(flood_why_name(gl.flood_why)));
+	json_object_object_add(o, "flood_action", json_object_new_string(c.flood_action == MG_FLOOD_COOKIE ? "cookie" : "drop"));
+	json_object_object_add(o, "cookie_handshakes", json_object_new_uint64(gl.cookie_acks));
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	rc = 0;
 out:
 	bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
+	if (tc_link >= 0)
+		close(tc_link);
+	cookie_tc_close(tc);
 	bpf_link__destroy(tp);
 	gate_close(&g);
 	rm_dir(pin);
