@@ -13,7 +13,8 @@
  * or through the skeleton to read the counts.
  * sink_wire joins two interfaces like a cable: every frame that comes in on
  * one leaves by the other (XDP redirect), whoever sent it, so a flood and
- * real traffic share the far veth's ring the way they share a NIC's. */
+ * real traffic share the far veth's ring the way they share a NIC's;
+ * frames from B's side to a blackhole prefix (set before load) end there. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -23,6 +24,11 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 __u64 syns;   /* TCP SYN (no ACK) to port 25, IPv4 or IPv6 */
 /* sink_wire: the two ifindexes it joins, set before load */
 const volatile __u32 wire_a = 0, wire_b = 0;
+/* sink_wire: IPv6 frames that come in on wire_b for this prefix are
+ * dropped (a blackhole for replies to forged sources: on the internet they
+ * leave and cost the sender nothing more); prefix length 0 = none */
+const volatile __u32 wire_hole[4] = {}, wire_hole_mask[4] = {};
+const volatile __u32 wire_hole_len = 0;
 __u64 others; /* every other frame */
 
 SEC("xdp")
@@ -75,5 +81,25 @@ other:
 SEC("xdp")
 int sink_wire(struct xdp_md *ctx)
 {
-	return bpf_redirect(ctx->ingress_ifindex == wire_a ? wire_b : wire_a, 0);
+	__u32 in_if = ctx->ingress_ifindex;
+	void *data, *end;
+	struct ethhdr *eth;
+	struct ipv6hdr *ip6;
+
+	asm volatile("" : "+r"(ctx)); /* the fields read from ctx itself */
+	data = (void *)(long)ctx->data;
+	end = (void *)(long)ctx->data_end;
+	eth = data;
+	ip6 = (void *)(eth + 1);
+	if (wire_hole_len && in_if == wire_b && (void *)(ip6 + 1) <= end &&
+	    eth->h_proto == bpf_htons(0x86DD)) {
+		const __u32 *d = (const __u32 *)&ip6->daddr;
+		bool in = true;
+
+		for (int i = 0; i < 4; i++)
+			in = in && (d[i] & wire_hole_mask[i]) == wire_hole[i];
+		if (in)
+			return XDP_DROP;
+	}
+	return bpf_redirect(in_if == wire_a ? wire_b : wire_a, 0);
 }

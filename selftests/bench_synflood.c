@@ -13,7 +13,7 @@
  * bench_synflood wire IF_A IF_B: joins two interfaces with sink_wire of
  * bpf/sink.bpf.c (every frame in on one goes out of the other).
  *
- * Usage: bench_synflood gate -i IFACE --pin-dir DIR [--flood-threshold RATE]
+ * Usage: bench_synflood gate -i IFACE --pin-dir DIR [--flood-action cookie|drop] [--flood-threshold RATE]
  *                       [--flood-budget RATE] [--verified N] [--deny N]
  *                       [--max-sources N]
  * --verified N: N sources (2001:db8:f000::/36) in mg_verified beforehand,
@@ -22,6 +22,7 @@
  * benchmark gives nftables the same ones).
  *        bench_synflood wire IF_A IF_B */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <net/if.h>
@@ -57,8 +58,11 @@ static int do_wire(int argc, char **argv)
 	sigset_t sigs;
 
 	block_signals(&sigs);
-	if (argc != 3 || !(a = if_nametoindex(argv[1])) || !(b = if_nametoindex(argv[2]))) {
-		fprintf(stderr, "usage: bench_synflood wire IF_A IF_B\n");
+	struct mg_lpm_key hole = {};
+
+	if ((argc != 3 && argc != 4) || !(a = if_nametoindex(argv[1])) || !(b = if_nametoindex(argv[2])) ||
+	    (argc == 4 && (parse_cidr(argv[3], &hole) || hole.prefixlen == 0))) {
+		fprintf(stderr, "usage: bench_synflood wire IF_A IF_B [BLACKHOLE_V6_CIDR]\n");
 		return 2;
 	}
 	sk = sink_bpf__open();
@@ -66,6 +70,17 @@ static int do_wire(int argc, char **argv)
 		return 1;
 	sk->rodata->wire_a = a;
 	sk->rodata->wire_b = b;
+	if (argc == 4) {
+		for (int i = 0; i < 4; i++) {
+			uint32_t bits = hole.prefixlen > 32u * i ? hole.prefixlen - 32u * i : 0, m, w;
+
+			m = htonl(bits >= 32 ? 0xffffffffu : (uint32_t)(0xffffffff00000000ull >> bits));
+			memcpy(&w, hole.a + 4 * i, 4);
+			sk->rodata->wire_hole_mask[i] = m;
+			sk->rodata->wire_hole[i] = w & m;
+		}
+		sk->rodata->wire_hole_len = hole.prefixlen;
+	}
 	err = sink_bpf__load(sk);
 	fd = bpf_program__fd(sk->progs.sink_wire);
 	if (!err)
@@ -94,6 +109,7 @@ static int do_gate(int argc, char **argv)
 		{ "verified", required_argument, NULL, 'v' },
 		{ "deny", required_argument, NULL, 'd' },
 		{ "max-sources", required_argument, NULL, 'm' },
+		{ "flood-action", required_argument, NULL, 'a' },
 		{}
 	};
 	const char *ifname = NULL, *pin = NULL;
@@ -147,6 +163,13 @@ static int do_gate(int argc, char **argv)
 		case 'm':
 			sz.max_sources = strtoul(optarg, NULL, 10);
 			break;
+		case 'a':
+			if (strcmp(optarg, "cookie") && strcmp(optarg, "drop")) {
+				fprintf(stderr, "bench_synflood: bad --flood-action '%s' (cookie or drop)\n", optarg);
+				return 2;
+			}
+			c.flood_action = strcmp(optarg, "drop") ? MG_FLOOD_COOKIE : MG_FLOOD_DROP;
+			break;
 		default:
 			return 2;
 		}
@@ -175,7 +198,9 @@ static int do_gate(int argc, char **argv)
 		goto out;
 	}
 	/* SYN cookies, as the daemon sets them up (else flood mode drops) */
-	tc = cookie_tc_load(&g, why, sizeof(why));
+	tc = c.flood_action == MG_FLOOD_COOKIE ? cookie_tc_load(&g, why, sizeof(why)) : NULL;
+	if (c.flood_action == MG_FLOOD_DROP)
+		snprintf(why, sizeof(why), "--flood-action drop");
 	if (tc)
 		tc_link = cookie_tc_attach(tc, ifindex, NULL);
 	if (!tc || tc_link < 0 || cookie_keys_rotate(&g, now_boot_ns())) {
