@@ -92,7 +92,7 @@ struct daemon {
 	struct sweep sweeps[3];
 };
 
-static int remove_pins(const char *dir, int *count);
+static int remove_pins(const char *dir, int *count, char *left, size_t left_len, int *n_left);
 
 /* ---- small helpers ---- */
 
@@ -998,9 +998,10 @@ out_links:
 	release_links(d, true, true);
 out:
 	if (!started && !pinned) { /* the maps were new: unpin them too */
-		int n = 0;
+		int n = 0, n_left;
+		char left[512];
 
-		remove_pins(opts.pin_dir, &n);
+		remove_pins(opts.pin_dir, &n, left, sizeof(left), &n_left);
 	}
 	metrics_stop(d->metrics);
 	if (d->rt.dnsbl)
@@ -1042,32 +1043,44 @@ static uint32_t remove_link(const char *path)
 	return id;
 }
 
-/* Remove every pin under dir (a bpf filesystem), then dir. */
-static int remove_pins(const char *dir, int *count)
+/* Remove mailgate's pins under dir (gate_pin_is_ours()), then dir when
+ * nothing else is left in it. Anything else (another program's pin, a
+ * folder) stays; its names go into left ("a, b/", "" when none) and
+ * *n_left counts them. */
+static int remove_pins(const char *dir, int *count, char *left, size_t left_len, int *n_left)
 {
 	DIR *dh = opendir(dir);
 	struct dirent *e;
 	char path[PATH_MAX];
+	size_t off = 0;
 	int err = 0;
 
+	if (left_len)
+		left[0] = 0;
+	*n_left = 0;
 	if (!dh)
 		return -errno;
 	while ((e = readdir(dh))) {
+		bool ours = e->d_type != DT_DIR && gate_pin_is_ours(e->d_name);
+
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		if (pin_path(path, dir, e->d_name, "")) {
-			err = -ENAMETOOLONG;
+		if (!ours) {
+			(*n_left)++;
+			if (off < left_len)
+				off += snprintf(left + off, left_len - off, "%s%s%s", off ? ", " : "",
+						e->d_name, e->d_type == DT_DIR ? "/" : "");
 			continue;
 		}
-		if (e->d_type == DT_DIR)
-			err = remove_pins(path, count) ?: err;
+		if (pin_path(path, dir, e->d_name, ""))
+			err = -ENAMETOOLONG;
 		else if (unlink(path))
 			err = -errno;
 		else
 			(*count)++;
 	}
 	closedir(dh);
-	if (rmdir(dir) && !err)
+	if (!*n_left && rmdir(dir) && !err)
 		err = -errno;
 	return err;
 }
@@ -1076,7 +1089,8 @@ int do_detach(int argc, char **argv)
 {
 	const char *want[MAX_IFACES];
 	char names[256][NAME_MAX + 1], path[PATH_MAX];
-	int n_want = 0, n_names = 0, holder = 0, lock_fd, removed = 0, left = 0, err = 0;
+	int n_want = 0, n_names = 0, holder = 0, lock_fd, removed = 0, left = 0, err = 0, n_foreign = 0;
+	char foreign[1024] = "";
 	struct json_object *doc = NULL, *list = NULL;
 	struct dirent *e;
 	DIR *dh;
@@ -1177,7 +1191,10 @@ int do_detach(int argc, char **argv)
 			remove_link(path);
 			removed++;
 		}
-		err = remove_pins(opts.pin_dir, &removed);
+		err = remove_pins(opts.pin_dir, &removed, foreign, sizeof(foreign), &n_foreign);
+		if (n_foreign)
+			fprintf(stderr, "mailgate: warning: left in place under %s, not mailgate's: %s\n",
+				opts.pin_dir, foreign);
 	}
 	close(lock_fd);
 	if (err) {
@@ -1186,9 +1203,13 @@ int do_detach(int argc, char **argv)
 	}
 	if (doc) {
 		json_object_object_add(doc, "pins_removed", json_object_new_int(removed));
-		json_object_object_add(doc, "pin_dir_removed", json_object_new_boolean(!left));
+		json_object_object_add(doc, "pin_dir_removed", json_object_new_boolean(!left && !n_foreign));
+		json_object_object_add(doc, "foreign_left", json_object_new_int(n_foreign));
 		json_object_object_add(doc, "interfaces_left", json_object_new_int(left));
 		json_out(doc);
+	} else if (!left && n_foreign) {
+		printf("removed %d pins; %s stays (%d entries that are not mailgate's)\n", removed, opts.pin_dir,
+		       n_foreign);
 	} else if (!left) {
 		printf("removed %d pins and %s\n", removed, opts.pin_dir);
 	} else {

@@ -36,6 +36,41 @@ const char *const mg_class_names[MG_CLASS_MAX] = {
 #undef MG_X
 };
 
+/* Pins mailgate makes besides the BPF object's maps (those pinned by name,
+ * found in the object itself): every module that pins something under the
+ * pin dir names it here, so that `detach` removes it and nothing else.
+ * A name ending in '*' is a prefix. */
+static const char *const gate_user_pins[] = {
+	MG_PIN_LINK_XDP "*", MG_PIN_LINK_SOCK_STATE, MG_MAP_DNSBL_CACHE, MG_MAP_DNSBL_ZONES,
+};
+
+static bool name_matches(const char *pattern, const char *name)
+{
+	size_t n = strlen(pattern);
+
+	if (n && pattern[n - 1] == '*')
+		return !strncmp(pattern, name, n - 1) && name[n - 1];
+	return !strcmp(pattern, name);
+}
+
+bool gate_pin_is_ours(const char *name)
+{
+	static struct gate_bpf *obj; /* opened, never loaded: just the map names */
+	struct bpf_map *m;
+
+	for (size_t i = 0; i < sizeof(gate_user_pins) / sizeof(gate_user_pins[0]); i++)
+		if (name_matches(gate_user_pins[i], name))
+			return true;
+	if (!obj)
+		obj = gate_bpf__open();
+	if (!obj)
+		return false;
+	bpf_object__for_each_map(m, obj->obj)
+		if (bpf_map__pin_path(m) && !strcmp(bpf_map__name(m), name))
+			return true;
+	return false;
+}
+
 static int mkdir_p(const char *path)
 {
 	char tmp[PATH_MAX];

@@ -74,6 +74,11 @@ extern const char *const gate_map_names[GM_MAX];
 #define MG_PIN_LINK_XDP        "link_xdp_"       /* + interface name, one per interface */
 #define MG_PIN_LINK_SOCK_STATE "link_sock_state" /* tp_btf/inet_sock_set_state */
 
+/* true when a pin named name (an entry of the pin dir) is one mailgate makes:
+ * the BPF object's maps pinned by name, the links above, the DNSBL cache
+ * maps (gate.c's one list of them). */
+bool gate_pin_is_ours(const char *name);
+
 struct gate_sizes {
 	uint32_t max_sources; /* mg_src, mg_verdict; mg_ban, mg_prefix, mg_verified get 1/4 */
 };

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* What an operator meets around the daemon, end to end with the built
+ * binary (.output/mailgate --pin-dir DIR ...) on a data path loaded into the
+ * test's own pin dir (/sys/fs/bpf/mgt-ops-PID): `detach` removes only
+ * mailgate's pins, the CLI's output fits pipes (entries on stdout, notes on
+ * stderr), bulk deletes, a pin dir that is not on a bpf filesystem. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "test.h"
+#include "mailgate.h"
+#include "dnsbl.h"
+#include "fixture.h"
+
+static char pin_dir[128], bin[256], out_path[64], err_path[64];
+static struct fixture fx;
+static bool fx_loaded;
+static char out[1 << 20], err[1 << 16];
+
+static int run_in(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int run_in(const char *dir, const char *fmt, ...)
+{
+	char args[2048], cmd[4096];
+	va_list ap;
+	FILE *f;
+	size_t n;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "%s --pin-dir %s %s >%s 2>%s", bin, dir, args, out_path, err_path);
+	st = system(cmd);
+	f = fopen(out_path, "r");
+	n = f ? fread(out, 1, sizeof(out) - 1, f) : 0;
+	out[n] = 0;
+	if (f)
+		fclose(f);
+	f = fopen(err_path, "r");
+	n = f ? fread(err, 1, sizeof(err) - 1, f) : 0;
+	err[n] = 0;
+	if (f)
+		fclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+#define run(...) run_in(pin_dir, __VA_ARGS__)
+
+static bool check_rc(int rc, int want, const char *what)
+{
+	if (rc == want)
+		return true;
+	test_fail(__FILE__, __LINE__, "%s: exit %d, expected %d\n  stdout: %.300s\n  stderr: %.300s", what, rc,
+		  want, out, err);
+	return false;
+}
+#define RUN_OK(...) check_rc(run(__VA_ARGS__), 0, #__VA_ARGS__)
+
+static bool exists(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
+static int setup(void)
+{
+	ssize_t n;
+
+	if (geteuid() != 0) {
+		printf("  needs root (loads BPF programs)\n");
+		return 1;
+	}
+	n = readlink("/proc/self/exe", bin, sizeof(bin) - 32);
+	if (n <= 0 || n >= (ssize_t)sizeof(bin) - 32)
+		return 1;
+	bin[n] = 0;
+	*strrchr(bin, '/') = 0;
+	strcpy(strrchr(bin, '/'), "/mailgate");
+	if (access(bin, X_OK)) {
+		printf("  %s not built\n", bin);
+		return 1;
+	}
+	snprintf(out_path, sizeof(out_path), "/tmp/mgt-ops-%d.out", getpid());
+	snprintf(err_path, sizeof(err_path), "/tmp/mgt-ops-%d.err", getpid());
+	if (fx_load(&fx, "ops", 4096))
+		return 1;
+	fx_loaded = true;
+	snprintf(pin_dir, sizeof(pin_dir), "%.120s", fx.g.pin_dir);
+	return 0;
+}
+
+static void teardown(void)
+{
+	if (fx_loaded)
+		fx_unload(&fx);
+	unlink(out_path);
+	unlink(err_path);
+}
+
+/* A pin of another program and a folder in the pin dir survive `detach`;
+ * every pin of mailgate's goes (the maps, the DNSBL cache maps); the dir
+ * stays while anything is left in it and goes once it is empty. Runs last:
+ * it removes the fixture's maps. */
+TEST(detach_leaves_foreign_pins)
+{
+	char path[PATH_MAX], sub[PATH_MAX];
+	struct dnsbl_cache dc;
+	int fd;
+
+	if (!ASSERT_OK(dnsbl_cache_open(&dc, pin_dir, true), "dnsbl cache maps"))
+		return;
+	dnsbl_cache_close(&dc);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "other_map", 4, 4, 1, NULL);
+	snprintf(path, sizeof(path), "%s/other_map", pin_dir);
+	if (!ASSERT_TRUE(fd >= 0 && bpf_obj_pin(fd, path) == 0, "pin a foreign map"))
+		return;
+	close(fd);
+	snprintf(sub, sizeof(sub), "%s/other_dir", pin_dir);
+	if (!ASSERT_OK(mkdir(sub, 0700), "foreign folder"))
+		return;
+
+	if (!RUN_OK("detach"))
+		return;
+	ASSERT_TRUE(exists(pin_dir, "other_map"), "the foreign map is still pinned");
+	ASSERT_TRUE(exists(pin_dir, "other_dir"), "the foreign folder is still there");
+	for (int i = 0; i < GM_MAX; i++)
+		if (exists(pin_dir, gate_map_names[i]))
+			test_fail(__FILE__, __LINE__, "%s is still pinned", gate_map_names[i]);
+	ASSERT_TRUE(!exists(pin_dir, MG_MAP_VBITS), "mg_vbits (a map gate_map_names does not list) removed");
+	ASSERT_TRUE(!exists(pin_dir, MG_MAP_DNSBL_CACHE) && !exists(pin_dir, MG_MAP_DNSBL_ZONES),
+		    "the DNSBL cache maps removed");
+	ASSERT_TRUE(strstr(err, "other_map") && strstr(err, "other_dir/"), "the warning names what is left");
+
+	/* once only foreign things are gone too, detach removes the dir */
+	unlink(path);
+	rmdir(sub);
+	if (!RUN_OK("detach"))
+		return;
+	ASSERT_TRUE(access(pin_dir, F_OK) && errno == ENOENT, "the empty pin dir removed");
+}
+
+int main(int argc, char **argv)
+{
+	return test_main(argc, argv, setup, teardown);
+}
