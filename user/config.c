@@ -369,7 +369,7 @@ static int set_listen(struct cfg_ctx *c, const char *v)
 }
 
 #define DUR "a duration like 30s, 10m, 1h, 1d"
-#define RATE "a rate like 10/s or 600/m; 0/s = off"
+#define RATE "a rate like 10/s or 600/m, from 1 per 365 days up to 1e9/s; 0/s = off"
 
 static const struct cfg_key keys[] = {
 	{ "gate", "ports", set_ports, PORTS_EXPECTED },
@@ -503,6 +503,22 @@ static int seen_line(struct cfg_ctx *c, const char *section, const char *name)
 	return c->seen[key_index(section, name)];
 }
 
+/* a rate and its burst: burst × interval within MG_RATE_MAX_SPAN_NS */
+static void check_span(struct cfg_ctx *c, const char *rate, const char *burst, uint64_t interval_ns,
+		       uint32_t n)
+{
+	int lr = seen_line(c, "limits", rate), lb = seen_line(c, "limits", burst);
+	char r[32];
+
+	if (!rate_span_check(interval_ns, n))
+		return;
+	c->lineno = lr > lb ? lr : lb;
+	set_err(c, "key '%s': %s = %u with %s = %s (one per %.3g s) needs %.3g years to refill, more than the %.0f years a bucket can span: lower %s or raise %s",
+		lb >= lr ? burst : rate, burst, n, rate, format_rate(interval_ns, r, sizeof(r)),
+		(double)interval_ns / NSEC_PER_SEC, (double)interval_ns * n / NSEC_PER_SEC / (365.25 * 86400),
+		(double)MG_RATE_MAX_SPAN_NS / NSEC_PER_SEC / (365.25 * 86400), burst, rate);
+}
+
 /* keys that must agree with each other; reported at the later line */
 static int check_pairs(struct cfg_ctx *c)
 {
@@ -531,6 +547,10 @@ static int check_pairs(struct cfg_ctx *c)
 		set_err(c, "allowlist_threshold (%d) must be below threshold (%d)",
 			s->dnsbl_allow_threshold, s->dnsbl_threshold);
 	}
+	if (!c->err[0])
+		check_span(c, "syn_rate", "syn_burst", s->cfg.syn_interval_ns, s->cfg.syn_burst);
+	if (!c->err[0])
+		check_span(c, "prefix_rate", "prefix_burst", s->cfg.prefix_interval_ns, s->cfg.prefix_burst);
 	return c->err[0] ? -EINVAL : 0;
 }
 

@@ -53,7 +53,14 @@ int log_map_fill(struct gate *g);
 int parse_addr(const char *s, struct mg_addr *out);                 /* IPv4 or IPv6 */
 int parse_cidr(const char *s, struct mg_lpm_key *out);              /* addr[/len]; host bits must be 0 */
 int parse_duration(const char *s, uint64_t *ns);                    /* 30s 10m 1h 1d, plain = seconds */
-int parse_rate(const char *s, uint64_t *interval_ns);               /* 10/s 600/m 100/h; 0 = off */
+/* 10/s 600/m 100/h, 0 = off; the interval (1/rate) 1 ns .. MG_RATE_MAX_INTERVAL_NS */
+int parse_rate(const char *s, uint64_t *interval_ns);
+#define MG_RATE_MAX_INTERVAL_NS (365 * 86400 * NSEC_PER_SEC) /* one per 365 days */
+/* a token bucket's burst × interval: at most 2^62 ns (146 years), so that
+ * the data path's sums of times never wrap */
+#define MG_RATE_MAX_SPAN_NS (1ULL << 62)
+/* 0 when burst × interval_ns fits MG_RATE_MAX_SPAN_NS (an interval of 0 = off fits) */
+int rate_span_check(uint64_t interval_ns, uint32_t burst);
 int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 bool addr_is_v4(const struct mg_addr *a);
 /* "192.0.2.1" / "2001:db8::1"; buf at least MG_ADDRSTRLEN */
