@@ -271,10 +271,12 @@ static void zone_failed(struct dnsbl *d, struct zone_state *z, const struct dnsb
 	char detail[160];
 
 	if (r == DR_REFUSAL_CODE || r == DR_GARBAGE) {
-		if (ans->n)
+		if (ans->bad)
 			snprintf(detail, sizeof(detail), "%s: answer %u.%u.%u.%u", dnsbl_result_names[r],
-				 ans->a[0] >> 24, (ans->a[0] >> 16) & 255, (ans->a[0] >> 8) & 255,
-				 ans->a[0] & 255);
+				 ans->bad >> 24, (ans->bad >> 16) & 255, (ans->bad >> 8) & 255,
+				 ans->bad & 255);
+		else if (ans->n > 0)
+			snprintf(detail, sizeof(detail), "%s: %d A records", dnsbl_result_names[r], ans->n);
 		else
 			snprintf(detail, sizeof(detail), "%s: %s", dnsbl_result_names[r],
 				 ares_strerror(ans->ares_status));
