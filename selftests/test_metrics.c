@@ -757,6 +757,80 @@ out:
 	rm_dir(pin_dir);
 }
 
+/* one client that sent half a request, from source address 127.0.0.src */
+static int stall_from(uint16_t port, int src)
+{
+	static const char half[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n";
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	me.sin_addr.s_addr = htonl(0x7f000000 | src);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&me, sizeof(me)) ||
+	    connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
+		close(fd);
+		return -errno;
+	}
+	send(fd, half, sizeof(half) - 1, MSG_NOSIGNAL);
+	return fd;
+}
+
+/* One local process holds 24 half-sent requests from 127.0.0.1 (and 40 more
+ * from 127.0.0.2..41): a scrape from another process still answers at once,
+ * three times in a row (it fails before: 16 from one address filled the
+ * per-address limit and every later client was refused until the timeout). */
+TEST(stalled_process_cannot_starve_scraper)
+{
+	struct mg_runtime rt = { 0 };
+	int stalled[64], n = 0, st = -1;
+	struct metrics *m;
+	struct gate g;
+	pid_t child;
+
+	if (!ASSERT_OK(gate_up(&g, true), "gate_load"))
+		return;
+	rt.gate = &g;
+	m = serve(&rt, "127.0.0.1:0");
+	if (!ASSERT_TRUE(m != NULL, "metrics_start"))
+		goto out;
+	for (int i = 0; i < 64; i++) {
+		stalled[n] = stall_from(metrics_port(m), i < 24 ? 1 : i - 22);
+		if (!ASSERT_TRUE(stalled[n] >= 0, "connect a stalling client"))
+			goto out;
+		n++;
+	}
+	usleep(100 * 1000);
+	child = fork();
+	if (child == 0) {
+		char resp[65536];
+
+		for (int i = 0; i < 3; i++) {
+			double t = mono_s();
+
+			if (http(metrics_port(m), "GET", "/metrics", resp, sizeof(resp)) != 200 ||
+			    mono_s() - t > 2.0)
+				_exit(10 + i);
+		}
+		_exit(0);
+	}
+	if (ASSERT_TRUE(child > 0, "fork the scraper")) {
+		waitpid(child, &st, 0);
+		ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			    "another process's 3 scrapes answered, each within 2 s");
+		if (test_failed_now)
+			printf("  scraper exit status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	}
+out:
+	for (int i = 0; i < n; i++)
+		close(stalled[i]);
+	metrics_stop(m);
+	gate_close(&g);
+	rm_dir(pin_dir);
+}
+
 struct serve_arg {
 	struct mg_runtime *rt;
 	const char *listen;
@@ -771,6 +845,40 @@ static void serve_quiet(void *arg)
 	a->m = serve(a->rt, a->listen);
 	a->err = errno;
 }
+
+static void serve_any(void *arg)
+{
+	log_level = LOG_LVL_INFO;
+	serve_quiet(arg);
+	log_level = LOG_LVL_WARN;
+}
+
+/* listen on a non-loopback address: a warning at start (no authentication) */
+TEST(warn_when_not_loopback)
+{
+	struct mg_runtime rt = { 0 };
+	struct serve_arg a;
+	char log[4096];
+	struct gate g;
+
+	if (!ASSERT_OK(gate_up(&g, true), "gate_load"))
+		return;
+	rt.gate = &g;
+	a.rt = &rt;
+	a.listen = "0.0.0.0:0";
+	capture_stderr(serve_any, &a, log, sizeof(log));
+	ASSERT_TRUE(a.m != NULL, "0.0.0.0:0 serves");
+	ASSERT_TRUE(strstr(log, "level=warn msg=\"metrics listen on a non-loopback address") != NULL,
+		    "0.0.0.0: warned");
+	metrics_stop(a.m);
+	a.listen = "127.0.0.1:0";
+	capture_stderr(serve_any, &a, log, sizeof(log));
+	ASSERT_TRUE(a.m != NULL && !strstr(log, "non-loopback"), "127.0.0.1: no warning");
+	metrics_stop(a.m);
+	gate_close(&g);
+	rm_dir(pin_dir);
+}
+
 
 TEST(listen_variants)
 {
