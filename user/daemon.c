@@ -708,6 +708,29 @@ static void check_links(struct daemon *d)
 	}
 }
 
+/* ---- least privilege ---- */
+
+/* Loaded and attached: load the census iterator now (it needs CAP_BPF and
+ * CAP_PERFMON; the metrics thread, which uses it, keeps nothing), then keep
+ * MG_RUNTIME_CAPS only. Threads started later inherit that; the DNSBL thread
+ * (already running) drops all of its own. */
+static void drop_privileges(struct daemon *d)
+{
+	char before[256], after[256];
+	uint64_t was = caps_effective();
+	struct census c;
+	int err;
+
+	census_read(&d->gate, &c);
+	err = caps_limit(MG_RUNTIME_CAPS);
+	if (err) {
+		pr_warn("msg=\"cannot drop capabilities; running with all it has\" err=\"%s\"", strerror(-err));
+		return;
+	}
+	pr_info("msg=\"capabilities dropped\" kept=%s before=%s", caps_names(caps_effective(), after, sizeof(after)),
+		caps_names(was, before, sizeof(before)));
+}
+
 /* ---- the command ---- */
 
 static int parse_run_args(struct daemon *d, int argc, char **argv)
@@ -956,6 +979,8 @@ int do_run(int argc, char **argv)
 		fail(EXIT_FAIL, "cannot attach the TCP state tracer: %s", strerror(-err));
 		goto out_links;
 	}
+
+	drop_privileges(d);
 
 	d->rb = ring_buffer__new(d->gate.fd[GM_EVENTS], on_event, d, NULL);
 	ep = epoll_create1(EPOLL_CLOEXEC);

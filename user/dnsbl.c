@@ -555,6 +555,13 @@ static void take_reload(struct dnsbl *d)
 static void *thread_main(void *arg)
 {
 	struct dnsbl *d = arg;
+	int err;
+
+	/* it parses what resolvers send: no capability at all (the maps it
+	 * writes are open already) */
+	err = caps_limit(0);
+	if (err)
+		pr_warn("msg=\"DNSBL: cannot drop capabilities\" err=\"%s\"", strerror(-err));
 
 	while (!LOAD(d->stop)) {
 		uint64_t now = now_boot_ns(), next;

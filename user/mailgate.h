@@ -155,6 +155,18 @@ void map_dump_free(struct map_dump *d);
  * < 0 on error. For all the gate's maps at once, census_read() is faster. */
 long map_count(int fd, uint32_t *max_entries);
 
+/* ---- caps.c: least privilege (capabilities are per thread) ---- */
+/* what the daemon's main thread keeps once loaded and attached: maps and
+ * programs (a DNSBL zone added by a reload creates its cache maps), the
+ * census iterator, links; the DNSBL and metrics threads keep nothing */
+#define MG_RUNTIME_CAPS ((1ULL << 39 /* CAP_BPF */) | (1ULL << 38 /* CAP_PERFMON */) | \
+			 (1ULL << 12 /* CAP_NET_ADMIN */))
+/* Keep only keep (a mask of 1 << CAP_*) in the calling thread: effective,
+ * permitted and bounding sets; inheritable and ambient emptied. 0 or -errno. */
+int caps_limit(uint64_t keep);
+uint64_t caps_effective(void);                              /* the calling thread's */
+const char *caps_names(uint64_t set, char *buf, size_t len); /* "bpf,perfmon,net_admin" */
+
 /* ---- main.c: global options (may stand anywhere on the command line) ---- */
 struct mg_opts {
 	const char *pin_dir;     /* --pin-dir, $MAILGATE_PIN_DIR, default MG_DEFAULT_PIN_DIR */

@@ -375,8 +375,19 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx
 {
 	struct metrics *m = cls;
 	const union MHD_ConnectionInfo *fd, *ca;
+	static __thread bool dropped;
 	struct http_conn *h;
 	int same = 0;
+
+	/* libmicrohttpd's thread, before it parses a byte of the first
+	 * request: no capability at all (the census iterator is loaded) */
+	if (!dropped) {
+		int err = caps_limit(0);
+
+		dropped = true;
+		if (err)
+			pr_warn("msg=\"metrics: cannot drop capabilities\" err=\"%s\"", strerror(-err));
+	}
 
 	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
 		h = conn_find(m, c);
