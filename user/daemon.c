@@ -950,6 +950,9 @@ int do_run(int argc, char **argv)
 		goto out;
 	}
 	d->set->max_sources = sizes.max_sources;
+	err = run_config_record(opts.pin_dir, r > 0 ? NULL : opts.config);
+	if (err)
+		pr_warn("msg=\"cannot record the config path for the CLI\" err=\"%s\"", strerror(-err));
 	d->rt.gate = &d->gate;
 	d->rt.start_ns = now_boot_ns();
 	if (dnsbl_wanted(d->set)) {

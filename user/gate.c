@@ -42,6 +42,7 @@ const char *const mg_class_names[MG_CLASS_MAX] = {
  * A name ending in '*' is a prefix. */
 static const char *const gate_user_pins[] = {
 	MG_PIN_LINK_XDP "*", MG_PIN_LINK_SOCK_STATE, MG_MAP_DNSBL_CACHE, MG_MAP_DNSBL_ZONES,
+	MG_PIN_RUN_CONFIG,
 };
 
 static bool name_matches(const char *pattern, const char *name)

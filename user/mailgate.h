@@ -81,6 +81,13 @@ extern const char *const gate_map_names[GM_MAX];
 #define MG_PIN_LINK_XDP        "link_xdp_"       /* + interface name, one per interface */
 #define MG_PIN_LINK_SOCK_STATE "link_sock_state" /* tp_btf/inet_sock_set_state */
 
+/* runinfo.c: the config file the daemon runs with, pinned as an array map
+ * (one entry, the absolute path; "" = the built-in defaults) */
+#define MG_PIN_RUN_CONFIG "mg_run_config"
+int run_config_record(const char *pin_dir, const char *config); /* config NULL: defaults */
+/* 0 with the path in buf; -ENOENT when no daemon recorded one */
+int run_config_read(const char *pin_dir, char *buf, size_t len);
+
 /* true when a pin named name (an entry of the pin dir) is one mailgate makes:
  * the BPF object's maps pinned by name, the links above, the DNSBL cache
  * maps (gate.c's one list of them). */

@@ -6,7 +6,8 @@
 # no thread holds CAP_SYS_ADMIN. Then everything still works: lists and bans
 # through the pinned maps, a DNSBL verdict from a real rbldnsd, a metrics
 # scrape (the census iterator), a SIGHUP reload, the expiry sweep, and the
-# adoption of the pinned link after kill -9.
+# adoption of the pinned link after kill -9; `dnsbl check` without -c uses the
+# running daemon's config.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -129,6 +130,16 @@ t_dnsbl() {
 	fi
 }
 t_dnsbl
+
+# `dnsbl check` without -c asks the zones of the running daemon's config (it
+# was started with -c, not the default path)
+t_dnsbl_check_running() {
+	local out rc
+	out=$(gw "$MG" --pin-dir "$PIN" dnsbl check 192.0.2.30 --no-selftest 2>&1); rc=$?
+	[ $rc -eq 0 ] && echo "$out" | grep -q 'bl.test' && echo "$out" | grep -qi 'listed' &&
+		pass dnsbl_check_uses_running_config || fail dnsbl_check_uses_running_config "rc=$rc: $out"
+}
+t_dnsbl_check_running
 
 # a scrape answers, with the map fill levels from the census iterator
 t_metrics() {
