@@ -93,6 +93,7 @@ struct daemon {
 };
 
 static int remove_pins(const char *dir, int *count, char *left, size_t left_len, int *n_left);
+static void warn_reset_veth(struct daemon *d);
 
 /* ---- small helpers ---- */
 
@@ -380,6 +381,8 @@ static void reload(struct daemon *d)
 		pr_err("msg=\"config reload failed, keeping the config in effect\"");
 		goto out;
 	}
+	if (d->set->cfg.action != prev->cfg.action)
+		warn_reset_veth(d);
 	if (metrics_changed) {
 		metrics_stop(d->metrics);
 		d->metrics = metrics_start(d->set, &d->rt);
@@ -595,6 +598,19 @@ static void warn_other_links(struct daemon *d)
 	}
 	if (dh)
 		closedir(dh);
+}
+
+/* action = reset on a veth: say when the RSTs may be lost */
+static void warn_reset_veth(struct daemon *d)
+{
+	char note[320];
+
+	if (d->set->cfg.action != MG_ACTION_RESET)
+		return;
+	for (int i = 0; i < d->n_ifs; i++)
+		if (reset_veth_note(d->ifs[i].ifindex, !strcmp(xdp_mode_name(d->ifs[i].ifindex), "generic"),
+				    note, sizeof(note)))
+			pr_warn("msg=\"%s\" iface=%s", note, d->ifs[i].name);
 }
 
 /* ---- events ---- */
@@ -977,6 +993,7 @@ int do_run(int argc, char **argv)
 			xdp_mode_name(ifc->ifindex), ifc->adopted ? "adopted" : "new", fd_id(ifc->link_fd));
 	}
 	warn_other_links(d);
+	warn_reset_veth(d);
 	err = attach_sock_state(d);
 	if (err) {
 		fail(EXIT_FAIL, "cannot attach the TCP state tracer: %s", strerror(-err));

@@ -162,6 +162,12 @@ void map_dump_free(struct map_dump *d);
  * < 0 on error. For all the gate's maps at once, census_read() is faster. */
 long map_count(int fd, uint32_t *max_entries);
 
+/* ---- veth.c: action = reset on a veth ---- */
+/* NULL when a natively attached program's RSTs reach the wire (not a veth,
+ * generic mode, or a peer in this namespace that runs an XDP program); else
+ * why they may not, in buf */
+const char *reset_veth_note(int ifindex, bool generic, char *buf, size_t len);
+
 /* ---- caps.c: least privilege (capabilities are per thread) ---- */
 /* what the daemon's main thread keeps once loaded and attached: maps and
  * programs (a DNSBL zone added by a reload creates its cache maps), the

@@ -105,6 +105,28 @@ static int daemon_pid(const char *pin_dir)
 	return found;
 }
 
+/* the data path's action is reset (its pinned config; in this namespace,
+ * where the interfaces' ifindexes mean what they say) */
+static bool action_is_reset(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	struct mg_config c;
+	struct stat st;
+	uint32_t zero = 0;
+	bool r = false;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, MG_MAP_CONFIG);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	if (!bpf_map_lookup_elem(fd, &zero, &c) && c.action == MG_ACTION_RESET &&
+	    !stat("/proc/self/ns/net", &st) && (uint32_t)st.st_ino == (uint32_t)c.netns_ino)
+		r = true;
+	close(fd);
+	return r;
+}
+
 static void show_links(const char *pin_dir, struct json_object *doc, uint64_t now)
 {
 	struct json_object *ifs = json_object_new_array(), *tr = NULL;
@@ -114,6 +136,8 @@ static void show_links(const char *pin_dir, struct json_object *doc, uint64_t no
 	char path[PATH_MAX], a[32], b[32], c[32], d[48];
 	struct dirent *de;
 	DIR *dir = opendir(pin_dir);
+	char note[320], notes[2048] = "";
+	bool reset = action_is_reset(pin_dir);
 	int n = 0;
 
 	table_row(t, "INTERFACE", "IFINDEX", "MODE", "PROG ID", "LINK ID", "PROGRAM");
@@ -143,6 +167,10 @@ static void show_links(const char *pin_dir, struct json_object *doc, uint64_t no
 		json_object_object_add(o, "link_id", json_object_new_int64(info.id));
 		json_object_object_add(o, "prog_name", json_object_new_string(p.name));
 		json_object_object_add(o, "loaded_s_ago", json_object_new_int64(p.loaded_ago_ns / NSEC_PER_SEC));
+		if (reset && reset_veth_note(info.xdp.ifindex, !strcmp(mode, "generic"), note, sizeof(note))) {
+			json_object_object_add(o, "reset_note", json_object_new_string(note));
+			snprintf(notes + strlen(notes), sizeof(notes) - strlen(notes), "  %s: %s\n", ifname, note);
+		}
 		json_object_array_add(ifs, o);
 		n++;
 	}
@@ -165,6 +193,7 @@ static void show_links(const char *pin_dir, struct json_object *doc, uint64_t no
 			table_print(t, stdout, 2);
 		else
 			printf("  none attached (no %s* link pinned under %s)\n", LINK_XDP_PREFIX, pin_dir);
+		fputs(notes, stdout);
 		if (tr)
 			printf("  connection tracking: %s, prog id %u, link id %u\n", p.name[0] ? p.name : "?",
 			       info.prog_id, info.id);

@@ -7,7 +7,7 @@
 # through the pinned maps, a DNSBL verdict from a real rbldnsd, a metrics
 # scrape (the census iterator), a SIGHUP reload, the expiry sweep, and the
 # adoption of the pinned link after kill -9; `dnsbl check` without -c uses the
-# running daemon's config.
+# running daemon's config; action = reset on a veth is warned about.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -159,6 +159,34 @@ t_reload() {
 		fail sighup_reload "syn_burst $(cfg_field syn_burst); $(grep reload "$DAEMON_LOG" | tail -2)"
 }
 t_reload
+
+# action = reset on a veth: the log and status say whether the RSTs reach the
+# peer (it must run an XDP program; the lab gives its client end one)
+t_reset_veth() {
+	local st1 st2 ok=1 why=
+	sed -i 's/^\[gate\]$/[gate]\naction = reset/' "$CONF"
+	daemon_hup
+	daemon_log_has 'runs no XDP program' && { ok=0; why+=" warned although the peer runs XDP;"; }
+	st1=$(gw "$MG" --pin-dir "$PIN" status 2>&1)
+	echo "$st1" | grep -q 'runs no XDP program' && { ok=0; why+=" status warns although the peer runs XDP;"; }
+	client ip link set dev "$LAB_CL_IF" xdp off
+	sed -i '/^action = reset$/d' "$CONF"
+	daemon_hup
+	sed -i 's/^\[gate\]$/[gate]\naction = reset/' "$CONF"
+	daemon_hup
+	grep -q "level=warn msg=\"a veth whose peer (ifindex [0-9]*, another namespace) runs no XDP program: the RSTs of action = reset are lost" "$DAEMON_LOG" ||
+		{ ok=0; why+=" no warning in the log: $(grep -i veth "$DAEMON_LOG");"; }
+	st2=$(gw "$MG" --pin-dir "$PIN" status 2>&1) # where the interface is
+	echo "$st2" | grep -q "$GWIF: a veth whose peer .* runs no XDP program" ||
+		{ ok=0; why+=" status: $(echo "$st2" | head -8 | tr '\n' '|');"; }
+	gw "$MG" --pin-dir "$PIN" status --json | $PYTHON -c 'import json, sys; sys.exit("runs no XDP program" not in json.load(sys.stdin)["interfaces"][0]["reset_note"])' ||
+		{ ok=0; why+=" no reset_note in status --json;"; }
+	lab_peer_xdp
+	sed -i '/^action = reset$/d' "$CONF"
+	daemon_hup
+	[ $ok -eq 1 ] && pass reset_on_veth_warns || fail reset_on_veth_warns "$why"
+}
+t_reset_veth
 
 # the sweep deletes an expired entry
 t_sweep() {
