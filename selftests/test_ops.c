@@ -102,6 +102,110 @@ static void teardown(void)
 	unlink(err_path);
 }
 
+static long count(enum gate_map m)
+{
+	return map_count(fx.g.fd[m], NULL);
+}
+
+/* `ban list` into a pipe is one address per line (header and the note
+ * about expired bans on stderr), so awk | xargs ban del works */
+TEST(ban_list_pipes_into_del)
+{
+	char cmd[1024];
+	int lines = 0, rc;
+
+	fx_map_clear(fx.g.fd[GM_BAN], sizeof(struct mg_addr));
+	if (!RUN_OK("ban add 192.0.2.1 2001:db8::7") || !RUN_OK("ban add 192.0.2.9 --ttl 1s"))
+		return;
+	usleep(1200 * 1000);
+	if (!RUN_OK("ban list"))
+		return;
+	for (char *p = out, *nl; (nl = strchr(p, '\n')); p = nl + 1) {
+		struct mg_addr a;
+		char first[64];
+
+		lines++;
+		if (sscanf(p, "%63s", first) != 1 || parse_addr(first, &a))
+			test_fail(__FILE__, __LINE__, "stdout line %d is not an entry: %.*s", lines, (int)(nl - p), p);
+	}
+	ASSERT_EQ(lines, 2, "two bans in force on stdout");
+	ASSERT_TRUE(strstr(err, "1 expired entry not shown") && strstr(err, "ADDRESS"), "note and header on stderr");
+	snprintf(cmd, sizeof(cmd), "%s --pin-dir %s ban list 2>/dev/null | awk '{print $1}' | xargs %s --pin-dir %s ban del 2>/dev/null",
+		 bin, pin_dir, bin, pin_dir);
+	rc = system(cmd);
+	ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "ban list | awk | xargs ban del");
+	ASSERT_EQ(count(GM_BAN), 1, "only the expired ban is left");
+	fx_map_clear(fx.g.fd[GM_BAN], sizeof(struct mg_addr));
+}
+
+/* del --all and del --origin ORIGIN; bad combinations exit 2 */
+TEST(del_all_and_origin)
+{
+	struct mg_lpm_key k;
+	struct mg_rule r = { .origin = MG_ORIGIN_CONFIG };
+	struct mg_ban b = { .origin = MG_ORIGIN_QUOTA };
+	struct mg_addr a;
+
+	fx_map_clear(fx.g.fd[GM_DENY], sizeof(struct mg_lpm_key));
+	fx_map_clear(fx.g.fd[GM_BAN], sizeof(struct mg_addr));
+	if (!RUN_OK("deny add 192.0.2.0/24 198.51.100.0/24 2001:db8:1::/48"))
+		return;
+	parse_cidr("203.0.113.0/24", &k);
+	r.prefixlen = k.prefixlen;
+	bpf_map_update_elem(fx.g.fd[GM_DENY], &k, &r, BPF_ANY);
+	if (RUN_OK("deny del --origin cli")) {
+		ASSERT_EQ(count(GM_DENY), 1, "the config entry is left");
+		ASSERT_TRUE(strstr(err, "3 entries of origin cli") != NULL, err);
+	}
+	if (RUN_OK("deny del --all"))
+		ASSERT_EQ(count(GM_DENY), 0, "--all: empty");
+	/* bans: quota ones go with --origin quota, the CLI's stay */
+	parse_addr("192.0.2.44", &a);
+	bpf_map_update_elem(fx.g.fd[GM_BAN], &a, &b, BPF_ANY);
+	if (!RUN_OK("ban add 192.0.2.45"))
+		return;
+	if (RUN_OK("--json ban del --origin quota"))
+		ASSERT_TRUE(strstr(out, "\"count\":1") || strstr(out, "\"count\": 1"), out);
+	ASSERT_EQ(count(GM_BAN), 1, "the CLI's ban is left");
+	ASSERT_EQ(run("ban del --origin bogus"), 2, "unknown origin: exit 2");
+	ASSERT_TRUE(strstr(err, "'bogus'") && strstr(err, "quota"), "names the value and the choices");
+	ASSERT_EQ(run("ban del 192.0.2.45 --all"), 2, "entries and --all: exit 2");
+	ASSERT_EQ(run("ban add 192.0.2.46 --origin cli"), 2, "--origin with add: exit 2");
+	ASSERT_EQ(count(GM_BAN), 1, "nothing changed by the refused ones");
+	fx_map_clear(fx.g.fd[GM_BAN], sizeof(struct mg_addr));
+}
+
+/* Under `ip netns exec` (a /sys of its own: no bpffs) the error says so and
+ * names nsenter --net= */
+TEST(pin_dir_not_on_bpffs)
+{
+	char ns[64], cmd[1024];
+	int rc;
+
+	snprintf(ns, sizeof(ns), "mgt-ops-%d", getpid());
+	snprintf(cmd, sizeof(cmd), "ip netns add %s", ns);
+	if (system(cmd)) {
+		test_skip("cannot create a network namespace");
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s %s --pin-dir %s deny list >%s 2>%s", ns, bin, pin_dir, out_path,
+		 err_path);
+	rc = system(cmd);
+	snprintf(cmd, sizeof(cmd), "ip netns del %s", ns);
+	if (system(cmd))
+		printf("  cannot remove the namespace %s\n", ns);
+	{
+		FILE *f = fopen(err_path, "r");
+		size_t n = f ? fread(err, 1, sizeof(err) - 1, f) : 0;
+
+		err[n] = 0;
+		if (f)
+			fclose(f);
+	}
+	ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 1, "exit 1");
+	ASSERT_TRUE(strstr(err, "not on a bpf filesystem") && strstr(err, "nsenter --net="), err);
+}
+
 /* A pin of another program and a folder in the pin dir survive `detach`;
  * every pin of mailgate's goes (the maps, the DNSBL cache maps); the dir
  * stays while anything is left in it and goes once it is empty. Runs last:
