@@ -1021,13 +1021,20 @@ static void fill_check(void *arg)
 	a->ret = log_map_fill(a->g);
 }
 
+/* Where full means refusal (the allow list) the daemon warns near full; an
+ * LRU map (mg_ban here) full is only recycling: no warning for the fill, but
+ * its turnover is estimated, and when every sampled entry is gone within a
+ * check interval (10 s: entries live less than a minute) it warns. */
 TEST(map_fill_warning)
 {
 	struct fill_arg a;
 	struct census c;
 	struct gate g;
 	char out[4096], addr[64], want[160];
-	int cap = TEST_MAX_SOURCES / 4, n = cap * 95 / 100;
+	int cap = TEST_MAX_SOURCES / 4, n = cap * 95 / 100, na = MG_MAX_ALLOW * 95 / 100;
+	struct mg_rule r = { .prefixlen = 128, .origin = MG_ORIGIN_CLI };
+	struct mg_lpm_key k = { .prefixlen = 128 };
+	double t0, per_s = 0;
 
 	if (!ASSERT_OK(gate_up(&g, true), "gate_load"))
 		return;
@@ -1035,23 +1042,52 @@ TEST(map_fill_warning)
 		snprintf(addr, sizeof(addr), "2001:db8:2::%x", i + 1);
 		ban_add(&g, addr, MG_ORIGIN_QUOTA, 600);
 	}
-	/* an LRU map may evict a little before it is full: take its count */
+	k.a[0] = 0x20;
+	k.a[1] = 0x01;
+	k.a[2] = 0x0d;
+	k.a[3] = 0xb8;
+	for (int i = 0; i < na; i++) {
+		k.a[12] = i >> 24;
+		k.a[13] = i >> 16;
+		k.a[14] = i >> 8;
+		k.a[15] = i;
+		if (bpf_map_update_elem(g.fd[GM_ALLOW], &k, &r, BPF_ANY)) {
+			ASSERT_OK(-errno, "fill mg_allow");
+			goto out;
+		}
+	}
 	if (!ASSERT_OK(census_read(&g, &c), "census_read"))
 		goto out;
-	n = c.entries[GM_BAN];
-	ASSERT_RANGE(n, cap * 90 / 100, cap, "mg_ban entries");
+	ASSERT_RANGE(c.entries[GM_BAN], cap * 90 / 100, cap, "mg_ban entries");
 	a.g = &g;
+	t0 = mono_s();
 	capture_stderr(fill_check, &a, out, sizeof(out));
-	ASSERT_EQ(a.ret, 1, "maps over 90%");
-	snprintf(want, sizeof(want), "map=mg_ban entries=%d capacity=%d fill_pct=%d", n, cap, n * 100 / cap);
-	ASSERT_EQ(count_lines(out, "level=warn msg=\"map nearly full"), 1, "one warning");
+	ASSERT_EQ(a.ret, 1, "maps warned about: mg_allow only");
+	snprintf(want, sizeof(want), "map=mg_allow entries=%d capacity=%d fill_pct=%d", na, MG_MAX_ALLOW,
+		 (int)((int64_t)na * 100 / MG_MAX_ALLOW));
+	ASSERT_EQ(count_lines(out, "level=warn msg=\"map nearly full: once full, new entries are refused"), 1,
+		  "one warning");
 	ASSERT_EQ(count_lines(out, want), 1, want);
+	ASSERT_EQ(count_lines(out, "mg_ban"), 0, "the full LRU map is not warned about");
 	if (test_failed_now)
 		printf("  stderr was:\n%s", out);
 	/* right after: not counted again, nothing logged */
 	capture_stderr(fill_check, &a, out, sizeof(out));
 	ASSERT_EQ(a.ret, 1, "the last result");
 	ASSERT_EQ(strlen(out), 0, "quiet on the next call");
+
+	/* churn: twice its capacity of new bans recycles all of mg_ban */
+	for (int i = 0; i < 2 * cap; i++) {
+		snprintf(addr, sizeof(addr), "2001:db8:3::%x", i + 1);
+		ban_add(&g, addr, MG_ORIGIN_QUOTA, 600);
+	}
+	while (mono_s() - t0 < (double)LOG_MAP_FILL_CHECK_NS / NSEC_PER_SEC + 0.1)
+		usleep(100 * 1000);
+	capture_stderr(fill_check, &a, out, sizeof(out));
+	ASSERT_EQ(count_lines(out, "level=warn msg=\"map full and recycled fast"), 1, "turnover warning");
+	ASSERT_EQ(count_lines(out, "map=mg_ban"), 1, "for mg_ban");
+	if (ASSERT_TRUE(log_map_turnover(GM_BAN, &per_s), "turnover known"))
+		ASSERT_RANGE(per_s, cap * 8 / 100, cap * 11 / 10 / 10, "evictions/s: all of ~cap in ~10 s");
 	if (test_failed_now)
 		printf("  stderr was:\n%s", out);
 out:

@@ -175,6 +175,23 @@ TEST(del_all_and_origin)
 	fx_map_clear(fx.g.fd[GM_BAN], sizeof(struct mg_addr));
 }
 
+/* stats --json says whether flood mode is on, as the data path has it */
+TEST(stats_json_flood_mode)
+{
+	struct mg_global gl = {};
+	uint32_t zero = 0;
+
+	bpf_map_update_elem(fx.g.fd[GM_GLOBAL], &zero, &gl, BPF_ANY);
+	if (RUN_OK("--json stats"))
+		ASSERT_TRUE(strstr(out, "\"flood_mode\":false") || strstr(out, "\"flood_mode\": false"), out);
+	gl.flood_mode = 1;
+	bpf_map_update_elem(fx.g.fd[GM_GLOBAL], &zero, &gl, BPF_ANY);
+	if (RUN_OK("--json stats"))
+		ASSERT_TRUE(strstr(out, "\"flood_mode\":true") || strstr(out, "\"flood_mode\": true"), out);
+	gl.flood_mode = 0;
+	bpf_map_update_elem(fx.g.fd[GM_GLOBAL], &zero, &gl, BPF_ANY);
+}
+
 /* Under `ip netns exec` (a /sys of its own: no bpffs) the error says so and
  * names nsenter --net= */
 TEST(pin_dir_not_on_bpffs)

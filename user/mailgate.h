@@ -37,16 +37,23 @@ const char *log_text(char *buf, size_t len, const char *fmt, va_list ap);
  * the last one printed. Thread-safe; true when the line was printed. */
 bool log_ratelimited(const char *key, uint64_t interval_ns, enum log_level lvl,
 		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Warn about maps at or over LOG_MAP_FULL_PCT % of their capacity (an LRU map
- * that full evicts state: bans, buckets, verdicts), at most once per
- * LOG_MAP_FULL_EVERY_NS per map, and say when one is back under. The daemon
- * calls it every few seconds; it counts at most every LOG_MAP_FILL_CHECK_NS.
- * Returns how many maps are over, or -errno. */
+/* Warn about maps where full means refusal (the lists; any map that is not
+ * LRU) at or over LOG_MAP_FULL_PCT % of their capacity, and say when one is
+ * back under. For LRU maps (full = the oldest entries are recycled) estimate
+ * the turnover instead (log_map_turnover()); when full, say so at info
+ * level, and warn only when entries live shorter than LOG_MAP_SHORT_LIFE_NS.
+ * At most once per LOG_MAP_FULL_EVERY_NS per map. The daemon calls it every
+ * few seconds; it counts at most every LOG_MAP_FILL_CHECK_NS. Returns how
+ * many maps are warned about, or -errno. */
 #define LOG_MAP_FULL_PCT       90
 #define LOG_MAP_FULL_EVERY_NS  (600 * NSEC_PER_SEC)
 #define LOG_MAP_FILL_CHECK_NS  (10 * NSEC_PER_SEC)
+#define LOG_MAP_SHORT_LIFE_NS  (60 * NSEC_PER_SEC)
 struct gate;
 int log_map_fill(struct gate *g);
+/* the last turnover estimate of an LRU map (entries evicted or removed per
+ * second, from 64 sampled keys between two checks); false when not known */
+bool log_map_turnover(int map /* enum gate_map */, double *per_s);
 
 /* ---- util.c: parsing and formatting of user values ---- */
 /* All parsers return 0 or -EINVAL and never print. */

@@ -229,6 +229,21 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 		if (c.counted[m])
 			sample1(f, "mailgate_map_capacity", "map", gate_map_names[m], c.capacity[m]);
 
+	{
+		bool any = false;
+		double per_s;
+
+		for (int m = 0; m < GM_MAX; m++) {
+			if (!c.counted[m] || !log_map_turnover(m, &per_s))
+				continue;
+			if (!any)
+				metrics_family(f, "mailgate_map_turnover_per_second", "gauge",
+					       "LRU maps: entries evicted (or removed) per second, estimated by the daemon from 64 sampled keys every 10 s. turnover / capacity over 1/60: the whole map is recycled within a minute.");
+			any = true;
+			fprintf(f, "mailgate_map_turnover_per_second{map=\"%s\"} %.3f\n", gate_map_names[m], per_s);
+		}
+	}
+
 	metrics_family(f, "mailgate_flood_mode", "gauge",
 		       "1 while flood mode is on: never-verified sources share one small budget.");
 	fprintf(f, "mailgate_flood_mode %u\n", glob.flood_mode ? 1 : 0);

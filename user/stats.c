@@ -49,6 +49,17 @@ static uint64_t reason_total(const uint64_t *c, int r)
 	return t;
 }
 
+/* flood mode as the data path has it: true/false, null when unreadable */
+static struct json_object *flood_json(struct gate *g)
+{
+	struct mg_global gl;
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(g->fd[GM_GLOBAL], &zero, &gl))
+		return NULL;
+	return json_object_new_boolean(gl.flood_mode != 0);
+}
+
 /* {"pass_ok": {"none": 0, "smtp": 37, ..., "total": 37}, ...} */
 static struct json_object *counters_json(const uint64_t *c)
 {
@@ -199,6 +210,7 @@ static int stats_once(struct gate *g, bool all)
 		json_object_object_add(o, "pass", json_object_new_int64(sum[0]));
 		json_object_object_add(o, "drop", json_object_new_int64(sum[1]));
 		json_object_object_add(o, "observe", json_object_new_boolean(note != NULL));
+		json_object_object_add(o, "flood_mode", flood_json(g));
 		json_out(o);
 		return EXIT_OK;
 	}
