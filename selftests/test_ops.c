@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <json-c/json.h>
 #include "test.h"
 #include "mailgate.h"
 #include "dnsbl.h"
@@ -20,6 +21,7 @@ static char pin_dir[128], bin[256], out_path[64], err_path[64];
 static struct fixture fx;
 static bool fx_loaded;
 static char out[1 << 20], err[1 << 16];
+static struct mg_config base_cfg;
 
 static int run_in(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int run_in(const char *dir, const char *fmt, ...)
@@ -91,6 +93,17 @@ static int setup(void)
 		return 1;
 	fx_loaded = true;
 	snprintf(pin_dir, sizeof(pin_dir), "%.120s", fx.g.pin_dir);
+	{
+		struct mg_settings *st = malloc(sizeof(*st));
+
+		if (!st)
+			return 1;
+		config_defaults(st);
+		base_cfg = st->cfg;
+		gate_write_config(&fx.g, &st->cfg);
+		gate_write_ports(&fx.g, st->ports);
+		free(st);
+	}
 	return 0;
 }
 
@@ -173,6 +186,64 @@ TEST(del_all_and_origin)
 	ASSERT_EQ(run("ban add 192.0.2.46 --origin cli"), 2, "--origin with add: exit 2");
 	ASSERT_EQ(count(GM_BAN), 1, "nothing changed by the refused ones");
 	fx_map_clear(fx.g.fd[GM_BAN], sizeof(struct mg_addr));
+}
+
+/* top shows what its per-source counters cannot: SYNs stopped by a ban, the
+ * deny list or the allow list during the interval, and the bans created in it */
+TEST(top_shows_stopped_earlier)
+{
+	static char buf[1 << 16];
+	struct mg_lpm_key k;
+	struct mg_rule deny = { .origin = MG_ORIGIN_CLI }, allow = { .origin = MG_ORIGIN_CLI };
+	struct mg_ban b = { .origin = MG_ORIGIN_QUOTA, .level = 2 };
+	struct mg_addr a;
+	char cmd[512];
+	size_t n;
+	FILE *p;
+
+	fx_reset(&fx, &base_cfg);
+	parse_cidr("198.51.100.0/24", &k);
+	deny.prefixlen = k.prefixlen;
+	bpf_map_update_elem(fx.g.fd[GM_DENY], &k, &deny, BPF_ANY);
+	parse_cidr("203.0.113.0/24", &k);
+	allow.prefixlen = k.prefixlen;
+	bpf_map_update_elem(fx.g.fd[GM_ALLOW], &k, &allow, BPF_ANY);
+	snprintf(cmd, sizeof(cmd), "%s --pin-dir %s --json top --interval 1500ms", bin, pin_dir);
+	p = popen(cmd, "r");
+	if (!ASSERT_TRUE(p != NULL, "popen top"))
+		return;
+	usleep(400 * 1000); /* its first sample is taken */
+	parse_addr("192.0.2.77", &a);
+	b.created_ns = now_boot_ns();
+	b.expires_ns = b.created_ns + 600 * NSEC_PER_SEC;
+	bpf_map_update_elem(fx.g.fd[GM_BAN], &a, &b, BPF_ANY);
+	for (int i = 0; i < 5; i++)
+		fx_syn(&fx, "192.0.2.77", 25);
+	for (int i = 0; i < 3; i++)
+		fx_syn(&fx, "198.51.100.9", 25);
+	for (int i = 0; i < 2; i++)
+		fx_syn(&fx, "203.0.113.9", 25);
+	n = fread(buf, 1, sizeof(buf) - 1, p);
+	buf[n] = 0;
+	pclose(p);
+	{
+		struct json_object *o = json_tokener_parse(buf), *v;
+
+		if (!ASSERT_TRUE(o != NULL, buf))
+			goto out;
+#define N(path) (json_pointer_get(o, path, &v) ? -1 : json_object_get_int(v))
+		ASSERT_EQ(N("/stopped_earlier/drop_ban/syns"), 5, "drop_ban SYNs");
+		ASSERT_EQ(N("/stopped_earlier/drop_deny/syns"), 3, "drop_deny SYNs");
+		ASSERT_EQ(N("/stopped_earlier/pass_allow/syns"), 2, "pass_allow SYNs");
+		ASSERT_TRUE(!json_pointer_get(o, "/bans_created/0/address", &v) &&
+			    !strcmp(json_object_get_string(v), "192.0.2.77"), "the ban created in the interval");
+#undef N
+		json_object_put(o);
+	}
+out:
+	fx_reset(&fx, &base_cfg);
+	fx_map_clear(fx.g.fd[GM_DENY], sizeof(struct mg_lpm_key));
+	fx_map_clear(fx.g.fd[GM_ALLOW], sizeof(struct mg_lpm_key));
 }
 
 /* stats --json says whether flood mode is on, as the data path has it */

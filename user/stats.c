@@ -480,6 +480,66 @@ static void top_section(struct gate *g, const struct mg_config *cfg, const char 
 	table_free(t);
 }
 
+/* What top's per-source counters cannot see: the SYNs stopped before the
+ * quota steps (allow, deny, ban: counted per reason only), and the bans
+ * created during the interval (who was stopped by a ban, and why). */
+static void top_stopped_earlier(struct gate *g, const uint64_t *c1, const uint64_t *c2, uint64_t t1,
+				uint64_t t2, double secs, struct json_object *doc)
+{
+	static const int reasons[] = { MG_REASON_DROP_BAN, MG_REASON_DROP_DENY, MG_REASON_PASS_ALLOW };
+	struct json_object *o = json_object_new_object(), *bans = json_object_new_array();
+	char a[MG_ADDRSTRLEN], e[48], r[32];
+	struct map_dump d = { 0 };
+	size_t nb = 0;
+
+	if (!opts.json)
+		printf("\nstopped before the quota steps (per reason; these sources are not counted above):\n");
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+		uint64_t n1 = reason_total(c1, reasons[i]), n2 = reason_total(c2, reasons[i]);
+		uint64_t n = n2 >= n1 ? n2 - n1 : 0;
+		struct json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "syns", json_object_new_int64(n));
+		json_object_object_add(x, "per_s", json_object_new_double(secs > 0 ? n / secs : 0));
+		json_object_object_add(o, mg_reason_names[reasons[i]], x);
+		if (!opts.json)
+			printf("  %-12s %8llu SYNs  %s/s\n", mg_reason_names[reasons[i]], (unsigned long long)n,
+			       format_count(secs > 0 ? n / secs : 0, r, sizeof(r)));
+	}
+	if (!map_dump(g->fd[GM_BAN], &d) && d.key_size == sizeof(struct mg_addr) &&
+	    d.val_size == sizeof(struct mg_ban)) {
+		for (size_t i = 0; i < d.n; i++) {
+			const struct mg_ban *b = (const struct mg_ban *)((uint8_t *)d.vals + i * d.val_size);
+			const struct mg_addr *k = (const struct mg_addr *)((uint8_t *)d.keys + i * d.key_size);
+			struct json_object *x;
+
+			if (b->created_ns < t1 || b->created_ns > t2)
+				continue;
+			format_addr(k, a, sizeof(a));
+			format_expiry(b->expires_ns, t2, e, sizeof(e));
+			if (!opts.json) {
+				if (!nb)
+					printf("\nbans created in the interval:\n");
+				printf("  %-39s %-6s level %u, %s\n", a, origin_name(b->origin), b->level, e);
+			}
+			x = json_object_new_object();
+			json_object_object_add(x, "address", json_object_new_string(a));
+			json_object_object_add(x, "origin", json_object_new_string(origin_name(b->origin)));
+			json_object_object_add(x, "level", json_object_new_int(b->level));
+			json_object_array_add(bans, x);
+			nb++;
+		}
+	}
+	map_dump_free(&d);
+	if (opts.json) {
+		json_object_object_add(doc, "stopped_earlier", o);
+		json_object_object_add(doc, "bans_created", bans);
+	} else {
+		json_object_put(o);
+		json_object_put(bans);
+	}
+}
+
 int do_top(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -489,6 +549,7 @@ int do_top(int argc, char **argv)
 	};
 	struct src_sample s1 = { 0 }, s2 = { 0 };
 	uint64_t interval_ns = NSEC_PER_SEC, t1, t2;
+	static uint64_t c1[MG_COUNTER_SLOTS], c2[MG_COUNTER_SLOTS];
 	struct src_delta *v = NULL;
 	struct mg_config cfg;
 	uint32_t max = 10;
@@ -528,6 +589,7 @@ int do_top(int argc, char **argv)
 		memset(&cfg, 0, sizeof(cfg));
 
 	t1 = now_boot_ns();
+	gate_read_counters(&g, c1);
 	err = take_sample(&g, &s1);
 	if (!err) {
 		struct timespec ts = { interval_ns / NSEC_PER_SEC, interval_ns % NSEC_PER_SEC };
@@ -536,6 +598,7 @@ int do_top(int argc, char **argv)
 			;
 		t2 = now_boot_ns();
 		err = take_sample(&g, &s2);
+		gate_read_counters(&g, c2);
 	}
 	if (err) {
 		rc = fail(EXIT_FAIL, "top: cannot read %s: %s", MG_MAP_SRC, strerror(-err));
@@ -568,7 +631,7 @@ int do_top(int argc, char **argv)
 
 	if (!opts.json)
 		printf("sources over the last %s: %zu sent gated SYNs (%zu known)\n"
-		       "(SYNs and drops as counted at the quota steps: allowed, denied and banned sources stop earlier)\n\n",
+		       "(SYNs and drops as counted at the quota steps: allowed, denied and banned sources stop earlier; see the end)\n\n",
 		       format_duration(t2 - t1, d, sizeof(d)), nv, s2.n);
 	qsort(v, nv, sizeof(*v), by_syns);
 	top_section(&g, &cfg, "most SYNs", v, nv, max, secs, false, a1);
@@ -576,6 +639,7 @@ int do_top(int argc, char **argv)
 		putchar('\n');
 	qsort(v, nv, sizeof(*v), by_drops);
 	top_section(&g, &cfg, "most drops", v, nv, max, secs, true, a2);
+	top_stopped_earlier(&g, c1, c2, t1, t2, secs, doc);
 	if (opts.json) {
 		json_object_object_add(doc, "interval_s", json_object_new_double(secs));
 		json_object_object_add(doc, "active_sources", json_object_new_int64(nv));
