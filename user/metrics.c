@@ -521,6 +521,13 @@ struct metrics *metrics_start(const struct mg_settings *s, struct mg_runtime *rt
 		errno = EINVAL;
 		return NULL;
 	}
+	/* the census iterator is loaded here, in the caller's thread: the
+	 * server's own thread drops every capability (on_connection) */
+	if (rt->gate) {
+		struct census c;
+
+		census_read(rt->gate, &c);
+	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
