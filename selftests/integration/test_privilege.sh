@@ -160,6 +160,20 @@ t_reload() {
 }
 t_reload
 
+# a reload with an out-of-range rate is refused, naming the key and value,
+# and the rate in effect stays
+t_reload_bad_rate() {
+	local before
+	before=$(cfg_field syn_interval_ns)
+	conf_text 7 | sed 's|^syn_rate = .*|syn_rate = 1e-20/s|' >"$CONF"
+	daemon_hup
+	grep -q "config reload failed.*syn_rate.*1e-20/s" "$DAEMON_LOG" && [ "$(cfg_field syn_interval_ns)" = "$before" ] &&
+		pass sighup_bad_rate_refused || fail sighup_bad_rate_refused "$(grep 'reload' "$DAEMON_LOG" | tail -2); interval $(cfg_field syn_interval_ns), was $before"
+	conf_text 7 >"$CONF"
+	daemon_hup
+}
+t_reload_bad_rate
+
 # action = reset on a veth: the log and status say whether the RSTs reach the
 # peer (it must run an XDP program; the lab gives its client end one)
 t_reset_veth() {
