@@ -259,6 +259,8 @@ TEST(stats_json_flood_mode)
 	bpf_map_update_elem(fx.g.fd[GM_GLOBAL], &zero, &gl, BPF_ANY);
 	if (RUN_OK("--json stats"))
 		ASSERT_TRUE(strstr(out, "\"flood_mode\":true") || strstr(out, "\"flood_mode\": true"), out);
+	if (RUN_OK("--json stats --watch 0.2 --count 1"))
+		ASSERT_TRUE(strstr(out, "\"flood_mode\":true") != NULL, "--watch --json lines too");
 	gl.flood_mode = 0;
 	bpf_map_update_elem(fx.g.fd[GM_GLOBAL], &zero, &gl, BPF_ANY);
 }

@@ -228,8 +228,8 @@ static int term_width(void)
 	return ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) || !ws.ws_col ? 0 : ws.ws_col;
 }
 
-static void watch_frame(bool tty, const uint64_t *c, const double *rate, double dt, uint64_t interval_ns,
-			bool all, const char *note)
+static void watch_frame(struct gate *g, bool tty, const uint64_t *c, const double *rate, double dt,
+			uint64_t interval_ns, bool all, const char *note)
 {
 	char ts[32], d[32];
 	time_t now = time(NULL);
@@ -242,6 +242,7 @@ static void watch_frame(bool tty, const uint64_t *c, const double *rate, double 
 		json_object_object_add(o, "interval_s", rate ? json_object_new_double(dt) : NULL);
 		json_object_object_add(o, "counters", counters_json(c));
 		json_object_object_add(o, "rates", rate ? rates_json(rate) : NULL);
+		json_object_object_add(o, "flood_mode", flood_json(g));
 		/* one document per line (JSON Lines) */
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
@@ -287,7 +288,7 @@ static int stats_watch(struct gate *g, uint64_t interval_ns, long count, bool al
 	}
 	t_prev = now_boot_ns();
 	memcpy(cur, prev, sizeof(cur));
-	watch_frame(tty, cur, NULL, 0, interval_ns, all, mode_note(g));
+	watch_frame(g, tty, cur, NULL, 0, interval_ns, all, mode_note(g));
 	deadline = t_prev + interval_ns;
 	for (;;) {
 		uint64_t now = now_boot_ns();
@@ -297,7 +298,7 @@ static int stats_watch(struct gate *g, uint64_t interval_ns, long count, bool al
 		if (poll(&p, 1, ms) > 0 && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGWINCH) { /* redraw at the new size */
 				if (tty && !opts.json)
-					watch_frame(tty, cur, have_rate ? rate : NULL, 0, interval_ns, all, mode_note(g));
+					watch_frame(g, tty, cur, have_rate ? rate : NULL, 0, interval_ns, all, mode_note(g));
 				continue;
 			}
 			break; /* SIGINT / SIGTERM: leave the last frame on screen */
@@ -310,7 +311,7 @@ static int stats_watch(struct gate *g, uint64_t interval_ns, long count, bool al
 		for (int i = 0; i < MG_COUNTER_SLOTS; i++) /* a counter reset (new maps) counts as 0 */
 			rate[i] = cur[i] >= prev[i] ? (double)(cur[i] - prev[i]) * NSEC_PER_SEC / (t_cur - t_prev) : 0;
 		have_rate = true;
-		watch_frame(tty, cur, rate, (double)(t_cur - t_prev) / NSEC_PER_SEC, interval_ns, all, mode_note(g));
+		watch_frame(g, tty, cur, rate, (double)(t_cur - t_prev) / NSEC_PER_SEC, interval_ns, all, mode_note(g));
 		memcpy(prev, cur, sizeof(prev));
 		t_prev = t_cur;
 		deadline += interval_ns;
