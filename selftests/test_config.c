@@ -80,9 +80,14 @@ TEST(defaults)
 	ASSERT_EQ(s->cfg.prefix_v6, 64, "prefix_v6");
 	ASSERT_EQ(s->cfg.prefix_interval_ns, 10000000, "prefix_rate 100/s");
 	ASSERT_EQ(s->cfg.prefix_burst, 200, "prefix_burst");
-	ASSERT_EQ(s->cfg.max_concurrent, 20, "max_concurrent");
+	ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_SMTP], 50, "max_concurrent smtp");
+	ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_SUBMISSION], 20, "max_concurrent submission");
+	ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_IMAP], 100, "max_concurrent imap");
+	ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_POP3], 20, "max_concurrent pop3");
 	ASSERT_EQ(s->cfg.max_total_concurrent, 0, "max_total_concurrent");
 	ASSERT_EQ(s->cfg.ban_after, 5, "ban_after");
+	ASSERT_EQ(s->cfg.ban_evidence, 10, "ban_evidence");
+	ASSERT_EQ(s->cfg.ban_concurrent, 0, "ban_concurrent");
 	ASSERT_EQ(s->cfg.ban_window_ns, 60 * NSEC_PER_SEC, "ban_window");
 	ASSERT_EQ(s->cfg.ban_time_ns, 600 * NSEC_PER_SEC, "ban_time");
 	ASSERT_EQ(s->cfg.ban_time_max_ns, 86400 * NSEC_PER_SEC, "ban_time_max");
@@ -129,7 +134,7 @@ TEST(example_has_every_key)
 	static const char *const keys[] = {
 		"ports", "mode", "action", "keep_attached", "syn_rate", "syn_burst", "prefix_v4",
 		"prefix_v6", "prefix_rate", "prefix_burst", "max_concurrent", "max_total_concurrent",
-		"ban_after", "ban_window", "ban_time", "ban_time_max", "flood_threshold",
+		"ban_after", "ban_window", "ban_evidence", "ban_concurrent", "ban_time", "ban_time_max", "flood_threshold",
 		"flood_budget", "max_sources", "sites", "threshold", "allowlist_threshold",
 		"pending", "resolvers", "timeout", "max_inflight", "ttl_min", "ttl_max", "cidrs",
 		"listen",
@@ -185,6 +190,39 @@ TEST(gate_keys)
 	ASSERT_EQ(s->keep_attached, 0, "keep_attached off");
 }
 
+/* max_concurrent: a number for every class, CLASS:N for one, or both;
+ * classes not named keep their defaults */
+TEST(max_concurrent_per_class)
+{
+	static const struct {
+		const char *value;
+		uint32_t smtp, submission, imap, pop3;
+	} cases[] = {
+		{ "20", 20, 20, 20, 20 },
+		{ "0", 0, 0, 0, 0 },
+		{ "imap:300", 50, 20, 300, 20 },
+		{ "smtp:0, pop3:5", 0, 20, 100, 5 },
+		{ "30, imap:200", 30, 30, 200, 30 },
+		{ " 40 ,submission:2 ", 40, 2, 40, 40 },
+	};
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "[limits]\nmax_concurrent = %s\n", cases[i].value);
+		if (!ASSERT_OK(load(text), err))
+			continue;
+		ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_NONE], 0, cases[i].value);
+		ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_SMTP], cases[i].smtp, cases[i].value);
+		ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_SUBMISSION], cases[i].submission, cases[i].value);
+		ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_IMAP], cases[i].imap, cases[i].value);
+		ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_POP3], cases[i].pop3, cases[i].value);
+	}
+	if (ASSERT_OK(load("[limits]\nban_evidence = 3\nban_concurrent = yes\n"), err)) {
+		ASSERT_EQ(s->cfg.ban_evidence, 3, "ban_evidence");
+		ASSERT_EQ(s->cfg.ban_concurrent, 1, "ban_concurrent");
+	}
+}
+
 TEST(limits_keys)
 {
 	if (!ASSERT_OK(load("[limits]\nsyn_rate = 600/m\nsyn_burst = 5\nprefix_v4 = 16\nprefix_v6 = 48\n"
@@ -199,7 +237,8 @@ TEST(limits_keys)
 	ASSERT_EQ(s->cfg.prefix_v6, 48, "prefix_v6");
 	ASSERT_EQ(s->cfg.prefix_interval_ns, NSEC_PER_SEC, "prefix_rate");
 	ASSERT_EQ(s->cfg.prefix_burst, 7, "prefix_burst");
-	ASSERT_EQ(s->cfg.max_concurrent, 0, "max_concurrent");
+	for (int cl = MG_CLASS_NONE + 1; cl < MG_CLASS_MAX; cl++)
+		ASSERT_EQ(s->cfg.max_concurrent[cl], 0, "max_concurrent = 0: off for every class");
 	ASSERT_EQ(s->cfg.max_total_concurrent, 300, "max_total_concurrent");
 	ASSERT_EQ(s->cfg.ban_after, 0, "ban_after");
 	ASSERT_EQ(s->cfg.ban_window_ns, 120 * NSEC_PER_SEC, "ban_window");
@@ -301,6 +340,16 @@ static const struct {
 	{ "limits", "prefix_rate", "fast" },
 	{ "limits", "prefix_burst", "-5" },
 	{ "limits", "max_concurrent", "1000001" },
+	{ "limits", "max_concurrent", "imap:1000001" },
+	{ "limits", "max_concurrent", "imaps:20" },
+	{ "limits", "max_concurrent", "imap:20, imap:30" },
+	{ "limits", "max_concurrent", "imap:50, 20" },
+	{ "limits", "max_concurrent", "20, 30" },
+	{ "limits", "max_concurrent", "smtp:" },
+	{ "limits", "max_concurrent", "" },
+	{ "limits", "ban_evidence", "0" },
+	{ "limits", "ban_evidence", "ten" },
+	{ "limits", "ban_concurrent", "sometimes" },
 	{ "limits", "max_total_concurrent", "1e3" },
 	{ "limits", "ban_after", "five" },
 	{ "limits", "ban_window", "0s" },

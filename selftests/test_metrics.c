@@ -167,7 +167,7 @@ static int ban_add(struct gate *g, const char *addr, uint32_t origin, int64_t ex
 		return -EINVAL;
 	if (expires_in_s)
 		b.expires_ns = now_boot_ns() + expires_in_s * (int64_t)NSEC_PER_SEC;
-	return bpf_map_update_elem(g->fd[GM_BAN], &a, &b, BPF_ANY) ? -errno : 0;
+	return bpf_map_update_elem(g->fd[ban_map(origin)], &a, &b, BPF_ANY) ? -errno : 0;
 }
 
 /* ---- HTTP over a raw socket ---- */
@@ -441,7 +441,8 @@ TEST(census_counts)
 		ASSERT_EQ(fast.entries[GM_BAN], 40, "mg_ban (census_read)");
 		ASSERT_EQ(fast.entries[GM_ALLOW], 0, "mg_allow (census_read)");
 		ASSERT_EQ(fast.capacity[GM_SRC], TEST_MAX_SOURCES, "mg_src capacity");
-		ASSERT_EQ(fast.capacity[GM_BAN], TEST_MAX_SOURCES / 4, "mg_ban capacity");
+		ASSERT_EQ(fast.capacity[GM_BAN], MG_MAX_BAN, "mg_ban capacity");
+		ASSERT_EQ(fast.capacity[GM_BAN_QUOTA], TEST_MAX_SOURCES / 4, "mg_ban_quota capacity");
 		ASSERT_EQ(fast.capacity[GM_DENY], MG_MAX_DENY, "mg_deny capacity");
 		ASSERT_TRUE(!fast.counted[GM_COUNTERS] && !fast.counted[GM_EVENTS], "arrays not counted");
 		for (int m = 0; m < GM_MAX; m++)
@@ -552,17 +553,19 @@ TEST(scrape_counts_and_restart)
 		"\"mailgate_bans\": {\"exact\": true, \"samples\": ["
 		"  [{\"origin\": \"cli\"}, 2], [{\"origin\": \"quota\"}, 1], [{\"origin\": \"dnsbl\"}, 0]]},"
 		"\"mailgate_sources\": {\"exact\": true, \"samples\": ["
-		"  [{\"map\": \"mg_deny\"}, 1], [{\"map\": \"mg_ban\"}, 4], [{\"map\": \"mg_src\"}, 8],"
+		"  [{\"map\": \"mg_deny\"}, 1], [{\"map\": \"mg_ban\"}, 3], [{\"map\": \"mg_src\"}, 8],"
+		"  [{\"map\": \"mg_ban_quota\"}, 1],"
 		"  [{\"map\": \"mg_prefix\"}, 2], [{\"map\": \"mg_allow\"}, 0], [{\"map\": \"mg_verdict\"}, 0],"
 		"  [{\"map\": \"mg_conn\"}, 0], [{\"map\": \"mg_verified\"}, 0]]},"
 		"\"mailgate_map_capacity\": {\"samples\": ["
-		"  [{\"map\": \"mg_src\"}, %d], [{\"map\": \"mg_ban\"}, %d], [{\"map\": \"mg_deny\"}, %d]]},"
+		"  [{\"map\": \"mg_src\"}, %d], [{\"map\": \"mg_ban\"}, %d], [{\"map\": \"mg_deny\"}, %d],"
+		"  [{\"map\": \"mg_ban_quota\"}, %d]]},"
 		"\"mailgate_flood_mode\": {\"samples\": [[{}, 1]]},"
 		"\"mailgate_concurrent_connections\": {\"exact\": true, \"samples\": [[{\"class\": \"smtp\"}, 3]]},"
 		"\"mailgate_build_info\": {\"samples\": [[{\"version\": \"%s\"}, 1]]},"
 		"\"mailgate_config_info\": {\"samples\": [[{\"mode\": \"enforce\", \"action\": \"drop\"}, 1]]},"
 		"\"mailgate_start_time_seconds\": {\"samples\": [[{}, %.0f, 5]]}"
-		"}}", dashboard, TEST_MAX_SOURCES, TEST_MAX_SOURCES / 4, MG_MAX_DENY, MG_VERSION,
+		"}}", dashboard, TEST_MAX_SOURCES, MG_MAX_BAN, MG_MAX_DENY, TEST_MAX_SOURCES / 4, MG_VERSION,
 		(double)time(NULL) - 30);
 	if (!py_check(url, expect))
 		goto out;
@@ -1022,7 +1025,7 @@ static void fill_check(void *arg)
 }
 
 /* Where full means refusal (the allow list) the daemon warns near full; an
- * LRU map (mg_ban here) full is only recycling: no warning for the fill, but
+ * LRU map (mg_ban_quota here) full is only recycling: no warning for the fill, but
  * its turnover is estimated, and when every sampled entry is gone within a
  * check interval (10 s: entries live less than a minute) it warns. */
 TEST(map_fill_warning)
@@ -1058,7 +1061,7 @@ TEST(map_fill_warning)
 	}
 	if (!ASSERT_OK(census_read(&g, &c), "census_read"))
 		goto out;
-	ASSERT_RANGE(c.entries[GM_BAN], cap * 90 / 100, cap, "mg_ban entries");
+	ASSERT_RANGE(c.entries[GM_BAN_QUOTA], cap * 90 / 100, cap, "mg_ban_quota entries");
 	a.g = &g;
 	t0 = mono_s();
 	capture_stderr(fill_check, &a, out, sizeof(out));
@@ -1076,7 +1079,7 @@ TEST(map_fill_warning)
 	ASSERT_EQ(a.ret, 1, "the last result");
 	ASSERT_EQ(strlen(out), 0, "quiet on the next call");
 
-	/* churn: twice its capacity of new bans recycles all of mg_ban */
+	/* churn: twice its capacity of new quota bans recycles all of mg_ban_quota */
 	for (int i = 0; i < 2 * cap; i++) {
 		snprintf(addr, sizeof(addr), "2001:db8:3::%x", i + 1);
 		ban_add(&g, addr, MG_ORIGIN_QUOTA, 600);
@@ -1085,8 +1088,8 @@ TEST(map_fill_warning)
 		usleep(100 * 1000);
 	capture_stderr(fill_check, &a, out, sizeof(out));
 	ASSERT_EQ(count_lines(out, "level=warn msg=\"map full and recycled fast"), 1, "turnover warning");
-	ASSERT_EQ(count_lines(out, "map=mg_ban"), 1, "for mg_ban");
-	if (ASSERT_TRUE(log_map_turnover(GM_BAN, &per_s), "turnover known"))
+	ASSERT_EQ(count_lines(out, "map=mg_ban_quota"), 1, "for mg_ban_quota");
+	if (ASSERT_TRUE(log_map_turnover(GM_BAN_QUOTA, &per_s), "turnover known"))
 		ASSERT_RANGE(per_s, cap * 8 / 100, cap * 11 / 10 / 10, "evictions/s: all of ~cap in ~10 s");
 	if (test_failed_now)
 		printf("  stderr was:\n%s", out);

@@ -174,11 +174,12 @@ TEST(del_all_and_origin)
 		ASSERT_EQ(count(GM_DENY), 0, "--all: empty");
 	/* bans: quota ones go with --origin quota, the CLI's stay */
 	parse_addr("192.0.2.44", &a);
-	bpf_map_update_elem(fx.g.fd[GM_BAN], &a, &b, BPF_ANY);
+	bpf_map_update_elem(fx.g.fd[GM_BAN_QUOTA], &a, &b, BPF_ANY);
 	if (!RUN_OK("ban add 192.0.2.45"))
 		return;
 	if (RUN_OK("--json ban del --origin quota"))
 		ASSERT_TRUE(strstr(out, "\"count\":1") || strstr(out, "\"count\": 1"), out);
+	ASSERT_EQ(count(GM_BAN_QUOTA), 0, "the quota ban is gone");
 	ASSERT_EQ(count(GM_BAN), 1, "the CLI's ban is left");
 	ASSERT_EQ(run("ban del --origin bogus"), 2, "unknown origin: exit 2");
 	ASSERT_TRUE(strstr(err, "'bogus'") && strstr(err, "quota"), "names the value and the choices");
@@ -216,7 +217,7 @@ TEST(top_shows_stopped_earlier)
 	parse_addr("192.0.2.77", &a);
 	b.created_ns = now_boot_ns();
 	b.expires_ns = b.created_ns + 600 * NSEC_PER_SEC;
-	bpf_map_update_elem(fx.g.fd[GM_BAN], &a, &b, BPF_ANY);
+	bpf_map_update_elem(fx.g.fd[GM_BAN_QUOTA], &a, &b, BPF_ANY);
 	for (int i = 0; i < 5; i++)
 		fx_syn(&fx, "192.0.2.77", 25);
 	for (int i = 0; i < 3; i++)

@@ -50,6 +50,7 @@ struct cfg_ctx {
 	int *seen;         /* line where each key was set, 0 = not set */
 	char err[1536];    /* first error, without the "FILE:LINE: " prefix */
 	int err_line;
+	unsigned seen_class_mask; /* max_concurrent: bit 0 the plain number, 2 << class each class */
 };
 
 static void set_err(struct cfg_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -251,7 +252,7 @@ U32_SETTER(set_prefix_v4, cfg.prefix_v4, 8, 32)
 U32_SETTER(set_prefix_v6, cfg.prefix_v6, 16, 128)
 RATE_SETTER(set_prefix_rate, cfg.prefix_interval_ns)
 U32_SETTER(set_prefix_burst, cfg.prefix_burst, 1, 100000)
-U32_SETTER(set_max_concurrent, cfg.max_concurrent, 0, 1000000)
+U32_SETTER(set_ban_evidence, cfg.ban_evidence, 1, 1000000)
 U32_SETTER(set_max_total_concurrent, cfg.max_total_concurrent, 0, 10000000)
 U32_SETTER(set_ban_after, cfg.ban_after, 0, 1000000)
 DURATION_SETTER(set_ban_window, cfg.ban_window_ns, SEC, DAY)
@@ -261,6 +262,64 @@ DURATION_SETTER(set_flood_hold, cfg.flood_hold_ns, SEC, DAY)
 RATE_SETTER(set_flood_threshold, cfg.flood_interval_ns)
 RATE_SETTER(set_flood_budget, cfg.flood_budget_interval_ns)
 U32_SETTER(set_max_sources, max_sources, 1000, 50000000)
+
+#define MAX_CONCURRENT_EXPECTED "N (every port class) and/or CLASS:N, ... with CLASS one of smtp, " \
+				"submission, imap, pop3 and N 0..1000000 (0 = off), e.g. 20, imap:100"
+
+/* max_concurrent = 20 | smtp:50, imap:100 | 20, imap:100: a plain number
+ * for every class first, then classes of their own; a class not named
+ * keeps its default (or the plain number) */
+static int set_max_concurrent_item(struct cfg_ctx *c, char *item)
+{
+	uint32_t *mc = c->s->cfg.max_concurrent, n;
+	char *colon = strchr(item, ':');
+	int cl;
+
+	if (!colon) {
+		if (parse_u32(item, 0, 1000000, &n))
+			return bad(c, item, MAX_CONCURRENT_EXPECTED);
+		if (c->seen_class_mask)
+			return bad(c, item, "the plain number first, then CLASS:N items");
+		for (cl = MG_CLASS_NONE + 1; cl < MG_CLASS_MAX; cl++)
+			mc[cl] = n;
+		c->seen_class_mask = 1;
+		return 0;
+	}
+	*colon = 0;
+	for (cl = MG_CLASS_NONE + 1; cl < MG_CLASS_MAX; cl++)
+		if (!strcmp(item, mg_class_names[cl]))
+			break;
+	*colon = ':';
+	if (cl == MG_CLASS_MAX || parse_u32(colon + 1, 0, 1000000, &n))
+		return bad(c, item, MAX_CONCURRENT_EXPECTED);
+	if (c->seen_class_mask & (2u << cl))
+		return bad(c, item, "each class once");
+	c->seen_class_mask |= 2u << cl;
+	mc[cl] = n;
+	return 0;
+}
+
+static int set_max_concurrent(struct cfg_ctx *c, const char *v)
+{
+	struct mg_config d;
+
+	gate_default_config(&d);
+	memcpy(c->s->cfg.max_concurrent, d.max_concurrent, sizeof(d.max_concurrent));
+	c->seen_class_mask = 0;
+	if (!*v)
+		return bad(c, v, NULL);
+	return for_each_item(c, v, set_max_concurrent_item);
+}
+
+static int set_ban_concurrent(struct cfg_ctx *c, const char *v)
+{
+	bool b;
+
+	if (parse_bool(v, &b))
+		return bad(c, v, NULL);
+	c->s->cfg.ban_concurrent = b;
+	return 0;
+}
 
 /* ---- [dnsbl] ---- */
 static int set_sites(struct cfg_ctx *c, const char *v)
@@ -382,10 +441,12 @@ static const struct cfg_key keys[] = {
 	{ "limits", "prefix_v6", set_prefix_v6, "a prefix length 16..128" },
 	{ "limits", "prefix_rate", set_prefix_rate, RATE },
 	{ "limits", "prefix_burst", set_prefix_burst, "an integer 1..100000" },
-	{ "limits", "max_concurrent", set_max_concurrent, "an integer 0..1000000; 0 = off" },
+	{ "limits", "max_concurrent", set_max_concurrent, MAX_CONCURRENT_EXPECTED },
+	{ "limits", "ban_concurrent", set_ban_concurrent, "yes or no" },
 	{ "limits", "max_total_concurrent", set_max_total_concurrent, "an integer 0..10000000; 0 = off" },
 	{ "limits", "ban_after", set_ban_after, "an integer 0..1000000; 0 = never ban" },
 	{ "limits", "ban_window", set_ban_window, DUR ", 1s..1d" },
+	{ "limits", "ban_evidence", set_ban_evidence, "an integer 1..1000000" },
 	{ "limits", "ban_time", set_ban_time, DUR ", 1s..365d" },
 	{ "limits", "ban_time_max", set_ban_time_max, DUR ", 1s..365d" },
 	{ "limits", "flood_threshold", set_flood_threshold, RATE },

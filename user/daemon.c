@@ -89,7 +89,7 @@ struct daemon {
 	int lock_fd;
 	struct ring_buffer *rb;
 	struct metrics *metrics;
-	struct sweep sweeps[3];
+	struct sweep sweeps[4];
 };
 
 static int remove_pins(const char *dir, int *count, char *left, size_t left_len, int *n_left);
@@ -675,7 +675,7 @@ static void sweep_delete_cur(struct daemon *d, struct sweep *s)
 		return;
 	if (bpf_map_delete_elem(d->gate.fd[s->map], &s->cur))
 		return;
-	if (s->map == GM_BAN)
+	if (s->map == GM_BAN || s->map == GM_BAN_QUOTA)
 		pr_info("msg=\"ban removed\" addr=%s", addr_str(&s->cur.addr, buf));
 	else
 		pr_info("msg=\"%s entry expired\" cidr=%s", s->what, format_cidr(&s->cur.lpm, buf, sizeof(buf)));
@@ -853,7 +853,7 @@ static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
 	}
 	now = now_boot_ns();
 	if (now >= *next_tick) {
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < 4; i++)
 			sweep_tick(d, &d->sweeps[i], now);
 		check_links(d);
 		log_map_fill(&d->gate);
@@ -871,6 +871,7 @@ static void daemon_init(struct daemon *d)
 	d->sweeps[0] = (struct sweep){ .map = GM_BAN, .expired = ban_expired, .what = "ban" };
 	d->sweeps[1] = (struct sweep){ .map = GM_DENY, .expired = rule_expired, .what = "deny" };
 	d->sweeps[2] = (struct sweep){ .map = GM_ALLOW, .expired = rule_expired, .what = "allow" };
+	d->sweeps[3] = (struct sweep){ .map = GM_BAN_QUOTA, .expired = ban_expired, .what = "ban" };
 }
 
 /* The size of the pinned maps wins over max_sources: resizing drops state. */

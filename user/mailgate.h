@@ -81,8 +81,15 @@ uint64_t now_boot_ns(void);                                          /* the cloc
 enum gate_map {
 	GM_CONFIG, GM_PORTS, GM_ALLOW, GM_DENY, GM_BAN, GM_VERDICT, GM_SRC, GM_PREFIX,
 	GM_CONN, GM_CLASS_CONN, GM_VERIFIED, GM_COUNTERS, GM_GLOBAL, GM_EVENTS, GM_SOCKS,
+	GM_BAN_QUOTA,
 	GM_MAX
 };
+/* Bans live in two maps: GM_BAN_QUOTA for the data path's own (origin
+ * quota, LRU), GM_BAN for every other origin (a hash nothing evicts). */
+static inline enum gate_map ban_map(uint32_t origin)
+{
+	return origin == MG_ORIGIN_QUOTA ? GM_BAN_QUOTA : GM_BAN;
+}
 extern const char *const gate_map_names[GM_MAX];
 /* links pinned under the pin dir by `mailgate run` (daemon.c) */
 #define MG_PIN_LINK_XDP        "link_xdp_"       /* + interface name, one per interface */
@@ -101,7 +108,7 @@ int run_config_read(const char *pin_dir, char *buf, size_t len);
 bool gate_pin_is_ours(const char *name);
 
 struct gate_sizes {
-	uint32_t max_sources; /* mg_src, mg_verdict; mg_ban, mg_prefix, mg_verified get 1/4 */
+	uint32_t max_sources; /* mg_src, mg_verdict; mg_ban_quota, mg_prefix, mg_verified get 1/4 */
 };
 
 struct gate_bpf;
@@ -342,6 +349,9 @@ int do_lookup(int argc, char **argv);   /* lookup.c */
  * for one source, and the same as fields of o */
 void source_brief(struct gate *g, const struct mg_config *c, const struct mg_addr *a, uint64_t now,
 		  char *buf, size_t len, struct json_object *o);
+/* lookup.c: the ban that decides for a source (GM_BAN, else GM_BAN_QUOTA);
+ * false when neither map holds one */
+bool ban_get(struct gate *g, const struct mg_addr *a, uint64_t now, struct mg_ban *b);
 int do_dnsbl(int argc, char **argv);    /* dnsbl.c */
 int do_zone(int argc, char **argv);     /* zone.c */
 int do_synflood(int argc, char **argv); /* synflood.c */

@@ -166,6 +166,8 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 		err = census_read(g, &c);
 	if (!err)
 		err = map_walk(g->fd[GM_BAN], ban_one, &bc);
+	if (!err)
+		err = map_walk(g->fd[GM_BAN_QUOTA], ban_one, &bc);
 	for (uint32_t i = 1; i < MG_CLASS_MAX && !err; i++)
 		if (bpf_map_lookup_elem(g->fd[GM_CLASS_CONN], &i, &class_conn[i]))
 			err = -errno;

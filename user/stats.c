@@ -507,8 +507,12 @@ static void top_stopped_earlier(struct gate *g, const uint64_t *c1, const uint64
 			printf("  %-12s %8llu SYNs  %s/s\n", mg_reason_names[reasons[i]], (unsigned long long)n,
 			       format_count(secs > 0 ? n / secs : 0, r, sizeof(r)));
 	}
-	if (!map_dump(g->fd[GM_BAN], &d) && d.key_size == sizeof(struct mg_addr) &&
-	    d.val_size == sizeof(struct mg_ban)) {
+	for (int mi = 0; mi < 2; mi++) { /* operator bans, quota bans */
+		if (map_dump(g->fd[mi ? GM_BAN_QUOTA : GM_BAN], &d) || d.key_size != sizeof(struct mg_addr) ||
+		    d.val_size != sizeof(struct mg_ban)) {
+			map_dump_free(&d);
+			continue;
+		}
 		for (size_t i = 0; i < d.n; i++) {
 			const struct mg_ban *b = (const struct mg_ban *)((uint8_t *)d.vals + i * d.val_size);
 			const struct mg_addr *k = (const struct mg_addr *)((uint8_t *)d.keys + i * d.key_size);
@@ -530,8 +534,8 @@ static void top_stopped_earlier(struct gate *g, const uint64_t *c1, const uint64
 			json_object_array_add(bans, x);
 			nb++;
 		}
+		map_dump_free(&d);
 	}
-	map_dump_free(&d);
 	if (opts.json) {
 		json_object_object_add(doc, "stopped_earlier", o);
 		json_object_object_add(doc, "bans_created", bans);

@@ -287,10 +287,23 @@ static void show_config(struct gate *g, struct json_object *doc)
 	U32_KV("prefix_v6", c.prefix_v6, NULL);
 	RATE_KV("prefix_rate", c.prefix_interval_ns);
 	U32_KV("prefix_burst", c.prefix_burst, NULL);
-	U32_KV("max_concurrent", c.max_concurrent, "off");
+	{
+		struct json_object *mc = json_object_new_object();
+		size_t off = 0;
+
+		buf[0] = 0;
+		for (int cl = MG_CLASS_NONE + 1; cl < MG_CLASS_MAX; cl++) {
+			off += snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0, "%s%s:%u",
+					off ? ", " : "", mg_class_names[cl], c.max_concurrent[cl]);
+			json_object_object_add(mc, mg_class_names[cl], json_object_new_int64(c.max_concurrent[cl]));
+		}
+		kv(t, o, "max_concurrent", buf, mc);
+	}
+	kv(t, o, "ban_concurrent", c.ban_concurrent ? "yes" : "no", json_object_new_boolean(c.ban_concurrent));
 	U32_KV("max_total_concurrent", c.max_total_concurrent, "off");
 	U32_KV("ban_after", c.ban_after, "never ban");
 	DUR_KV("ban_window", c.ban_window_ns);
+	U32_KV("ban_evidence", c.ban_evidence, NULL);
 	DUR_KV("ban_time", c.ban_time_ns);
 	DUR_KV("ban_time_max", c.ban_time_max_ns);
 	RATE_KV("flood_threshold", c.flood_interval_ns);
