@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   make gcc clang llvm pkg-config bpftool
   libbpf-dev libelf-dev zlib1g-dev
-  libc-ares-dev libmicrohttpd-dev libinih-dev libjson-c-dev libsystemd-dev
+  libc-ares-dev libmicrohttpd-dev libinih-dev libjson-c-dev libsystemd-dev libcurl4-openssl-dev
   iproute2 nftables rbldnsd python3 python3-prometheus-client ethtool util-linux procps
   gnuplot-nox
 )
