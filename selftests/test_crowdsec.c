@@ -230,15 +230,20 @@ TEST(skipped_and_malformed)
 			"{\"duration\":\"soon\",\"id\":4,\"scope\":\"Ip\",\"type\":\"ban\",\"value\":\"192.0.2.4\"},"
 			"{\"id\":5,\"scope\":\"Ip\",\"type\":\"ban\",\"value\":\"192.0.2.5\"},"
 			"{\"duration\":\"-1s\",\"id\":6,\"scope\":\"Ip\",\"type\":\"ban\",\"value\":\"192.0.2.6\"},"
-			DEC(8, "ip", "91.241.19.122/32", "1h") "," DEC(9, "Range", "2001:db8:1:2::7/48", "1h") "]}",
+			DEC(8, "ip", "91.241.19.122/32", "1h") "," DEC(9, "Range", "2001:db8:1:2::7/48", "1h") ","
+			DEC(11, "Range", "0.0.0.0/0", "1h") "," DEC(12, "Range", "10.0.0.0/7", "1h") ","
+			DEC(13, "Range", "2000::/12", "1h") "," DEC(14, "Range", "10.0.0.0/8", "1h") "]}",
 			true), "apply");
 	ASSERT_TRUE(!get_ban("192.0.2.1", &b), "captcha not a ban");
 	ASSERT_TRUE(!get_ban("192.0.2.4", &b) && !get_ban("192.0.2.5", &b), "no duration, no ban");
 	ASSERT_TRUE(!get_ban("192.0.2.6", &b), "an expired decision is not applied");
 	ASSERT_TRUE(get_ban("91.241.19.122", &b), "Ip scope as ADDR/32 is a ban");
 	ASSERT_TRUE(get_deny("2001:db8:1::/48", &r), "a range with host bits is its prefix");
-	ASSERT_EQ(st.skipped, 5, "skipped");
-	ASSERT_EQ(st.applied, 2, "applied");
+	ASSERT_TRUE(!get_deny("0.0.0.0/0", &r) && !get_deny("10.0.0.0/7", &r) && !get_deny("2000::/12", &r),
+		    "ranges wider than /8 (IPv4) or /16 (IPv6) not applied");
+	ASSERT_TRUE(get_deny("10.0.0.0/8", &r), "a /8 is applied");
+	ASSERT_EQ(st.skipped, 8, "skipped");
+	ASSERT_EQ(st.applied, 3, "applied");
 	ASSERT_EQ(apply("{\"new\":[" DEC(10, "Ip", "192.0.2.10", "1h") ",", false), -EINVAL, "truncated JSON");
 	ASSERT_EQ(apply("[]", false), -EINVAL, "not an object");
 	ASSERT_EQ(apply("{\"new\":{}}", false), -EINVAL, "new not an array");

@@ -741,6 +741,17 @@ static int parse_decision(struct json_object *d, uint8_t *kind, struct mg_lpm_ke
 	return 0;
 }
 
+/* A range wider than an IPv4 /8 or an IPv6 /16 (the narrowest prefix_v4 and
+ * prefix_v6 allow) is refused: a typo in `cscli decisions add --range`
+ * must not deny the mail server to the world. */
+static bool too_broad(uint8_t kind, const struct mg_lpm_key *k)
+{
+	struct mg_addr a;
+
+	memcpy(a.a, k->a, 16);
+	return kind == CS_DENY && k->prefixlen < (addr_is_v4(&a) && k->prefixlen >= 96 ? 96 + 8 : 16);
+}
+
 int crowdsec_apply(struct crowdsec *c, const char *body, size_t len, bool startup)
 {
 	struct json_tokener *tok = json_tokener_new_ex(64);
@@ -777,6 +788,15 @@ int crowdsec_apply(struct crowdsec *c, const char *body, size_t len, bool startu
 		if (r) {
 			skipped += r > 0;
 			bad += r < 0;
+			continue;
+		}
+		if (too_broad(kind, &k)) {
+			char cidr[MG_ADDRSTRLEN + 8];
+
+			log_ratelimited("crowdsec_broad", CS_LOG_EVERY_NS, LOG_LVL_WARN,
+					"msg=\"crowdsec: a range wider than IPv4 /8 or IPv6 /16 is not applied\" range=%s id=%lld",
+					format_cidr(&k, cidr, sizeof(cidr)), (long long)id);
+			skipped++;
 			continue;
 		}
 		if (dur <= 0)
