@@ -803,12 +803,8 @@ int crowdsec_apply(struct crowdsec *c, const char *body, size_t len, bool startu
 			continue; /* already over */
 		e = tab_insert(&c->t, kind, &k);
 		r = e ? entry_add_dec(e, id, now + (uint64_t)dur) : -ENOMEM;
-		if (r >= 0)
-			r = mark_dirty(c, e);
-		if (r < 0)
-			err = r;
-		else
-			applied++;
+		applied += r == 1; /* 0: a decision we had, its end updated */
+		err = r < 0 ? r : mark_dirty(c, e);
 	}
 	for (size_t i = 0, n = dels ? json_object_array_length(dels) : 0; i < n && !err; i++) {
 		struct cs_entry *e;
