@@ -1076,7 +1076,7 @@ static int fetch(struct crowdsec *c, bool startup, double *secs)
 				c->base_url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	} else if (status != 200) {
 		err = status == 401 || status == 403 ? -EACCES : -EIO;
-		log_ratelimited("crowdsec_poll", CS_LOG_EVERY_NS, LOG_LVL_ERROR,
+		log_ratelimited("crowdsec_refused", CS_LOG_EVERY_NS, LOG_LVL_ERROR,
 				"msg=\"crowdsec: the Local API refused the poll%s\" url=%s status=%ld",
 				err == -EACCES ? " (api_key: cscli bouncers add NAME -o raw)" : "", c->base_url, status);
 	}

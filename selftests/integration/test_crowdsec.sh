@@ -12,7 +12,8 @@
 # origin crowdsec), a Range decision denies the range; deleting them lets
 # the sources back; the API killed: the bans stay, the bouncer reports it
 # and resumes when the API is back; 100,000 decisions at the daemon's start
-# are applied (timed, the rate in the log).
+# are applied (timed, the rate in the log); SIGHUP with a wrong key or
+# without lapi_url.
 set -u
 . "$(dirname "$0")/lib.sh"
 since() { awk -v t0="$1" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.2f", t1 - t0 }'; } # T0: seconds since
@@ -180,6 +181,26 @@ check outage_resumed_keeps_old banned_by_cs 192.0.2.3
 v=$(metric mailgate_crowdsec_up)
 if [ "$v" = 1 ]; then pass outage_metric_up; else fail outage_metric_up "mailgate_crowdsec_up = '$v'"; fi
 cscli_ decisions delete --ip 192.0.2.2 >/dev/null
+
+# ---- SIGHUP: a wrong key is refused (the entries stay); no lapi_url stops the bouncer ----
+sed "s|^api_key_file = .*|api_key = wrong-key-$$|" "$CONF" >"$IT_TMP/wrongkey.conf"
+cp "$CONF" "$IT_TMP/good.conf"
+cp "$IT_TMP/wrongkey.conf" "$CONF"
+daemon_hup
+if wait_for 10 daemon_log_has 'refused the poll (api_key' && banned_by_cs 192.0.2.3; then
+	pass reload_wrong_key_refused_entries_stay
+else
+	fail reload_wrong_key_refused_entries_stay "$(grep crowdsec "$DAEMON_LOG" | tail -2)"
+fi
+grep -v '^\(lapi_url\|api_key\)' "$IT_TMP/good.conf" >"$CONF"
+daemon_hup
+out=$(mg status 2>&1)
+if daemon_log_has 'crowdsec bouncer stopped' && echo "$out" | grep -q '^crowdsec: off'; then
+	pass reload_without_url_stops
+else
+	fail reload_without_url_stops "$(echo "$out" | grep crowdsec)"
+fi
+cp "$IT_TMP/good.conf" "$CONF"
 
 # ---- 100,000 decisions at start ----
 daemon_stop
