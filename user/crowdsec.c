@@ -49,6 +49,8 @@
 #define CS_CONNECT_S      5L
 #define CS_MAX_BODY       (1ull << 30)       /* larger answers are refused */
 #define CS_LOG_EVERY_NS   (60 * NSEC_PER_SEC)
+#define CS_PARSE_SLICE    (1 << 20)          /* bytes of JSON between looks at the stop flag */
+#define CS_STOP_EVERY     4096               /* decisions between looks at the stop flag */
 
 #define LOAD(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
@@ -639,6 +641,12 @@ static void flush_dirty(struct crowdsec *c, uint64_t now)
 	for (uint32_t i = 0; i < c->n_dirty; i++) {
 		struct cs_entry *e = &c->t.e[c->dirty[i]];
 
+		if (i % CS_STOP_EVERY == CS_STOP_EVERY - 1 && LOAD(c->stop)) {
+			/* stopping: the rest is left to the next bouncer's full answer */
+			for (; i < c->n_dirty; i++)
+				c->t.e[c->dirty[i]].dirty = 0;
+			break;
+		}
 		e->dirty = 0;
 		if (e->kind == 0xff)
 			continue;
@@ -762,7 +770,18 @@ int crowdsec_apply(struct crowdsec *c, const char *body, size_t len, bool startu
 
 	if (!tok)
 		return -ENOMEM;
-	doc = json_tokener_parse_ex(tok, body, (int)len);
+	/* in slices, so that a stopping daemon does not wait for a big answer */
+	for (size_t off = 0; off < len || !len; off += CS_PARSE_SLICE) {
+		size_t n = len - off < CS_PARSE_SLICE ? len - off : CS_PARSE_SLICE;
+
+		doc = json_tokener_parse_ex(tok, body + off, (int)n);
+		if (doc || json_tokener_get_error(tok) != json_tokener_continue || !len)
+			break;
+		if (LOAD(c->stop)) {
+			json_tokener_free(tok);
+			return -ECANCELED;
+		}
+	}
 	if (!doc || json_tokener_get_error(tok) != json_tokener_success || !json_object_is_type(doc, json_type_object) ||
 	    (json_object_object_get_ex(doc, "new", &news) && news && !json_object_is_type(news, json_type_array)) ||
 	    (json_object_object_get_ex(doc, "deleted", &dels) && dels && !json_object_is_type(dels, json_type_array))) {
@@ -780,6 +799,11 @@ int crowdsec_apply(struct crowdsec *c, const char *body, size_t len, bool startu
 	}
 	for (size_t i = 0, n = news ? json_object_array_length(news) : 0; i < n && !err; i++) {
 		struct cs_entry *e;
+
+		if (i % CS_STOP_EVERY == CS_STOP_EVERY - 1 && LOAD(c->stop)) {
+			err = -ECANCELED;
+			break;
+		}
 		struct mg_lpm_key k;
 		uint8_t kind;
 		int64_t id, dur;
@@ -821,6 +845,12 @@ int crowdsec_apply(struct crowdsec *c, const char *body, size_t len, bool startu
 		}
 	}
 	json_object_put(doc);
+	if (err == -ECANCELED) {
+		/* stopping: what is written stays (all of it CrowdSec's own
+		 * decisions); the next bouncer starts with a full answer */
+		tab_free(&old);
+		return err;
+	}
 	flush_dirty(c, now);
 	if (startup) {
 		/* decisions the old table had that the full answer has not */
@@ -1127,6 +1157,8 @@ static void *thread_main(void *arg)
 			t0 = now_boot_ns();
 			err = crowdsec_apply(c, c->body, c->body_len, startup);
 			t1 = now_boot_ns();
+			if (err == -ECANCELED)
+				break;
 			if (err == -EINVAL)
 				log_ratelimited("crowdsec_poll", CS_LOG_EVERY_NS, LOG_LVL_ERROR,
 						"msg=\"crowdsec: the Local API's answer is not a decision stream\" url=%s bytes=%zu",
