@@ -47,7 +47,7 @@
 #define CS_BATCH          8192               /* map updates per bpf_map_update_batch */
 #define CS_TIMEOUT_S      300L               /* a whole transfer (a full answer of 1M decisions: ~100 MB) */
 #define CS_CONNECT_S      5L
-#define CS_MAX_BODY       (1ull << 30)       /* larger answers are refused */
+#define CS_MAX_BODY       (256ull << 20)     /* larger answers are refused (~1.7M decisions) */
 #define CS_LOG_EVERY_NS   (60 * NSEC_PER_SEC)
 #define CS_PARSE_SLICE    (1 << 20)          /* bytes of JSON between looks at the stop flag */
 #define CS_STOP_EVERY     4096               /* decisions between looks at the stop flag */
