@@ -799,8 +799,9 @@ static int setup_signals(sigset_t *set)
 }
 
 /* systemd's status line (systemctl status): the interfaces, and the
- * CrowdSec bouncer's state when it runs; sent when it changes */
-static void notify_status(struct daemon *d)
+ * CrowdSec bouncer's state when it runs; sent with READY=1 at start
+ * (ready), then whenever it changes */
+static void notify_status(struct daemon *d, bool ready)
 {
 	const struct crowdsec_stats *cs = &d->rt.crowdsec;
 	char buf[sizeof(d->sd_status)];
@@ -808,12 +809,13 @@ static void notify_status(struct daemon *d)
 
 	if (d->crowdsec && n > 0 && n < (int)sizeof(buf))
 		snprintf(buf + n, sizeof(buf) - n, "; crowdsec %s: %llu bans, %llu deny ranges",
-			 __atomic_load_n(&cs->up, __ATOMIC_RELAXED) ? "up" : "away (retrying)",
+			 __atomic_load_n(&cs->up, __ATOMIC_RELAXED) ? "up" :
+			 !__atomic_load_n(&cs->polls_failed, __ATOMIC_RELAXED) ? "connecting" : "away (retrying)",
 			 (unsigned long long)__atomic_load_n(&cs->bans, __ATOMIC_RELAXED),
 			 (unsigned long long)__atomic_load_n(&cs->denies, __ATOMIC_RELAXED));
-	if (strcmp(buf, d->sd_status)) {
+	if (ready || strcmp(buf, d->sd_status)) {
 		snprintf(d->sd_status, sizeof(d->sd_status), "%s", buf);
-		sd_notifyf(0, "STATUS=%s", buf);
+		sd_notifyf(0, "%sSTATUS=%s", ready ? "READY=1\n" : "", buf);
 	}
 }
 
@@ -850,7 +852,7 @@ static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
 			sweep_tick(d, &d->sweeps[i], now);
 		check_links(d);
 		log_map_fill(&d->gate);
-		notify_status(d);
+		notify_status(d, false);
 		*next_tick = now + TICK_MS * 1000000ULL;
 	}
 	return 0;
@@ -1012,8 +1014,7 @@ int do_run(int argc, char **argv)
 		d->set->cfg.action == MG_ACTION_RESET ? "reset" : "drop",
 		d->rt.dnsbl ? "on" : "off", d->metrics ? d->set->metrics_listen : "off",
 		d->crowdsec ? "on" : "off", getpid());
-	sd_notify(0, "READY=1");
-	notify_status(d);
+	notify_status(d, true);
 	started = true;
 
 	next_tick = now_boot_ns();
