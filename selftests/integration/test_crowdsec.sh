@@ -117,7 +117,11 @@ denied_by_cs() { mg deny list 2>/dev/null | grep -q "^$1 .*crowdsec"; }
 dropped() { [ "$(probe "$1" "$LAB_GW4" 25 0.6)" = timeout ]; }
 passes() { [ "$(probe "$1" "$LAB_GW4" 25 0.6)" = ok ]; }
 
-daemon_start -c "$CONF" || { fail daemon_start "$(tail -5 "$DAEMON_LOG")"; exit 1; }
+# a stand-in for systemd's notify socket: the STATUS line
+$NETTOOL notify "$IT_TMP/notify.sock" >"$IT_TMP/notify" 2>&1 &
+IT_PIDS+=($!)
+wait_for 5 grep -q listening "$IT_TMP/notify"
+NOTIFY_SOCKET=$IT_TMP/notify.sock daemon_start -c "$CONF" || { fail daemon_start "$(tail -5 "$DAEMON_LOG")"; exit 1; }
 wait_for 10 daemon_log_has 'crowdsec: polling the Local API' ||
 	fail bouncer_polls "no successful poll: $(grep crowdsec "$DAEMON_LOG" | tail -3)"
 check baseline_passes passes 192.0.2.3
@@ -134,6 +138,11 @@ else
 fi
 check ip_decision_drops_syn dropped 192.0.2.3
 check other_source_passes passes 192.0.2.2
+if wait_for 5 grep -q 'STATUS=gating 1 interface(s); crowdsec up: 1 bans, 0 deny ranges' "$IT_TMP/notify"; then
+	pass systemd_status_line
+else
+	fail systemd_status_line "$(grep STATUS "$IT_TMP/notify" | tail -2)"
+fi
 out=$(mg lookup 192.0.2.3 2>&1)
 if echo "$out" | grep -q 'origin crowdsec'; then pass lookup_names_crowdsec; else fail lookup_names_crowdsec "$out"; fi
 
