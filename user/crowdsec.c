@@ -859,8 +859,10 @@ int crowdsec_apply(struct crowdsec *c, const char *body, size_t len, bool startu
 			    !tab_find(&c->t, old.e[i].kind, &old.e[i].key))
 				removed += old.e[i].n;
 		tab_free(&old);
-		/* and the entries of the maps (after a restart: of the run before) */
-		removed += remove_stale(c);
+		/* and the entries of the maps (after a restart: of the run
+		 * before); not after a failure, which left the set incomplete */
+		if (!err)
+			removed += remove_stale(c);
 	}
 	if (bad)
 		log_ratelimited("crowdsec_bad", CS_LOG_EVERY_NS, LOG_LVL_WARN,
