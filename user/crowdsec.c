@@ -441,7 +441,8 @@ static bool active(uint64_t expires_ns, uint64_t now)
 
 /* 1: another origin's live entry holds the key (leave it); 0: ours to write;
  * 2: ours already, as we would write it */
-static int ban_check(struct crowdsec *c, const struct mg_addr *a, uint64_t exp, uint64_t now)
+static int ban_check(struct crowdsec *c, const struct mg_addr *a, uint64_t exp, uint64_t now,
+		     uint64_t *created_ns)
 {
 	struct mg_ban b;
 
@@ -449,6 +450,8 @@ static int ban_check(struct crowdsec *c, const struct mg_addr *a, uint64_t exp, 
 		return 0;
 	if (b.origin != MG_ORIGIN_CROWDSEC)
 		return active(b.expires_ns, now) ? 1 : 0;
+	if (active(b.expires_ns, now))
+		*created_ns = b.created_ns; /* a longer decision keeps the ban's age */
 	return b.expires_ns == exp ? 2 : 0;
 }
 
@@ -526,12 +529,13 @@ static void stage_write(struct crowdsec *c, struct cs_entry *e, uint64_t exp, ui
 
 	if (e->kind == CS_BAN) {
 		struct mg_addr a;
+		uint64_t created = now;
 
 		memcpy(a.a, e->key.a, 16);
-		r = ban_check(c, &a, exp, now);
+		r = ban_check(c, &a, exp, now, &created);
 		if (r == 0) {
 			c->ban_keys[c->n_ban] = a;
-			c->ban_vals[c->n_ban] = (struct mg_ban){ .expires_ns = exp, .created_ns = now,
+			c->ban_vals[c->n_ban] = (struct mg_ban){ .expires_ns = exp, .created_ns = created,
 								 .origin = MG_ORIGIN_CROWDSEC };
 			c->ban_idx[c->n_ban++] = idx;
 			if (c->n_ban == CS_BATCH)
