@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <microhttpd.h>
 #include "mailgate.h"
+#include "crowdsec.h"
 
 #define HTTP_MAX_CONNS     64  /* all clients together */
 #define HTTP_MAX_PER_ADDR  16  /* one client address */
@@ -232,6 +233,8 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 			       "When the daemon started, in seconds since the Unix epoch.");
 		fprintf(f, "mailgate_start_time_seconds %.3f\n", start_time(rt->start_ns));
 	}
+
+	crowdsec_metrics_write(&rt->crowdsec, f);
 
 	if (rt->dnsbl) {
 		dnsbl_metrics_write(rt->dnsbl, f);
