@@ -99,7 +99,7 @@ _mailgate()
 		return
 		;;
 	--origin)
-		COMPREPLY=($(compgen -W "cli config zone quota dnsbl" -- "$cur"))
+		COMPREPLY=($(compgen -W "cli config zone quota dnsbl crowdsec" -- "$cur"))
 		return
 		;;
 	esac

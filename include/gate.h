@@ -119,6 +119,7 @@ enum mg_origin {
 	MG_ORIGIN_ZONE,     /* bulk-loaded from an rbldnsd data file */
 	MG_ORIGIN_QUOTA,    /* repeated quota violations */
 	MG_ORIGIN_DNSBL,    /* DNSBL verdict */
+	MG_ORIGIN_CROWDSEC, /* a CrowdSec Local API decision (user/crowdsec.c) */
 	MG_ORIGIN_MAX
 };
 

@@ -137,7 +137,7 @@ TEST(example_has_every_key)
 		"ban_after", "ban_window", "ban_evidence", "ban_concurrent", "ban_time", "ban_time_max", "flood_threshold",
 		"flood_budget", "max_sources", "sites", "threshold", "allowlist_threshold",
 		"pending", "resolvers", "timeout", "max_inflight", "ttl_min", "ttl_max", "cidrs",
-		"listen",
+		"listen", "lapi_url", "api_key", "api_key_file", "poll",
 	};
 	char line[1024], want[64];
 	FILE *f = fopen("examples/mailgate.conf", "r");
@@ -384,6 +384,14 @@ static const struct {
 	{ "metrics", "listen", "localhost:9433" },
 	{ "metrics", "listen", "[::1]" },
 	{ "metrics", "listen", "::1:9433" },
+	{ "crowdsec", "lapi_url", "127.0.0.1:8080" },
+	{ "crowdsec", "lapi_url", "ftp://127.0.0.1:8080/" },
+	{ "crowdsec", "lapi_url", "http://" },
+	{ "crowdsec", "lapi_url", "http://127.0.0.1:8080/?x=1" },
+	{ "crowdsec", "lapi_url", "http://127.0.0.1:99999/" },
+	{ "crowdsec", "poll", "0s" },
+	{ "crowdsec", "poll", "2h" },
+	{ "crowdsec", "poll", "10 s" },
 };
 
 TEST(bad_values)
@@ -699,4 +707,45 @@ TEST(format_values)
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv, setup, teardown);
+}
+
+/* [crowdsec]: a URL needs a key; the key comes from api_key or from the
+ * first line of api_key_file, never both; a bad key is not echoed */
+TEST(crowdsec_keys)
+{
+	char kf[64], text[512];
+	FILE *f;
+	int fd;
+
+	ASSERT_EQ(load("[crowdsec]\nlapi_url = http://127.0.0.1:8080/\n"), -EINVAL, "url without key");
+	err_is(2, "key 'api_key': lapi_url is set, but no api_key");
+	ASSERT_EQ(load("[crowdsec]\nlapi_url = http://127.0.0.1:8080/\napi_key =\n"), -EINVAL, "empty key");
+	err_is(3, "key 'api_key': lapi_url is set, but no api_key");
+	ASSERT_EQ(load("[crowdsec]\napi_key = secret key\n"), -EINVAL, "key with a space");
+	err_is(2, "key 'api_key': bad value '(not shown)'");
+	ASSERT_TRUE(!strstr(err, "secret"), "the key is not in the message");
+	ASSERT_EQ(load("[crowdsec]\napi_key_file = /nonexistent/mgt.key\n"), -EINVAL, "missing key file");
+	err_is(2, "key 'api_key_file': cannot read '/nonexistent/mgt.key'");
+
+	snprintf(kf, sizeof(kf), "/tmp/mgt-cskey-XXXXXX");
+	fd = mkstemp(kf);
+	if (!ASSERT_TRUE(fd >= 0, "mkstemp"))
+		return;
+	close(fd);
+	ASSERT_EQ(load("[crowdsec]\napi_key_file = /dev/null\n"), -EINVAL, "empty key file");
+	err_is(2, "key 'api_key_file': '/dev/null' holds no usable key");
+	f = fopen(kf, "w");
+	fputs("0123abcdef\n", f);
+	fclose(f);
+	snprintf(text, sizeof(text), "[crowdsec]\nlapi_url = http://[::1]:8080\napi_key_file = %s\npoll = 2s\n", kf);
+	if (ASSERT_OK(load(text), err)) {
+		ASSERT_TRUE(!strcmp(s->crowdsec_key, "0123abcdef"), "key read from the file");
+		ASSERT_TRUE(!strcmp(s->crowdsec_url, "http://[::1]:8080"), "url");
+		ASSERT_EQ(s->crowdsec_poll_ns, 2 * NSEC_PER_SEC, "poll");
+	}
+	snprintf(text, sizeof(text), "[crowdsec]\napi_key = abc\napi_key_file = %s\n", kf);
+	ASSERT_EQ(load(text), -EINVAL, "both");
+	err_is(3, "key 'api_key_file': api_key is set too");
+	ASSERT_OK(load("[crowdsec]\nlapi_url = https://lapi.example:8080/\napi_key = abc\n"), err);
+	unlink(kf);
 }

@@ -15,6 +15,7 @@
 #include "test.h"
 #include "mailgate.h"
 #include "dnsbl.h"
+#include "crowdsec.h"
 #include "fixture.h"
 
 static char pin_dir[128], bin[256], out_path[64], err_path[64];
@@ -310,6 +311,12 @@ TEST(detach_leaves_foreign_pins)
 	if (!ASSERT_OK(dnsbl_cache_open(&dc, pin_dir, true), "dnsbl cache maps"))
 		return;
 	dnsbl_cache_close(&dc);
+	/* the CrowdSec bouncer's state map, as it pins it (from user space) */
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, MG_MAP_CROWDSEC, 4, 8, 1, NULL);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, MG_MAP_CROWDSEC);
+	if (!ASSERT_TRUE(fd >= 0 && bpf_obj_pin(fd, path) == 0, "pin the CrowdSec state"))
+		return;
+	close(fd);
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "other_map", 4, 4, 1, NULL);
 	snprintf(path, sizeof(path), "%s/other_map", pin_dir);
 	if (!ASSERT_TRUE(fd >= 0 && bpf_obj_pin(fd, path) == 0, "pin a foreign map"))
@@ -329,6 +336,7 @@ TEST(detach_leaves_foreign_pins)
 	ASSERT_TRUE(!exists(pin_dir, MG_MAP_VBITS), "mg_vbits (a map gate_map_names does not list) removed");
 	ASSERT_TRUE(!exists(pin_dir, MG_MAP_DNSBL_CACHE) && !exists(pin_dir, MG_MAP_DNSBL_ZONES),
 		    "the DNSBL cache maps removed");
+	ASSERT_TRUE(!exists(pin_dir, MG_MAP_CROWDSEC), "the CrowdSec bouncer's state removed");
 	ASSERT_TRUE(strstr(err, "other_map") && strstr(err, "other_dir/"), "the warning names what is left");
 
 	/* once only foreign things are gone too, detach removes the dir */

@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 #include "mailgate.h"
 #include "gate.skel.h"
+#include "crowdsec.h"
 
 const char *const gate_map_names[GM_MAX] = {
 	[GM_CONFIG] = MG_MAP_CONFIG,       [GM_PORTS] = MG_MAP_PORTS,
@@ -42,7 +43,7 @@ const char *const mg_class_names[MG_CLASS_MAX] = {
  * A name ending in '*' is a prefix. */
 static const char *const gate_user_pins[] = {
 	MG_PIN_LINK_XDP "*", MG_PIN_LINK_SOCK_STATE, MG_MAP_DNSBL_CACHE, MG_MAP_DNSBL_ZONES,
-	MG_PIN_RUN_CONFIG,
+	MG_PIN_RUN_CONFIG, MG_MAP_CROWDSEC,
 };
 
 static bool name_matches(const char *pattern, const char *name)

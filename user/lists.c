@@ -418,9 +418,9 @@ static void list_human(const struct list_desc *l, const struct row *rows, size_t
 			FILE *hf = isatty(STDOUT_FILENO) ? stdout : stderr;
 
 			if (ban)
-				fprintf(hf, "%-*s  %-6s  %5s  %-10s  %s\n", w, "ADDRESS", "ORIGIN", "LEVEL", "BANNED", "EXPIRES");
+				fprintf(hf, "%-*s  %-8s  %5s  %-10s  %s\n", w, "ADDRESS", "ORIGIN", "LEVEL", "BANNED", "EXPIRES");
 			else
-				fprintf(hf, "%-*s  %-6s  %s\n", w, "PREFIX", "ORIGIN", "EXPIRES");
+				fprintf(hf, "%-*s  %-8s  %s\n", w, "PREFIX", "ORIGIN", "EXPIRES");
 			fflush(hf);
 		}
 		format_expiry(exp, now, e, sizeof(e));
@@ -431,10 +431,10 @@ static void list_human(const struct list_desc *l, const struct row *rows, size_t
 			snprintf(lv, sizeof(lv), "%u", b->level);
 			snprintf(c, sizeof(c), "%s ago", format_duration(now > b->created_ns ? now - b->created_ns : 0,
 									 d, sizeof(d)));
-			printf("%-*s  %-6s  %5s  %-10s  %s\n", w, row_str(l, &rows[i], a, sizeof(a)),
+			printf("%-*s  %-8s  %5s  %-10s  %s\n", w, row_str(l, &rows[i], a, sizeof(a)),
 			       origin_name(b->origin), lv, c, e);
 		} else {
-			printf("%-*s  %-6s  %s\n", w, row_str(l, &rows[i], a, sizeof(a)),
+			printf("%-*s  %-8s  %s\n", w, row_str(l, &rows[i], a, sizeof(a)),
 			       origin_name(rows[i].val.rule.origin), e);
 		}
 	}

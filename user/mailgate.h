@@ -266,6 +266,11 @@ struct mg_settings {
 	uint64_t dnsbl_ttl_max_ns;
 	/* [metrics] */
 	char metrics_listen[256];        /* "none" = off */
+	/* [crowdsec] (crowdsec.c) */
+	char crowdsec_url[512];          /* lapi_url; "" = off */
+	char crowdsec_key[256];          /* api_key, or the first line of api_key_file */
+	char crowdsec_key_file[256];     /* api_key_file as written ("" = none) */
+	uint64_t crowdsec_poll_ns;
 };
 void config_defaults(struct mg_settings *s);
 /* defaults, then the file; on error err names the line: "FILE:LINE: ..." */
@@ -273,12 +278,25 @@ int config_load(const char *path, struct mg_settings *s, char *err, size_t errle
 
 /* ---- daemon.c: what the daemon shares with its threads ---- */
 struct dnsbl;
+/* the CrowdSec bouncer's counters (crowdsec.c writes them, atomics; they
+ * survive a SIGHUP that restarts the bouncer) */
+struct crowdsec_stats {
+	uint64_t polls_ok, polls_failed;     /* stream requests answered / not */
+	uint64_t applied, removed, skipped;  /* decisions: put into the maps; taken out
+					      * (deleted, expired); not for us (type, scope) */
+	uint64_t last_ok_unix_ms;            /* last successful poll, CLOCK_REALTIME ms; 0 = none */
+	uint64_t bans, denies, shadowed;     /* entries held now; decisions covered by
+					      * another origin's entry */
+	uint32_t up;                         /* the last poll succeeded */
+	uint32_t running;                    /* the bouncer is configured and running */
+};
 struct mg_runtime {
 	struct gate *gate;
 	struct dnsbl *dnsbl;                        /* NULL when no DNSBL zone is configured */
 	uint64_t events[MG_EVENT_KIND_MAX];         /* ring buffer events consumed, by kind (atomic) */
 	uint64_t bans_created[MG_ORIGIN_MAX];       /* bans the daemon saw created, by origin (atomic) */
 	uint64_t start_ns;                          /* CLOCK_BOOTTIME at start */
+	struct crowdsec_stats crowdsec;             /* the CrowdSec bouncer (crowdsec.h) */
 };
 
 /* ---- dnsbl.c: DNSBL lookups (c-ares), its own thread ---- */

@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <microhttpd.h>
 #include "mailgate.h"
+#include "crowdsec.h"
 
 #define HTTP_MAX_CONNS     64  /* all clients together (libmicrohttpd refuses more) */
 #define HTTP_KEEP_CONNS    48  /* past this many, a new connection closes the stalest one */
@@ -260,6 +261,8 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 			       "When the daemon started, in seconds since the Unix epoch.");
 		fprintf(f, "mailgate_start_time_seconds %.3f\n", start_time(rt->start_ns));
 	}
+
+	crowdsec_metrics_write(&rt->crowdsec, f);
 
 	if (rt->dnsbl) {
 		dnsbl_metrics_write(rt->dnsbl, f);
