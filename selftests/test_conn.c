@@ -11,6 +11,7 @@
 #include "test.h"
 #include "fixture.h"
 #include "netns.h"
+#include "frames.h"
 
 static struct fixture fx;
 static struct netpair np;
@@ -313,6 +314,138 @@ TEST(never_negative)
 	ASSERT_EQ(conn_of("2001:db8::9"), 0, "source count stays 0");
 	ASSERT_EQ(class_conn(MG_CLASS_SMTP), 0, "class count stays 0");
 	close(lfd);
+}
+
+/* n forged SYNs to SRV4:port from random addresses of 203.0.113.0/24,
+ * through a raw socket in the client namespace */
+static int forge_syns(int n, uint16_t port)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	uint8_t buf[128];
+	char src[32];
+	int fd, sent = 0, one = 1;
+
+	if (ns_enter(np.cli_fd))
+		return -errno;
+	fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	ns_enter(np.self_fd);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &one, sizeof(one));
+	inet_pton(AF_INET, SRV4, &to.sin_addr);
+	for (int i = 0; i < n; i++) {
+		struct frame f = { .src = src, .dst = SRV4, .dport = port,
+				   .sport = (uint16_t)(1024 + i), .seq = 0x1000u + i, .tcp_opts = 4 };
+		struct frame_off o;
+		size_t len;
+
+		snprintf(src, sizeof(src), "203.0.113.%d", 1 + i % 250);
+		len = frame_build(buf, sizeof(buf), &f, &o);
+		if (len && sendto(fd, buf + o.l3, len - o.l3, 0, (void *)&to, sizeof(to)) > 0)
+			sent++;
+	}
+	close(fd);
+	return sent;
+}
+
+/* Real clients complete their handshakes through SYN cookies (the listener's
+ * SYN queue is full of forged SYNs, and net.ipv4.tcp_syncookies = 2 in the
+ * server namespace makes every handshake a cookie one), then every socket
+ * closes, in every order: no count remains. */
+static void cookie_round(int syncookies, int backlog)
+{
+	enum { N = 6 };
+	const char *src[2] = { "192.0.2.3", "192.0.2.6" };
+	int cli[N], srv[N], lfd, got;
+	struct mg_config cfg;
+
+	ns_sh("ip netns exec %s sysctl -qw net.ipv4.tcp_syncookies=%d net.ipv4.tcp_max_syn_backlog=16",
+	      np.srv, syncookies);
+	ns_sh("ip -n %s route replace 203.0.113.0/24 dev %s", np.srv, np.srv_if);
+	cfg_conn(&cfg);
+	fx_reset(&fx, &cfg);
+	lfd = ns_listen(&np, np.srv_fd, "0.0.0.0", 25, backlog);
+	if (!ASSERT_TRUE(lfd >= 0, "listen"))
+		return;
+	for (int i = 0; i < N; i++) {
+		ASSERT_TRUE(forge_syns(200, 25) > 0, "forged SYNs sent");
+		cli[i] = ns_connect(&np, np.cli_fd, src[i % 2], SRV4, 25, WAIT_MS);
+		ASSERT_TRUE(cli[i] >= 0, "a real client connects during the flood");
+		got = accept_n(lfd, srv + i, 1);
+		if (!got)
+			srv[i] = -1;
+	}
+	ASSERT_EQ(wait_conn(src[0], N / 2), N / 2, "first source counted");
+	ASSERT_EQ(wait_conn(src[1], N / 2), N / 2, "second source counted");
+	/* close in every way: client FIN first, server first, RST */
+	for (int i = 0; i < N; i++) {
+		if (cli[i] < 0)
+			continue;
+		if (i % 3 == 0) {
+			close(cli[i]);
+			usleep(20 * 1000);
+			if (srv[i] >= 0)
+				close(srv[i]);
+		} else if (i % 3 == 1) {
+			if (srv[i] >= 0)
+				close(srv[i]);
+			usleep(20 * 1000);
+			close(cli[i]);
+		} else {
+			ns_abort(cli[i]);
+			if (srv[i] >= 0)
+				close(srv[i]);
+		}
+	}
+	ns_sh("ip netns exec %s nstat -az TcpExtSyncookiesRecv TcpExtSyncookiesSent TcpExtListenOverflows TcpExtListenDrops | tail -n +2", np.srv);
+	close(lfd);
+	ASSERT_EQ(wait_conn(src[0], 0), 0, "first source back to 0");
+	ASSERT_EQ(wait_conn(src[1], 0), 0, "second source back to 0");
+	ASSERT_EQ(class_conn(MG_CLASS_SMTP), 0, "class count back to 0");
+	ns_sh("ip netns exec %s sysctl -qw net.ipv4.tcp_syncookies=1", np.srv);
+}
+
+TEST(cookie_handshakes_always)
+{
+	cookie_round(2, 64);
+}
+
+TEST(cookie_handshakes_under_flood)
+{
+	cookie_round(1, 2);
+}
+
+static uint64_t tracer_misses(void)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+
+	bpf_obj_get_info_by_fd(bpf_program__fd(fx.g.skel->progs.mg_sock_state), &info, &len);
+	return info.recursion_misses;
+}
+
+TEST(stress_misses)
+{
+	enum { N = 64, ROUNDS = 40 };
+	int cli[N], srv[N], lfd;
+	struct mg_config cfg;
+
+	cfg_conn(&cfg);
+	fx_reset(&fx, &cfg);
+	lfd = ns_listen(&np, np.srv_fd, "0.0.0.0", 25, 256);
+	for (int r = 0; r < ROUNDS; r++) {
+		int got;
+		for (int i = 0; i < N; i++)
+			cli[i] = ns_connect(&np, np.cli_fd, "192.0.2.4", SRV4, 25, WAIT_MS);
+		got = accept_n(lfd, srv, N);
+		for (int i = 0; i < N; i++) {
+			if (cli[i] >= 0) ns_abort(cli[i]);
+			if (i < got) close(srv[i]);
+		}
+	}
+	close(lfd);
+	usleep(500 * 1000);
+	printf("  misses %llu count %u class %u\n", (unsigned long long)tracer_misses(), conn_of("192.0.2.4"), class_conn(MG_CLASS_SMTP));
 }
 
 static void teardown(void);

@@ -57,6 +57,7 @@ static void cfg_burst3(struct mg_config *c)
 static void cfg_norate(struct mg_config *c) { c->syn_interval_ns = 0; c->prefix_interval_ns = 0; }
 static void cfg_total3(struct mg_config *c) { c->max_total_concurrent = 3; }
 static void cfg_noconc(struct mg_config *c) { c->max_concurrent = 0; }
+static void cfg_unparsed_pass(struct mg_config *c) { c->unparsed = MG_UNPARSED_PASS; }
 
 #define V6 .family = 6
 #define PASS_AS(r, c) .xdp = XDP_PASS, .reason = MG_REASON_##r, .class = MG_CLASS_##c
@@ -123,17 +124,59 @@ static const struct row rows[] = {
 	{ "v6_six_ext_qinq", { V6, .vlans = 2, .n_ext = 6, .tcp_opts = 20,
 	  .ext = { EXT_HOP, EXT_DST, EXT_ROUT, EXT_DST, EXT_DST, EXT_DST } },
 	  DENY_DOC, DROP_AS(DROP_DENY, SMTP) },
-	/* more extension headers than the parser walks: not judged */
+	{ "v6_seven_dstopts", { V6, .n_ext = 7,
+	  .ext = { EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST } },
+	  DENY_DOC, DROP_AS(DROP_DENY, SMTP) },
 	{ "v6_seven_ext", { V6, .n_ext = 7,
 	  .ext = { EXT_HOP, EXT_DST, EXT_ROUT, EXT_DST, EXT_DST, EXT_DST, EXT_DST } },
-	  DENY_DOC, PASS_AS(PASS_OTHER, NONE) },
-	/* fragments: never judged */
-	{ "v4_fragment_mf", { .frag = FRAG_MF }, DENY_ALL, PASS_AS(PASS_FRAGMENT, NONE) },
+	  DENY_DOC, DROP_AS(DROP_DENY, SMTP) },
+	{ "v6_eight_ext", { V6, .n_ext = 8,
+	  .ext = { EXT_HOP, EXT_DST, EXT_ROUT, EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST } },
+	  DENY_DOC, DROP_AS(DROP_DENY, SMTP) },
+	{ "v6_eight_ext_allowed_source", { V6, .n_ext = 8,
+	  .ext = { EXT_HOP, EXT_DST, EXT_ROUT, EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST } },
+	  PASS_AS(PASS_OK, SMTP) },
+	{ "v6_seven_ext_and_fragment", { V6, .n_ext = 7, .frag = FRAG_ATOMIC,
+	  .ext = { EXT_HOP, EXT_DST, EXT_ROUT, EXT_DST, EXT_DST, EXT_DST, EXT_DST } },
+	  DENY_DOC, DROP_AS(DROP_DENY, SMTP) },
+	/* more extension headers than the parser walks: it could be a gated SYN */
+	{ "v6_nine_ext_dropped", { V6, .n_ext = 9, .ext = { EXT_HOP, EXT_DST, EXT_ROUT, EXT_DST,
+	  EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST } }, DROP_AS(DROP_UNPARSED, NONE) },
+	{ "v6_nine_ext_udp_dropped", { V6, .n_ext = 9, .proto = PROTO_UDP, .ext = { EXT_DST, EXT_DST,
+	  EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST } }, DROP_AS(DROP_UNPARSED, NONE) },
+	{ "v6_nine_ext_unparsed_pass", { V6, .n_ext = 9, .ext = { EXT_DST, EXT_DST, EXT_DST, EXT_DST,
+	  EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST } }, DENY_DOC, .cfg = cfg_unparsed_pass,
+	  PASS_AS(PASS_UNPARSED, NONE) },
+	{ "v6_nine_ext_observe", { V6, .n_ext = 9, .ext = { EXT_DST, EXT_DST, EXT_DST, EXT_DST,
+	  EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST } }, .cfg = cfg_observe,
+	  PASS_AS(DROP_UNPARSED, NONE) },
+	/* fragments: a first one is judged by its TCP header (the kernel
+	 * reassembles and answers it), a later one passes (it opens nothing
+	 * without its first) */
+	{ "v4_fragment_first", { .frag = FRAG_MF }, DENY_ALL, DROP_AS(DROP_DENY, SMTP) },
+	{ "v4_fragment_first_allowed_source", { .frag = FRAG_MF }, PASS_AS(PASS_OK, SMTP) },
+	{ "v4_fragment_first_options", { .frag = FRAG_MF, .ip_opts = 8 }, DENY_ALL,
+	  DROP_AS(DROP_DENY, SMTP) },
+	{ "v4_fragment_first_not_gated", { .frag = FRAG_MF, .dport = 80 }, DENY_ALL,
+	  PASS_AS(PASS_NOT_GATED, NONE) },
+	{ "v4_fragment_first_ack", { .frag = FRAG_MF, .flags = TH_ACK }, DENY_ALL,
+	  PASS_AS(PASS_OTHER, NONE) },
+	{ "v4_fragment_first_tiny", { .frag = FRAG_MF, .l4_cut = 8 }, DENY_ALL,
+	  DROP_AS(DROP_UNPARSED, NONE) },
+	{ "v4_fragment_first_tiny_unparsed_pass", { .frag = FRAG_MF, .l4_cut = 16 }, DENY_ALL,
+	  .cfg = cfg_unparsed_pass, PASS_AS(PASS_UNPARSED, NONE) },
+	{ "v4_truncated_not_fragment", { .l4_cut = 16 }, DENY_ALL, PASS_AS(PASS_MALFORMED, NONE) },
 	{ "v4_fragment_offset", { .frag = FRAG_OFFSET }, DENY_ALL, PASS_AS(PASS_FRAGMENT, NONE) },
-	{ "v6_fragment_first", { V6, .frag = FRAG_MF }, DENY_ALL, PASS_AS(PASS_FRAGMENT, NONE) },
+	{ "v6_fragment_first", { V6, .frag = FRAG_MF }, DENY_ALL, DROP_AS(DROP_DENY, SMTP) },
+	{ "v6_fragment_atomic", { V6, .frag = FRAG_ATOMIC }, DENY_ALL, DROP_AS(DROP_DENY, SMTP) },
+	{ "v6_fragment_atomic_allowed_source", { V6, .frag = FRAG_ATOMIC }, PASS_AS(PASS_OK, SMTP) },
+	{ "v6_fragment_first_tiny", { V6, .frag = FRAG_MF, .l4_cut = 12 }, DENY_ALL,
+	  DROP_AS(DROP_UNPARSED, NONE) },
 	{ "v6_fragment_offset", { V6, .frag = FRAG_OFFSET }, DENY_ALL, PASS_AS(PASS_FRAGMENT, NONE) },
 	{ "v6_hop_then_fragment", { V6, .frag = FRAG_MF, .n_ext = 1, .ext = { EXT_HOP } }, DENY_ALL,
-	  PASS_AS(PASS_FRAGMENT, NONE) },
+	  DROP_AS(DROP_DENY, SMTP) },
+	{ "v6_hop_then_fragment_offset", { V6, .frag = FRAG_OFFSET, .n_ext = 1, .ext = { EXT_HOP } },
+	  DENY_ALL, PASS_AS(PASS_FRAGMENT, NONE) },
 
 	/* 1. allow: wins over everything */
 	{ "allow", {}, .allow = { { "192.0.2.1/32" } }, PASS_AS(PASS_ALLOW, SMTP) },
@@ -240,6 +283,12 @@ static const struct row rows[] = {
 	  DROP_AS(DROP_DENY, SMTP) },
 	{ "reset_v6_ext_drops", { V6, .n_ext = 1, .ext = { EXT_DST } }, DENY_ALL, .cfg = cfg_reset,
 	  DROP_AS(DROP_DENY, SMTP) },
+	{ "reset_v4_fragment_drops", { .frag = FRAG_MF }, DENY_ALL, .cfg = cfg_reset,
+	  DROP_AS(DROP_DENY, SMTP) },
+	{ "reset_v6_atomic_fragment_drops", { V6, .frag = FRAG_ATOMIC }, DENY_ALL, .cfg = cfg_reset,
+	  DROP_AS(DROP_DENY, SMTP) },
+	{ "reset_unparsed_drops", { V6, .n_ext = 9, .ext = { EXT_DST, EXT_DST, EXT_DST, EXT_DST,
+	  EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST } }, .cfg = cfg_reset, DROP_AS(DROP_UNPARSED, NONE) },
 	{ "reset_observe_passes", {}, DENY_ALL, .cfg = cfg_reset_observe, PASS_AS(DROP_DENY, SMTP) },
 	/* a held SYN must come again: never answered with a RST */
 	{ "reset_pending_hold_drops_silently", {}, .cfg = cfg_hold_reset, DROP_AS(DROP_PENDING, SMTP) },
@@ -597,7 +646,7 @@ TEST(dnsbl_event_once_per_period)
 	struct mg_config cfg;
 	struct mg_addr a = fx_addr("192.0.2.7");
 	struct mg_verdict v;
-	uint64_t t0;
+	uint64_t t0, until;
 
 	fx_config(&cfg);
 	cfg.dnsbl_enabled = 1;
@@ -611,11 +660,9 @@ TEST(dnsbl_event_once_per_period)
 	ASSERT_TRUE(memcmp(&fx.last[MG_EVENT_DNSBL_QUERY].addr, &a, sizeof(a)) == 0, "event address");
 	ASSERT_EQ(fx.last[MG_EVENT_DNSBL_QUERY].class, MG_CLASS_SUBMISSION, "event class");
 	ASSERT_RANGE(fx.last[MG_EVENT_DNSBL_QUERY].ts_ns, t0, now_boot_ns(), "event time");
-	if (ASSERT_OK(bpf_map_lookup_elem(fx.g.fd[GM_VERDICT], &a, &v), "pending entry")) {
-		ASSERT_EQ(v.state, MG_VERDICT_PENDING, "state pending");
-		ASSERT_RANGE(v.expires_ns, t0 + cfg.pending_ns, now_boot_ns() + cfg.pending_ns,
-			     "pending until");
-	}
+	if (ASSERT_OK(bpf_map_lookup_elem(fx.g.fd[GM_PENDING], &a, &until), "pending entry"))
+		ASSERT_RANGE(until, t0 + cfg.pending_ns, now_boot_ns() + cfg.pending_ns, "pending until");
+	ASSERT_TRUE(bpf_map_lookup_elem(fx.g.fd[GM_VERDICT], &a, &v) != 0, "no entry among the answers");
 	ASSERT_EQ(counter(MG_REASON_PASS_PENDING, MG_CLASS_SUBMISSION), 5, "counted pending");
 	/* another source: its own event */
 	syn_from("2001:db8::7", 6, 25);
@@ -632,7 +679,8 @@ TEST(dnsbl_event_once_per_period)
 }
 
 /* The global event budget: burst 3 at 1/h admits 3 events for 6 sources;
- * the others are counted lost and not marked pending (they retry). */
+ * the others are counted lost, not marked pending (they retry) and pass
+ * unasked. */
 TEST(dnsbl_event_budget)
 {
 	struct mg_config cfg;
@@ -655,14 +703,15 @@ TEST(dnsbl_event_budget)
 	ASSERT_EQ(g.events_lost, 3, "events lost to the budget");
 	for (int i = 1; i <= 6; i++) {
 		struct mg_addr a;
-		struct mg_verdict v;
+		uint64_t until;
 
 		snprintf(src, sizeof(src), "203.0.113.%d", i);
 		a = fx_addr(src);
-		pending += bpf_map_lookup_elem(fx.g.fd[GM_VERDICT], &a, &v) == 0;
+		pending += bpf_map_lookup_elem(fx.g.fd[GM_PENDING], &a, &until) == 0;
 	}
 	ASSERT_EQ(pending, 3, "only sources with an event sent are pending");
-	ASSERT_EQ(counter(MG_REASON_PASS_PENDING, MG_CLASS_SMTP), 6, "all six pass pending");
+	ASSERT_EQ(counter(MG_REASON_PASS_PENDING, MG_CLASS_SMTP), 3, "three pass pending");
+	ASSERT_EQ(counter(MG_REASON_PASS_UNASKED, MG_CLASS_SMTP), 3, "three pass unasked");
 }
 
 /* hold: the first SYN is dropped; once the verdict is in, the retransmission passes */

@@ -785,6 +785,23 @@ static int setup_signals(sigset_t *set)
 	return signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* The loop drains the event ring buffer: each tick it tells the data path
+ * so (mg_ctl.alive_until_ns); once that runs out (the daemon died, hangs, or
+ * stopped with keep_attached = yes), the data path asks no DNSBL question
+ * and holds nothing (pass_unasked). */
+static void heartbeat(struct daemon *d, uint64_t now)
+{
+	struct mg_ctl ctl = { 0 };
+	char dur[32];
+
+	gate_read_ctl(&d->gate, &ctl);
+	if (ctl.alive_until_ns && ctl.alive_until_ns < now && d->rt.dnsbl)
+		pr_warn("msg=\"the heartbeat ran out: the data path skipped the DNSBL step (pass_unasked)\" for=%s",
+			format_duration(now - ctl.alive_until_ns, dur, sizeof(dur)));
+	if (gate_heartbeat(&d->gate, now + MG_HEARTBEAT_NS))
+		pr_warn("msg=\"cannot write the heartbeat into %s\" err=\"%s\"", MG_MAP_CTL, strerror(errno));
+}
+
 /* One step of the loop; returns 0 to go on, 1 on SIGTERM/SIGINT, -errno on failure. */
 static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
 {
@@ -814,6 +831,7 @@ static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
 	}
 	now = now_boot_ns();
 	if (now >= *next_tick) {
+		heartbeat(d, now);
 		for (int i = 0; i < 3; i++)
 			sweep_tick(d, &d->sweeps[i], now);
 		check_links(d);
@@ -986,6 +1004,9 @@ int do_run(int argc, char **argv)
 		code = EXIT_OK;
 	}
 	sd_notify(0, "STOPPING=1");
+	gate_heartbeat(&d->gate, 0); /* nobody drains the ring buffer from now on */
+	if (d->rt.dnsbl)
+		pr_info("msg=\"DNSBL step off until a daemon runs again (unknown sources pass unasked)\"");
 	detach = !d->set->keep_attached;
 	if (!detach)
 		pr_info("msg=\"leaving the program attached (keep_attached = yes)\"");

@@ -249,6 +249,8 @@ static void show_config(struct gate *g, struct json_object *doc)
 	   json_object_new_string(c.mode == MG_MODE_OBSERVE ? "observe" : "enforce"));
 	kv(t, o, "action", c.action == MG_ACTION_RESET ? "reset" : "drop",
 	   json_object_new_string(c.action == MG_ACTION_RESET ? "reset" : "drop"));
+	kv(t, o, "unparsed", c.unparsed == MG_UNPARSED_PASS ? "pass" : "drop",
+	   json_object_new_string(c.unparsed == MG_UNPARSED_PASS ? "pass" : "drop"));
 #define RATE_KV(key, iv) kv(t, o, key, format_rate(iv, buf, sizeof(buf)), json_rate(iv))
 #define U32_KV(key, v, zero) u32_kv(t, o, key, v, zero)
 #define DUR_KV(key, ns) kv(t, o, key, format_duration(ns, d, sizeof(d)), json_object_new_double((double)(ns) / NSEC_PER_SEC))
@@ -273,6 +275,22 @@ static void show_config(struct gate *g, struct json_object *doc)
 		kv(t, o, "threshold", buf, json_object_new_int(c.dnsbl_threshold));
 		kv(t, o, "pending", c.pending == MG_PENDING_HOLD ? "hold" : "pass",
 		   json_object_new_string(c.pending == MG_PENDING_HOLD ? "hold" : "pass"));
+	}
+	{
+		/* the daemon's heartbeat: without it nobody answers DNSBL questions */
+		struct mg_ctl ctl = { 0 };
+		uint64_t now = now_boot_ns();
+		bool alive = !gate_read_ctl(g, &ctl) && ctl.alive_until_ns > now;
+
+		if (alive)
+			snprintf(buf, sizeof(buf), "fresh%s", c.dnsbl_enabled ? ": DNSBL questions are asked" : "");
+		else if (!ctl.alive_until_ns)
+			snprintf(buf, sizeof(buf), "none yet%s", c.dnsbl_enabled ? ": the DNSBL step is skipped (pass_unasked)" : "");
+		else
+			snprintf(buf, sizeof(buf), "stale for %s%s",
+				 format_duration(now - ctl.alive_until_ns, d, sizeof(d)),
+				 c.dnsbl_enabled ? ": the DNSBL step is skipped (pass_unasked)" : "");
+		kv(t, o, "heartbeat", buf, json_object_new_boolean(alive));
 	}
 #undef RATE_KV
 #undef U32_KV
