@@ -948,6 +948,149 @@ TEST(lru_flood_small_maps)
 	fx_unload(&small);
 }
 
+/* pending = hold with the global event budget spent (issue 9: a forged
+ * flood far below the flood threshold used it up and every new client was
+ * held forever): a source whose question cannot be sent passes unasked,
+ * and its retransmission too, until a question goes out. */
+TEST(hold_budget_spent_passes_unasked)
+{
+	struct mg_config cfg;
+	struct mg_addr a = fx_addr("192.0.2.20");
+	uint64_t until;
+
+	fx_config(&cfg);
+	cfg.dnsbl_enabled = 1;
+	cfg.pending = MG_PENDING_HOLD;
+	cfg.event_interval_ns = 3600 * SEC_NS;
+	cfg.event_burst = 1;
+	fx_reset(&fx, &cfg);
+	ASSERT_EQ(syn_from("203.0.113.9", 4, 25), XDP_DROP, "the first question spends the budget");
+	ASSERT_EQ(fx_drain(&fx), 1, "its event");
+	ASSERT_EQ(syn_from("192.0.2.20", 4, 25), XDP_PASS, "a new client passes unasked");
+	ASSERT_EQ(syn_from("192.0.2.20", 4, 25), XDP_PASS, "and its retransmission");
+	ASSERT_EQ(fx_drain(&fx), 0, "no event over the budget");
+	ASSERT_EQ(counter(MG_REASON_PASS_UNASKED, MG_CLASS_SMTP), 2, "counted pass_unasked");
+	ASSERT_EQ(counter(MG_REASON_DROP_PENDING, MG_CLASS_SMTP), 1, "only the asked one held");
+	ASSERT_TRUE(bpf_map_lookup_elem(fx.g.fd[GM_PENDING], &a, &until) != 0, "not marked pending");
+	/* answers still count: a listed source is dropped */
+	fx_verdict(&fx, "192.0.2.21", MG_VERDICT_LISTED, now_boot_ns() + 60 * SEC_NS);
+	ASSERT_EQ(syn_from("192.0.2.21", 4, 25), XDP_DROP, "listed still dropped");
+}
+
+/* pending = hold (and pass) while the daemon shows no sign of life: the
+ * heartbeat in mg_ctl ran out, nobody drains the ring buffer, so no
+ * question is asked and nothing is held; answers already in still count.
+ * A fresh heartbeat brings the DNSBL step back. */
+TEST(hold_daemon_silent_passes_unasked)
+{
+	struct mg_config cfg;
+	struct mg_addr a = fx_addr("192.0.2.22");
+	uint64_t until;
+
+	fx_config(&cfg);
+	cfg.dnsbl_enabled = 1;
+	cfg.pending = MG_PENDING_HOLD;
+	fx_reset(&fx, &cfg);
+	ASSERT_OK(gate_heartbeat(&fx.g, now_boot_ns() - SEC_NS), "a heartbeat that ran out");
+	ASSERT_EQ(syn_from("192.0.2.22", 4, 25), XDP_PASS, "a new client passes");
+	ASSERT_EQ(syn_from("2001:db8::22", 6, 25), XDP_PASS, "a new v6 client passes");
+	ASSERT_EQ(fx_drain(&fx), 0, "no question asked");
+	ASSERT_TRUE(bpf_map_lookup_elem(fx.g.fd[GM_PENDING], &a, &until) != 0, "nothing pending");
+	ASSERT_EQ(counter(MG_REASON_PASS_UNASKED, MG_CLASS_SMTP), 2, "counted pass_unasked");
+	fx_verdict(&fx, "192.0.2.23", MG_VERDICT_LISTED, now_boot_ns() + 60 * SEC_NS);
+	ASSERT_EQ(syn_from("192.0.2.23", 4, 25), XDP_DROP, "a listed answer still drops");
+	/* the quotas still apply to an unasked source */
+	fx_u32(&fx, GM_CONN, &a, cfg.max_concurrent);
+	ASSERT_EQ(syn_from("192.0.2.22", 4, 25), XDP_DROP, "quotas after the DNSBL step");
+	ASSERT_OK(gate_heartbeat(&fx.g, now_boot_ns() + 60 * SEC_NS), "the daemon is back");
+	ASSERT_EQ(syn_from("192.0.2.24", 4, 25), XDP_DROP, "held again");
+	ASSERT_EQ(fx_drain(&fx), 1, "asked again");
+	/* a heartbeat of 0 (the daemon stopped) is no sign of life either */
+	ASSERT_OK(gate_heartbeat(&fx.g, 0), "the daemon stops");
+	ASSERT_EQ(syn_from("192.0.2.25", 4, 25), XDP_PASS, "passes after a clean stop");
+}
+
+/* A flood of forged sources never evicts a DNSBL answer (issue 9: pending
+ * entries in mg_verdict pushed a "listed" verdict out of a small LRU map
+ * and the listed source's next SYN passed): questions live in mg_pending,
+ * which the flood churns, apart from the answers. */
+TEST(forged_pending_churn_keeps_listed)
+{
+	struct fixture small;
+	struct mg_config cfg;
+	struct frame f = { 0 };
+	struct mg_verdict v;
+	struct mg_addr listed = fx_addr("192.0.2.30");
+	uint8_t pkt[128];
+	char src[32];
+	size_t len;
+
+	if (!ASSERT_OK(fx_load(&small, "churn", 256), "load with 256 sources"))
+		return;
+	fx_config(&cfg);
+	cfg.dnsbl_enabled = 1;
+	cfg.event_interval_ns = 0; /* no budget: every forged source asks */
+	fx_reset(&small, &cfg);
+	ASSERT_OK(fx_verdict(&small, "192.0.2.30", MG_VERDICT_LISTED, now_boot_ns() + 3600 * SEC_NS),
+		  "listed verdict");
+	ASSERT_OK(fx_verdict(&small, "192.0.2.31", MG_VERDICT_ALLOWED, now_boot_ns() + 3600 * SEC_NS),
+		  "allowlisted verdict");
+	f.src = src;
+	for (int i = 0; i < 4000; i++) {
+		snprintf(src, sizeof(src), "198.51.%d.%d", 100 + i / 250, 1 + i % 250);
+		len = frame_build(pkt, sizeof(pkt), &f, NULL);
+		fx_run(&small, pkt, len, NULL, NULL);
+		if (i % 500 == 0)
+			fx_drain(&small);
+	}
+	fx_drain(&small);
+	ASSERT_OK(bpf_map_lookup_elem(small.g.fd[GM_VERDICT], &listed, &v), "listed verdict still there");
+	ASSERT_EQ(fx_syn(&small, "192.0.2.30", 25), XDP_DROP, "the listed source stays dropped");
+	ASSERT_EQ(fx_count(&small, MG_REASON_DROP_DNSBL, MG_CLASS_SMTP), 1, "as drop_dnsbl");
+	ASSERT_EQ(fx_syn(&small, "192.0.2.31", 25), XDP_PASS, "the allowlisted source passes");
+	ASSERT_EQ(fx_count(&small, MG_REASON_PASS_DNSWL, MG_CLASS_SMTP), 1, "as pass_dnswl");
+	fx_unload(&small);
+}
+
+/* The config in effect is one of two slots: the controller writes the
+ * other and flips mg_ctl.config_slot, so a packet never reads a config
+ * while it is written (issue 9: mg_config was copied in place). A write
+ * into the slot not in effect - a controller caught halfway - changes no
+ * decision; the flip makes it the one in effect at once. */
+TEST(config_slot_flip)
+{
+	struct mg_config cfg, half, back;
+	struct mg_ctl ctl;
+	uint32_t inactive;
+
+	fx_config(&cfg);
+	fx_reset(&fx, &cfg);
+	ASSERT_OK(fx_rule(&fx, GM_DENY, "192.0.2.0/24", 0), "deny entry");
+	ASSERT_OK(gate_read_ctl(&fx.g, &ctl), "read mg_ctl");
+	inactive = (ctl.config_slot & 1) ^ 1;
+	/* half a config in the slot not in effect: observe mode, nothing else */
+	memset(&half, 0, sizeof(half));
+	half.mode = MG_MODE_OBSERVE;
+	ASSERT_OK(bpf_map_update_elem(fx.g.fd[GM_CONFIG], &inactive, &half, BPF_ANY), "write the other slot");
+	ASSERT_EQ(syn_from("192.0.2.1", 4, 25), XDP_DROP, "the slot in effect decides");
+	ASSERT_OK(gate_read_config(&fx.g, &back), "read back");
+	ASSERT_EQ(back.mode, MG_MODE_ENFORCE, "gate_read_config reads the slot in effect");
+	/* a full write flips */
+	cfg.mode = MG_MODE_OBSERVE;
+	ASSERT_OK(gate_write_config(&fx.g, &cfg), "write observe");
+	ASSERT_OK(gate_read_ctl(&fx.g, &ctl), "read mg_ctl");
+	ASSERT_EQ(ctl.config_slot, inactive, "flipped to the slot written");
+	ASSERT_EQ(syn_from("192.0.2.1", 4, 25), XDP_PASS, "observe in effect at once");
+	cfg.mode = MG_MODE_ENFORCE;
+	ASSERT_OK(gate_write_config(&fx.g, &cfg), "write enforce");
+	ASSERT_OK(gate_read_ctl(&fx.g, &ctl), "read mg_ctl");
+	ASSERT_EQ(ctl.config_slot, inactive ^ 1, "flipped back");
+	ASSERT_EQ(syn_from("192.0.2.1", 4, 25), XDP_DROP, "enforce in effect again");
+	ASSERT_OK(gate_read_config(&fx.g, &back), "read back");
+	ASSERT_TRUE(back.mask_v4[3] == htonl(0xffffff00) && back.mode == MG_MODE_ENFORCE &&
+		    back.syn_burst == cfg.syn_burst, "the config read is the one written");
+}
+
 static int setup(void)
 {
 	return fx_load(&fx, "unit", 0);
