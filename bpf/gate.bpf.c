@@ -870,13 +870,13 @@ static __always_inline void conn_add(const struct mg_addr *a, __u32 class)
 		__sync_fetch_and_add(n, 1);
 }
 
-/* decrement, never below zero */
+/* decrement, never below zero; retried until it lands (a lost decrement
+ * would leak a count: the loop bound only keeps the verifier content) */
 static __always_inline void dec_floor(__u32 *n)
 {
-	__u32 old = *n, cur;
+	__u32 old = *(volatile __u32 *)n, cur;
 
-#pragma unroll
-	for (int i = 0; i < 8 && old; i++) {
+	for (int i = 0; i < 1024 && old; i++) {
 		cur = __sync_val_compare_and_swap(n, old, old - 1);
 		if (cur == old)
 			break;
@@ -895,10 +895,15 @@ static __always_inline void conn_del(const struct mg_addr *a, __u32 class)
 		dec_floor(n);
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(mg_sock_state, const struct sock *sk, const int oldstate, const int newstate)
+/* One TCP state change. Two identical programs run it (below): a tracing
+ * program already running on a CPU is skipped when the tracepoint fires
+ * again there (a softirq interrupting it: the program's recursion_misses),
+ * which would lose a count or, worse, a decrement. The other program is
+ * never the one interrupted at the same time, so every transition is seen
+ * at least once; the socket's mark makes the second sight a no-op (both
+ * run one after the other for a socket, under its lock). */
+static __always_inline int sock_state(struct sock *s, int oldstate, int newstate)
 {
-	struct sock *s = (struct sock *)sk;
 	struct mg_config *cfg;
 	struct mg_sock *st;
 
@@ -907,10 +912,8 @@ int BPF_PROG(mg_sock_state, const struct sock *sk, const int oldstate, const int
 
 	if (newstate == TCP_CLOSE) {
 		st = bpf_sk_storage_get(&mg_socks, s, 0, 0);
-		if (st && st->counted) {
-			st->counted = 0;
+		if (st && __sync_lock_test_and_set(&st->counted, 0))
 			conn_del(&st->addr, st->class);
-		}
 		return 0;
 	}
 	if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED)
@@ -937,9 +940,23 @@ int BPF_PROG(mg_sock_state, const struct sock *sk, const int oldstate, const int
 		__builtin_memcpy(st->addr.a, &s->__sk_common.skc_v6_daddr, 16);
 	}
 	st->class = *classp;
-	st->counted = 1;
+	if (__sync_val_compare_and_swap(&st->counted, 0, 1) != 0)
+		return 0;
 	conn_add(&st->addr, st->class);
 
 	mark_verified(&st->addr, now_ns());
 	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(mg_sock_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	return sock_state((struct sock *)sk, oldstate, newstate);
+}
+
+/* the twin: see sock_state() */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(mg_sock_state2, const struct sock *sk, const int oldstate, const int newstate)
+{
+	return sock_state((struct sock *)sk, oldstate, newstate);
 }

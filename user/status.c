@@ -115,6 +115,7 @@ static void show_links(const char *pin_dir, struct json_object *doc, uint64_t no
 	struct dirent *de;
 	DIR *dir = opendir(pin_dir);
 	int n = 0;
+	bool twin;
 
 	table_row(t, "INTERFACE", "IFINDEX", "MODE", "PROG ID", "LINK ID", "PROGRAM");
 	while (dir && (de = readdir(dir))) {
@@ -148,6 +149,8 @@ static void show_links(const char *pin_dir, struct json_object *doc, uint64_t no
 	}
 	if (dir)
 		closedir(dir);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, MG_PIN_LINK_SOCK_STATE2);
+	twin = !access(path, F_OK);
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, LINK_SOCK_STATE);
 	if (!link_info(path, &info)) {
 		prog_describe(info.prog_id, &p, now);
@@ -155,6 +158,7 @@ static void show_links(const char *pin_dir, struct json_object *doc, uint64_t no
 		json_object_object_add(tr, "prog_id", json_object_new_int64(info.prog_id));
 		json_object_object_add(tr, "link_id", json_object_new_int64(info.id));
 		json_object_object_add(tr, "prog_name", json_object_new_string(p.name));
+		json_object_object_add(tr, "twin", json_object_new_boolean(twin));
 	}
 	if (opts.json) {
 		json_object_object_add(doc, "interfaces", ifs);
@@ -166,8 +170,8 @@ static void show_links(const char *pin_dir, struct json_object *doc, uint64_t no
 		else
 			printf("  none attached (no %s* link pinned under %s)\n", LINK_XDP_PREFIX, pin_dir);
 		if (tr)
-			printf("  connection tracking: %s, prog id %u, link id %u\n", p.name[0] ? p.name : "?",
-			       info.prog_id, info.id);
+			printf("  connection tracking: %s, prog id %u, link id %u%s\n", p.name[0] ? p.name : "?",
+			       info.prog_id, info.id, twin ? " (and its twin)" : " (its twin " MG_PIN_LINK_SOCK_STATE2 " is missing: a transition the kernel skips it for is lost)");
 		else
 			printf("  connection tracking: not attached (no %s pin): concurrent limits see no connections\n",
 			       LINK_SOCK_STATE);
