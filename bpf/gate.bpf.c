@@ -798,7 +798,7 @@ int mg_xdp(struct xdp_md *ctx)
 	if (proto == ETH_P_IP)
 		proto = parse_ipv4(&c, &ip, &src);
 	else if (proto == ETH_P_IPV6)
-		proto = parse_ipv6(&c, &ip6, &src);
+		proto = parse_ipv6(ctx, &c, &ip6, &src);
 	else if (proto >= 0)
 		proto = PARSE_OTHER;
 

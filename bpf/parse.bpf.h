@@ -102,14 +102,68 @@ static __always_inline int parse_ipv4(struct cursor *c, struct iphdr **iph, stru
 	return ip->protocol;
 }
 
-/* IPv6, walking up to MG_MAX_EXTHDRS extension headers (hop-by-hop,
- * routing, destination options, authentication, fragment). A fragment header
- * with offset 0 is walked through: an atomic fragment (M clear) is the whole
- * packet, a first fragment (M set) carries the TCP header. */
-static __always_inline int parse_ipv6(struct cursor *c, struct ipv6hdr **ip6h, struct mg_addr *src)
+/* The IPv6 extension header walk, over offsets from the frame's start (no
+ * packet pointers: a global function, verified once on its own, with no
+ * header layout of the caller multiplying its states). w->off: where the
+ * header of type next starts; w->len: the IP payload bytes left from there.
+ * Walks up to MG_MAX_EXTHDRS headers (hop-by-hop, routing, destination
+ * options, authentication, fragment); returns the upper-layer protocol
+ * with w at its header, or a PARSE_* result. A fragment header with offset
+ * 0 is walked through: an atomic fragment (M clear) is the whole packet, a
+ * first fragment (M set, w->frag = 1) carries the TCP header. */
+struct mg_ext6 {
+	__u32 off;
+	__u32 len;
+	__u32 frag;
+	__u32 pad;
+};
+
+__noinline int mg_walk_ext6(struct xdp_md *ctx, struct mg_ext6 *w, __u32 next)
 {
+	__u8 h[4]; /* next header, length, (fragment header) offset and M */
+	__u32 elen;
+
+	if (!ctx || !w)
+		return PARSE_MALFORMED;
+	for (int i = 0; i <= MG_MAX_EXTHDRS; i++) {
+		if (next != IPPROTO_HOPOPTS && next != IPPROTO_ROUTING && next != IPPROTO_DSTOPTS &&
+		    next != IPPROTO_FRAGMENT && next != IPPROTO_AH)
+			return next;
+		if (i == MG_MAX_EXTHDRS)
+			break;
+		if (w->len < 8 || bpf_xdp_load_bytes(ctx, w->off, h, sizeof(h)))
+			return w->frag ? PARSE_UNPARSED : PARSE_MALFORMED;
+		if (next == IPPROTO_FRAGMENT) {
+			__u16 fo = (__u16)h[2] << 8 | h[3];
+
+			if (fo & IP6_OFFSET)
+				return PARSE_FRAGMENT;
+			if (fo & IP6_MF)
+				w->frag = 1;
+			elen = 8;
+		} else if (next == IPPROTO_AH) {
+			elen = ((__u32)h[1] + 2) * 4;
+		} else {
+			elen = ((__u32)h[1] + 1) * 8;
+		}
+		next = h[0];
+		if (elen > w->len)
+			return w->frag ? PARSE_UNPARSED : PARSE_MALFORMED;
+		w->len -= elen;
+		w->off += elen;
+	}
+	/* more extension headers than we walk: it could be a SYN */
+	return PARSE_UNPARSED;
+}
+
+/* IPv6 and its extension headers (mg_walk_ext6). */
+static __always_inline int parse_ipv6(struct xdp_md *ctx, struct cursor *c, struct ipv6hdr **ip6h,
+				      struct mg_addr *src)
+{
+	void *data = (void *)(long)ctx->data;
 	struct ipv6hdr *ip6 = c->pos;
-	__u8 next;
+	struct mg_ext6 w = {};
+	int r;
 
 	if ((void *)(ip6 + 1) > c->end)
 		return PARSE_MALFORMED;
@@ -117,48 +171,19 @@ static __always_inline int parse_ipv6(struct cursor *c, struct ipv6hdr **ip6h, s
 		return PARSE_MALFORMED;
 	if ((void *)(ip6 + 1) + bpf_ntohs(ip6->payload_len) > c->end)
 		return PARSE_MALFORMED;
-	c->l4_len = bpf_ntohs(ip6->payload_len);
 	__builtin_memcpy(src->a, &ip6->saddr, 16);
 	*ip6h = ip6;
-	c->pos = ip6 + 1;
-	next = ip6->nexthdr;
-
-	/* MG_MAX_EXTHDRS headers are walked; the one after them is checked too */
-#pragma unroll
-	for (int i = 0; i <= MG_MAX_EXTHDRS; i++) {
-		struct ipv6_opt_hdr *eh = c->pos;
-		__u32 elen;
-
-		if (next != IPPROTO_HOPOPTS && next != IPPROTO_ROUTING && next != IPPROTO_DSTOPTS &&
-		    next != IPPROTO_FRAGMENT && next != IPPROTO_AH)
-			return next;
-		if (i == MG_MAX_EXTHDRS)
-			break;
-		if ((void *)(eh + 1) > c->end)
-			return PARSE_MALFORMED;
-		if (next == IPPROTO_FRAGMENT) {
-			struct frag_hdr *fh = c->pos;
-
-			if ((void *)(fh + 1) > c->end)
-				return PARSE_MALFORMED;
-			if (fh->frag_off & bpf_htons(IP6_OFFSET))
-				return PARSE_FRAGMENT;
-			if (fh->frag_off & bpf_htons(IP6_MF))
-				c->frag = 1;
-			elen = sizeof(*fh);
-		} else if (next == IPPROTO_AH) {
-			elen = (eh->hdrlen + 2) * 4;
-		} else {
-			elen = (eh->hdrlen + 1) * 8;
-		}
-		next = eh->nexthdr;
-		if (elen > c->l4_len)
-			return c->frag ? PARSE_UNPARSED : PARSE_MALFORMED;
-		c->l4_len -= elen;
-		c->pos += elen;
-	}
-	/* more extension headers than we walk: it could be a SYN */
-	return PARSE_UNPARSED;
+	w.off = (void *)(ip6 + 1) - data;
+	w.len = bpf_ntohs(ip6->payload_len);
+	r = mg_walk_ext6(ctx, &w, ip6->nexthdr);
+	if (r < 0)
+		return r;
+	if (w.off > 0x3fff) /* 16 KiB of extension headers: the walk bounds it */
+		return PARSE_UNPARSED;
+	c->pos = data + (w.off & 0x3fff);
+	c->l4_len = w.len;
+	c->frag = w.frag;
+	return r;
 }
 
 static __always_inline int parse_tcp(struct cursor *c, struct tcphdr **tcph)

@@ -970,6 +970,9 @@ int do_run(int argc, char **argv)
 		fail(EXIT_FAIL, "cannot apply the configuration");
 		goto out;
 	}
+	/* the first heartbeat before the program is attached: questions sent
+	 * from now on wait in the ring buffer for the loop, seconds away */
+	heartbeat(d, now_boot_ns());
 
 	for (int i = 0; i < d->n_ifs; i++) {
 		struct iface *ifc = &d->ifs[i];
