@@ -435,6 +435,16 @@ TEST(cookie_handshakes_under_flood)
 	cookie_round(1, 2);
 }
 
+static uint32_t link_prog(struct bpf_link *l)
+{
+	struct bpf_link_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (!l || bpf_obj_get_info_by_fd(bpf_link__fd(l), &info, &len))
+		return 0;
+	return info.prog_id;
+}
+
 /* The kernel skips a tracing program that is already running on the CPU
  * (a softirq that interrupts it: the program's recursion_misses); a skipped
  * CLOSE would leak a count for good. So two identical tracers run, and a
@@ -451,6 +461,10 @@ TEST(twin_tracer_sees_what_the_other_misses)
 
 	cfg_conn(&cfg);
 	fx_reset(&fx, &cfg);
+	/* two programs, not one attached twice: the kernel's guard is per program */
+	ASSERT_TRUE(bpf_program__fd(progs[0]) != bpf_program__fd(progs[1]) &&
+		    link_prog(state_link) != link_prog(state_link2) && link_prog(state_link) && link_prog(state_link2),
+		    "two tracer programs attached");
 	lfd = ns_listen(&np, np.srv_fd, "0.0.0.0", 25, 8);
 	if (!ASSERT_TRUE(lfd >= 0, "listen"))
 		return;
