@@ -215,6 +215,17 @@ static int set_action(struct cfg_ctx *c, const char *v)
 	return 0;
 }
 
+static int set_unparsed(struct cfg_ctx *c, const char *v)
+{
+	if (!strcmp(v, "drop"))
+		c->s->cfg.unparsed = MG_UNPARSED_DROP;
+	else if (!strcmp(v, "pass"))
+		c->s->cfg.unparsed = MG_UNPARSED_PASS;
+	else
+		return bad(c, v, NULL);
+	return 0;
+}
+
 static int set_keep_attached(struct cfg_ctx *c, const char *v)
 {
 	return parse_bool(v, &c->s->keep_attached) ? bad(c, v, NULL) : 0;
@@ -505,6 +516,7 @@ static const struct cfg_key keys[] = {
 	{ "gate", "mode", set_mode, "enforce or observe" },
 	{ "gate", "action", set_action, "drop or reset" },
 	{ "gate", "keep_attached", set_keep_attached, "yes or no" },
+	{ "gate", "unparsed", set_unparsed, "drop or pass" },
 	{ "limits", "syn_rate", set_syn_rate, RATE },
 	{ "limits", "syn_burst", set_syn_burst, "an integer 1..100000" },
 	{ "limits", "prefix_v4", set_prefix_v4, "a prefix length 8..32" },

@@ -6,6 +6,7 @@
  *   mg_*                 the maps (gate.c)
  *   link_xdp_IFACE       the XDP link of each interface
  *   link_sock_state      the tp_btf/inet_sock_set_state link
+ *   link_sock_state2     its twin (two tracers: see bpf/gate.bpf.c, sock_state())
  * The pin dir itself is the lock: a running daemon holds flock(LOCK_EX) on
  * it, so a second `run` and a `detach` refuse while it is alive.
  *
@@ -86,7 +87,7 @@ struct daemon {
 	enum attach_mode mode;
 	bool dry_run;
 	bool config_given;       /* -c on the command line */
-	struct bpf_link *sock_link;
+	struct bpf_link *sock_link[2]; /* mg_sock_state and its twin */
 	int lock_fd;
 	struct ring_buffer *rb;
 	struct metrics *metrics;
@@ -534,36 +535,47 @@ static int attach_iface(struct daemon *d, struct iface *ifc)
 }
 
 /* A new tracing link replaces the pinned one; the old one goes last. */
-static int attach_sock_state(struct daemon *d)
+static int attach_tracer(struct daemon *d, int i, struct bpf_program *prog, const char *name)
 {
 	char pin[PATH_MAX];
 	int old, err;
 
-	if (pin_path(pin, d->gate.pin_dir, MG_PIN_LINK_SOCK_STATE, ""))
+	if (pin_path(pin, d->gate.pin_dir, name, ""))
 		return -ENAMETOOLONG;
 	old = bpf_obj_get(pin);
-	d->sock_link = bpf_program__attach_trace(d->gate.skel->progs.mg_sock_state);
-	if (!d->sock_link) {
+	d->sock_link[i] = bpf_program__attach_trace(prog);
+	if (!d->sock_link[i]) {
 		err = -errno;
-		pr_err("msg=\"cannot attach the TCP state tracer\" err=\"%s\"", strerror(-err));
+		pr_err("msg=\"cannot attach the TCP state tracer\" prog=%s err=\"%s\"", bpf_program__name(prog),
+		       strerror(-err));
 		if (old >= 0)
 			close(old);
 		return err;
 	}
 	if (old >= 0)
 		unlink(pin);
-	err = bpf_link__pin(d->sock_link, pin);
+	err = bpf_link__pin(d->sock_link[i], pin);
 	if (old >= 0)
 		close(old); /* the earlier run's tracer goes away here */
 	if (err) {
 		pr_err("msg=\"cannot pin the TCP state tracer\" pin=%s err=\"%s\"", pin, strerror(-err));
-		bpf_link__destroy(d->sock_link);
-		d->sock_link = NULL;
+		bpf_link__destroy(d->sock_link[i]);
+		d->sock_link[i] = NULL;
 		return err;
 	}
 	if (old >= 0)
-		pr_info("msg=\"TCP state tracer replaced\" link_id=%u", fd_id(bpf_link__fd(d->sock_link)));
+		pr_info("msg=\"TCP state tracer replaced\" prog=%s link_id=%u", bpf_program__name(prog),
+			fd_id(bpf_link__fd(d->sock_link[i])));
 	return 0;
+}
+
+/* The tracer is two identical programs (bpf/gate.bpf.c, sock_state()): the
+ * kernel skips a tracing program that is already running on the CPU, and
+ * the twin sees what the other was skipped for. */
+static int attach_sock_state(struct daemon *d)
+{
+	return attach_tracer(d, 0, d->gate.skel->progs.mg_sock_state, MG_PIN_LINK_SOCK_STATE) ?:
+	       attach_tracer(d, 1, d->gate.skel->progs.mg_sock_state2, MG_PIN_LINK_SOCK_STATE2);
 }
 
 /* At exit: detach the XDP links (all, or only those this run created) or
@@ -586,8 +598,10 @@ static void release_links(struct daemon *d, bool detach, bool only_created)
 		close(ifc->link_fd);
 		ifc->link_fd = -1;
 	}
-	bpf_link__destroy(d->sock_link); /* closes our fd; the pin keeps it */
-	d->sock_link = NULL;
+	for (int i = 0; i < 2; i++) {
+		bpf_link__destroy(d->sock_link[i]); /* closes our fd; the pin keeps it */
+		d->sock_link[i] = NULL;
+	}
 }
 
 /* XDP links an earlier run pinned for interfaces this run does not gate
@@ -837,6 +851,23 @@ static int setup_signals(sigset_t *set)
 	return signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* The loop drains the event ring buffer: each tick it tells the data path
+ * so (mg_ctl.alive_until_ns); once that runs out (the daemon died, hangs, or
+ * stopped with keep_attached = yes), the data path asks no DNSBL question
+ * and holds nothing (pass_unasked). */
+static void heartbeat(struct daemon *d, uint64_t now)
+{
+	struct mg_ctl ctl = { 0 };
+	char dur[32];
+
+	gate_read_ctl(&d->gate, &ctl);
+	if (ctl.alive_until_ns && ctl.alive_until_ns < now && d->rt.dnsbl)
+		pr_warn("msg=\"the heartbeat ran out: the data path skipped the DNSBL step (pass_unasked)\" for=%s",
+			format_duration(now - ctl.alive_until_ns, dur, sizeof(dur)));
+	if (gate_heartbeat(&d->gate, now + MG_HEARTBEAT_NS))
+		pr_warn("msg=\"cannot write the heartbeat into %s\" err=\"%s\"", MG_MAP_CTL, strerror(errno));
+}
+
 /* systemd's status line (systemctl status): the interfaces, and the
  * CrowdSec bouncer's state when it runs; sent with READY=1 at start
  * (ready), then whenever it changes */
@@ -887,6 +918,7 @@ static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
 	}
 	now = now_boot_ns();
 	if (now >= *next_tick) {
+		heartbeat(d, now);
 		for (int i = 0; i < 4; i++)
 			sweep_tick(d, &d->sweeps[i], now);
 		check_links(d);
@@ -1016,6 +1048,9 @@ int do_run(int argc, char **argv)
 		fail(EXIT_FAIL, "cannot apply the configuration");
 		goto out;
 	}
+	/* the first heartbeat before the program is attached: questions sent
+	 * from now on wait in the ring buffer for the loop, seconds away */
+	heartbeat(d, now_boot_ns());
 
 	for (int i = 0; i < d->n_ifs; i++) {
 		struct iface *ifc = &d->ifs[i];
@@ -1073,6 +1108,9 @@ int do_run(int argc, char **argv)
 		code = EXIT_OK;
 	}
 	sd_notify(0, "STOPPING=1");
+	gate_heartbeat(&d->gate, 0); /* nobody drains the ring buffer from now on */
+	if (d->rt.dnsbl)
+		pr_info("msg=\"DNSBL step off until a daemon runs again (unknown sources pass unasked)\"");
 	detach = !d->set->keep_attached;
 	if (!detach)
 		pr_info("msg=\"leaving the program attached (keep_attached = yes)\"");
@@ -1275,9 +1313,13 @@ int do_detach(int argc, char **argv)
 	}
 	if (!left) {
 		/* the last interface: the tracer, the maps and the pin dir go too */
-		if (!pin_path(path, opts.pin_dir, MG_PIN_LINK_SOCK_STATE, "") && !access(path, F_OK)) {
-			remove_link(path);
-			removed++;
+		static const char *const tracers[] = { MG_PIN_LINK_SOCK_STATE, MG_PIN_LINK_SOCK_STATE2 };
+
+		for (int i = 0; i < 2; i++) {
+			if (!pin_path(path, opts.pin_dir, tracers[i], "") && !access(path, F_OK)) {
+				remove_link(path);
+				removed++;
+			}
 		}
 		err = remove_pins(opts.pin_dir, &removed, foreign, sizeof(foreign), &n_foreign);
 		if (n_foreign)

@@ -81,7 +81,7 @@ uint64_t now_boot_ns(void);                                          /* the cloc
 enum gate_map {
 	GM_CONFIG, GM_PORTS, GM_ALLOW, GM_DENY, GM_BAN, GM_VERDICT, GM_SRC, GM_PREFIX,
 	GM_CONN, GM_CLASS_CONN, GM_VERIFIED, GM_COUNTERS, GM_GLOBAL, GM_EVENTS, GM_SOCKS,
-	GM_BAN_QUOTA,
+	GM_BAN_QUOTA, GM_CTL, GM_PENDING,
 	GM_MAX
 };
 /* Bans live in two maps: GM_BAN_QUOTA for the data path's own (origin
@@ -94,6 +94,7 @@ extern const char *const gate_map_names[GM_MAX];
 /* links pinned under the pin dir by `mailgate run` (daemon.c) */
 #define MG_PIN_LINK_XDP        "link_xdp_"       /* + interface name, one per interface */
 #define MG_PIN_LINK_SOCK_STATE "link_sock_state" /* tp_btf/inet_sock_set_state */
+#define MG_PIN_LINK_SOCK_STATE2 "link_sock_state2" /* its twin (bpf/gate.bpf.c, sock_state()) */
 
 /* runinfo.c: the config file the daemon runs with, pinned as an array map
  * (one entry, the absolute path; "" = the built-in defaults) */
@@ -116,6 +117,7 @@ struct gate {
 	struct gate_bpf *skel; /* NULL when only the pinned maps were opened */
 	char pin_dir[PATH_MAX];
 	int fd[GM_MAX];        /* map fds, -1 when not open */
+	struct mg_ctl *ctl;    /* mg_ctl mmapped on first write (gate_ctl), else NULL */
 };
 
 /* Open and load the programs; maps are pinned under pin_dir by name and
@@ -126,8 +128,17 @@ int gate_open_pinned(struct gate *g, const char *pin_dir);
 void gate_close(struct gate *g);
 /* Fill an mg_config with the documented defaults. */
 void gate_default_config(struct mg_config *c);
+/* Write c into the mg_config slot not in effect, flip mg_ctl.config_slot to
+ * it and wait until no packet can still be reading the old one (an RCU grace
+ * period): the data path never sees a half-written config. */
 int gate_write_config(struct gate *g, const struct mg_config *c);
+/* The config in effect (the slot mg_ctl names). */
 int gate_read_config(struct gate *g, struct mg_config *c);
+/* The daemon's heartbeat: the data path asks DNSBL questions until
+ * until_ns (CLOCK_BOOTTIME); 0 = now (nobody answers). */
+int gate_heartbeat(struct gate *g, uint64_t until_ns);
+/* mg_ctl as it is now (config slot, heartbeat) */
+int gate_read_ctl(struct gate *g, struct mg_ctl *c);
 /* ports[p] = class, for all 65536 ports (0 = not gated) */
 int gate_write_ports(struct gate *g, const uint8_t *ports);
 /* the default gated ports: smtp 25, submission 465 587, imap 143 993, pop3 110 995 */

@@ -184,12 +184,22 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 		cfg.mode == MG_MODE_OBSERVE ? "observe" : "enforce",
 		cfg.action == MG_ACTION_RESET ? "reset" : "drop");
 
+	{
+		struct mg_ctl ctl = { 0 };
+
+		gate_read_ctl(g, &ctl);
+		metrics_family(f, "mailgate_dnsbl_asking", "gauge",
+			       "1 while the data path asks DNSBL questions (DNSBL on and the daemon's heartbeat fresh); 0: unknown sources pass unasked (pass_unasked).");
+		fprintf(f, "mailgate_dnsbl_asking %d\n", cfg.dnsbl_enabled && ctl.alive_until_ns > now_boot_ns());
+	}
+
 	metrics_family(f, "mailgate_packets_total", "counter",
 		       "Packets the XDP program judged, by decision reason and port class (class none: not a gated SYN). drop_* reasons are drops, or would-be drops in observe mode.");
 	for (int r = 0; r < MG_REASON_MAX; r++) {
 		for (int cl = 0; cl < MG_CLASS_MAX; cl++) {
 			uint64_t v = counters[MG_COUNTER_IDX(r, cl)];
-			bool gated = r >= MG_REASON_PASS_ALLOW;
+			bool gated = r >= MG_REASON_PASS_ALLOW && r != MG_REASON_DROP_UNPARSED &&
+				     r != MG_REASON_PASS_UNPARSED;
 
 			/* every possible series, even at 0, so rate() sees the first one;
 			 * impossible ones only if they ever counted */

@@ -37,7 +37,7 @@ static int parse_interval(const char *s, uint64_t *ns)
 
 static bool is_pass(int r)
 {
-	return r < MG_REASON_FIRST_DROP;
+	return !MG_REASON_DROPS(r);
 }
 
 static uint64_t reason_total(const uint64_t *c, int r)
@@ -178,8 +178,9 @@ static void stats_table(const uint64_t *c, const double *rate, bool all, int wid
 			if (rate) {
 				double x = 0;
 
-				for (int r = d ? MG_REASON_FIRST_DROP : 0; r < (d ? MG_REASON_MAX : MG_REASON_FIRST_DROP); r++)
-					x += rate[MG_COUNTER_IDX(r, k)];
+				for (int r = 0; r < MG_REASON_MAX; r++)
+					if (is_pass(r) == !d)
+						x += rate[MG_COUNTER_IDX(r, k)];
 				cells[n] = format_count(x, buf[n], sizeof(buf[n]));
 			} else {
 				cells[n] = format_count(sum[d][k], buf[n], sizeof(buf[n]));
