@@ -25,11 +25,20 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* the gate's maps (bpf/gate.bpf.c), same definitions */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct mg_config);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mg_config SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct mg_ctl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_ctl SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -100,7 +109,12 @@ int mg_tc_cookie(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	port = bpf_ntohs(tcp->dest);
 	class = bpf_map_lookup_elem(&mg_ports, &port);
-	cfg = bpf_map_lookup_elem(&mg_config, &zero);
+	{
+		struct mg_ctl *ctl = bpf_map_lookup_elem(&mg_ctl, &zero);
+		__u32 slot = ctl ? *(volatile __u32 *)&ctl->config_slot & 1 : 0;
+
+		cfg = bpf_map_lookup_elem(&mg_config, &slot); /* the slot in effect */
+	}
 	g = bpf_map_lookup_elem(&mg_global, &zero);
 	keys = bpf_map_lookup_elem(&mg_cookie, &zero);
 	if (!class || !*class || !cfg || !g || !keys || !keys->ready || cfg->flood_action != MG_FLOOD_COOKIE)

@@ -137,7 +137,7 @@ TEST(example_has_every_key)
 		"ban_after", "ban_window", "ban_evidence", "ban_concurrent", "ban_time", "ban_time_max", "flood_threshold",
 		"flood_budget", "max_sources", "sites", "threshold", "allowlist_threshold",
 		"pending", "resolvers", "timeout", "max_inflight", "ttl_min", "ttl_max", "cidrs",
-		"listen",
+		"listen", "lapi_url", "api_key", "api_key_file", "poll",
 	};
 	char line[1024], want[64];
 	FILE *f = fopen("examples/mailgate.conf", "r");
@@ -328,6 +328,9 @@ static const struct {
 	{ "limits", "syn_rate", "10" },
 	{ "limits", "syn_rate", "10/x" },
 	{ "limits", "syn_rate", "-1/s" },
+	{ "limits", "syn_rate", "1e-20/s" },    /* an interval past any integer */
+	{ "limits", "syn_rate", "2e9/s" },      /* an interval under 1 ns */
+	{ "limits", "prefix_rate", "0.001/d" }, /* slower than one per 365 days */
 	{ "limits", "syn_burst", "0" },
 	{ "limits", "syn_burst", "100001" },
 	{ "limits", "syn_burst", "twenty" },
@@ -381,6 +384,14 @@ static const struct {
 	{ "metrics", "listen", "localhost:9433" },
 	{ "metrics", "listen", "[::1]" },
 	{ "metrics", "listen", "::1:9433" },
+	{ "crowdsec", "lapi_url", "127.0.0.1:8080" },
+	{ "crowdsec", "lapi_url", "ftp://127.0.0.1:8080/" },
+	{ "crowdsec", "lapi_url", "http://" },
+	{ "crowdsec", "lapi_url", "http://127.0.0.1:8080/?x=1" },
+	{ "crowdsec", "lapi_url", "http://127.0.0.1:99999/" },
+	{ "crowdsec", "poll", "0s" },
+	{ "crowdsec", "poll", "2h" },
+	{ "crowdsec", "poll", "10 s" },
 };
 
 TEST(bad_values)
@@ -479,6 +490,20 @@ TEST(cross_key_checks)
 	ASSERT_EQ(load("[dnsbl]\nthreshold = 2\nallowlist_threshold = 2\n"), -EINVAL, "rc");
 	err_is(3, "allowlist_threshold (2) must be below threshold (2)");
 	ASSERT_OK(load("[limits]\nban_time = 2d\nban_time_max = 2d\n"), err);
+}
+
+/* A rate and its burst whose product (the time a full bucket spans) would
+ * wrap the data path's sums is refused, naming the keys and values; the
+ * same file passes with a burst that fits. */
+TEST(rate_burst_span)
+{
+	ASSERT_EQ(load("[limits]\nsyn_rate = 0.30695/d\nsyn_burst = 65536\n"), -EINVAL, "syn 0.30695/d x 65536");
+	if (err_is(3, "key 'syn_burst': syn_burst = 65536 with syn_rate = "))
+		ASSERT_TRUE(strstr(err, "lower syn_burst or raise syn_rate") != NULL, err);
+	ASSERT_EQ(load("[limits]\nprefix_burst = 100000\nprefix_rate = 1/d\n"), -EINVAL, "prefix 1/d x 100000");
+	err_is(3, "key 'prefix_rate': prefix_burst = 100000 with prefix_rate = 1/d");
+	ASSERT_OK(load("[limits]\nsyn_rate = 0.30695/d\nsyn_burst = 1000\n"), err);
+	ASSERT_OK(load("[limits]\nsyn_rate = 0/s\nsyn_burst = 100000\n"), err);
 }
 
 /* What the daemon refuses at start, config check refuses too: with sites
@@ -604,8 +629,14 @@ TEST(parse_rate_values)
 		{ "10/s", 100000000 }, { "600/m", 100000000 }, { "1/h", 3600 * NSEC_PER_SEC },
 		{ "0/s", 0 }, { "0.5/s", 2 * NSEC_PER_SEC }, { "2/d", 43200 * NSEC_PER_SEC },
 	};
-	static const char *const bad[] = { "", "10", "10/", "/s", "-1/s", "10/x", "10 /s", "ten/s" };
+	static const char *const bad[] = { "", "10", "10/", "/s", "-1/s", "10/x", "10 /s", "ten/s",
+					   "1e-20/s", "1e-300/s", "2e9/s", "1e9/ms", "0.001/d", "1e999/s" };
 	uint64_t ns;
+
+	/* the ends of the range */
+	ASSERT_OK(parse_rate("1e9/s", &ns), "1e9/s");
+	ASSERT_EQ(ns, 1, "1e9/s is 1 ns");
+	ASSERT_OK(parse_rate("0.00274/d", &ns), "one per 365 days (rounded up)");
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		if (ASSERT_OK(parse_rate(good[i].s, &ns), good[i].s))
@@ -676,4 +707,45 @@ TEST(format_values)
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv, setup, teardown);
+}
+
+/* [crowdsec]: a URL needs a key; the key comes from api_key or from the
+ * first line of api_key_file, never both; a bad key is not echoed */
+TEST(crowdsec_keys)
+{
+	char kf[64], text[512];
+	FILE *f;
+	int fd;
+
+	ASSERT_EQ(load("[crowdsec]\nlapi_url = http://127.0.0.1:8080/\n"), -EINVAL, "url without key");
+	err_is(2, "key 'api_key': lapi_url is set, but no api_key");
+	ASSERT_EQ(load("[crowdsec]\nlapi_url = http://127.0.0.1:8080/\napi_key =\n"), -EINVAL, "empty key");
+	err_is(3, "key 'api_key': lapi_url is set, but no api_key");
+	ASSERT_EQ(load("[crowdsec]\napi_key = secret key\n"), -EINVAL, "key with a space");
+	err_is(2, "key 'api_key': bad value '(not shown)'");
+	ASSERT_TRUE(!strstr(err, "secret"), "the key is not in the message");
+	ASSERT_EQ(load("[crowdsec]\napi_key_file = /nonexistent/mgt.key\n"), -EINVAL, "missing key file");
+	err_is(2, "key 'api_key_file': cannot read '/nonexistent/mgt.key'");
+
+	snprintf(kf, sizeof(kf), "/tmp/mgt-cskey-XXXXXX");
+	fd = mkstemp(kf);
+	if (!ASSERT_TRUE(fd >= 0, "mkstemp"))
+		return;
+	close(fd);
+	ASSERT_EQ(load("[crowdsec]\napi_key_file = /dev/null\n"), -EINVAL, "empty key file");
+	err_is(2, "key 'api_key_file': '/dev/null' holds no usable key");
+	f = fopen(kf, "w");
+	fputs("0123abcdef\n", f);
+	fclose(f);
+	snprintf(text, sizeof(text), "[crowdsec]\nlapi_url = http://[::1]:8080\napi_key_file = %s\npoll = 2s\n", kf);
+	if (ASSERT_OK(load(text), err)) {
+		ASSERT_TRUE(!strcmp(s->crowdsec_key, "0123abcdef"), "key read from the file");
+		ASSERT_TRUE(!strcmp(s->crowdsec_url, "http://[::1]:8080"), "url");
+		ASSERT_EQ(s->crowdsec_poll_ns, 2 * NSEC_PER_SEC, "poll");
+	}
+	snprintf(text, sizeof(text), "[crowdsec]\napi_key = abc\napi_key_file = %s\n", kf);
+	ASSERT_EQ(load(text), -EINVAL, "both");
+	err_is(3, "key 'api_key_file': api_key is set too");
+	ASSERT_OK(load("[crowdsec]\nlapi_url = https://lapi.example:8080/\napi_key = abc\n"), err);
+	unlink(kf);
 }

@@ -27,6 +27,7 @@
 #include <ini.h>
 #include <json-c/json.h>
 #include "mailgate.h"
+#include "crowdsec.h"
 
 #define MAX_LINE 65536 /* longer lines are an error, not silently split */
 
@@ -48,6 +49,7 @@ struct cfg_ctx {
 	bool line_done;    /* the last read ended a line */
 	char section[64];
 	int *seen;         /* line where each key was set, 0 = not set */
+	bool key_inline;   /* [crowdsec] api_key has a value */
 	char err[1536];    /* first error, without the "FILE:LINE: " prefix */
 	int err_line;
 	unsigned seen_class_mask; /* max_concurrent: bit 0 the plain number, 2 << class each class */
@@ -208,6 +210,17 @@ static int set_action(struct cfg_ctx *c, const char *v)
 		c->s->cfg.action = MG_ACTION_DROP;
 	else if (!strcmp(v, "reset"))
 		c->s->cfg.action = MG_ACTION_RESET;
+	else
+		return bad(c, v, NULL);
+	return 0;
+}
+
+static int set_unparsed(struct cfg_ctx *c, const char *v)
+{
+	if (!strcmp(v, "drop"))
+		c->s->cfg.unparsed = MG_UNPARSED_DROP;
+	else if (!strcmp(v, "pass"))
+		c->s->cfg.unparsed = MG_UNPARSED_PASS;
 	else
 		return bad(c, v, NULL);
 	return 0;
@@ -438,14 +451,83 @@ static int set_listen(struct cfg_ctx *c, const char *v)
 	return 0;
 }
 
+/* ---- [crowdsec] (values checked by crowdsec.c) ---- */
+static int set_lapi_url(struct cfg_ctx *c, const char *v)
+{
+	char why[256];
+
+	if (crowdsec_url_check(v, why, sizeof(why)))
+		return bad(c, strlen(v) > 300 ? "..." : v, why);
+	snprintf(c->s->crowdsec_url, sizeof(c->s->crowdsec_url), "%s", v);
+	return 0;
+}
+
+static int set_api_key(struct cfg_ctx *c, const char *v)
+{
+	char why[256];
+
+	if (!*v)
+		return 0;
+	if (crowdsec_key_check(v, why, sizeof(why)))
+		return bad(c, "(not shown)", why); /* a key is not echoed into logs */
+	if (c->s->crowdsec_key_file[0]) {
+		set_err(c, "key 'api_key': api_key_file is set too (set one of them)");
+		return -EINVAL;
+	}
+	snprintf(c->s->crowdsec_key, sizeof(c->s->crowdsec_key), "%s", v);
+	c->key_inline = true;
+	return 0;
+}
+
+/* the key is read here, so that `config check` and SIGHUP see a missing or
+ * empty file (and a new key after `cscli bouncers add`) */
+static int set_api_key_file(struct cfg_ctx *c, const char *v)
+{
+	char line[512], why[256];
+	FILE *f;
+	size_t n;
+
+	if (!*v) {
+		c->s->crowdsec_key_file[0] = 0;
+		return 0;
+	}
+	if (strlen(v) >= sizeof(c->s->crowdsec_key_file))
+		return bad(c, "...", "a path of at most 255 characters");
+	if (c->key_inline) {
+		set_err(c, "key 'api_key_file': api_key is set too (set one of them)");
+		return -EINVAL;
+	}
+	f = fopen(v, "r");
+	if (!f) {
+		set_err(c, "key 'api_key_file': cannot read '%s': %s", v, strerror(errno));
+		return -EINVAL;
+	}
+	if (!fgets(line, sizeof(line), f))
+		line[0] = 0;
+	fclose(f);
+	n = strlen(line);
+	while (n && isspace((unsigned char)line[n - 1]))
+		line[--n] = 0;
+	if (crowdsec_key_check(line, why, sizeof(why))) {
+		set_err(c, "key 'api_key_file': '%s' holds no usable key on its first line (expected %s)", v, why);
+		return -EINVAL;
+	}
+	snprintf(c->s->crowdsec_key_file, sizeof(c->s->crowdsec_key_file), "%s", v);
+	snprintf(c->s->crowdsec_key, sizeof(c->s->crowdsec_key), "%s", line);
+	return 0;
+}
+
+DURATION_SETTER(set_poll, crowdsec_poll_ns, CS_POLL_MIN_NS, CS_POLL_MAX_NS)
+
 #define DUR "a duration like 30s, 10m, 1h, 1d"
-#define RATE "a rate like 10/s or 600/m; 0/s = off"
+#define RATE "a rate like 10/s or 600/m, from 1 per 365 days up to 1e9/s; 0/s = off"
 
 static const struct cfg_key keys[] = {
 	{ "gate", "ports", set_ports, PORTS_EXPECTED },
 	{ "gate", "mode", set_mode, "enforce or observe" },
 	{ "gate", "action", set_action, "drop or reset" },
 	{ "gate", "keep_attached", set_keep_attached, "yes or no" },
+	{ "gate", "unparsed", set_unparsed, "drop or pass" },
 	{ "limits", "syn_rate", set_syn_rate, RATE },
 	{ "limits", "syn_burst", set_syn_burst, "an integer 1..100000" },
 	{ "limits", "prefix_v4", set_prefix_v4, "a prefix length 8..32" },
@@ -476,10 +558,14 @@ static const struct cfg_key keys[] = {
 	{ "dnsbl", "ttl_max", set_ttl_max, DUR ", 1s..7d" },
 	{ "allow", "cidrs", set_cidrs, "a list of CIDRs with host bits zero, e.g. 192.0.2.0/24, 2001:db8::/32" },
 	{ "metrics", "listen", set_listen, "none, ADDR:PORT or [IPV6]:PORT" },
+	{ "crowdsec", "lapi_url", set_lapi_url, "empty, or the Local API's URL like http://127.0.0.1:8080/" },
+	{ "crowdsec", "api_key", set_api_key, "the bouncer key from cscli bouncers add NAME -o raw" },
+	{ "crowdsec", "api_key_file", set_api_key_file, "a file with the bouncer key on its first line" },
+	{ "crowdsec", "poll", set_poll, DUR ", 1s..1h" },
 };
 #define N_KEYS ((int)(sizeof(keys) / sizeof(keys[0])))
 
-static const char *const sections[] = { "gate", "limits", "dnsbl", "allow", "metrics" };
+static const char *const sections[] = { "gate", "limits", "dnsbl", "allow", "metrics", "crowdsec" };
 
 static int key_index(const char *section, const char *name)
 {
@@ -538,7 +624,7 @@ static char *reader(char *str, int num, void *stream)
 
 			snprintf(name, sizeof(name), "%.*s", (int)n, line + 1);
 			if (n >= sizeof(name) || !known_section(trim(name)))
-				set_err(c, "unknown section [%.*s] (expected [gate], [limits], [dnsbl], [allow] or [metrics])",
+				set_err(c, "unknown section [%.*s] (expected [gate], [limits], [dnsbl], [allow], [metrics] or [crowdsec])",
 					(int)(n < 60 ? n : 60), line + 1);
 		}
 	}
@@ -553,7 +639,7 @@ static int handler(void *user, const char *section, const char *name, const char
 	if (c->err[0])
 		return 0;
 	if (!*section) {
-		set_err(c, "key '%s' outside a section (put it under [gate], [limits], [dnsbl], [allow] or [metrics])",
+		set_err(c, "key '%s' outside a section (put it under [gate], [limits], [dnsbl], [allow], [metrics] or [crowdsec])",
 			name);
 		return 0;
 	}
@@ -574,6 +660,22 @@ static int handler(void *user, const char *section, const char *name, const char
 static int seen_line(struct cfg_ctx *c, const char *section, const char *name)
 {
 	return c->seen[key_index(section, name)];
+}
+
+/* a rate and its burst: burst × interval within MG_RATE_MAX_SPAN_NS */
+static void check_span(struct cfg_ctx *c, const char *rate, const char *burst, uint64_t interval_ns,
+		       uint32_t n)
+{
+	int lr = seen_line(c, "limits", rate), lb = seen_line(c, "limits", burst);
+	char r[32];
+
+	if (!rate_span_check(interval_ns, n))
+		return;
+	c->lineno = lr > lb ? lr : lb;
+	set_err(c, "key '%s': %s = %u with %s = %s (one per %.3g s) needs %.3g years to refill, more than the %.0f years a bucket can span: lower %s or raise %s",
+		lb >= lr ? burst : rate, burst, n, rate, format_rate(interval_ns, r, sizeof(r)),
+		(double)interval_ns / NSEC_PER_SEC, (double)interval_ns * n / NSEC_PER_SEC / (365.25 * 86400),
+		(double)MG_RATE_MAX_SPAN_NS / NSEC_PER_SEC / (365.25 * 86400), burst, rate);
 }
 
 /* keys that must agree with each other; reported at the later line */
@@ -603,7 +705,17 @@ static int check_pairs(struct cfg_ctx *c)
 		c->lineno = la > lb ? la : lb;
 		set_err(c, "allowlist_threshold (%d) must be below threshold (%d)",
 			s->dnsbl_allow_threshold, s->dnsbl_threshold);
+	} else if (s->crowdsec_url[0] && !s->crowdsec_key[0]) {
+		la = seen_line(c, "crowdsec", "api_key");
+		lb = seen_line(c, "crowdsec", "api_key_file");
+		c->lineno = la ? la : lb ? lb : seen_line(c, "crowdsec", "lapi_url");
+		set_err(c, "key 'api_key': lapi_url is set, but no api_key (or api_key_file) is "
+			"(expected the bouncer key from cscli bouncers add NAME -o raw)");
 	}
+	if (!c->err[0])
+		check_span(c, "syn_rate", "syn_burst", s->cfg.syn_interval_ns, s->cfg.syn_burst);
+	if (!c->err[0])
+		check_span(c, "prefix_rate", "prefix_burst", s->cfg.prefix_interval_ns, s->cfg.prefix_burst);
 	return c->err[0] ? -EINVAL : 0;
 }
 
@@ -652,6 +764,7 @@ void config_defaults(struct mg_settings *s)
 	s->dnsbl_ttl_min_ns = 60 * NSEC_PER_SEC;
 	s->dnsbl_ttl_max_ns = 3600 * NSEC_PER_SEC;
 	snprintf(s->metrics_listen, sizeof(s->metrics_listen), "127.0.0.1:9433");
+	s->crowdsec_poll_ns = 10 * NSEC_PER_SEC; /* lapi_url "": the bouncer is off */
 }
 
 int config_load(const char *path, struct mg_settings *s, char *err, size_t errlen)

@@ -12,6 +12,7 @@
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -20,6 +21,7 @@
 #include <linux/if_link.h>
 #include <json-c/json.h>
 #include "mailgate.h"
+#include "crowdsec.h"
 
 #define LINK_XDP_PREFIX "link_xdp_"
 #define LINK_SOCK_STATE "link_sock_state"
@@ -105,6 +107,28 @@ static int daemon_pid(const char *pin_dir)
 	return found;
 }
 
+/* the data path's action is reset (its pinned config; in this namespace,
+ * where the interfaces' ifindexes mean what they say) */
+static bool action_is_reset(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	struct mg_config c;
+	struct stat st;
+	uint32_t zero = 0;
+	bool r = false;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, MG_MAP_CONFIG);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	if (!bpf_map_lookup_elem(fd, &zero, &c) && c.action == MG_ACTION_RESET &&
+	    !stat("/proc/self/ns/net", &st) && (uint32_t)st.st_ino == (uint32_t)c.netns_ino)
+		r = true;
+	close(fd);
+	return r;
+}
+
 static void show_links(const char *pin_dir, struct json_object *doc, uint64_t now)
 {
 	struct json_object *ifs = json_object_new_array(), *tr = NULL;
@@ -114,7 +138,10 @@ static void show_links(const char *pin_dir, struct json_object *doc, uint64_t no
 	char path[PATH_MAX], a[32], b[32], c[32], d[48];
 	struct dirent *de;
 	DIR *dir = opendir(pin_dir);
+	char note[320], notes[2048] = "";
+	bool reset = action_is_reset(pin_dir);
 	int n = 0;
+	bool twin;
 
 	table_row(t, "INTERFACE", "IFINDEX", "MODE", "PROG ID", "LINK ID", "PROGRAM");
 	while (dir && (de = readdir(dir))) {
@@ -143,11 +170,17 @@ static void show_links(const char *pin_dir, struct json_object *doc, uint64_t no
 		json_object_object_add(o, "link_id", json_object_new_int64(info.id));
 		json_object_object_add(o, "prog_name", json_object_new_string(p.name));
 		json_object_object_add(o, "loaded_s_ago", json_object_new_int64(p.loaded_ago_ns / NSEC_PER_SEC));
+		if (reset && reset_veth_note(info.xdp.ifindex, !strcmp(mode, "generic"), note, sizeof(note))) {
+			json_object_object_add(o, "reset_note", json_object_new_string(note));
+			snprintf(notes + strlen(notes), sizeof(notes) - strlen(notes), "  %s: %s\n", ifname, note);
+		}
 		json_object_array_add(ifs, o);
 		n++;
 	}
 	if (dir)
 		closedir(dir);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, MG_PIN_LINK_SOCK_STATE2);
+	twin = !access(path, F_OK);
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, LINK_SOCK_STATE);
 	if (!link_info(path, &info)) {
 		prog_describe(info.prog_id, &p, now);
@@ -155,6 +188,7 @@ static void show_links(const char *pin_dir, struct json_object *doc, uint64_t no
 		json_object_object_add(tr, "prog_id", json_object_new_int64(info.prog_id));
 		json_object_object_add(tr, "link_id", json_object_new_int64(info.id));
 		json_object_object_add(tr, "prog_name", json_object_new_string(p.name));
+		json_object_object_add(tr, "twin", json_object_new_boolean(twin));
 	}
 	if (opts.json) {
 		json_object_object_add(doc, "interfaces", ifs);
@@ -165,9 +199,10 @@ static void show_links(const char *pin_dir, struct json_object *doc, uint64_t no
 			table_print(t, stdout, 2);
 		else
 			printf("  none attached (no %s* link pinned under %s)\n", LINK_XDP_PREFIX, pin_dir);
+		fputs(notes, stdout);
 		if (tr)
-			printf("  connection tracking: %s, prog id %u, link id %u\n", p.name[0] ? p.name : "?",
-			       info.prog_id, info.id);
+			printf("  connection tracking: %s, prog id %u, link id %u%s\n", p.name[0] ? p.name : "?",
+			       info.prog_id, info.id, twin ? " (and its twin)" : " (its twin " MG_PIN_LINK_SOCK_STATE2 " is missing: a transition the kernel skips it for is lost)");
 		else
 			printf("  connection tracking: not attached (no %s pin): concurrent limits see no connections\n",
 			       LINK_SOCK_STATE);
@@ -249,6 +284,8 @@ static void show_config(struct gate *g, struct json_object *doc)
 	   json_object_new_string(c.mode == MG_MODE_OBSERVE ? "observe" : "enforce"));
 	kv(t, o, "action", c.action == MG_ACTION_RESET ? "reset" : "drop",
 	   json_object_new_string(c.action == MG_ACTION_RESET ? "reset" : "drop"));
+	kv(t, o, "unparsed", c.unparsed == MG_UNPARSED_PASS ? "pass" : "drop",
+	   json_object_new_string(c.unparsed == MG_UNPARSED_PASS ? "pass" : "drop"));
 #define RATE_KV(key, iv) kv(t, o, key, format_rate(iv, buf, sizeof(buf)), json_rate(iv))
 #define U32_KV(key, v, zero) u32_kv(t, o, key, v, zero)
 #define DUR_KV(key, ns) kv(t, o, key, format_duration(ns, d, sizeof(d)), json_object_new_double((double)(ns) / NSEC_PER_SEC))
@@ -288,6 +325,22 @@ static void show_config(struct gate *g, struct json_object *doc)
 		kv(t, o, "threshold", buf, json_object_new_int(c.dnsbl_threshold));
 		kv(t, o, "pending", c.pending == MG_PENDING_HOLD ? "hold" : "pass",
 		   json_object_new_string(c.pending == MG_PENDING_HOLD ? "hold" : "pass"));
+	}
+	{
+		/* the daemon's heartbeat: without it nobody answers DNSBL questions */
+		struct mg_ctl ctl = { 0 };
+		uint64_t now = now_boot_ns();
+		bool alive = !gate_read_ctl(g, &ctl) && ctl.alive_until_ns > now;
+
+		if (alive)
+			snprintf(buf, sizeof(buf), "fresh%s", c.dnsbl_enabled ? ": DNSBL questions are asked" : "");
+		else if (!ctl.alive_until_ns)
+			snprintf(buf, sizeof(buf), "none yet%s", c.dnsbl_enabled ? ": the DNSBL step is skipped (pass_unasked)" : "");
+		else
+			snprintf(buf, sizeof(buf), "stale for %s%s",
+				 format_duration(now - ctl.alive_until_ns, d, sizeof(d)),
+				 c.dnsbl_enabled ? ": the DNSBL step is skipped (pass_unasked)" : "");
+		kv(t, o, "heartbeat", buf, json_object_new_boolean(alive));
 	}
 #undef RATE_KV
 #undef U32_KV
@@ -333,6 +386,51 @@ static void show_global(struct gate *g, struct json_object *doc, uint64_t now)
 	       (unsigned long long)gl.events_lost);
 	printf("SYN cookies: %llu handshakes completed by the kernel, %llu refused\n",
 	       (unsigned long long)gl.cookie_acks, (unsigned long long)gl.cookie_refused);
+}
+
+/* the CrowdSec bouncer, as the daemon last wrote its state (crowdsec.c) */
+static void show_crowdsec(bool daemon, struct json_object *doc)
+{
+	struct crowdsec_state cs;
+	struct json_object *o;
+	struct timespec ts;
+	uint64_t now_ms, ago_ms;
+	char d[32];
+	bool on;
+
+	if (crowdsec_state_read(opts.pin_dir, &cs))
+		memset(&cs, 0, sizeof(cs));
+	on = daemon && cs.st.running;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	ago_ms = cs.st.last_ok_unix_ms && now_ms > cs.st.last_ok_unix_ms ? now_ms - cs.st.last_ok_unix_ms : 0;
+	if (opts.json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "running", json_object_new_boolean(on));
+		json_object_object_add(o, "up", json_object_new_boolean(on && cs.st.up));
+		json_object_object_add(o, "lapi_url", on ? json_object_new_string(cs.url) : NULL);
+		json_object_object_add(o, "last_poll_ok_s_ago", on && cs.st.last_ok_unix_ms ?
+				       json_object_new_double(ago_ms / 1e3) : NULL);
+		json_object_object_add(o, "bans", json_object_new_int64(cs.st.bans));
+		json_object_object_add(o, "denies", json_object_new_int64(cs.st.denies));
+		json_object_object_add(o, "shadowed", json_object_new_int64(cs.st.shadowed));
+		json_object_object_add(o, "applied", json_object_new_int64(cs.st.applied));
+		json_object_object_add(o, "removed", json_object_new_int64(cs.st.removed));
+		json_object_object_add(doc, "crowdsec", o);
+		return;
+	}
+	if (!on) {
+		printf("\ncrowdsec: off (no [crowdsec] lapi_url%s)\n", daemon ? "" : ", or no daemon running");
+		return;
+	}
+	printf("\ncrowdsec: %s, %s", cs.st.up ? "up" : "AWAY (retrying; the entries stay)", cs.url);
+	if (cs.st.last_ok_unix_ms)
+		printf(", last poll ok %s ago", format_duration(ago_ms * 1000000ULL, d, sizeof(d)));
+	else
+		printf(", no successful poll yet");
+	printf("\n  %llu bans, %llu deny ranges, %llu shadowed by other origins; %llu decisions applied, %llu removed\n",
+	       (unsigned long long)cs.st.bans, (unsigned long long)cs.st.denies, (unsigned long long)cs.st.shadowed,
+	       (unsigned long long)cs.st.applied, (unsigned long long)cs.st.removed);
 }
 
 /* the census's maps (the hash maps and tries), in gate_map order */
@@ -415,6 +513,7 @@ int do_status(int argc, char **argv)
 	show_links(opts.pin_dir, doc, now);
 	show_config(&g, doc);
 	show_global(&g, doc, now);
+	show_crowdsec(pid != 0, doc);
 	show_maps(&g, doc);
 	if (opts.json)
 		json_out(doc);
