@@ -9,6 +9,7 @@ PKGS=(
   libc-ares-dev libmicrohttpd-dev libinih-dev libjson-c-dev libsystemd-dev
   iproute2 nftables rbldnsd python3 python3-prometheus-client ethtool util-linux procps
   gnuplot-nox
+  postfix dovecot-imapd dovecot-pop3d swaks libio-socket-inet6-perl fail2ban
 )
 
 missing=()
@@ -23,5 +24,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# The mail servers (and fail2ban) are for the tests, which run their own
+# instances: their postinst must neither configure nor start system ones.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

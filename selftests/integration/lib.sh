@@ -6,6 +6,8 @@
 #                       connection until the client closes); leftovers of killed runs of
 #                       PREFIX are removed first, and everything is removed
 #                       on exit (trap), also when the test is interrupted.
+#   it_setup PREFIX nolistener   the same without the listener (a test that
+#                       runs real servers on those ports)
 #   pass NAME / fail NAME WHY / skip NAME WHY / check NAME CMD...
 #                       one line per case; it_summary ends the test
 #   client CMD...       run in the client namespace; probe/burst/hop/watch
@@ -56,7 +58,7 @@ it_require() { # exits with one SKIP line when the machine cannot run the test
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 }
 
-it_setup() { # PREFIX
+it_setup() { # PREFIX [nolistener]
 	it_require
 	IT_PREFIX=$1
 	IT_ID=$1-$$
@@ -73,6 +75,7 @@ it_setup() { # PREFIX
 	done
 	lab_up "$IT_ID" || { fail setup "cannot create the lab $IT_ID"; exit 1; }
 	GWIF=$LAB_GW_IF
+	[ "${2:-}" = nolistener ] && return 0
 	nsenter --net="/run/netns/$LAB_GW_NS" -- $NETTOOL listen 25 587:hold >"$IT_TMP/listener.log" 2>&1 &
 	IT_PIDS+=($!)
 	disown $!
