@@ -81,6 +81,8 @@ install: $(OUTPUT)/mailgate
 	install -D -m 0644 examples/mailgate.conf $(DESTDIR)/etc/mailgate/mailgate.conf.example
 	sed 's#/usr/local/sbin/mailgate#$(PREFIX)/sbin/mailgate#' examples/mailgate.service > $(OUTPUT)/mailgate.service
 	install -D -m 0644 $(OUTPUT)/mailgate.service $(DESTDIR)/lib/systemd/system/mailgate.service
+	sed 's#^mailgate = mailgate$$#mailgate = $(PREFIX)/sbin/mailgate#' examples/fail2ban/action.d/mailgate.conf > $(OUTPUT)/fail2ban-mailgate.conf
+	install -D -m 0644 $(OUTPUT)/fail2ban-mailgate.conf $(DESTDIR)/etc/fail2ban/action.d/mailgate.conf
 
 clean:
 	rm -rf $(OUTPUT)
