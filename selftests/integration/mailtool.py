@@ -4,6 +4,8 @@
   mailtool.py imap SRC DST USER PASS            login, LIST, SELECT INBOX, logout:
                                                 "login ok list=INBOX messages=N"
   mailtool.py pop3 SRC DST USER PASS            login, STAT, quit: "login ok messages=N octets=N"
+  mailtool.py imap-fail SRC DST USER PASS COUNT   COUNT sessions at once, each a refused login, then
+                                                logout: "refused=N" (N sessions whose login failed)
   mailtool.py imap-hold SRC DST USER PASS COUNT TIMEOUT
                                                 COUNT connections opened at once (each connect
                                                 given TIMEOUT s), those that connect log in;
@@ -61,6 +63,25 @@ def cmd_pop3(src, dst, user, password):
     p.quit()
 
 
+def cmd_imap_fail(src, dst, user, password, count):
+    refused = []
+
+    def one():
+        m = IMAP(src, dst, 20.0)  # Dovecot delays a failed login (2 s, more for a repeat offender)
+        try:
+            m.login(user, password)
+        except imaplib.IMAP4.error:
+            refused.append(1)
+        m.logout()
+
+    threads = [threading.Thread(target=one) for _ in range(int(count))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print("refused=%d" % len(refused))
+
+
 def cmd_imap_hold(src, dst, user, password, count, timeout):
     sessions, lock = [], threading.Lock()
     connected = [0]
@@ -101,7 +122,7 @@ def cmd_imap_hold(src, dst, user, password, count, timeout):
 
 
 def main():
-    cmds = {"imap": cmd_imap, "pop3": cmd_pop3, "imap-hold": cmd_imap_hold}
+    cmds = {"imap": cmd_imap, "pop3": cmd_pop3, "imap-fail": cmd_imap_fail, "imap-hold": cmd_imap_hold}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.exit(__doc__)
     try:

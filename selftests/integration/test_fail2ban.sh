@@ -10,19 +10,10 @@
 # dir, socket, pid file and database (never the system's instance).
 set -u
 . "$(dirname "$0")/lib.sh"
-
-F2B_SERVER=$(command -v fail2ban-server || echo /usr/bin/fail2ban-server)
-F2B_FILTERS=/etc/fail2ban/filter.d
-if [ ! -x "$F2B_SERVER" ] || [ ! -f "$F2B_FILTERS/dovecot.conf" ]; then
-	skip test_fail2ban "fail2ban is not installed (scripts/install-deps.sh installs it)"
-	exit 0
-fi
+. "$IT_DIR/f2b.sh"
+f2b_require
 it_setup mgtf
-ACTION=$ROOT/examples/fail2ban/action.d/mailgate.conf
-F2B=$IT_TMP/fail2ban
 AUTHLOG=$IT_TMP/auth.log
-F2B_LOG=$F2B/fail2ban.log
-F2B_PID=
 
 lab_client_addr 192.0.2.9/24 2001:db8::9/64 192.0.2.10/24 192.0.2.11/24 192.0.2.12/24 ||
 	{ fail setup "cannot add client addresses"; exit 1; }
@@ -40,64 +31,32 @@ listen = none
 EOF
 )
 
-# ---- fail2ban's own config dir: the Debian-shipped dovecot filter, our action ----
-mkdir -p "$F2B/filter.d" "$F2B/action.d" "$F2B/jail.d"
-cp "$F2B_FILTERS/dovecot.conf" "$F2B_FILTERS/common.conf" "$F2B/filter.d/"
-cp "$ACTION" "$F2B/action.d/"
+# ---- fail2ban: the Debian-shipped dovecot filter on a log this test writes ----
+# each source meets one jail (mailgate keeps one ban per address: see
+# docs/postfix.md): dovecot (3 s) .9 and 2001:db8::9, dovecot-forever
+# (permanent) .10 and .11, dovecot-nopins (a pin dir that does not exist) .12
 : >"$AUTHLOG"
-cat >"$F2B/fail2ban.conf" <<EOF
-[Definition]
-loglevel = INFO
-logtarget = $F2B_LOG
-socket = $F2B/fail2ban.sock
-pidfile = $F2B/fail2ban.pid
-dbfile = $F2B/fail2ban.sqlite3
-EOF
-cat >"$F2B/jail.conf" <<EOF
-[DEFAULT]
-backend = polling
-logpath = $AUTHLOG
-filter = dovecot
-maxretry = 3
-findtime = 10m
-banaction = mailgate
-action = mailgate[pin_dir="$PIN", mailgate="$MG"]
-
+f2b_setup dovecot "$(cat <<EOF
 [dovecot]
 enabled = true
+logpath = $AUTHLOG
 bantime = 3
 ignoreip = 192.0.2.10 192.0.2.11 192.0.2.12
 
 [dovecot-forever]
 enabled = true
+logpath = $AUTHLOG
 bantime = -1
 ignoreip = 192.0.2.9 2001:db8::9 192.0.2.12
 
 [dovecot-nopins]
 enabled = true
+logpath = $AUTHLOG
 bantime = 1h
 action = mailgate[pin_dir="$PIN-none", mailgate="$MG"]
 ignoreip = 192.0.2.9 2001:db8::9 192.0.2.10 192.0.2.11
 EOF
-# each source meets one jail (mailgate keeps one ban per address: see
-# docs/postfix.md): dovecot (3 s) .9 and 2001:db8::9, dovecot-forever
-# (permanent) .10 and .11, dovecot-nopins (a pin dir that does not exist) .12
-f2b() { lab_exec "$LAB_GW_NS" fail2ban-client -c "$F2B" -s "$F2B/fail2ban.sock" "$@"; }
-f2b_start() {
-	lab_exec "$LAB_GW_NS" "$F2B_SERVER" -c "$F2B" -s "$F2B/fail2ban.sock" -p "$F2B/fail2ban.pid" -x -f \
-		>"$F2B/server.out" 2>&1 &
-	F2B_PID=$!
-	IT_PIDS+=("$F2B_PID")
-	wait_for 20 f2b_ready
-}
-f2b_ready() { f2b ping >/dev/null 2>&1 && grep -qs "Jail 'dovecot-nopins' started" "$F2B_LOG"; }
-f2b_stop() {
-	[ -n "$F2B_PID" ] || return 0
-	f2b stop >/dev/null 2>&1
-	wait_for 10 not kill -0 "$F2B_PID" 2>/dev/null
-	F2B_PID=
-}
-f2b_log_has() { grep -q -- "$1" "$F2B_LOG"; }
+)"
 f2b_cleanup() {
 	f2b_stop
 	it_cleanup

@@ -16,11 +16,12 @@
 #
 # Clients: 192.0.2.2 / 2001:db8::2 deliver (good), 192.0.2.3 denied,
 # 192.0.2.4 / 2001:db8::4 DNSBL-listed, 192.0.2.5 opens many IMAP sessions,
-# 192.0.2.6 listed but on mailgate's allow list (postscreen's own DNSBL check
+# 192.0.2.7 fails IMAP logins (fail2ban), 192.0.2.6 listed but on mailgate's allow list (postscreen's own DNSBL check
 # must see and reject it: the control of the listed case), 198.51.100.20
 # noisy; a forged flood from 203.0.113.0/24 (blackholed in the gateway).
 set -u
 . "$(dirname "$0")/lib.sh"
+. "$IT_DIR/f2b.sh"
 
 for need in postfix dovecot swaks rbldnsd unshare; do
 	if ! command -v $need >/dev/null && [ ! -x /usr/sbin/$need ]; then
@@ -37,13 +38,14 @@ BOX=$MAIL/lab.test/alice
 PASSWORD=mgt-$$-secret
 FORGED=203.0.113.0/24
 
-lab_client_addr 192.0.2.3/24 192.0.2.4/24 192.0.2.5/24 192.0.2.6/24 2001:db8::4/64 198.51.100.20/24 ||
+lab_client_addr 192.0.2.3/24 192.0.2.4/24 192.0.2.5/24 192.0.2.6/24 192.0.2.7/24 2001:db8::4/64 198.51.100.20/24 ||
 	{ fail setup "cannot add client addresses"; exit 1; }
 gw ip route add blackhole "$FORGED" || { fail setup "cannot add the blackhole route"; exit 1; }
 
 # Stops the servers before lib.sh's cleanup removes the lab (which kills
 # whatever is left in its namespaces anyway).
 ms_cleanup() {
+	f2b_stop
 	postfix_stop
 	dovecot_stop
 	it_cleanup
@@ -253,7 +255,7 @@ t_deliver() { # NAME SRC PORT [swaks args]: delivered to the Maildir, Postfix lo
 }
 t_refused() { # NAME SRC PORT: swaks cannot connect, Postfix never logged the source
 	local name=$1 src=$2 port=$3 rc tag=mgt-$$-$1
-	deliver "$src" "$(dst_of "$src")" "$port" "$tag" --timeout 3
+	deliver "$src" "$(dst_of "$src")" "$port" "$tag" --timeout 2
 	rc=$?
 	if [ $rc -ne 0 ] && grep -qi 'connect: timeout\|timed out' "$IT_TMP/swaks.$tag.log" &&
 		! pf_log_has "\[$src\]" && ! in_mailbox "$tag"; then
@@ -397,6 +399,41 @@ t_imap_parallel() {
 }
 t_imap_parallel
 
+# ---- fail2ban with Debian's dovecot filter on Dovecot's own log: failed
+# IMAP logins ban the source in mailgate, whose next SYN is dropped. Two
+# refused logins are 4 matches (Dovecot logs "Password mismatch" and
+# "Disconnected ... (auth failed ...)" for each), maxretry is 3. ----
+t_fail2ban() {
+	local src=192.0.2.7 out r fails
+	if ! f2b_available; then
+		skip fail2ban_bans_failed_logins "fail2ban is not installed (scripts/install-deps.sh installs it)"
+		return
+	fi
+	f2b_setup dovecot "[dovecot]
+enabled = true
+logpath = $DOVE_LOG
+bantime = 1m"
+	if ! f2b_start; then
+		fail fail2ban_bans_failed_logins "fail2ban-server did not start: $(tail -3 "$F2B/server.out" "$F2B_LOG" 2>&1 | tr '\n' ' ')"
+		return
+	fi
+	first_contact "$src" 143
+	out=$(client $MAILTOOL imap-fail "$src" "$LAB_GW4" alice@lab.test "wrong-$PASSWORD" 2)
+	wait_for 15 ban_has "$src"
+	r=$(probe "$src" "$LAB_GW4" 143 0.9)/$(probe "$src" "$LAB_GW4" 110 0.9)/$(probe "$src" "$LAB_GW4" 25 0.9)
+	fails=$(grep -c "imap-login: Info: Disconnected: .*(auth failed, .*rip=$src," "$DOVE_LOG")
+	if [ "$out" = refused=2 ] && [ "$fails" = 2 ] && [ "$r" = timeout/timeout/timeout ] &&
+		f2b_log_has "\[dovecot\] Ban $src\$" && [ "$(grep -c "rip=$src," "$DOVE_LOG")" = 2 ]; then
+		pass fail2ban_bans_failed_logins
+		note "dovecot: $(grep "auth failed.*rip=$src," "$DOVE_LOG" | head -1)"
+		note "fail2ban: $(grep "Ban $src" "$F2B_LOG" | head -1)"
+	else
+		fail fail2ban_bans_failed_logins "client: $out; Dovecot logged $fails failures; banned: $(ban_has "$src" && echo yes || echo no); imap/pop3/smtp after: $r; fail2ban: $(grep -- "$src" "$F2B_LOG" | tail -2 | tr '\n' ' ')"
+	fi
+	f2b_stop
+}
+t_fail2ban
+
 # ---- postscreen, with postscreen_dnsbl_sites on mailgate's zone ----
 postfix_stop
 if ! postfix_start "$IT_TMP/postfix-postscreen"; then
@@ -433,7 +470,7 @@ t_postscreen_rejects
 t_listed() { # NAME SRC
 	local name=$1 src=$2 c0 c1 tag=mgt-$$-$1 rc
 	c0=$(counter drop_dnsbl)
-	deliver "$src" "$(dst_of "$src")" 25 "$tag" --timeout 3
+	deliver "$src" "$(dst_of "$src")" 25 "$tag" --timeout 2
 	rc=$?
 	c1=$(counter drop_dnsbl)
 	if [ $rc -ne 0 ] && [ "$(ps_connects "$src")" = 0 ] && ! pf_log_has "\[$src\]" && [ $((c1 - c0)) -ge 1 ] &&
@@ -452,7 +489,7 @@ t_flood() {
 	mac=$(ip -n "$LAB_GW_NS" -br link show dev "$GWIF" | awk '{ print $3 }')
 	p0=$(bpftool -j map dump pinned "$PIN/mg_counters" | $NETTOOL counters "$GATE_H" | awk '{ s += $2 } END { print s }')
 	client "$MG" synflood -i "$LAB_CL_IF" --dst "$LAB_GW4" --dport 25 --src "$FORGED" --dst-mac "$mac" \
-		--rate 20000 --duration 4s --count 80000 >"$IT_TMP/flood.out" 2>&1 &
+		--rate 20000 --duration 3s --count 60000 >"$IT_TMP/flood.out" 2>&1 &
 	local fpid=$!
 	IT_PIDS+=("$fpid")
 	sleep 1
