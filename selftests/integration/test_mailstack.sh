@@ -15,7 +15,7 @@
 # smtpd's reverse lookups use the system resolver, which takes no port).
 #
 # Clients: 192.0.2.2 / 2001:db8::2 deliver (good), 192.0.2.3 denied,
-# 192.0.2.4 / 2001:db8::4 DNSBL-listed, 192.0.2.5 opens many IMAP sessions,
+# 192.0.2.4 / 2001:db8::4 DNSBL-listed (192.0.2.8 too, under pending = pass), 192.0.2.5 opens many IMAP sessions,
 # 192.0.2.7 fails IMAP logins (fail2ban), 192.0.2.6 listed but on mailgate's allow list (postscreen's own DNSBL check
 # must see and reject it: the control of the listed case), 198.51.100.20
 # noisy; a forged flood from 203.0.113.0/24 (blackholed in the gateway).
@@ -38,7 +38,7 @@ BOX=$MAIL/lab.test/alice
 PASSWORD=mgt-$$-secret
 FORGED=203.0.113.0/24
 
-lab_client_addr 192.0.2.3/24 192.0.2.4/24 192.0.2.5/24 192.0.2.6/24 192.0.2.7/24 2001:db8::4/64 198.51.100.20/24 ||
+lab_client_addr 192.0.2.3/24 192.0.2.4/24 192.0.2.5/24 192.0.2.6/24 192.0.2.7/24 192.0.2.8/24 2001:db8::4/64 198.51.100.20/24 ||
 	{ fail setup "cannot add client addresses"; exit 1; }
 gw ip route add blackhole "$FORGED" || { fail setup "cannot add the blackhole route"; exit 1; }
 
@@ -61,7 +61,7 @@ server() { # CMD...: in the gateway namespace with the lab's resolv.conf
 
 # ---- rbldnsd: one zone for mailgate and postscreen ----
 mkdir -p "$IT_TMP/zones"
-printf '127.0.0.2\n192.0.2.4\n192.0.2.6\n' >"$IT_TMP/zones/bl4"
+printf '127.0.0.2\n192.0.2.4\n192.0.2.6\n192.0.2.8\n' >"$IT_TMP/zones/bl4"
 printf '::ffff:7f00:2\n2001:db8::4\n' >"$IT_TMP/zones/bl6"
 chmod 755 "$IT_TMP/zones" && chmod 644 "$IT_TMP/zones"/*
 gw rbldnsd -u nobody -b 127.0.0.1/53 -r "$IT_TMP/zones" -n -f -c 0 \
@@ -512,6 +512,28 @@ t_flood() {
 	note "flood: $(echo "$out" | sed -n 's/^\(frames sent\|rate\): /\1 /p' | paste -sd' '); mailgate counted $((p1 - p0)) packets meanwhile"
 }
 t_flood
+
+# ---- pending = pass: a listed sender's first connection reaches postscreen
+# (and its 550 naming the zone), every later one is dropped silently ----
+t_pending_pass() {
+	local src=192.0.2.8 r1 r2 n1 n2 tag=mgt-$$-pending-pass
+	sed -i 's/^pending = hold$/pending = pass/' "$CONF"
+	daemon_hup
+	deliver "$src" "$LAB_GW4" 25 "$tag-1"
+	r1=$?
+	n1=$(ps_connects "$src")
+	wait_for 5 mg_knows "$src"
+	deliver "$src" "$LAB_GW4" 25 "$tag-2" --timeout 2
+	r2=$?
+	n2=$(ps_connects "$src")
+	if [ $r1 -ne 0 ] && grep -q '<\*\* *550 5.7.1 .*blocked using bl.test' "$IT_TMP/swaks.$tag-1.log" && [ "$n1" = 1 ] &&
+		[ $r2 -ne 0 ] && grep -qi 'connect: timeout\|timed out' "$IT_TMP/swaks.$tag-2.log" && [ "$n2" = 1 ]; then
+		pass pending_pass_first_reaches_postscreen
+	else
+		fail pending_pass_first_reaches_postscreen "first: rc=$r1 $(grep '<\*\*' "$IT_TMP/swaks.$tag-1.log" | head -1), postscreen CONNECTs $n1; second: rc=$r2 $(tail -1 "$IT_TMP/swaks.$tag-2.log"), CONNECTs $n2"
+	fi
+}
+t_pending_pass
 
 # every delivered message is in the mailbox, seen by POP3 after the flood
 t_imap_pop3 mailbox_complete_after_flood "$LAB_CL4"
