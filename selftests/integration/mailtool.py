@@ -7,8 +7,9 @@
   mailtool.py imap-fail SRC DST USER PASS COUNT   COUNT sessions at once, each a refused login, then
                                                 logout: "refused=N" (N sessions whose login failed)
   mailtool.py imap-hold SRC DST USER PASS COUNT TIMEOUT
-                                                COUNT connections opened at once (each connect
-                                                given TIMEOUT s), those that connect log in;
+                                                COUNT connections held open together (connects one
+                                                after the other until one fails, the rest at once;
+                                                each given TIMEOUT s), those that connect log in;
                                                 prints "connected=N logged_in=N", holds the
                                                 sessions until killed (SIGTERM: logout)
 Errors print "error: ..." and exit 1.
@@ -86,13 +87,7 @@ def cmd_imap_hold(src, dst, user, password, count, timeout):
     sessions, lock = [], threading.Lock()
     connected = [0]
 
-    def one():
-        try:
-            m = IMAP(src, dst, float(timeout))
-        except OSError:
-            return
-        with lock:
-            connected[0] += 1
+    def login(m):
         try:
             m.sock.settimeout(10)
             m.login(user, password)
@@ -101,10 +96,32 @@ def cmd_imap_hold(src, dst, user, password, count, timeout):
         except (OSError, imaplib.IMAP4.error):
             pass
 
-    threads = [threading.Thread(target=one) for _ in range(int(count))]
-    for t in threads:
+    def one(logins):
+        try:
+            m = IMAP(src, dst, float(timeout))
+        except OSError:
+            return False
+        with lock:
+            connected[0] += 1
+        t = threading.Thread(target=login, args=(m,))
         t.start()
-    for t in threads:
+        logins.append(t)
+        return True
+
+    # one connect after the other while they succeed (so each SYN meets the
+    # connections established before it), the rest at once after the first
+    # refused one; every session logs in in its own thread
+    logins, rest = [], []
+    n = int(count)
+    for i in range(n):
+        if not one(logins):
+            rest = [threading.Thread(target=one, args=(logins,)) for _ in range(n - i - 1)]
+            break
+    for t in rest:
+        t.start()
+    for t in rest:
+        t.join()
+    for t in logins:
         t.join()
     print("connected=%d logged_in=%d" % (connected[0], len(sessions)), flush=True)
 

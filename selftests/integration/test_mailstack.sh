@@ -354,13 +354,14 @@ c1=$(counter drop_deny)
 # 5/s pass, the rest are dropped and the violations ban it.
 smtpd_connects() { pf_log_count "smtpd\[[0-9]*\]: connect from unknown\[$1\]"; } # SRC
 t_noisy() {
-	local noisy=198.51.100.20 res ok seen r
+	local noisy=198.51.100.20 res ok seen s0 r
 	first_contact "$noisy" 25
+	s0=$(smtpd_connects "$noisy")
 	res=$(burst "$noisy" "$LAB_GW4" 25 30 0.9 30)
 	ok=$(field ok "$res")
 	wait_for 10 daemon_log_has "msg=\"ban created\" addr=$noisy .*reason=drop_rate"
-	wait_for 10 test "$(smtpd_connects "$noisy")" -ge "$ok"
-	seen=$(smtpd_connects "$noisy")
+	wait_for 10 test "$(smtpd_connects "$noisy")" -ge $((s0 + ok))
+	seen=$(($(smtpd_connects "$noisy") - s0))
 	r=$(probe "$noisy" "$LAB_GW4" 25 0.9)
 	if [ "$ok" -ge 10 ] && [ "$ok" -le 20 ] && [ "$seen" = "$ok" ] && [ "$r" = timeout ] &&
 		daemon_log_has "msg=\"ban created\" addr=$noisy .*reason=drop_rate"; then
@@ -489,10 +490,10 @@ t_flood() {
 	mac=$(ip -n "$LAB_GW_NS" -br link show dev "$GWIF" | awk '{ print $3 }')
 	p0=$(bpftool -j map dump pinned "$PIN/mg_counters" | $NETTOOL counters "$GATE_H" | awk '{ s += $2 } END { print s }')
 	client "$MG" synflood -i "$LAB_CL_IF" --dst "$LAB_GW4" --dport 25 --src "$FORGED" --dst-mac "$mac" \
-		--rate 20000 --duration 3s --count 60000 >"$IT_TMP/flood.out" 2>&1 &
+		--rate 20000 --duration 4s --count 80000 >"$IT_TMP/flood.out" 2>&1 &
 	local fpid=$!
 	IT_PIDS+=("$fpid")
-	sleep 1
+	sleep 0.5
 	deliver "$LAB_CL4" "$LAB_GW4" 25 "$tag"
 	rc=$?
 	alive "$fpid"
