@@ -132,7 +132,7 @@ TEST(example_has_every_key)
 		"ban_after", "ban_window", "ban_time", "ban_time_max", "flood_threshold",
 		"flood_budget", "max_sources", "sites", "threshold", "allowlist_threshold",
 		"pending", "resolvers", "timeout", "max_inflight", "ttl_min", "ttl_max", "cidrs",
-		"listen",
+		"listen", "denied", "banned", "listed",
 	};
 	char line[1024], want[64];
 	FILE *f = fopen("examples/mailgate.conf", "r");
@@ -236,6 +236,19 @@ TEST(dnsbl_keys)
 	ASSERT_EQ(s->cfg.pending, MG_PENDING_PASS, "pending pass");
 }
 
+TEST(refusal_keys)
+{
+	if (!ASSERT_OK(load(""), err))
+		return;
+	ASSERT_EQ(s->cfg.reject, 0, "default: every refusal dropped");
+	if (!ASSERT_OK(load("[gate]\ndenied = reject\nbanned = drop\n[dnsbl]\nlisted = reject\n"), err))
+		return;
+	ASSERT_EQ(s->cfg.reject, MG_REJECT_DENY | MG_REJECT_DNSBL, "denied and listed rejected");
+	if (!ASSERT_OK(load("[gate]\nbanned = reject\n"), err))
+		return;
+	ASSERT_EQ(s->cfg.reject, MG_REJECT_BAN, "banned rejected");
+}
+
 /* sites are validated by dnsbl.c; whatever it accepts must switch the DNSBL
  * step on, whatever it refuses must be a line-numbered error */
 TEST(dnsbl_sites)
@@ -332,6 +345,9 @@ static const struct {
 	{ "metrics", "listen", "localhost:9433" },
 	{ "metrics", "listen", "[::1]" },
 	{ "metrics", "listen", "::1:9433" },
+	{ "gate", "denied", "refuse" },
+	{ "gate", "banned", "Reject" },
+	{ "dnsbl", "listed", "" },
 };
 
 TEST(bad_values)

@@ -304,6 +304,22 @@ static int set_pending(struct cfg_ctx *c, const char *v)
 	return 0;
 }
 
+/* [gate] denied, [gate] banned, [dnsbl] listed: drop, or reject (the
+ * responder answers with the reason) */
+static int set_refusal(struct cfg_ctx *c, const char *v, uint32_t bit)
+{
+	if (!strcmp(v, "drop"))
+		c->s->cfg.reject &= ~bit;
+	else if (!strcmp(v, "reject"))
+		c->s->cfg.reject |= bit;
+	else
+		return bad(c, v, NULL);
+	return 0;
+}
+static int set_denied(struct cfg_ctx *c, const char *v) { return set_refusal(c, v, MG_REJECT_DENY); }
+static int set_banned(struct cfg_ctx *c, const char *v) { return set_refusal(c, v, MG_REJECT_BAN); }
+static int set_listed(struct cfg_ctx *c, const char *v) { return set_refusal(c, v, MG_REJECT_DNSBL); }
+
 /* one server per item, in the syntax the DNSBL module reads */
 static int set_resolver_item(struct cfg_ctx *c, char *item)
 {
@@ -403,6 +419,9 @@ static const struct cfg_key keys[] = {
 	{ "dnsbl", "ttl_max", set_ttl_max, DUR ", 1s..7d" },
 	{ "allow", "cidrs", set_cidrs, "a list of CIDRs with host bits zero, e.g. 192.0.2.0/24, 2001:db8::/32" },
 	{ "metrics", "listen", set_listen, "none, ADDR:PORT or [IPV6]:PORT" },
+	{ "gate", "denied", set_denied, "drop or reject" },
+	{ "gate", "banned", set_banned, "drop or reject" },
+	{ "dnsbl", "listed", set_listed, "drop or reject" },
 };
 #define N_KEYS ((int)(sizeof(keys) / sizeof(keys[0])))
 

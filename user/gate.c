@@ -21,7 +21,7 @@ const char *const gate_map_names[GM_MAX] = {
 	[GM_CONN] = MG_MAP_CONN,           [GM_CLASS_CONN] = MG_MAP_CLASS_CONN,
 	[GM_VERIFIED] = MG_MAP_VERIFIED,   [GM_COUNTERS] = MG_MAP_COUNTERS,
 	[GM_GLOBAL] = MG_MAP_GLOBAL,       [GM_EVENTS] = MG_MAP_EVENTS,
-	[GM_SOCKS] = MG_MAP_SOCKS,
+	[GM_SOCKS] = MG_MAP_SOCKS,         [GM_REJECT] = MG_MAP_REJECT,
 };
 
 const char *const mg_reason_names[MG_REASON_MAX] = {
@@ -112,6 +112,7 @@ int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *size
 	g->fd[GM_GLOBAL] = bpf_map__fd(skel->maps.mg_global);
 	g->fd[GM_EVENTS] = bpf_map__fd(skel->maps.mg_events);
 	g->fd[GM_SOCKS] = bpf_map__fd(skel->maps.mg_socks);
+	g->fd[GM_REJECT] = bpf_map__fd(skel->maps.mg_reject);
 	return 0;
 }
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # f2b.sh: a real fail2ban-server of the test's own, banning through
 # examples/fail2ban/action.d/mailgate.conf. Source it after lib.sh and
 # it_setup; the server runs in the lab's gateway namespace with its own config

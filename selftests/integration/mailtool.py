@@ -12,6 +12,8 @@
                                                 each given TIMEOUT s), those that connect log in;
                                                 prints "connected=N logged_in=N", holds the
                                                 sessions until killed (SIGTERM: logout)
+  mailtool.py banner SRC DST PORT                the server's first line and the seconds it took:
+                                                "1.234 554 5.7.1 ..."
 Errors print "error: ..." and exit 1.
 """
 import imaplib
@@ -138,8 +140,17 @@ def cmd_imap_hold(src, dst, user, password, count, timeout):
         time.sleep(60)
 
 
+def cmd_banner(src, dst, port):
+    t0 = time.monotonic()
+    s = connect(src, dst, int(port), 5.0)
+    line = s.makefile("rb").readline().decode(errors="replace").rstrip("\r\n")
+    print("%.3f %s" % (time.monotonic() - t0, line))
+    s.close()
+
+
 def main():
-    cmds = {"imap": cmd_imap, "pop3": cmd_pop3, "imap-fail": cmd_imap_fail, "imap-hold": cmd_imap_hold}
+    cmds = {"imap": cmd_imap, "pop3": cmd_pop3, "imap-fail": cmd_imap_fail, "imap-hold": cmd_imap_hold,
+            "banner": cmd_banner}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.exit(__doc__)
     try:

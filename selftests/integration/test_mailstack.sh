@@ -125,7 +125,7 @@ EOF
 dovecot_start() {
 	server dovecot -F -c "$DOVE_CONF" >"$IT_TMP/dovecot.out" 2>&1 &
 	DOVE_PID=$!
-	IT_PIDS+=($DOVE_PID)
+	IT_PIDS+=("$DOVE_PID")
 	wait_for 15 grep -qs 'starting up' "$DOVE_LOG" && wait_for 5 test -S "$IT_TMP/dovecot/auth-postfix"
 }
 dovecot_stop() {
@@ -490,7 +490,7 @@ t_flood() {
 	mac=$(ip -n "$LAB_GW_NS" -br link show dev "$GWIF" | awk '{ print $3 }')
 	p0=$(bpftool -j map dump pinned "$PIN/mg_counters" | $NETTOOL counters "$GATE_H" | awk '{ s += $2 } END { print s }')
 	client "$MG" synflood -i "$LAB_CL_IF" --dst "$LAB_GW4" --dport 25 --src "$FORGED" --dst-mac "$mac" \
-		--rate 20000 --duration 4s --count 80000 >"$IT_TMP/flood.out" 2>&1 &
+		--rate 20000 --duration 3s --count 60000 >"$IT_TMP/flood.out" 2>&1 &
 	local fpid=$!
 	IT_PIDS+=("$fpid")
 	sleep 0.5
@@ -536,8 +536,75 @@ t_pending_pass() {
 }
 t_pending_pass
 
+# ---- listed/denied/banned = reject: the responder answers with the reason,
+# at once; the server never sees them; the quotas still apply ----
+banner() { client $MAILTOOL banner "$@"; } # SRC DST PORT: "SECONDS FIRST-LINE"
+t_reject() {
+	local l4 l6 den ban imap pop c0 c1 res ok ans
+	printf '[gate]\ndenied = reject\nbanned = reject\n[dnsbl]\nlisted = reject\n' >>"$CONF"
+	daemon_hup
+	wait_for 5 daemon_log_has 'msg="responder started"'
+	l4=$(banner 192.0.2.4 "$LAB_GW4" 25)
+	l6=$(banner 2001:db8::4 "$LAB_GW6" 25)
+	den=$(banner 192.0.2.3 "$LAB_GW4" 25)
+	ban=$(banner 198.51.100.20 "$LAB_GW4" 587)
+	imap=$(banner 192.0.2.4 "$LAB_GW4" 143)
+	pop=$(banner 192.0.2.4 "$LAB_GW4" 110)
+	check_line() { # NAME "SECONDS LINE" WANT
+		if [ "${2#* }" = "$3" ] && $PYTHON -c "import sys; sys.exit(not float(sys.argv[1]) < 0.9)" "${2%% *}" &&
+			! pf_log_has "CONNECT from \[$4\]"; then
+			pass "$1"
+		else
+			fail "$1" "got '$2' (want '$3' within 0.9 s); postscreen: $(grep -c "CONNECT from \[$4\]" "$PF_LOG") CONNECTs"
+		fi
+	}
+	check_line reject_listed_v4_smtp "$l4" "554 5.7.1 Service unavailable; client [192.0.2.4] blocked using bl.test" 192.0.2.4
+	check_line reject_listed_v6_smtp "$l6" "554 5.7.1 Service unavailable; client [2001:db8::4] blocked using bl.test" 2001:db8::4
+	check_line reject_denied_smtp "$den" "554 5.7.1 Service unavailable; client [192.0.2.3] is on this server's deny list" 192.0.2.3
+	check_line reject_banned_submission "$ban" "421 4.7.1 Service unavailable; client [198.51.100.20] is temporarily banned for abuse, try again later" 198.51.100.20
+	check_line reject_listed_imap "$imap" "* BYE [UNAVAILABLE] client [192.0.2.4] blocked using bl.test" 192.0.2.4
+	check_line reject_listed_pop3 "$pop" "-ERR [SYS/PERM] client [192.0.2.4] blocked using bl.test" 192.0.2.4
+	note "responder: ${l4#* } (in ${l4%% *} s)"
+	check reject_lookup_says_so eval 'mg lookup 192.0.2.4 | grep -q "^next SYN: REJECT (reject_dnsbl: "'
+
+	# swaks, as a sending MTA would see it
+	deliver 192.0.2.4 "$LAB_GW4" 25 "mgt-$$-reject-swaks" --timeout 5
+	grep -q '<\*\* *554 5.7.1 Service unavailable; client \[192.0.2.4\] blocked using bl.test' "$IT_TMP/swaks.mgt-$$-reject-swaks.log" &&
+		! in_mailbox "mgt-$$-reject-swaks" && pass reject_swaks_sees_554 ||
+		fail reject_swaks_sees_554 "$(grep '<\*\*\|\*\*\*' "$IT_TMP/swaks.mgt-$$-reject-swaks.log" | head -2 | tr '\n' ' ')"
+
+	# a listed source hammering: its quota still applies (burst 10 at 5/s),
+	# and its violations ban it (then answered as banned: banned = reject)
+	c0=$(($(counter reject_dnsbl) + $(counter reject_ban)))
+	res=$(burst 192.0.2.4 "$LAB_GW4" 25 30 0.9 30)
+	c1=$(($(counter reject_dnsbl) + $(counter reject_ban)))
+	ok=$(field ok "$res")
+	if [ "$ok" -le 20 ] && [ "$ok" -ge 1 ] && [ $((c1 - c0)) = "$ok" ] && ! pf_log_has "CONNECT from \[192.0.2.4\]"; then
+		pass reject_quota_applies
+	else
+		fail reject_quota_applies "burst: $res; reject_dnsbl + reject_ban +$((c1 - c0)); postscreen CONNECTs: $(grep -c 'CONNECT from \[192.0.2.4\]' "$PF_LOG")"
+	fi
+	note "listed source, 30 connects in 0.9 s: $res, answered $((c1 - c0))"
+}
+t_reject
+
 # every delivered message is in the mailbox, seen by POP3 after the flood
 t_imap_pop3 mailbox_complete_after_flood "$LAB_CL4"
+
+# ---- the daemon stops, its program stays attached: no responder, so the
+# refusals are dropped again (and never reach postscreen) ----
+t_reject_after_stop() {
+	local r n
+	sed -i 's/^keep_attached = no$/keep_attached = yes/' "$CONF"
+	daemon_hup
+	daemon_stop TERM
+	r=$(probe 192.0.2.4 "$LAB_GW4" 25 0.9)
+	n=$(ps_connects 192.0.2.4)
+	[ "$DAEMON_RC" = 0 ] && xdp_attached && [ "$(cfg_field reject)" = 0 ] && [ "$r" = timeout ] && [ "$n" = 0 ] &&
+		pass reject_falls_back_to_drop_without_daemon ||
+		fail reject_falls_back_to_drop_without_daemon "rc=$DAEMON_RC attached=$(xdp_attached && echo yes || echo no) cfg.reject=$(cfg_field reject) listed: $r, postscreen CONNECTs $n"
+}
+t_reject_after_stop
 
 postfix_stop
 dovecot_stop
