@@ -10,6 +10,7 @@ PKGS=(
   iproute2 nftables rbldnsd python3 python3-prometheus-client ethtool util-linux procps
   gnuplot-nox
   postfix dovecot-imapd dovecot-pop3d swaks libio-socket-inet6-perl fail2ban
+  dpkg-dev lintian man-db bash-completion systemd xdp-tools
 )
 
 missing=()
