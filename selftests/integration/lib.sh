@@ -132,7 +132,7 @@ daemon_start() { # ARGS...: start `mailgate run`, wait until it runs (or died)
 	wait_for 20 daemon_running_or_dead
 	daemon_running
 }
-daemon_running() { kill -0 "$DAEMON_PID" 2>/dev/null && grep -q 'msg="running"' "$DAEMON_LOG"; }
+daemon_running() { kill -0 "$DAEMON_PID" 2>/dev/null && grep -qs 'msg="running"' "$DAEMON_LOG"; }
 daemon_running_or_dead() { daemon_running || ! kill -0 "$DAEMON_PID" 2>/dev/null; }
 daemon_stop() { # [SIGNAL]: stop the daemon; its exit status in DAEMON_RC
 	kill "-${1:-TERM}" "$DAEMON_PID" 2>/dev/null
