@@ -113,13 +113,13 @@ static void listing_zones(const char *pin_dir, const struct mg_addr *a, char *bu
 
 	buf[0] = 0;
 	dnsbl_cached(pin_dir, a, zones);
-	for (size_t i = 0; i < json_object_array_length(zones); i++) {
+	for (size_t i = 0; i < json_object_array_length(zones) && n < len; i++) {
 		struct json_object *z = json_object_array_get_idx(zones, i), *name, *listed;
 
 		if (!json_object_object_get_ex(z, "listed", &listed) || !json_object_get_boolean(listed) ||
 		    !json_object_object_get_ex(z, "zone", &name))
 			continue;
-		n += snprintf(buf + n, n < len ? len - n : 0, "%s%s", n ? ", " : "", json_object_get_string(name));
+		n += snprintf(buf + n, len - n, "%s%s", n ? ", " : "", json_object_get_string(name));
 	}
 	json_object_put(zones);
 	if (!buf[0])
