@@ -5,7 +5,11 @@
  *
  * Input is all-or-nothing: every value is checked before the first map
  * update, and a map update that fails half way is rolled back. `del` of an
- * entry that is not there changes nothing and exits 1. */
+ * entry that is not there changes nothing and exits 1.
+ *
+ * Bans live in two maps (include/gate.h): `ban add` writes the operator map
+ * mg_ban, which nothing evicts and which refuses an entry when full;
+ * `ban del` and `ban list` cover it and the data path's mg_ban_quota. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -38,6 +42,8 @@ struct item {
 		struct mg_rule rule;
 		struct mg_ban ban;
 	} old;
+	bool had_quota;          /* bans: what mg_ban_quota held */
+	struct mg_ban old_quota;
 };
 
 static int usage(const struct list_desc *l, FILE *f, int code)
@@ -75,23 +81,45 @@ static int parse_items(const struct list_desc *l, int n, char **args, struct ite
 	return 0;
 }
 
-static void read_old(const struct list_desc *l, int fd, struct item *it)
+static void read_old(const struct list_desc *l, struct gate *g, struct item *it)
 {
-	if (l == &lists[LIST_BAN])
+	int fd = g->fd[l->map];
+
+	if (l == &lists[LIST_BAN]) {
 		it->had_old = !bpf_map_lookup_elem(fd, &it->key.addr, &it->old.ban);
-	else
+		it->had_quota = !bpf_map_lookup_elem(g->fd[GM_BAN_QUOTA], &it->key.addr, &it->old_quota);
+	} else {
 		it->had_old = lpm_get(fd, &it->key.lpm, &it->old.rule);
+	}
 }
 
-/* undo items[0..n): restore what was there, delete what was not */
-static void roll_back(int fd, struct item *items, int n)
+/* undo items[0..n): restore what was there, delete what was not (bans:
+ * quota: in mg_ban_quota too) */
+static void roll_back(struct gate *g, enum gate_map map, struct item *items, int n, bool quota)
 {
+	int fd = g->fd[map];
+
 	while (n-- > 0) {
 		if (items[n].had_old)
 			bpf_map_update_elem(fd, &items[n].key, &items[n].old, BPF_ANY);
 		else
 			bpf_map_delete_elem(fd, &items[n].key);
+		if (quota && items[n].had_quota)
+			bpf_map_update_elem(g->fd[GM_BAN_QUOTA], &items[n].key, &items[n].old_quota, BPF_ANY);
 	}
+}
+
+/* "mg_ban is full (262144 entries)" for a full map, else "" */
+static const char *full_note(struct gate *g, enum gate_map map, int err, char *buf, size_t len)
+{
+	uint32_t cap = 0;
+
+	buf[0] = 0;
+	if (err != -ENOSPC && err != -E2BIG)
+		return buf;
+	map_count(g->fd[map], &cap);
+	snprintf(buf, len, " (%s is full: its capacity is %u entries)", gate_map_names[map], cap);
+	return buf;
 }
 
 static const char *item_str(const struct list_desc *l, const struct item *it, char *buf, size_t len)
@@ -135,10 +163,10 @@ static int do_add(const struct list_desc *l, struct gate *g, struct item *items,
 {
 	int fd = g->fd[l->map], err;
 	uint64_t now = now_boot_ns();
-	char buf[MG_ADDRSTRLEN + 8];
+	char buf[MG_ADDRSTRLEN + 8], full[96];
 
 	for (int i = 0; i < n; i++)
-		read_old(l, fd, &items[i]);
+		read_old(l, g, &items[i]);
 	for (int i = 0; i < n; i++) {
 		if (l == &lists[LIST_BAN]) {
 			struct mg_ban b = { .expires_ns = ttl_ns ? now + ttl_ns : 0, .created_ns = now,
@@ -153,10 +181,10 @@ static int do_add(const struct list_desc *l, struct gate *g, struct item *items,
 		}
 		if (err) {
 			err = -errno;
-			roll_back(fd, items, i);
+			roll_back(g, l->map, items, i, false);
 			return fail(EXIT_FAIL, "%s add: cannot add %s: %s%s (nothing added)", l->name,
 				    item_str(l, &items[i], buf, sizeof(buf)), strerror(-err),
-				    err == -ENOSPC || err == -E2BIG ? " (the list is full)" : "");
+				    full_note(g, l->map, err, full, sizeof(full)));
 		}
 	}
 	report(l, "add", items, n, ttl_ns);
@@ -166,19 +194,21 @@ static int do_add(const struct list_desc *l, struct gate *g, struct item *items,
 static int do_del(const struct list_desc *l, struct gate *g, struct item *items, int n)
 {
 	int fd = g->fd[l->map];
+	bool ban = l == &lists[LIST_BAN];
 	char buf[MG_ADDRSTRLEN + 8];
 
 	for (int i = 0; i < n; i++) {
-		read_old(l, fd, &items[i]);
-		if (!items[i].had_old)
+		read_old(l, g, &items[i]);
+		if (!items[i].had_old && !items[i].had_quota)
 			return fail(EXIT_FAIL, "%s del: %s is not in the %s list (nothing deleted)", l->name,
 				    item_str(l, &items[i], buf, sizeof(buf)), l->name);
 	}
 	for (int i = 0; i < n; i++) {
-		if (bpf_map_delete_elem(fd, &items[i].key) && errno != ENOENT) {
+		if ((bpf_map_delete_elem(fd, &items[i].key) && errno != ENOENT) ||
+		    (ban && bpf_map_delete_elem(g->fd[GM_BAN_QUOTA], &items[i].key) && errno != ENOENT)) {
 			int err = -errno;
 
-			roll_back(fd, items, i);
+			roll_back(g, l->map, items, i + 1, ban);
 			return fail(EXIT_FAIL, "%s del: cannot delete %s: %s (nothing deleted)", l->name,
 				    item_str(l, &items[i], buf, sizeof(buf)), strerror(-err));
 		}
@@ -220,9 +250,15 @@ static int ban_cmp(const void *pa, const void *pb)
 {
 	const struct row *a = pa, *b = pb;
 
+	int c;
+
 	if (addr_is_v4(&a->key.addr) != addr_is_v4(&b->key.addr))
 		return addr_is_v4(&a->key.addr) ? -1 : 1;
-	return memcmp(a->key.addr.a, b->key.addr.a, 16);
+	c = memcmp(a->key.addr.a, b->key.addr.a, 16);
+	if (c)
+		return c;
+	/* one address may have an operator ban and a quota ban */
+	return a->val.ban.origin < b->val.ban.origin ? -1 : a->val.ban.origin > b->val.ban.origin;
 }
 
 /* copy the map into rows, sorted, without duplicates from a changing map */
@@ -232,32 +268,36 @@ static int load_rows(const struct list_desc *l, struct gate *g, struct row **out
 	size_t ksz = ban ? sizeof(struct mg_addr) : sizeof(struct mg_lpm_key);
 	size_t vsz = ban ? sizeof(struct mg_ban) : sizeof(struct mg_rule);
 	int (*cmp)(const void *, const void *) = ban ? ban_cmp : row_cmp;
-	struct map_dump d;
+	struct map_dump d[2];
 	struct row *rows;
-	size_t m = 0;
-	int err;
+	size_t m = 0, total = 0;
+	int nd = ban ? 2 : 1, err = 0;
 
-	err = map_dump(g->fd[l->map], &d);
+	memset(d, 0, sizeof(d));
+	for (int j = 0; j < nd && !err; j++) {
+		err = map_dump(g->fd[j ? GM_BAN_QUOTA : l->map], &d[j]);
+		if (!err && (d[j].key_size != ksz || d[j].val_size != vsz))
+			err = -EPROTO;
+		total += d[j].n;
+	}
+	rows = err ? NULL : calloc(total ? total : 1, sizeof(*rows));
+	if (!err && !rows)
+		err = -ENOMEM;
+	for (int j = 0; j < nd && !err; j++) {
+		for (size_t i = 0; i < d[j].n; i++, m++) {
+			memcpy(&rows[m].key, (uint8_t *)d[j].keys + i * ksz, ksz);
+			memcpy(&rows[m].val, (uint8_t *)d[j].vals + i * vsz, vsz);
+		}
+	}
+	for (int j = 0; j < nd; j++)
+		map_dump_free(&d[j]);
 	if (err)
 		return err;
-	if (d.key_size != ksz || d.val_size != vsz) {
-		map_dump_free(&d);
-		return -EPROTO;
-	}
-	rows = calloc(d.n ? d.n : 1, sizeof(*rows));
-	if (!rows) {
-		map_dump_free(&d);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < d.n; i++) {
-		memcpy(&rows[i].key, (uint8_t *)d.keys + i * ksz, ksz);
-		memcpy(&rows[i].val, (uint8_t *)d.vals + i * vsz, vsz);
-	}
-	qsort(rows, d.n, sizeof(*rows), cmp);
-	for (size_t i = 0; i < d.n; i++)
+	qsort(rows, total, sizeof(*rows), cmp);
+	m = 0;
+	for (size_t i = 0; i < total; i++)
 		if (!m || cmp(&rows[m - 1], &rows[i]))
 			rows[m++] = rows[i];
-	map_dump_free(&d);
 	*out = rows;
 	*n = m;
 	return 0;
@@ -374,9 +414,9 @@ static void list_human(const struct list_desc *l, const struct row *rows, size_t
 		}
 		if (!shown++) {
 			if (ban)
-				printf("%-*s  %-6s  %5s  %-10s  %s\n", w, "ADDRESS", "ORIGIN", "LEVEL", "BANNED", "EXPIRES");
+				printf("%-*s  %-8s  %5s  %-10s  %s\n", w, "ADDRESS", "ORIGIN", "LEVEL", "BANNED", "EXPIRES");
 			else
-				printf("%-*s  %-6s  %s\n", w, "PREFIX", "ORIGIN", "EXPIRES");
+				printf("%-*s  %-8s  %s\n", w, "PREFIX", "ORIGIN", "EXPIRES");
 		}
 		format_expiry(exp, now, e, sizeof(e));
 		excluded |= row_excluded(l, &rows[i]);
@@ -386,10 +426,10 @@ static void list_human(const struct list_desc *l, const struct row *rows, size_t
 			snprintf(lv, sizeof(lv), "%u", b->level);
 			snprintf(c, sizeof(c), "%s ago", format_duration(now > b->created_ns ? now - b->created_ns : 0,
 									 d, sizeof(d)));
-			printf("%-*s  %-6s  %5s  %-10s  %s\n", w, row_str(l, &rows[i], a, sizeof(a)),
+			printf("%-*s  %-8s  %5s  %-10s  %s\n", w, row_str(l, &rows[i], a, sizeof(a)),
 			       origin_name(b->origin), lv, c, e);
 		} else {
-			printf("%-*s  %-6s  %s\n", w, row_str(l, &rows[i], a, sizeof(a)),
+			printf("%-*s  %-8s  %s\n", w, row_str(l, &rows[i], a, sizeof(a)),
 			       origin_name(rows[i].val.rule.origin), e);
 		}
 	}

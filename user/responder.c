@@ -140,7 +140,7 @@ static int compose(char *line, size_t len, struct gate *g, const struct mg_addr 
 	} else if (reason == MG_REASON_REJECT_BAN) {
 		struct mg_ban b;
 
-		temp = !bpf_map_lookup_elem(g->fd[GM_BAN], a, &b) && b.expires_ns;
+		temp = ban_get(g, a, now_boot_ns(), &b) && b.expires_ns;
 		snprintf(why, sizeof(why), "client [%s] is %sbanned%s", addr, temp ? "temporarily " : "",
 			 temp ? " for abuse, try again later" : " for abuse");
 	} else if (reason == MG_REASON_REJECT_DENY) {

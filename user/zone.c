@@ -397,6 +397,7 @@ struct export {
 	struct out_ent *e;
 	size_t n, cap, n_ban;
 	uint64_t now;
+	int ban_fd;        /* walking mg_ban_quota: mg_ban, whose active bans were written already */
 };
 
 static struct out_ent *export_add(struct export *x)
@@ -436,7 +437,11 @@ static int export_ban(const void *key, const void *value, void *ctx)
 	struct export *x = ctx;
 	struct out_ent *e;
 
+	struct mg_ban op;
+
 	if (b->expires_ns && b->expires_ns <= x->now)
+		return 0;
+	if (x->ban_fd >= 0 && !bpf_map_lookup_elem(x->ban_fd, key, &op) && (!op.expires_ns || op.expires_ns > x->now))
 		return 0;
 	e = export_add(x);
 	if (!e)
@@ -493,7 +498,7 @@ static int zone_export(int argc, char **argv)
 	struct out_ent *out;
 	size_t n, n4 = 0;
 	char tmp[PATH_MAX] = "";
-	int fam = 0, dfd = -1, bfd = -1, rc = EXIT_FAIL, r, opt;
+	int fam = 0, dfd = -1, bfd = -1, qfd = -1, rc = EXIT_FAIL, r, opt;
 	FILE *f = NULL;
 
 	optind = 0;
@@ -520,7 +525,8 @@ static int zone_export(int argc, char **argv)
 	}
 	dfd = open_map(MG_MAP_DENY);
 	bfd = open_map(MG_MAP_BAN);
-	if (dfd < 0 || bfd < 0) {
+	qfd = open_map(MG_MAP_BAN_QUOTA);
+	if (dfd < 0 || bfd < 0 || qfd < 0) {
 		rc = fail(EXIT_FAIL, "no data path pinned under %s (is mailgate running? --pin-dir?): %s",
 			  opts.pin_dir, strerror(errno));
 		goto out;
@@ -530,7 +536,11 @@ static int zone_export(int argc, char **argv)
 		rc = fail(EXIT_FAIL, "reading the deny list: %s", strerror(-r));
 		goto out;
 	}
+	x.ban_fd = -1;
 	r = map_walk(bfd, export_ban, &x);
+	x.ban_fd = bfd;
+	if (!r)
+		r = map_walk(qfd, export_ban, &x);
 	if (r) {
 		rc = fail(EXIT_FAIL, "reading the bans: %s", strerror(-r));
 		goto out;
@@ -619,6 +629,8 @@ out:
 		close(dfd);
 	if (bfd >= 0)
 		close(bfd);
+	if (qfd >= 0)
+		close(qfd);
 	free(x.e);
 	return rc;
 }
