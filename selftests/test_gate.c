@@ -265,7 +265,7 @@ static const struct row rows[] = {
 	  .exhaust = EX_SRC, .cfg = cfg_reject, DROP_AS(DROP_RATE, SMTP) },
 	{ "reject_deny_keeps_prefix_rate", {}, DENY_DOC, .exhaust = EX_PREFIX, .cfg = cfg_reject,
 	  DROP_AS(DROP_PREFIX_RATE, SMTP) },
-	{ "reject_ban_keeps_concurrency", {}, .ban = TTL_LIVE, .conn = 20, .cfg = cfg_reject,
+	{ "reject_ban_keeps_concurrency", {}, .ban = TTL_LIVE, .conn = 50, .cfg = cfg_reject,
 	  DROP_AS(DROP_CONCURRENT, SMTP) },
 	{ "reject_allow_wins", {}, .allow = { { "192.0.2.1" } }, .verdict = 1 + MG_VERDICT_LISTED,
 	  .verdict_ttl = TTL_LIVE, .cfg = cfg_reject, PASS_AS(PASS_ALLOW, SMTP) },
