@@ -9,6 +9,7 @@
 #include <bpf/bpf_tracing.h>
 #include "gate.h"
 #include "parse.bpf.h"
+#include "lists.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -37,26 +38,6 @@ struct {
 	__type(value, __u8);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mg_ports SEC(".maps");
-
-/* allow list */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, MG_MAX_ALLOW);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct mg_lpm_key);
-	__type(value, struct mg_rule);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mg_allow SEC(".maps");
-
-/* deny list */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, MG_MAX_DENY);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct mg_lpm_key);
-	__type(value, struct mg_rule);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mg_deny SEC(".maps");
 
 /* bans, with expiry and level */
 struct {
@@ -209,30 +190,6 @@ static __always_inline bool gcra(__u64 *tat, __u64 now, __u64 interval, __u32 bu
 }
 
 /* ---- decision steps ---- */
-/* Longest active prefix in an allow/deny trie (its rule, or NULL). An expired longer prefix
- * must not hide a shorter active one (a /32 with a TTL inside a static
- * /24), so on an expired match look again just above its prefix length. */
-#define MG_LPM_TRIES 4
-static __always_inline struct mg_rule *lpm_active(void *map, const struct mg_addr *src, __u64 now)
-{
-	struct mg_lpm_key k = { .prefixlen = 128 };
-	struct mg_rule *r;
-
-	__builtin_memcpy(k.a, src->a, 16);
-#pragma unroll
-	for (int i = 0; i < MG_LPM_TRIES; i++) {
-		r = bpf_map_lookup_elem(map, &k);
-		if (!r)
-			return NULL;
-		if (r->expires_ns == 0 || r->expires_ns > now)
-			return r;
-		if (r->prefixlen == 0 || r->prefixlen > k.prefixlen)
-			return NULL;
-		k.prefixlen = r->prefixlen - 1;
-	}
-	return NULL;
-}
-
 /* Send a DNSBL query event under the global budget. */
 static __always_inline bool send_query(const struct mg_config *cfg, const struct mg_addr *src,
 				       __u32 class, __u64 now)
@@ -542,12 +499,11 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 	bool pending = false;
 	__u32 *n;
 
-	if (lpm_active(&mg_allow, src, now))
+	if (list_allowed(src, now))
 		return MG_REASON_PASS_ALLOW;
 	if (flood_drop(cfg, src, now)) /* step 8, here for its cost: see flood mode */
 		return MG_REASON_DROP_FLOOD;
-	struct mg_rule *deny = lpm_active(&mg_deny, src, now);
-	if (deny && !(deny->flags & MG_RULE_EXCLUDE)) /* an exclusion ('!' in a zone) is no match */
+	if (list_denied(src, now)) /* the longest active match; an exclusion is no match */
 		return MG_REASON_DROP_DENY;
 
 	struct mg_ban *ban = bpf_map_lookup_elem(&mg_ban, src);

@@ -70,9 +70,13 @@ static void print_memory(const char *when)
 	for (int i = 0; i < GM_MAX; i++) {
 		struct bpf_map_info info = {};
 		uint32_t len = sizeof(info);
-		uint64_t m = memlock_of(fx.g.fd[i]);
+		int fd = i == GM_ALLOW || i == GM_DENY ? list_live_fd(&fx.g, i == GM_ALLOW ? MG_LIST_ALLOW : MG_LIST_DENY)
+						       : fx.g.fd[i];
+		uint64_t m = fd >= 0 ? memlock_of(fd) : 0;
 
-		bpf_obj_get_info_by_fd(fx.g.fd[i], &info, &len);
+		bpf_obj_get_info_by_fd(fd, &info, &len);
+		if (fd >= 0 && fd != fx.g.fd[i])
+			close(fd);
 		printf("  %-14s max_entries %8u  key %3u  value %4u  %10.1f KiB\n", gate_map_names[i],
 		       info.max_entries, info.key_size, info.value_size, m / 1024.0);
 		total += m;
@@ -127,18 +131,25 @@ static void deny_entry(uint32_t i, struct mg_lpm_key *k, struct mg_rule *r)
 	r->origin = MG_ORIGIN_ZONE;
 }
 
-static int fill_deny(uint32_t from, uint32_t to)
+/* the deny list becomes entries [0, n) and 203.0.113.0/24, as a replace
+ * (a new set built beside the live one, then switched) */
+static int fill_deny(uint32_t n)
 {
-	uint32_t n = to - from;
-	struct mg_lpm_key *k = calloc(n ? n : 1, sizeof(*k));
-	struct mg_rule *r = calloc(n ? n : 1, sizeof(*r));
+	struct mg_lpm_key *k = calloc(n + 1, sizeof(*k));
+	struct mg_rule *r = calloc(n + 1, sizeof(*r));
+	struct list_build b;
 	int err;
 
 	if (!k || !r)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < n; i++)
-		deny_entry(from + i, &k[i], &r[i]);
-	err = fill(fx.g.fd[GM_DENY], k, r, n, sizeof(*k), sizeof(*r));
+		deny_entry(i, &k[i], &r[i]);
+	parse_cidr("203.0.113.0/24", &k[n]);
+	r[n].prefixlen = k[n].prefixlen;
+	err = list_build_start(MG_LIST_DENY, &b);
+	err = err ?: list_build_add(&b, k, r, n + 1, BPF_ANY, NULL);
+	err = err ?: list_build_publish(&fx.g, &b);
+	list_build_abort(&b);
 	free(k);
 	free(r);
 	return err;
@@ -218,7 +229,7 @@ int main(int argc, char **argv)
 	bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
 	static const uint32_t ladder[] = { 1000, 100000, 1000000, 4000000 };
 	int n_steps = quick ? 2 : 4;
-	uint32_t n_src = quick ? 100000 : 1000000, have = 0;
+	uint32_t n_src = quick ? 100000 : 1000000;
 	int rounds = quick ? 5 : 9, repeat = quick ? 200000 : 1000000;
 	double table[4][8];
 	struct sink_bpf *bare;
@@ -270,8 +281,7 @@ int main(int argc, char **argv)
 	}
 	fx_rule(&fx, GM_ALLOW, "198.51.100.0/24", 0);
 	printf("\nfilling: %u tracked sources, %u DNSBL verdicts ...\n", n_src, n_src);
-	err = fx_rule(&fx, GM_DENY, "203.0.113.0/24", 0);
-	err = err ?: fill_sources(n_src, false);
+	err = fill_sources(n_src, false);
 	err = err ?: fill_sources(n_src, true);
 	if (err) {
 		fprintf(stderr, "bench: filling maps: %s\n", strerror(-err));
@@ -298,12 +308,11 @@ int main(int argc, char **argv)
 	for (int s = 0; s < n_steps; s++) {
 		uint64_t t0 = now_boot_ns();
 
-		err = fill_deny(have, ladder[s] - 1); /* + the /24 above */
+		err = fill_deny(ladder[s] - 1); /* + 203.0.113.0/24 */
 		if (err) {
 			fprintf(stderr, "bench: filling the deny list: %s\n", strerror(-err));
 			goto out;
 		}
-		have = ladder[s] - 1;
 		printf("\n%u deny entries (filled in %.2f s); per packet, median of %d rounds of %d runs "
 		       "(the same frame through a bare XDP_DROP and a parse-only program first):\n",
 		       ladder[s], (now_boot_ns() - t0) / 1e9, rounds, repeat);

@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "mailgate.h"
+#include "listset.h"
 #include "gate.skel.h"
 #include "cleanup.h"
 #include "frames.h"
@@ -129,8 +130,14 @@ static inline int fx_reset(struct fixture *fx, const struct mg_config *cfg)
 	static uint8_t ports[65536];
 	int err = 0;
 
-	fx_map_clear(fx->g.fd[GM_ALLOW], sizeof(struct mg_lpm_key));
-	fx_map_clear(fx->g.fd[GM_DENY], sizeof(struct mg_lpm_key));
+	for (int l = 0; l < MG_LISTS; l++) { /* emptied in place (lengths stay published) */
+		int fd = list_live_fd(&fx->g, l);
+
+		if (fd >= 0) {
+			fx_map_clear(fd, sizeof(struct mg_lpm_key));
+			close(fd);
+		}
+	}
 	fx_map_clear(fx->g.fd[GM_BAN], sizeof(struct mg_addr));
 	fx_map_clear(fx->g.fd[GM_VERDICT], sizeof(struct mg_addr));
 	fx_map_clear(fx->g.fd[GM_SRC], sizeof(struct mg_addr));
@@ -215,7 +222,7 @@ static inline int fx_rule(struct fixture *fx, enum gate_map m, const char *cidr,
 		return -EINVAL;
 	}
 	r.prefixlen = k.prefixlen;
-	return bpf_map_update_elem(fx->g.fd[m], &k, &r, BPF_ANY) ? -errno : 0;
+	return list_put(&fx->g, m == GM_ALLOW ? MG_LIST_ALLOW : MG_LIST_DENY, &k, &r);
 }
 
 static inline int fx_ban(struct fixture *fx, const char *addr, uint64_t expires, uint32_t level,

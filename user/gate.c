@@ -12,6 +12,7 @@
 #include <bpf/libbpf.h>
 #include "mailgate.h"
 #include "gate.skel.h"
+#include "lists.h"
 
 const char *const gate_map_names[GM_MAX] = {
 	[GM_CONFIG] = MG_MAP_CONFIG,       [GM_PORTS] = MG_MAP_PORTS,
@@ -22,6 +23,7 @@ const char *const gate_map_names[GM_MAX] = {
 	[GM_VERIFIED] = MG_MAP_VERIFIED,   [GM_COUNTERS] = MG_MAP_COUNTERS,
 	[GM_GLOBAL] = MG_MAP_GLOBAL,       [GM_EVENTS] = MG_MAP_EVENTS,
 	[GM_SOCKS] = MG_MAP_SOCKS,
+	[GM_LISTS] = MG_MAP_LISTS,
 };
 
 const char *const mg_reason_names[MG_REASON_MAX] = {
@@ -112,6 +114,7 @@ int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *size
 	g->fd[GM_GLOBAL] = bpf_map__fd(skel->maps.mg_global);
 	g->fd[GM_EVENTS] = bpf_map__fd(skel->maps.mg_events);
 	g->fd[GM_SOCKS] = bpf_map__fd(skel->maps.mg_socks);
+	g->fd[GM_LISTS] = bpf_map__fd(skel->maps.mg_lists);
 	return 0;
 }
 

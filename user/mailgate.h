@@ -67,6 +67,7 @@ uint64_t now_boot_ns(void);                                          /* the cloc
 enum gate_map {
 	GM_CONFIG, GM_PORTS, GM_ALLOW, GM_DENY, GM_BAN, GM_VERDICT, GM_SRC, GM_PREFIX,
 	GM_CONN, GM_CLASS_CONN, GM_VERIFIED, GM_COUNTERS, GM_GLOBAL, GM_EVENTS, GM_SOCKS,
+	GM_LISTS,
 	GM_MAX
 };
 extern const char *const gate_map_names[GM_MAX];

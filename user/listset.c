@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The allow and deny lists from userspace: the live set of each, the match
+ * rule shared with the data path (include/lists.h), single changes, and
+ * replaces switched in one step. Layout: include/lists.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <bpf/bpf.h>
+#include "gate.h"
+
+struct probe_ctx {
+	int fd;
+	struct mg_rule r;
+};
+#define mg_list_probe(set, k) listset_probe(set, k)
+static const struct mg_rule *listset_probe(void *set, const struct mg_lpm_key *k);
+#include "listset.h"
+
+#define BATCH 16384
+
+static const struct mg_rule *listset_probe(void *set, const struct mg_lpm_key *k)
+{
+	struct probe_ctx *p = set;
+
+	return bpf_map_lookup_elem(p->fd, k, &p->r) ? NULL : &p->r;
+}
+
+enum gate_map list_map(enum mg_list l)
+{
+	return l == MG_LIST_ALLOW ? GM_ALLOW : GM_DENY;
+}
+
+uint32_t list_capacity(enum mg_list l)
+{
+	return l == MG_LIST_ALLOW ? MG_MAX_ALLOW : MG_MAX_DENY;
+}
+
+const char *list_name(enum mg_list l)
+{
+	return l == MG_LIST_ALLOW ? "allow" : "deny";
+}
+
+static int read_meta(struct gate *g, enum mg_list l, struct mg_list_meta *m)
+{
+	uint32_t k = l;
+
+	return bpf_map_lookup_elem(g->fd[GM_LISTS], &k, m) ? -errno : 0;
+}
+
+static int slot_fd(struct gate *g, enum mg_list l, uint32_t slot)
+{
+	uint32_t id;
+	int fd;
+
+	if (bpf_map_lookup_elem(g->fd[list_map(l)], &slot, &id))
+		return errno == ENOENT ? -ENOENT : -errno;
+	fd = bpf_map_get_fd_by_id(id);
+	return fd < 0 ? -errno : fd;
+}
+
+int list_live_fd(struct gate *g, enum mg_list l)
+{
+	struct mg_list_meta m;
+	int err = read_meta(g, l, &m);
+
+	return err ? err : slot_fd(g, l, m.gen & 1);
+}
+
+bool list_match(struct gate *g, enum mg_list l, const struct mg_addr *a, uint64_t now,
+		struct mg_lpm_key *key, struct mg_rule *rule)
+{
+	struct probe_ctx p;
+	struct mg_list_meta m;
+	const struct mg_rule *r;
+
+	if (read_meta(g, l, &m))
+		return false;
+	p.fd = slot_fd(g, l, m.gen & 1);
+	if (p.fd < 0)
+		return false;
+	r = NULL;
+	for (uint32_t i = 0, v4 = mg_addr_v4(a->a), n = mg_list_count(&m.lens[m.gen & 1], v4); i < n && !r; i++)
+		r = mg_list_step(&p, &m.lens[m.gen & 1], v4, a->a, now, i, key);
+	close(p.fd);
+	if (r)
+		*rule = *r;
+	return r != NULL;
+}
+
+int list_lock(struct gate *g)
+{
+	int fd = open(g->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+void list_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd); /* drops the flock */
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / NSEC_PER_SEC, .tv_nsec = ns % NSEC_PER_SEC };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static void lens_from_used(const uint8_t used[2][MG_LIST_LENS], struct mg_list_lens *lens)
+{
+	memset(lens, 0, sizeof(*lens));
+	for (int p = MG_LIST_LENS - 1; p >= 0; p--) {
+		if (used[0][p])
+			lens->v4[lens->n4++] = p;
+		if (used[1][p])
+			lens->v6[lens->n6++] = p;
+	}
+}
+
+static void used_from_lens(const struct mg_list_lens *lens, uint8_t used[2][MG_LIST_LENS])
+{
+	memset(used, 0, 2 * MG_LIST_LENS);
+	for (int i = 0; i < lens->n4 && i < MG_LIST_LENS; i++)
+		used[0][lens->v4[i]] = 1;
+	for (int i = 0; i < lens->n6 && i < MG_LIST_LENS; i++)
+		used[1][lens->v6[i]] = 1;
+}
+
+static void mark_used(uint8_t used[2][MG_LIST_LENS], const struct mg_lpm_key *k)
+{
+	uint32_t fam = mg_list_families(k);
+
+	if (k->prefixlen > 128)
+		return;
+	if (fam & 1)
+		used[0][k->prefixlen] = 1;
+	if (fam & 2)
+		used[1][k->prefixlen] = 1;
+}
+
+/* Switch list l to the set set_fd with these lengths: written into the
+ * slot that is not live, then one store of gen. A grace period later the
+ * old slot gets the same set, which frees the old one. */
+static int publish(struct gate *g, enum mg_list l, int set_fd, const struct mg_list_lens *lens,
+		   uint64_t entries)
+{
+	size_t len = (size_t)MG_LISTS * ((sizeof(struct mg_list_meta) + 7) & ~7ul);
+	long page = sysconf(_SC_PAGESIZE);
+	struct mg_list_meta *m;
+	uint32_t live, other, gen;
+	uint64_t now;
+	void *base;
+	int err = 0;
+
+	len = (len + page - 1) / page * page;
+	base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, g->fd[GM_LISTS], 0);
+	if (base == MAP_FAILED)
+		return -errno;
+	m = (struct mg_list_meta *)((char *)base + l * ((sizeof(*m) + 7) & ~7ul));
+	gen = __atomic_load_n(&m->gen, __ATOMIC_ACQUIRE);
+	live = gen & 1;
+	other = live ^ 1;
+	now = now_boot_ns();
+	if (m->flipped_ns && now < m->flipped_ns + MG_LIST_GRACE_NS)
+		sleep_ns(m->flipped_ns + MG_LIST_GRACE_NS - now);
+	m->lens[other] = *lens;
+	m->entries[other] = entries;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	if (bpf_map_update_elem(g->fd[list_map(l)], &other, &set_fd, BPF_ANY)) {
+		err = -errno;
+		goto out;
+	}
+	__atomic_store_n(&m->gen, gen + 1, __ATOMIC_RELEASE);
+	m->flipped_ns = now_boot_ns();
+	/* the old slot: a copy of the live one once no run can still use it */
+	sleep_ns(MG_LIST_GRACE_NS);
+	m->lens[live] = *lens;
+	m->entries[live] = entries;
+	if (!bpf_map_update_elem(g->fd[list_map(l)], &live, &set_fd, BPF_ANY))
+		m->flipped_ns = 0; /* both slots alike: the next switch need not wait */
+out:
+	munmap(base, len);
+	return err;
+}
+
+static int create_set(enum mg_list l)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH,
+				l == MG_LIST_ALLOW ? MG_LIST_SET_NAME_ALLOW : MG_LIST_SET_NAME_DENY,
+				sizeof(struct mg_lpm_key), sizeof(struct mg_rule), list_capacity(l), &o);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int list_get(struct gate *g, enum mg_list l, const struct mg_lpm_key *k, struct mg_rule *r)
+{
+	int fd = list_live_fd(g, l), err = 0;
+
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, k, r))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int list_put(struct gate *g, enum mg_list l, const struct mg_lpm_key *k, const struct mg_rule *r)
+{
+	uint8_t used[2][MG_LIST_LENS], before[2][MG_LIST_LENS];
+	struct mg_list_meta m;
+	struct mg_list_lens lens;
+	bool fresh = false;
+	int fd, err;
+
+	err = read_meta(g, l, &m);
+	if (err)
+		return err;
+	fd = slot_fd(g, l, m.gen & 1);
+	if (fd == -ENOENT) { /* the first entry ever: a set for it */
+		memset(&m.lens[m.gen & 1], 0, sizeof(m.lens[0]));
+		fd = create_set(l);
+		fresh = true;
+	}
+	if (fd < 0)
+		return fd;
+	/* the entry first: invisible until its length is published */
+	if (bpf_map_update_elem(fd, k, r, BPF_ANY)) {
+		err = -errno;
+		goto out;
+	}
+	used_from_lens(&m.lens[m.gen & 1], used);
+	memcpy(before, used, sizeof(used));
+	mark_used(used, k);
+	if (fresh || memcmp(before, used, sizeof(used))) {
+		lens_from_used((const uint8_t (*)[MG_LIST_LENS])used, &lens);
+		err = publish(g, l, fd, &lens, m.entries[m.gen & 1] + 1);
+	}
+out:
+	close(fd);
+	return err;
+}
+
+int list_del(struct gate *g, enum mg_list l, const struct mg_lpm_key *k)
+{
+	int fd = list_live_fd(g, l), err = 0;
+
+	if (fd < 0)
+		return fd;
+	/* a length no entry uses any more stays published (one probe more)
+	 * until the next replace */
+	if (bpf_map_delete_elem(fd, k))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int list_walk(struct gate *g, enum mg_list l, map_walk_fn fn, void *ctx)
+{
+	int fd = list_live_fd(g, l), err;
+
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	err = map_walk(fd, fn, ctx);
+	close(fd);
+	return err;
+}
+
+int list_build_start(enum mg_list l, struct list_build *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->list = l;
+	b->fd = create_set(l);
+	return b->fd < 0 ? b->fd : 0;
+}
+
+int list_build_add(struct list_build *b, const struct mg_lpm_key *keys, const struct mg_rule *vals,
+		   size_t n, uint64_t flags, size_t *skipped)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = flags);
+	size_t i = 0;
+
+	while (i < n) {
+		uint32_t cnt = n - i < BATCH ? n - i : BATCH;
+		int err = bpf_map_update_batch(b->fd, keys + i, vals + i, &cnt, &o) ? -errno : 0;
+
+		for (uint32_t j = 0; j < cnt; j++)
+			mark_used(b->used, &keys[i + j]);
+		b->n += cnt;
+		i += cnt;
+		if (!err)
+			continue;
+		if (err == -EEXIST && flags == BPF_NOEXIST && i < n) { /* keys[i] is there: keep it */
+			if (skipped)
+				++*skipped;
+			i++;
+			continue;
+		}
+		return err == -ENOMEM || err == -ENOSPC ? -E2BIG : err;
+	}
+	return 0;
+}
+
+int list_build_publish(struct gate *g, struct list_build *b)
+{
+	struct mg_list_lens lens;
+	int err;
+
+	lens_from_used((const uint8_t (*)[MG_LIST_LENS])b->used, &lens);
+	err = publish(g, b->list, b->fd, &lens, b->n);
+	list_build_abort(b); /* our fd: the slots hold the set now */
+	return err;
+}
+
+void list_build_abort(struct list_build *b)
+{
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
+}
