@@ -146,8 +146,8 @@ static int fill_deny(uint32_t n)
 		deny_entry(i, &k[i], &r[i]);
 	parse_cidr("203.0.113.0/24", &k[n]);
 	r[n].prefixlen = k[n].prefixlen;
-	err = list_build_start(MG_LIST_DENY, &b);
-	err = err ?: list_build_add(&b, k, r, n + 1, BPF_ANY, NULL);
+	err = list_build_start(MG_LIST_DENY, n + 1, &b);
+	err = err ?: list_build_add(&b, k, r, n + 1);
 	err = err ?: list_build_publish(&fx.g, &b);
 	list_build_abort(&b);
 	free(k);

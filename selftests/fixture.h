@@ -225,6 +225,40 @@ static inline int fx_rule(struct fixture *fx, enum gate_map m, const char *cidr,
 	return list_put(&fx->g, m == GM_ALLOW ? MG_LIST_ALLOW : MG_LIST_DENY, &k, &r);
 }
 
+/* the list of a map (GM_ALLOW / GM_DENY) */
+static inline enum mg_list fx_list(enum gate_map m)
+{
+	return m == GM_ALLOW ? MG_LIST_ALLOW : MG_LIST_DENY;
+}
+
+/* the list becomes these n entries, in one replace */
+static inline int fx_list_fill(struct fixture *fx, enum gate_map m, const struct mg_lpm_key *k,
+			       const struct mg_rule *r, size_t n)
+{
+	struct list_build b;
+	int err = list_build_start(fx_list(m), n, &b);
+
+	err = err ?: list_build_add(&b, k, r, n);
+	err = err ?: list_build_publish(&fx->g, &b);
+	list_build_abort(&b);
+	return err;
+}
+
+/* entries in the live set of a list */
+static inline long fx_list_count(struct fixture *fx, enum gate_map m)
+{
+	int fd = list_live_fd(&fx->g, fx_list(m));
+	long n;
+
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	n = map_count(fd, NULL);
+	close(fd);
+	return n;
+}
+
 static inline int fx_ban(struct fixture *fx, const char *addr, uint64_t expires, uint32_t level,
 			 uint64_t created)
 {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* `mailgate allow|deny|ban add|del|list`: the allow and deny lists (LPM
- * tries of prefixes) and the bans (per address), changed from any process
- * on the pinned maps.
+/* `mailgate allow|deny|ban add|del|list`: the allow and deny lists (sets of
+ * prefixes, user/listset.c) and the bans (per address), changed from any
+ * process on the pinned maps; list changes hold the list lock.
  *
  * Input is all-or-nothing: every value is checked before the first map
  * update, and a map update that fails half way is rolled back. `del` of an
@@ -10,9 +10,10 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <json-c/json.h>
-#include "mailgate.h"
+#include "listset.h"
 
 enum list_kind { LIST_ALLOW, LIST_DENY, LIST_BAN };
 
@@ -49,11 +50,9 @@ static int usage(const struct list_desc *l, FILE *f, int code)
 	return code;
 }
 
-/* the exact entry for an LPM key (a trie lookup returns the longest match,
- * so compare the rule's copy of the prefix length) */
-static bool lpm_get(int fd, const struct mg_lpm_key *k, struct mg_rule *r)
+static enum mg_list list_of(const struct list_desc *l)
 {
-	return !bpf_map_lookup_elem(fd, k, r) && r->prefixlen == k->prefixlen;
+	return l == &lists[LIST_ALLOW] ? MG_LIST_ALLOW : MG_LIST_DENY;
 }
 
 static int parse_items(const struct list_desc *l, int n, char **args, struct item *items)
@@ -75,22 +74,36 @@ static int parse_items(const struct list_desc *l, int n, char **args, struct ite
 	return 0;
 }
 
-static void read_old(const struct list_desc *l, int fd, struct item *it)
+static void read_old(const struct list_desc *l, struct gate *g, struct item *it)
 {
 	if (l == &lists[LIST_BAN])
-		it->had_old = !bpf_map_lookup_elem(fd, &it->key.addr, &it->old.ban);
+		it->had_old = !bpf_map_lookup_elem(g->fd[l->map], &it->key.addr, &it->old.ban);
 	else
-		it->had_old = lpm_get(fd, &it->key.lpm, &it->old.rule);
+		it->had_old = !list_get(g, list_of(l), &it->key.lpm, &it->old.rule);
+}
+
+static int put_item(const struct list_desc *l, struct gate *g, const struct item *it, const void *val)
+{
+	if (l == &lists[LIST_BAN])
+		return bpf_map_update_elem(g->fd[l->map], &it->key.addr, val, BPF_ANY) ? -errno : 0;
+	return list_put(g, list_of(l), &it->key.lpm, val);
+}
+
+static int del_item(const struct list_desc *l, struct gate *g, const struct item *it)
+{
+	if (l == &lists[LIST_BAN])
+		return bpf_map_delete_elem(g->fd[l->map], &it->key.addr) ? -errno : 0;
+	return list_del(g, list_of(l), &it->key.lpm);
 }
 
 /* undo items[0..n): restore what was there, delete what was not */
-static void roll_back(int fd, struct item *items, int n)
+static void roll_back(const struct list_desc *l, struct gate *g, struct item *items, int n)
 {
 	while (n-- > 0) {
 		if (items[n].had_old)
-			bpf_map_update_elem(fd, &items[n].key, &items[n].old, BPF_ANY);
+			put_item(l, g, &items[n], &items[n].old);
 		else
-			bpf_map_delete_elem(fd, &items[n].key);
+			del_item(l, g, &items[n]);
 	}
 }
 
@@ -133,27 +146,26 @@ static void report(const struct list_desc *l, const char *verb, struct item *ite
 
 static int do_add(const struct list_desc *l, struct gate *g, struct item *items, int n, uint64_t ttl_ns)
 {
-	int fd = g->fd[l->map], err;
 	uint64_t now = now_boot_ns();
 	char buf[MG_ADDRSTRLEN + 8];
+	int err;
 
 	for (int i = 0; i < n; i++)
-		read_old(l, fd, &items[i]);
+		read_old(l, g, &items[i]);
 	for (int i = 0; i < n; i++) {
 		if (l == &lists[LIST_BAN]) {
 			struct mg_ban b = { .expires_ns = ttl_ns ? now + ttl_ns : 0, .created_ns = now,
 					    .origin = MG_ORIGIN_CLI };
 
-			err = bpf_map_update_elem(fd, &items[i].key.addr, &b, BPF_ANY);
+			err = put_item(l, g, &items[i], &b);
 		} else {
 			struct mg_rule r = { .expires_ns = ttl_ns ? now + ttl_ns : 0,
 					     .prefixlen = items[i].key.lpm.prefixlen, .origin = MG_ORIGIN_CLI };
 
-			err = bpf_map_update_elem(fd, &items[i].key.lpm, &r, BPF_ANY);
+			err = put_item(l, g, &items[i], &r);
 		}
 		if (err) {
-			err = -errno;
-			roll_back(fd, items, i);
+			roll_back(l, g, items, i);
 			return fail(EXIT_FAIL, "%s add: cannot add %s: %s%s (nothing added)", l->name,
 				    item_str(l, &items[i], buf, sizeof(buf)), strerror(-err),
 				    err == -ENOSPC || err == -E2BIG ? " (the list is full)" : "");
@@ -165,20 +177,19 @@ static int do_add(const struct list_desc *l, struct gate *g, struct item *items,
 
 static int do_del(const struct list_desc *l, struct gate *g, struct item *items, int n)
 {
-	int fd = g->fd[l->map];
 	char buf[MG_ADDRSTRLEN + 8];
 
 	for (int i = 0; i < n; i++) {
-		read_old(l, fd, &items[i]);
+		read_old(l, g, &items[i]);
 		if (!items[i].had_old)
 			return fail(EXIT_FAIL, "%s del: %s is not in the %s list (nothing deleted)", l->name,
 				    item_str(l, &items[i], buf, sizeof(buf)), l->name);
 	}
 	for (int i = 0; i < n; i++) {
-		if (bpf_map_delete_elem(fd, &items[i].key) && errno != ENOENT) {
-			int err = -errno;
+		int err = del_item(l, g, &items[i]);
 
-			roll_back(fd, items, i);
+		if (err && err != -ENOENT) {
+			roll_back(l, g, items, i);
 			return fail(EXIT_FAIL, "%s del: cannot delete %s: %s (nothing deleted)", l->name,
 				    item_str(l, &items[i], buf, sizeof(buf)), strerror(-err));
 		}
@@ -237,7 +248,21 @@ static int load_rows(const struct list_desc *l, struct gate *g, struct row **out
 	size_t m = 0;
 	int err;
 
-	err = map_dump(g->fd[l->map], &d);
+	if (ban) {
+		err = map_dump(g->fd[l->map], &d);
+	} else {
+		int fd = list_live_fd(g, list_of(l));
+
+		if (fd == -ENOENT) { /* never had an entry */
+			*out = calloc(1, sizeof(**out));
+			*n = 0;
+			return *out ? 0 : -ENOMEM;
+		}
+		if (fd < 0)
+			return fd;
+		err = map_dump(fd, &d);
+		close(fd);
+	}
 	if (err)
 		return err;
 	if (d.key_size != ksz || d.val_size != vsz) {
@@ -484,12 +509,20 @@ static int run_list_cmd(enum list_kind kind, int argc, char **argv)
 		free(items);
 		return rc;
 	}
-	if (!strcmp(verb, "list"))
+	if (!strcmp(verb, "list")) {
 		rc = do_list(l, &g, all);
-	else if (!strcmp(verb, "add"))
-		rc = do_add(l, &g, items, n, ttl_ns);
-	else
-		rc = do_del(l, &g, items, n);
+	} else {
+		int lock = kind == LIST_BAN ? -1 : list_lock(&g);
+
+		if (lock < 0 && kind != LIST_BAN)
+			rc = fail(EXIT_FAIL, "%s %s: cannot lock the lists under %s: %s", l->name, verb, g.pin_dir,
+				  strerror(-lock));
+		else if (!strcmp(verb, "add"))
+			rc = do_add(l, &g, items, n, ttl_ns);
+		else
+			rc = do_del(l, &g, items, n);
+		list_unlock(lock);
+	}
 	gate_close(&g);
 	free(items);
 	return rc;

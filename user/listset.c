@@ -198,14 +198,70 @@ out:
 	return err;
 }
 
-static int create_set(enum mg_list l)
+#define MIN_SET 16384
+
+/* A set for about n entries: room for twice that (a hash's bucket array is
+ * what an empty set costs, and what a walk goes through), at most the
+ * list's capacity. Sets of one list may differ in size: the data path does
+ * not care (a hash's max_entries is not part of the inner map's type). */
+static int create_set(enum mg_list l, size_t n)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
-	int fd = bpf_map_create(BPF_MAP_TYPE_HASH,
-				l == MG_LIST_ALLOW ? MG_LIST_SET_NAME_ALLOW : MG_LIST_SET_NAME_DENY,
-				sizeof(struct mg_lpm_key), sizeof(struct mg_rule), list_capacity(l), &o);
+	size_t size = n * 2 < MIN_SET ? MIN_SET : n * 2;
+	int fd;
 
+	if (size > list_capacity(l))
+		size = list_capacity(l);
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, l == MG_LIST_ALLOW ? MG_LIST_SET_NAME_ALLOW : MG_LIST_SET_NAME_DENY,
+			    sizeof(struct mg_lpm_key), sizeof(struct mg_rule), size, &o);
 	return fd < 0 ? -errno : fd;
+}
+
+static int max_entries(int fd)
+{
+	struct bpf_map_info info;
+
+	return map_info(fd, &info) ? 0 : (int)info.max_entries;
+}
+
+struct copy {
+	struct list_build *b;
+	struct mg_lpm_key k[BATCH];
+	struct mg_rule v[BATCH];
+	uint32_t n;
+	int err;
+};
+
+static int copy_one(const void *key, const void *value, void *ctx)
+{
+	struct copy *c = ctx;
+
+	memcpy(&c->k[c->n], key, sizeof(c->k[0]));
+	memcpy(&c->v[c->n++], value, sizeof(c->v[0]));
+	if (c->n == BATCH) {
+		c->err = list_build_add(c->b, c->k, c->v, c->n);
+		c->n = 0;
+	}
+	return c->err;
+}
+
+/* the live set is full below the list's capacity: the same entries in a
+ * set twice as big, switched in */
+static int grow(struct gate *g, enum mg_list l, int fd)
+{
+	struct list_build b;
+	struct copy *c = calloc(1, sizeof(*c));
+	int err = c ? list_build_start(l, max_entries(fd), &b) : -ENOMEM;
+
+	if (!err) {
+		c->b = &b;
+		err = map_walk(fd, copy_one, c);
+		err = err ?: (c->n ? list_build_add(&b, c->k, c->v, c->n) : 0);
+		err = err ?: list_build_publish(g, &b);
+		list_build_abort(&b);
+	}
+	free(c);
+	return err;
 }
 
 int list_get(struct gate *g, enum mg_list l, const struct mg_lpm_key *k, struct mg_rule *r)
@@ -234,7 +290,7 @@ int list_put(struct gate *g, enum mg_list l, const struct mg_lpm_key *k, const s
 	fd = slot_fd(g, l, m.gen & 1);
 	if (fd == -ENOENT) { /* the first entry ever: a set for it */
 		memset(&m.lens[m.gen & 1], 0, sizeof(m.lens[0]));
-		fd = create_set(l);
+		fd = create_set(l, 0);
 		fresh = true;
 	}
 	if (fd < 0)
@@ -242,6 +298,11 @@ int list_put(struct gate *g, enum mg_list l, const struct mg_lpm_key *k, const s
 	/* the entry first: invisible until its length is published */
 	if (bpf_map_update_elem(fd, k, r, BPF_ANY)) {
 		err = -errno;
+		if (err == -E2BIG && !fresh && (uint32_t)max_entries(fd) < list_capacity(l)) {
+			err = grow(g, l, fd);
+			close(fd);
+			return err ?: list_put(g, l, k, r);
+		}
 		goto out;
 	}
 	used_from_lens(&m.lens[m.gen & 1], used);
@@ -283,18 +344,18 @@ int list_walk(struct gate *g, enum mg_list l, map_walk_fn fn, void *ctx)
 	return err;
 }
 
-int list_build_start(enum mg_list l, struct list_build *b)
+int list_build_start(enum mg_list l, size_t expect, struct list_build *b)
 {
 	memset(b, 0, sizeof(*b));
 	b->list = l;
-	b->fd = create_set(l);
+	b->fd = create_set(l, expect);
 	return b->fd < 0 ? b->fd : 0;
 }
 
 int list_build_add(struct list_build *b, const struct mg_lpm_key *keys, const struct mg_rule *vals,
-		   size_t n, uint64_t flags, size_t *skipped)
+		   size_t n)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = flags);
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
 	size_t i = 0;
 
 	while (i < n) {
@@ -305,15 +366,8 @@ int list_build_add(struct list_build *b, const struct mg_lpm_key *keys, const st
 			mark_used(b->used, &keys[i + j]);
 		b->n += cnt;
 		i += cnt;
-		if (!err)
-			continue;
-		if (err == -EEXIST && flags == BPF_NOEXIST && i < n) { /* keys[i] is there: keep it */
-			if (skipped)
-				++*skipped;
-			i++;
-			continue;
-		}
-		return err == -ENOMEM || err == -ENOSPC ? -E2BIG : err;
+		if (err)
+			return err == -ENOMEM || err == -ENOSPC ? -E2BIG : err;
 	}
 	return 0;
 }

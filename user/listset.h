@@ -44,15 +44,18 @@ int list_walk(struct gate *g, enum mg_list l, map_walk_fn fn, void *ctx);
 struct list_build {
 	enum mg_list list;
 	int fd;                          /* the new set */
-	size_t n;                        /* entries in it */
+	size_t n;                        /* entries written (an overwrite counts too) */
 	uint8_t used[2][MG_LIST_LENS];   /* [family][prefix length]: in use */
 };
-int list_build_start(enum mg_list l, struct list_build *b);
-/* Add n entries. flags BPF_ANY overwrites; BPF_NOEXIST keeps an entry
- * already there and counts the one not added in *skipped. Over the
- * capacity: -E2BIG, and the build is to be aborted. */
+/* expect: about how many entries it will get (the set is sized for twice
+ * that, within the list's capacity, so that single adds find room; a set
+ * that fills up is regrown by list_put) */
+int list_build_start(enum mg_list l, size_t expect, struct list_build *b);
+/* Add n entries, in batches; an entry of the same key added before is
+ * overwritten (so add in the order of precedence, the strongest last). Over
+ * the capacity: -E2BIG, and the build is to be aborted. */
 int list_build_add(struct list_build *b, const struct mg_lpm_key *keys, const struct mg_rule *vals,
-		   size_t n, uint64_t flags, size_t *skipped);
+		   size_t n);
 int list_build_publish(struct gate *g, struct list_build *b);
 void list_build_abort(struct list_build *b);
 
