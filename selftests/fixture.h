@@ -212,10 +212,11 @@ static inline struct mg_addr fx_addr(const char *s)
 }
 
 /* add an allow/deny entry; expires: 0 never, else CLOCK_BOOTTIME ns */
-static inline int fx_rule(struct fixture *fx, enum gate_map m, const char *cidr, uint64_t expires)
+static inline int fx_rule_flags(struct fixture *fx, enum gate_map m, const char *cidr, uint64_t expires,
+				uint32_t flags)
 {
 	struct mg_lpm_key k;
-	struct mg_rule r = { .expires_ns = expires };
+	struct mg_rule r = { .expires_ns = expires, .flags = flags };
 
 	if (parse_cidr(cidr, &k)) {
 		fprintf(stdout, "  bad test cidr %s\n", cidr);
@@ -223,6 +224,11 @@ static inline int fx_rule(struct fixture *fx, enum gate_map m, const char *cidr,
 	}
 	r.prefixlen = k.prefixlen;
 	return list_put(&fx->g, m == GM_ALLOW ? MG_LIST_ALLOW : MG_LIST_DENY, &k, &r);
+}
+
+static inline int fx_rule(struct fixture *fx, enum gate_map m, const char *cidr, uint64_t expires)
+{
+	return fx_rule_flags(fx, m, cidr, expires, 0);
 }
 
 /* the list of a map (GM_ALLOW / GM_DENY) */
