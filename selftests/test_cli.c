@@ -651,6 +651,17 @@ TEST(lookup_matches_data_path)
 	RUN_OK("ban add 198.51.100.66");
 	lookup_agrees("192.0.2.7", 25, "pass_allow");
 	lookup_agrees("192.0.2.8", 25, "drop_deny");
+	/* an expired /32 inside the active /24: the /24 decides (lookup said pass) */
+	fx_rule(&fx, GM_DENY, "192.0.2.9", now_boot_ns() - NSEC_PER_SEC);
+	lookup_agrees("192.0.2.9", 25, "drop_deny");
+	/* a zone exclusion !ADDR inside the listed /24: not denied (lookup said drop) */
+	fx_rule_flags(&fx, GM_DENY, "192.0.2.10", 0, MG_RULE_EXCLUDE);
+	lookup_agrees("192.0.2.10", 25, "pass_ok");
+	fx_rule(&fx, GM_DENY, "2001:db8:9::/48", 0);
+	fx_rule(&fx, GM_DENY, "2001:db8:9::9", now_boot_ns() - NSEC_PER_SEC);
+	fx_rule_flags(&fx, GM_DENY, "2001:db8:9::10", 0, MG_RULE_EXCLUDE);
+	lookup_agrees("2001:db8:9::9", 25, "drop_deny");
+	lookup_agrees("2001:db8:9::10", 25, "pass_ok");
 	lookup_agrees("198.51.100.66", 587, "drop_ban");
 	lookup_agrees("192.0.2.8", 8080, "pass_not_gated");
 	/* the per-source bucket: burst 3, then empty */
