@@ -8,6 +8,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include "test.h"
 #include "dnsbl_lab.h"
 #include "zone.h"
@@ -576,6 +579,125 @@ static void print_times(const char *what, uint64_t wall)
 		rm = atof(p + 11);
 	printf("  %s: %.2f s (parse %.2f, read the deny list %.2f, update %.2f, remove %.2f)\n", what,
 	       wall / 1e9, parse, rd, upd, rm);
+}
+
+/* a feed that lost more than half of its entries: refused, nothing changes;
+ * --force loads it */
+TEST(truncated_feed_refused_unless_force)
+{
+	clear_deny();
+	gen_file("feed", 1000, 11, "192.0.2.77\n");
+	ASSERT_EQ(run("zone load %s", path("feed")), 0, "first load");
+	ASSERT_EQ(deny_count(), 1001, "1001 entries");
+	gen_file("feed", 400, 11, NULL); /* the first 400 lines: a truncated download */
+	ASSERT_EQ(run("zone load %s", path("feed")), 1, "truncated feed refused");
+	ASSERT_TRUE(strstr(out_buf, "lost more than half") && strstr(out_buf, "--force") &&
+		    strstr(out_buf, "nothing changed"), out_buf);
+	ASSERT_EQ(deny_count(), 1001, "the live set as it was");
+	ASSERT_EQ(syn("192.0.2.77"), XDP_DROP, "an entry the truncated file lacks still drops");
+	ASSERT_EQ(run("zone load %s --force --json", path("feed")), 0, "--force");
+	ASSERT_EQ(deny_count(), 400, "400 entries");
+	ASSERT_EQ(syn("192.0.2.77"), XDP_PASS, "gone with --force");
+	clear_deny();
+}
+
+/* lines of ranges, each many CIDRs: more prefixes than the deny list holds.
+ * Refused before anything is written, counted without expanding them. */
+TEST(over_capacity_refused)
+{
+	FILE *f = fopen(path("huge"), "w");
+	uint32_t lines = 300000;
+
+	clear_deny();
+	ASSERT_EQ(run("deny add 203.0.113.0/24"), 0, "an operator entry");
+	for (uint32_t i = 0; i < lines; i++) { /* a.b.c.1 - a.b.(c+1).254: 14 CIDRs each */
+		uint32_t a = 0x0b000000u + i * 512;
+
+		fprintf(f, "%u.%u.%u.1-%u.%u.%u.254\n", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a >> 24,
+			(a >> 16) & 255, ((a >> 8) & 255) + 1);
+	}
+	fclose(f);
+	chmod(path("huge"), 0644);
+	ASSERT_EQ(run("zone load %s", path("huge")), 1, "refused");
+	ASSERT_TRUE(strstr(out_buf, "more than its capacity") && strstr(out_buf, "nothing changed"), out_buf);
+	ASSERT_EQ(deny_count(), 1, "the live set as it was");
+	ASSERT_EQ(syn("203.0.113.5"), XDP_DROP, "and still denies");
+	unlink(path("huge"));
+	clear_deny();
+}
+
+/* a load killed half way (kill -9) changes nothing */
+TEST(killed_load_changes_nothing)
+{
+	char cmd[3 * PATH_MAX];
+	pid_t pid;
+	int st;
+
+	clear_deny();
+	lab_write(&lab, "small", "192.0.2.77\n198.51.100.0/24\n", 0);
+	ASSERT_EQ(run("zone load %s --name feed", path("small")), 0, "first load");
+	gen_file("kill", 1000000, 5, NULL);
+	snprintf(cmd, sizeof(cmd), "exec %s --pin-dir %s zone load %s --name feed --force >/dev/null 2>&1",
+		 mailgate, pin_dir, path("kill"));
+	pid = fork();
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	usleep(700000); /* parsing or building, not yet switched */
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	if (!WIFSIGNALED(st)) {
+		test_skip("the load finished within 0.7 s: nothing to kill");
+	} else {
+		ASSERT_EQ(deny_count(), 2, "the live set as it was");
+		ASSERT_EQ(syn("192.0.2.77"), XDP_DROP, "still denied");
+		ASSERT_EQ(syn("198.51.100.9"), XDP_DROP, "still denied (/24)");
+	}
+	unlink(path("kill"));
+	clear_deny();
+}
+
+/* refused lines with control bytes: escaped in the message */
+TEST(bad_line_escaped)
+{
+	lab_write(&lab, "ctl", "192.0.2.1\n\x1b[31mevil\x07\n", 0);
+	ASSERT_EQ(run("zone load %s --name ctl", path("ctl")), 0, "load");
+	ASSERT_TRUE(strstr(out_buf, "\\x1b[31mevil\\x07") != NULL, out_buf);
+	ASSERT_TRUE(!strchr(out_buf, 0x1b) && !strchr(out_buf, 0x07), "no raw control byte");
+	lab_write(&lab, "empty", "# nothing\n", 0);
+	ASSERT_EQ(run("zone load %s --name empty", path("empty")), 0, "a file without entries");
+	clear_deny();
+}
+
+/* peak memory of a load of 1M lines, a quarter of them ranges */
+TEST(range_heavy_load_memory)
+{
+	FILE *f = fopen(path("ranges"), "w");
+	struct rusage ru;
+	uint64_t t0;
+
+	clear_deny();
+	for (uint32_t i = 0; i < 1000000; i++) {
+		uint32_t a = 0x0b000000u + i * 16;
+
+		if (i % 4 == 0) /* a.b.c.d+1 - a.b.c.d+6: 4 CIDRs */
+			fprintf(f, "%u.%u.%u.%u-%u\n", a >> 24, (a >> 16) & 255, (a >> 8) & 255, (a & 255) + 1,
+				(a & 255) + 6);
+		else
+			fprintf(f, "%u.%u.%u.%u\n", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+	}
+	fclose(f);
+	chmod(path("ranges"), 0644);
+	t0 = now_boot_ns();
+	ASSERT_EQ(run("zone load %s --json", path("ranges")), 0, "load");
+	getrusage(RUSAGE_CHILDREN, &ru);
+	printf("  1M lines (250k ranges), %zu prefixes: %.2f s, peak RSS of the children so far %ld MiB\n",
+	       deny_count(), (now_boot_ns() - t0) / 1e9, ru.ru_maxrss / 1024);
+	ASSERT_EQ(deny_count(), 1750000, "1.75M prefixes");
+	ASSERT_TRUE(ru.ru_maxrss < 200 * 1024, "peak RSS under 200 MB");
+	unlink(path("ranges"));
+	clear_deny();
 }
 
 TEST(million_prefixes)
