@@ -65,11 +65,15 @@ struct list_search {
 	struct mg_lpm_key k;
 };
 
-/* one probe of the search (bpf_loop: verified once, whatever the count) */
+#define LIST_INLINE_PROBES 2 /* probes made in line; the rest through bpf_loop */
+
+/* one probe of the search past the first ones (bpf_loop: verified once,
+ * whatever the count) */
 static long list_search_step(__u64 i, void *ctx)
 {
 	struct list_search *s = ctx;
-	const struct mg_rule *r = mg_list_step(s->set, s->lens, s->v4, s->addr, s->now, i, &s->k);
+	const struct mg_rule *r = mg_list_step(s->set, s->lens, s->v4, s->addr, s->now,
+					       i + LIST_INLINE_PROBES, &s->k);
 
 	if (!r)
 		return 0;
@@ -95,8 +99,19 @@ static __always_inline bool list_lookup(void *outer, __u32 list, const struct mg
 	s.lens = slot ? &m->lens[1] : &m->lens[0];
 	s.v4 = mg_addr_v4(src->a);
 	n = mg_list_count(s.lens, s.v4);
-	if (n)
-		bpf_loop(n, list_search_step, &s, 0);
+	/* the common lists (one or two lengths per family) take no helper call */
+#pragma unroll
+	for (__u32 i = 0; i < LIST_INLINE_PROBES; i++) {
+		const struct mg_rule *r;
+
+		if (i >= n)
+			return false;
+		r = mg_list_step(s.set, s.lens, s.v4, s.addr, now, i, &s.k);
+		if (r)
+			return mg_rule_decides(list, r);
+	}
+	if (n > LIST_INLINE_PROBES)
+		bpf_loop(n - LIST_INLINE_PROBES, list_search_step, &s, 0);
 	return s.decides;
 }
 
