@@ -9,6 +9,7 @@ PKGS=(
   libc-ares-dev libmicrohttpd-dev libinih-dev libjson-c-dev libsystemd-dev
   iproute2 nftables rbldnsd python3 python3-prometheus-client ethtool util-linux procps
   gnuplot-nox
+  dpkg-dev lintian man-db bash-completion systemd xdp-tools
 )
 
 missing=()

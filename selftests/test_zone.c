@@ -717,10 +717,6 @@ TEST(million_prefixes)
 	print_times("reload of the same 1M", now_boot_ns() - t0);
 	ASSERT_EQ(deny_count(), n, "same count after reload");
 	ASSERT_TRUE(strstr(out_buf, "\"removed\":0,") != NULL, "nothing removed");
-	clear_deny();
-	t0 = now_boot_ns();
-	ASSERT_EQ(run("zone load %s --json --no-batch", path("m")), 0, "load 1M one by one");
-	print_times("load of 1M prefixes without batched updates", now_boot_ns() - t0);
 	t0 = now_boot_ns();
 	ASSERT_EQ(run("zone export %s", path("m.exp")), 0, "export 1M");
 	printf("  export of 1M: %.2f s\n", (now_boot_ns() - t0) / 1e9);

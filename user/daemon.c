@@ -745,7 +745,7 @@ static int parse_run_args(struct daemon *d, int argc, char **argv)
 			continue;
 		}
 		if (OPT("-h") || OPT("--help")) {
-			printf("usage: mailgate run -i IFACE [-i IFACE2] [-c FILE] [--mode native|generic|auto] [--dry-run]\n");
+			printf("usage: mailgate run -i|--interface IFACE [-i IFACE2] [-c|--config FILE] [--mode native|generic|auto] [--dry-run]\n");
 			return -1;
 		}
 		if (!(OPT("-i") || OPT("--interface") || OPT("-c") || OPT("--config") || OPT("--mode"))) {
@@ -1114,7 +1114,7 @@ int do_detach(int argc, char **argv)
 				return fail(EXIT_USAGE, "detach: at most %d interfaces", MAX_IFACES);
 			want[n_want++] = a;
 		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			printf("usage: mailgate detach [-i IFACE]...\n");
+			printf("usage: mailgate detach [-i|--interface IFACE]...\n");
 			return EXIT_OK;
 		} else if (a[0] == '-') {
 			return fail(EXIT_USAGE, "detach: unknown option '%s'", a);

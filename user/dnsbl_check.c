@@ -55,11 +55,13 @@ static const char *ip4(uint32_t a, char *buf)
 	return buf;
 }
 
+#define DNSBL_USAGE "usage: mailgate dnsbl check ADDR [-c|--config FILE] [--sites SPEC] " \
+	"[--resolvers LIST] [--timeout DUR] [--threshold N] [--allowlist-threshold N] " \
+	"[--no-selftest] [--json]"
+
 static int usage(void)
 {
-	return fail(EXIT_USAGE, "usage: mailgate dnsbl check ADDR [-c FILE] [--sites SPEC] "
-		    "[--resolvers LIST] [--timeout DUR] [--threshold N] [--allowlist-threshold N] "
-		    "[--no-selftest] [--json]");
+	return fail(EXIT_USAGE, "%s", DNSBL_USAGE);
 }
 
 static int parse_i32(const char *s, int32_t *out)
@@ -247,6 +249,7 @@ int do_dnsbl(int argc, char **argv)
 		{ "threshold", required_argument, NULL, 'T' },
 		{ "allowlist-threshold", required_argument, NULL, 'A' },
 		{ "no-selftest", no_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *cfg = NULL, *sites = NULL, *resolvers = NULL, *timeout = NULL, *addr_s = NULL;
@@ -257,6 +260,10 @@ int do_dnsbl(int argc, char **argv)
 	char err[256];
 	int rc, opt;
 
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("%s\n", DNSBL_USAGE);
+		return EXIT_OK;
+	}
 	if (argc < 2 || strcmp(argv[1], "check"))
 		return usage();
 	argv[1] = (char *)"dnsbl check"; /* argv[0] from here: names it in messages (bad_option) */
@@ -264,7 +271,7 @@ int do_dnsbl(int argc, char **argv)
 	argv++;
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":c:", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":c:h", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			cfg = optarg;
@@ -287,6 +294,9 @@ int do_dnsbl(int argc, char **argv)
 		case 'N':
 			selftest = false;
 			break;
+		case 'h':
+			printf("%s\n", DNSBL_USAGE);
+			return EXIT_OK;
 		default:
 			return bad_option(opt, argv);
 		}

@@ -34,7 +34,8 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		fprintf(f, "  mailgate %s\n", cmds[i].help);
 	fprintf(f, "\nglobal options (anywhere): --pin-dir DIR (or MAILGATE_PIN_DIR; default %s),\n"
-		   "  --json (one JSON document on stdout), -v (debug logs)\n"
+		   "  --json (one JSON document on stdout), -v|--verbose (debug logs)\n"
+		   "mailgate --version prints the version; mailgate COMMAND --help a command's usage\n"
 		   "durations: 30s 10m 1h 1d; rates: 10/s 600/m\n"
 		   "exit status: 0 ok, 1 runtime failure, 2 bad usage or input\n", MG_DEFAULT_PIN_DIR);
 }

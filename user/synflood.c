@@ -752,8 +752,7 @@ static int pick_cpu(int i)
 
 static void usage(void)
 {
-	fprintf(stderr,
-		"usage: mailgate synflood -i IFACE --dst ADDR [--dport PORT] [--src CIDR | --src-list A,B,...]\n"
+	printf("usage: mailgate synflood -i|--interface IFACE --dst ADDR [--dport PORT] [--src CIDR | --src-list A,B,...]\n"
 		"                         [--rate PPS] [--count N] [--duration DUR] [--threads N]\n"
 		"                         [--dst-mac MAC] [--method auto|live-frames|af_packet] [--batch N]\n"
 		"                         [--i-own-this-network] [--json]\n"

@@ -196,12 +196,15 @@ static void report_bad(void *ctx, size_t line, const char *msg)
 	}
 }
 
+#define ZONE_LOAD_USAGE "usage: mailgate zone load FILE [--ttl DUR] [--type auto|ip4set|ip4trie|ip6trie] [--name NAME] [--force]"
+#define ZONE_EXPORT_USAGE "usage: mailgate zone export FILE|- [--family 4|6]"
+
 static const struct option load_opts[] = {
 	{ "ttl", required_argument, NULL, 't' },
 	{ "type", required_argument, NULL, 'T' },
 	{ "name", required_argument, NULL, 'n' },
-	{ "no-batch", no_argument, NULL, 'B' },
 	{ "force", no_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
 
@@ -226,7 +229,7 @@ static int zone_load(int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":", load_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":h", load_opts, NULL)) != -1) {
 		switch (opt) {
 		case 't':
 			ttl_s = optarg;
@@ -237,11 +240,12 @@ static int zone_load(int argc, char **argv)
 		case 'n':
 			name = optarg;
 			break;
-		case 'B':
-			break; /* kept for scripts: updates are always batched now */
 		case 'f':
 			force = true;
 			break;
+		case 'h':
+			printf("%s\n", ZONE_LOAD_USAGE);
+			return EXIT_OK;
 		default:
 			return bad_option(opt, argv);
 		}
@@ -251,7 +255,7 @@ static int zone_load(int argc, char **argv)
 	if (optind < argc)
 		return fail(EXIT_USAGE, "zone load: one file only ('%s')", argv[optind]);
 	if (!file)
-		return fail(EXIT_USAGE, "usage: mailgate zone load FILE [--ttl DUR] [--type auto|ip4set|ip4trie|ip6trie] [--name NAME] [--force]");
+		return fail(EXIT_USAGE, "%s", ZONE_LOAD_USAGE);
 	if (ttl_s && (parse_duration(ttl_s, &ttl) || ttl == 0))
 		return fail(EXIT_USAGE, "zone load: --ttl '%s' is not a duration (e.g. 1h, 30m)", ttl_s);
 	if (zone_type_parse(type_s, &type))
@@ -505,6 +509,7 @@ static void write_entry(FILE *f, const struct out_ent *e)
 
 static const struct option export_opts[] = {
 	{ "family", required_argument, NULL, 'f' },
+	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
 
@@ -522,7 +527,11 @@ static int zone_export(int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":", export_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":h", export_opts, NULL)) != -1) {
+		if (opt == 'h') {
+			printf("%s\n", ZONE_EXPORT_USAGE);
+			return EXIT_OK;
+		}
 		if (opt != 'f')
 			return bad_option(opt, argv);
 		fam_s = optarg;
@@ -532,7 +541,7 @@ static int zone_export(int argc, char **argv)
 	if (optind < argc)
 		return fail(EXIT_USAGE, "zone export: one file only ('%s')", argv[optind]);
 	if (!file)
-		return fail(EXIT_USAGE, "usage: mailgate zone export FILE|- [--family 4|6]");
+		return fail(EXIT_USAGE, "%s", ZONE_EXPORT_USAGE);
 	if (fam_s) {
 		if (strcmp(fam_s, "4") && strcmp(fam_s, "6"))
 			return fail(EXIT_USAGE, "zone export: --family '%s': 4 or 6", fam_s);
@@ -640,6 +649,10 @@ out:
 
 int do_zone(int argc, char **argv)
 {
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("%s\n       %s\n", ZONE_LOAD_USAGE, ZONE_EXPORT_USAGE + strlen("usage: "));
+		return EXIT_OK;
+	}
 	/* the subcommand's argv[0] names it in messages (bad_option) */
 	if (argc >= 2 && !strcmp(argv[1], "load")) {
 		argv[1] = (char *)"zone load";
@@ -649,5 +662,5 @@ int do_zone(int argc, char **argv)
 		argv[1] = (char *)"zone export";
 		return zone_export(argc - 1, argv + 1);
 	}
-	return fail(EXIT_USAGE, "usage: mailgate zone load FILE [--ttl DUR] | zone export FILE [--family 4|6]");
+	return fail(EXIT_USAGE, "usage: mailgate zone load FILE ... | zone export FILE ... (try 'mailgate zone --help')");
 }
