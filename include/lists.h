@@ -56,7 +56,7 @@ struct mg_list_lens {
 
 struct mg_list_meta {
 	__u32 gen;         /* the live slot is gen & 1; +1 per switch */
-	__u32 pad;
+	__u32 lock;        /* [MG_LIST_ALLOW] only: pid of the writer holding the lists lock */
 	__u64 flipped_ns;  /* CLOCK_BOOTTIME of the last switch (controller's note) */
 	__u64 entries[2];  /* entries written into each slot's set (controller's note) */
 	struct mg_list_lens lens[2];

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/file.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <bpf/bpf.h>
 #include "gate.h"
@@ -92,33 +92,73 @@ bool list_match(struct gate *g, enum mg_list l, const struct mg_addr *a, uint64_
 	return r != NULL;
 }
 
-int list_lock(struct gate *g)
-{
-	int fd = open(g->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	if (flock(fd, LOCK_EX)) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-void list_unlock(int fd)
-{
-	if (fd >= 0)
-		close(fd); /* drops the flock */
-}
-
 static void sleep_ns(uint64_t ns)
 {
 	struct timespec ts = { .tv_sec = ns / NSEC_PER_SEC, .tv_nsec = ns % NSEC_PER_SEC };
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+static size_t meta_len(void)
+{
+	size_t len = (size_t)MG_LISTS * ((sizeof(struct mg_list_meta) + 7) & ~7ul);
+	long page = sysconf(_SC_PAGESIZE);
+
+	return (len + page - 1) / page * page;
+}
+
+static struct mg_list_meta *meta_map(struct gate *g)
+{
+	void *base = mmap(NULL, meta_len(), PROT_READ | PROT_WRITE, MAP_SHARED, g->fd[GM_LISTS], 0);
+
+	return base == MAP_FAILED ? NULL : base;
+}
+
+static struct mg_list_meta *meta_of(struct mg_list_meta *base, enum mg_list l)
+{
+	return (struct mg_list_meta *)((char *)base + l * ((sizeof(*base) + 7) & ~7ul));
+}
+
+/* The lists lock: the pid of its holder in mg_lists, taken by compare and
+ * swap (writers are separate processes: CLI, zone load, the daemon, whose
+ * own lock on the pin dir is for the daemon alone). A holder that died (kill
+ * -9) is noticed and replaced. */
+static struct mg_list_meta *lock_base;
+
+int list_lock(struct gate *g)
+{
+	uint32_t me = getpid(), holder;
+	struct mg_list_meta *base = meta_map(g);
+
+	if (!base)
+		return -errno;
+	for (;;) {
+		holder = 0;
+		if (__atomic_compare_exchange_n(&base->lock, &holder, me, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			break;
+		if (holder == me || (kill(holder, 0) && errno == ESRCH)) { /* ours, or its holder died */
+			if (__atomic_compare_exchange_n(&base->lock, &holder, me, false, __ATOMIC_ACQUIRE,
+							__ATOMIC_RELAXED))
+				break;
+			continue;
+		}
+		sleep_ns(NSEC_PER_SEC / 1000);
+	}
+	lock_base = base;
+	return 0;
+}
+
+void list_unlock(int lock)
+{
+	uint32_t me = getpid();
+
+	if (lock < 0 || !lock_base)
+		return;
+	__atomic_compare_exchange_n(&lock_base->lock, &me, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	munmap(lock_base, meta_len());
+	lock_base = NULL;
 }
 
 static void lens_from_used(const uint8_t used[2][MG_LIST_LENS], struct mg_list_lens *lens)
@@ -159,19 +199,14 @@ static void mark_used(uint8_t used[2][MG_LIST_LENS], const struct mg_lpm_key *k)
 static int publish(struct gate *g, enum mg_list l, int set_fd, const struct mg_list_lens *lens,
 		   uint64_t entries)
 {
-	size_t len = (size_t)MG_LISTS * ((sizeof(struct mg_list_meta) + 7) & ~7ul);
-	long page = sysconf(_SC_PAGESIZE);
-	struct mg_list_meta *m;
+	struct mg_list_meta *base = meta_map(g), *m;
 	uint32_t live, other, gen;
 	uint64_t now;
-	void *base;
 	int err = 0;
 
-	len = (len + page - 1) / page * page;
-	base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, g->fd[GM_LISTS], 0);
-	if (base == MAP_FAILED)
+	if (!base)
 		return -errno;
-	m = (struct mg_list_meta *)((char *)base + l * ((sizeof(*m) + 7) & ~7ul));
+	m = meta_of(base, l);
 	gen = __atomic_load_n(&m->gen, __ATOMIC_ACQUIRE);
 	live = gen & 1;
 	other = live ^ 1;
@@ -194,7 +229,7 @@ static int publish(struct gate *g, enum mg_list l, int set_fd, const struct mg_l
 	if (!bpf_map_update_elem(g->fd[list_map(l)], &live, &set_fd, BPF_ANY))
 		m->flipped_ns = 0; /* both slots alike: the next switch need not wait */
 out:
-	munmap(base, len);
+	munmap(base, meta_len());
 	return err;
 }
 

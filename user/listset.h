@@ -23,8 +23,9 @@ int list_live_fd(struct gate *g, enum mg_list l);
 bool list_match(struct gate *g, enum mg_list l, const struct mg_addr *a, uint64_t now,
 		struct mg_lpm_key *key, struct mg_rule *rule);
 
-/* Writers take the list lock (flock on the pin dir) so that a replace never
- * loses a concurrent single change: a fd to pass to list_unlock, or -errno. */
+/* Writers take the lists lock (a word in mg_lists, with the holder's pid: a
+ * dead holder is taken over) so that a replace never loses a concurrent
+ * single change: 0 (pass it to list_unlock), or -errno. */
 int list_lock(struct gate *g);
 void list_unlock(int fd);
 
