@@ -12,7 +12,7 @@ MAN_DATE  := $(shell git log -1 --format=%cs 2>/dev/null || date -u +%F)
 CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Werror -std=gnu11 -I$(OUTPUT) -Iinclude -Iuser -DMG_VERSION=\"$(VERSION)\"
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Iinclude -Ibpf
-LDLIBS    := -lbpf -lelf -lz -lcares -lmicrohttpd -linih -ljson-c -lsystemd -lpthread -lm
+LDLIBS    := -lbpf -lelf -lz -lcares -lmicrohttpd -linih -ljson-c -lsystemd -lcurl -lpthread -lm
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))

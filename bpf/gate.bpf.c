@@ -39,14 +39,26 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mg_ports SEC(".maps");
 
-/* bans, with expiry and level */
+/* operator bans (CLI, config, fail2ban, CrowdSec): a plain hash, so that
+ * nothing evicts them; only userspace writes it, and it refuses when full */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MG_MAX_BAN);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mg_addr);
+	__type(value, struct mg_ban);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_ban SEC(".maps");
+
+/* bans from quota violations, with expiry and level; only evidenced sources
+ * are written here (ban_source), so forged SYNs cannot churn it */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MG_DEFAULT_MAX_SOURCES / 4);
 	__type(key, struct mg_addr);
 	__type(value, struct mg_ban);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mg_ban SEC(".maps");
+} mg_ban_quota SEC(".maps");
 
 /* DNSBL verdicts, written by the controller (pending entries by us) */
 struct {
@@ -70,7 +82,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MG_DEFAULT_MAX_SOURCES / 4);
-	__type(key, struct mg_addr);
+	__type(key, struct mg_prefix_key);
 	__type(value, struct mg_bucket);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mg_prefix SEC(".maps");
@@ -79,7 +91,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MG_MAX_CONN);
-	__type(key, struct mg_addr);
+	__type(key, struct mg_conn_key);
 	__type(value, __u32);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mg_conn SEC(".maps");
@@ -190,33 +202,42 @@ static __always_inline bool gcra(__u64 *tat, __u64 now, __u64 interval, __u32 bu
 }
 
 /* ---- decision steps ---- */
+/* A zeroed event of this kind from the ring buffer, under the global event
+ * budget (DNSBL queries and bans share it); NULL when over the budget or the
+ * ring buffer is full, counted in mg_global.events_lost. */
+static __always_inline struct mg_event *event_reserve(const struct mg_config *cfg, __u32 kind,
+						      __u32 class, const struct mg_addr *src, __u64 now)
+{
+	__u32 zero = 0;
+	struct mg_global *g = bpf_map_lookup_elem(&mg_global, &zero);
+	struct mg_event *e = NULL;
+
+	if (!g)
+		return NULL;
+	if (!cfg->event_interval_ns || gcra(&g->event_tat_ns, now, cfg->event_interval_ns, cfg->event_burst))
+		e = bpf_ringbuf_reserve(&mg_events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&g->events_lost, 1);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->class = class;
+	e->ts_ns = now;
+	e->addr = *src;
+	return e;
+}
+
 /* Send a DNSBL query event under the global budget. */
 static __always_inline bool send_query(const struct mg_config *cfg, const struct mg_addr *src,
 				       __u32 class, __u64 now)
 {
-	__u32 zero = 0;
-	struct mg_global *g = bpf_map_lookup_elem(&mg_global, &zero);
-	struct mg_event *e;
-	bool ok = true;
+	struct mg_event *e = event_reserve(cfg, MG_EVENT_DNSBL_QUERY, class, src, now);
 
-	if (!g)
+	if (!e)
 		return false;
-	if (cfg->event_interval_ns)
-		ok = gcra(&g->event_tat_ns, now, cfg->event_interval_ns, cfg->event_burst);
-	if (ok) {
-		e = bpf_ringbuf_reserve(&mg_events, sizeof(*e), 0);
-		if (e) {
-			__builtin_memset(e, 0, sizeof(*e));
-			e->kind = MG_EVENT_DNSBL_QUERY;
-			e->class = class;
-			e->ts_ns = now;
-			e->addr = *src;
-			bpf_ringbuf_submit(e, 0);
-			return true;
-		}
-	}
-	__sync_fetch_and_add(&g->events_lost, 1);
-	return false;
+	bpf_ringbuf_submit(e, 0);
+	return true;
 }
 
 /* Mark src pending for one pending period; true for the one CPU that did
@@ -244,7 +265,7 @@ static __always_inline void ban_source(const struct mg_config *cfg, const struct
 				       __u32 class, __u32 reason, __u64 now)
 {
 	struct mg_ban nb = { .created_ns = now, .origin = MG_ORIGIN_QUOTA };
-	struct mg_ban *old = bpf_map_lookup_elem(&mg_ban, src);
+	struct mg_ban *old = bpf_map_lookup_elem(&mg_ban_quota, src);
 	__u64 dur = cfg->ban_time_ns;
 	struct mg_event *e;
 
@@ -257,15 +278,10 @@ static __always_inline void ban_source(const struct mg_config *cfg, const struct
 	if (cfg->ban_time_max_ns && dur > cfg->ban_time_max_ns)
 		dur = cfg->ban_time_max_ns;
 	nb.expires_ns = now + dur;
-	bpf_map_update_elem(&mg_ban, src, &nb, BPF_ANY);
+	bpf_map_update_elem(&mg_ban_quota, src, &nb, BPF_ANY);
 
-	e = bpf_ringbuf_reserve(&mg_events, sizeof(*e), 0);
+	e = event_reserve(cfg, MG_EVENT_BAN, class, src, now);
 	if (e) {
-		__builtin_memset(e, 0, sizeof(*e));
-		e->kind = MG_EVENT_BAN;
-		e->class = class;
-		e->ts_ns = now;
-		e->addr = *src;
 		e->expires_ns = nb.expires_ns;
 		e->level = nb.level;
 		e->reason = reason;
@@ -295,16 +311,17 @@ static __always_inline bool source_bucket(const struct mg_config *cfg, const str
 	return ok;
 }
 
+/* verified: src is in mg_verified (its own bucket of the prefix) */
 static __always_inline bool prefix_bucket(const struct mg_config *cfg, const struct mg_addr *src,
-					  __u64 now)
+					  bool verified, __u64 now)
 {
-	struct mg_addr key = *src;
+	struct mg_prefix_key key = { .addr = *src, .verified = verified };
 	struct mg_bucket *b;
 
 	if (!cfg->prefix_interval_ns)
 		return true;
 	const __u32 *mask = is_v4(src) ? cfg->mask_v4 : cfg->mask_v6;
-	__u32 *w = (__u32 *)key.a;
+	__u32 *w = (__u32 *)key.addr.a;
 
 	w[0] &= mask[0];
 	w[1] &= mask[1];
@@ -322,35 +339,101 @@ static __always_inline bool prefix_bucket(const struct mg_config *cfg, const str
 	return gcra(&b->tat_ns, now, cfg->prefix_interval_ns, cfg->prefix_burst);
 }
 
-/* Account a quota drop on the source; true when it tips into a ban. */
-static __always_inline bool violation(const struct mg_config *cfg, const struct mg_addr *src,
-				      __u64 now)
+/* ---- bans need evidence ----
+ * A quota drop is a violation of the packet's source address, but anyone
+ * can forge that. So a source is banned only when, in the current
+ * ban_window, it has both ban_after violations and evidence that it sent
+ * SYNs itself: the TCP state tracer saw it complete at least ban_evidence
+ * handshakes, and at least 1 in MG_EVIDENCE_RATIO of the SYNs that passed
+ * its quotas completed one (a forged SYN that passes gets a SYN-ACK that
+ * the real owner of the address answers with a RST). Both counts are
+ * checked whenever either rises: at a violation here, at a completion in
+ * the tracer, so the order in which they arrive does not matter. */
+static __always_inline __u32 windowed(__u64 v, __u32 sec, __u32 win)
 {
-	struct mg_src *s = bpf_map_lookup_elem(&mg_src, src);
-	__u32 sec = now / NSEC_PER_SEC, win = cfg->ban_window_ns / NSEC_PER_SEC;
-	__u64 old, next, cur;
-	__u32 n;
+	if (!MG_VIOL_COUNT(v) || sec - MG_VIOL_WINDOW(v) >= (win ? win : 1))
+		return 0;
+	return MG_VIOL_COUNT(v);
+}
 
-	if (!s)
-		return false;
-	__sync_fetch_and_add(&s->drops, 1);
-	if (!cfg->ban_after)
-		return false;
-	old = *(volatile __u64 *)&s->violations;
+/* count one in a packed window (MG_VIOL_*); true when a new window began */
+static __always_inline bool window_add(__u64 *word, __u32 sec, __u32 win)
+{
+	__u64 old = *(volatile __u64 *)word, next, cur;
+	bool fresh;
+
 #pragma unroll
 	for (int i = 0; i < 8; i++) {
-		if (sec - MG_VIOL_WINDOW(old) >= (win ? win : 1) || MG_VIOL_COUNT(old) == 0)
-			n = 1, next = (__u64)sec << 32 | 1; /* new window */
+		fresh = !windowed(old, sec, win);
+		if (fresh)
+			next = (__u64)sec << 32 | 1;
 		else
-			n = MG_VIOL_COUNT(old) + 1, next = old + 1;
-		if (n >= cfg->ban_after)
-			next = 0; /* the ban starts a fresh count */
-		cur = __sync_val_compare_and_swap(&s->violations, old, next);
+			next = MG_VIOL_COUNT(old) == 0xffffffffu ? old : old + 1;
+		cur = __sync_val_compare_and_swap(word, old, next);
 		if (cur == old)
-			return n >= cfg->ban_after;
+			return fresh;
 		old = cur;
 	}
 	return false;
+}
+
+static __always_inline bool evidenced(const struct mg_config *cfg, const struct mg_src *s, __u32 sec,
+				      __u32 win)
+{
+	__u32 hs = windowed(s->handshakes, sec, win);
+	__u64 passed = s->syns - s->drops, base = s->passed_base;
+
+	passed = passed > base ? passed - base : 0;
+	return hs && hs >= cfg->ban_evidence && (__u64)hs * MG_EVIDENCE_RATIO >= passed;
+}
+
+/* Ban src if it has ban_after violations and the evidence; the one CPU that
+ * resets the violation count bans (the ban starts a fresh count). */
+static __always_inline void maybe_ban(const struct mg_config *cfg, struct mg_src *s,
+				      const struct mg_addr *src, __u32 class, __u64 now)
+{
+	__u32 sec = now / NSEC_PER_SEC, win = cfg->ban_window_ns / NSEC_PER_SEC;
+	__u64 old = *(volatile __u64 *)&s->violations;
+
+	if (!cfg->ban_after || windowed(old, sec, win) < cfg->ban_after || !evidenced(cfg, s, sec, win))
+		return;
+	if (__sync_val_compare_and_swap(&s->violations, old, 0) != old)
+		return;
+	ban_source(cfg, src, class, s->viol_reason, now);
+}
+
+/* Account a quota drop on the source; then ban it if it has earned it. A
+ * full server (its own concurrency limit) counts toward a ban only with
+ * cfg.ban_concurrent: the source did nothing wrong by connecting. */
+static __always_inline void violation(const struct mg_config *cfg, const struct mg_addr *src,
+				      __u32 class, __u32 reason, __u64 now)
+{
+	struct mg_src *s = bpf_map_lookup_elem(&mg_src, src);
+
+	if (!s)
+		return;
+	__sync_fetch_and_add(&s->drops, 1);
+	if (!cfg->ban_after || (reason == MG_REASON_DROP_CONCURRENT && !cfg->ban_concurrent))
+		return;
+	s->viol_reason = reason;
+	window_add(&s->violations, now / NSEC_PER_SEC, cfg->ban_window_ns / NSEC_PER_SEC);
+	maybe_ban(cfg, s, src, class, now);
+}
+
+/* The tracer saw src complete a handshake to a gated port of this class. */
+static __always_inline void handshake_done(const struct mg_config *cfg, const struct mg_addr *src,
+					   __u32 class, __u64 now)
+{
+	struct mg_src *s = bpf_map_lookup_elem(&mg_src, src);
+	__u64 passed;
+
+	if (!s) /* no SYN of it was judged (allow list, DNSWL, forgotten): nothing to ban */
+		return;
+	if (window_add(&s->handshakes, now / NSEC_PER_SEC, cfg->ban_window_ns / NSEC_PER_SEC)) {
+		passed = s->syns - s->drops;
+		s->passed_base = passed ? passed - 1 : 0; /* this handshake's SYN passed in the window */
+	}
+	maybe_ban(cfg, s, src, class, now);
 }
 
 /* Has src completed a handshake to a gated port (or passed as DNSWL)? The
@@ -509,6 +592,9 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 	struct mg_ban *ban = bpf_map_lookup_elem(&mg_ban, src);
 	if (ban && (ban->expires_ns == 0 || ban->expires_ns > now))
 		return MG_REASON_DROP_BAN;
+	ban = bpf_map_lookup_elem(&mg_ban_quota, src);
+	if (ban && ban->expires_ns > now)
+		return MG_REASON_DROP_BAN;
 
 	if (cfg->dnsbl_enabled) {
 		struct mg_verdict *v = bpf_map_lookup_elem(&mg_verdict, src);
@@ -533,12 +619,14 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 
 	if (!source_bucket(cfg, src, now))
 		return MG_REASON_DROP_RATE;
-	if (!prefix_bucket(cfg, src, now))
+	if (!prefix_bucket(cfg, src, cfg->prefix_interval_ns && is_verified(src), now))
 		return MG_REASON_DROP_PREFIX_RATE;
 
-	if (cfg->max_concurrent) {
-		n = bpf_map_lookup_elem(&mg_conn, src);
-		if (n && *n >= cfg->max_concurrent)
+	if (class < MG_CLASS_MAX && cfg->max_concurrent[class]) {
+		struct mg_conn_key ck = { .addr = *src, .class = class };
+
+		n = bpf_map_lookup_elem(&mg_conn, &ck);
+		if (n && *n >= cfg->max_concurrent[class])
 			return MG_REASON_DROP_CONCURRENT;
 	}
 	if (cfg->max_total_concurrent) {
@@ -567,10 +655,8 @@ __noinline int gate_decide(const struct mg_addr *src, __u32 class)
 	/* quota violations of this source; a full server (total concurrency)
 	 * is not the source's doing and does not count toward its ban */
 	if (reason == MG_REASON_DROP_RATE || reason == MG_REASON_DROP_PREFIX_RATE ||
-	    reason == MG_REASON_DROP_CONCURRENT) {
-		if (violation(cfg, src, now))
-			ban_source(cfg, src, class, reason, now);
-	}
+	    reason == MG_REASON_DROP_CONCURRENT)
+		violation(cfg, src, class, reason, now);
 	count(reason, class);
 	return reason;
 }
@@ -742,13 +828,14 @@ int mg_xdp(struct xdp_md *ctx)
 /* ---- concurrent connections from TCP state changes ---- */
 static __always_inline void conn_add(const struct mg_addr *a, __u32 class)
 {
+	struct mg_conn_key k = { .addr = *a, .class = class };
 	__u32 one = 1, *n;
 
-	n = bpf_map_lookup_elem(&mg_conn, a);
+	n = bpf_map_lookup_elem(&mg_conn, &k);
 	if (n)
 		__sync_fetch_and_add(n, 1);
-	else if (bpf_map_update_elem(&mg_conn, a, &one, BPF_NOEXIST)) {
-		n = bpf_map_lookup_elem(&mg_conn, a);
+	else if (bpf_map_update_elem(&mg_conn, &k, &one, BPF_NOEXIST)) {
+		n = bpf_map_lookup_elem(&mg_conn, &k);
 		if (n)
 			__sync_fetch_and_add(n, 1);
 	}
@@ -773,7 +860,8 @@ static __always_inline void dec_floor(__u32 *n)
 
 static __always_inline void conn_del(const struct mg_addr *a, __u32 class)
 {
-	__u32 *n = bpf_map_lookup_elem(&mg_conn, a);
+	struct mg_conn_key k = { .addr = *a, .class = class };
+	__u32 *n = bpf_map_lookup_elem(&mg_conn, &k);
 
 	if (n)
 		dec_floor(n);
@@ -828,6 +916,9 @@ int BPF_PROG(mg_sock_state, const struct sock *sk, const int oldstate, const int
 	st->counted = 1;
 	conn_add(&st->addr, st->class);
 
-	mark_verified(&st->addr, now_ns());
+	__u64 now = now_ns();
+
+	mark_verified(&st->addr, now);
+	handshake_done(cfg, &st->addr, st->class, now);
 	return 0;
 }

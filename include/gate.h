@@ -14,11 +14,11 @@
 #define MG_MAP_PORTS      "mg_ports"      /* array[65536] of __u8 class (0 = not gated) */
 #define MG_MAP_ALLOW      "mg_allow"      /* array of 2 sets (hash: mg_lpm_key -> mg_rule), include/lists.h */
 #define MG_MAP_DENY       "mg_deny"       /* the same for the deny list; MG_MAP_LISTS says which slot is live */
-#define MG_MAP_BAN        "mg_ban"        /* LRU hash: mg_addr -> mg_ban */
+#define MG_MAP_BAN        "mg_ban"        /* hash (never evicts): mg_addr -> mg_ban, operator bans */
 #define MG_MAP_VERDICT    "mg_verdict"    /* LRU hash: mg_addr -> mg_verdict (DNSBL) */
 #define MG_MAP_SRC        "mg_src"        /* LRU hash: mg_addr -> mg_src (bucket, violations) */
-#define MG_MAP_PREFIX     "mg_prefix"     /* LRU hash: masked mg_addr -> mg_bucket */
-#define MG_MAP_CONN       "mg_conn"       /* LRU hash: mg_addr -> __u32 concurrent connections */
+#define MG_MAP_PREFIX     "mg_prefix"     /* LRU hash: mg_prefix_key -> mg_bucket */
+#define MG_MAP_CONN       "mg_conn"       /* LRU hash: mg_conn_key -> __u32 concurrent connections */
 #define MG_MAP_CLASS_CONN "mg_class_conn" /* array[MG_CLASS_MAX] of __u32 concurrent per class */
 #define MG_MAP_VERIFIED   "mg_verified"   /* LRU hash: mg_addr -> __u64 last handshake (ns) */
 #define MG_MAP_COUNTERS   "mg_counters"   /* per-CPU array[MG_REASON_MAX * MG_CLASS_MAX] of __u64 */
@@ -26,6 +26,7 @@
 #define MG_MAP_EVENTS     "mg_events"     /* ring buffer of struct mg_event */
 #define MG_MAP_SOCKS      "mg_socks"      /* sk storage: which sockets were counted */
 #define MG_MAP_VBITS      "mg_vbits"      /* array[MG_VBITS_WORDS] of __u64, mmapable: filter over mg_verified */
+#define MG_MAP_BAN_QUOTA  "mg_ban_quota"  /* LRU hash: mg_addr -> mg_ban, bans the data path made */
 /* created and pinned by the controller, not by the BPF object: */
 #define MG_MAP_DNSBL_CACHE "mg_dnsbl_cache" /* LRU hash: (source, zone) -> DNSBL answer (user/dnsbl.h) */
 #define MG_MAP_DNSBL_ZONES "mg_dnsbl_zones" /* hash: zone id -> zone name */
@@ -35,6 +36,7 @@
 #define MG_MAX_ALLOW           65536
 #define MG_MAX_DENY            4000000
 #define MG_MAX_CONN            65536
+#define MG_MAX_BAN             262144 /* operator bans (CLI, config, fail2ban, CrowdSec) */
 #define MG_EVENTS_BYTES        (1 << 20)
 
 /* ---- port classes ---- */
@@ -96,6 +98,20 @@ struct mg_lpm_key {
 	__u8 a[16];
 };
 
+/* A prefix has two buckets: one for its sources that completed a handshake
+ * (in mg_verified), one for the rest, so SYNs forged from random addresses
+ * of a prefix do not spend the budget of its verified sources. */
+struct mg_prefix_key {
+	struct mg_addr addr; /* masked with cfg.mask_v4 / mask_v6 */
+	__u32 verified;      /* 0 or 1 */
+};
+
+/* concurrent connections are counted per source and port class */
+struct mg_conn_key {
+	struct mg_addr addr;
+	__u32 class;         /* enum mg_class */
+};
+
 /* ---- values ---- */
 enum mg_origin {
 	MG_ORIGIN_CLI = 0,  /* added by an operator */
@@ -103,6 +119,7 @@ enum mg_origin {
 	MG_ORIGIN_ZONE,     /* bulk-loaded from an rbldnsd data file */
 	MG_ORIGIN_QUOTA,    /* repeated quota violations */
 	MG_ORIGIN_DNSBL,    /* DNSBL verdict */
+	MG_ORIGIN_CROWDSEC, /* a CrowdSec Local API decision (user/crowdsec.c) */
 	MG_ORIGIN_MAX
 };
 
@@ -151,10 +168,17 @@ struct mg_bucket {
 	__u64 tat_ns;
 };
 
-/* violations packed for one compare-and-swap: window start in seconds of
- * CLOCK_BOOTTIME (high 32 bits) and the count in it (low 32 bits) */
+/* violations and handshakes are counted in windows of ban_window, packed
+ * for one compare-and-swap: window start in seconds of CLOCK_BOOTTIME (high
+ * 32 bits) and the count in it (low 32 bits) */
 #define MG_VIOL_WINDOW(v) ((__u32)((v) >> 32))
 #define MG_VIOL_COUNT(v)  ((__u32)(v))
+
+/* A quota ban needs evidence that the source itself sent the SYNs (docs/
+ * datapath.md, bans need evidence): in the current ban_window it completed
+ * at least cfg.ban_evidence handshakes, and at least 1 in MG_EVIDENCE_RATIO
+ * of the SYNs that passed its quotas completed one. */
+#define MG_EVIDENCE_RATIO 2
 
 struct mg_src {
 	__u64 tat_ns;       /* per-source bucket */
@@ -162,6 +186,10 @@ struct mg_src {
 	__u64 syns;         /* gated SYNs seen */
 	__u64 drops;        /* of which dropped (or would be, in observe mode) */
 	__u64 last_ns;      /* last gated SYN */
+	__u64 handshakes;   /* completed handshakes (MG_VIOL_*), counted by the TCP state tracer */
+	__u64 passed_base;  /* syns - drops when the handshake window began */
+	__u32 viol_reason;  /* enum mg_reason of the last violation */
+	__u32 pad;
 };
 
 /* Runtime tunables: one entry in MG_MAP_CONFIG, changed without reload. */
@@ -180,7 +208,7 @@ struct mg_config {
 	__u32 mask_v6[4];        /* the 128-bit key, network order words */
 	__u32 prefix_burst;
 	__u64 prefix_interval_ns;/* 0 = no per-prefix rate limit */
-	__u32 max_concurrent;    /* per source; 0 = off */
+	__u32 max_concurrent[MG_CLASS_MAX]; /* per source and port class; 0 = off */
 	__u32 max_total_concurrent; /* per class; 0 = off */
 	__u32 ban_after;         /* violations within ban_window; 0 = never ban */
 	__u32 dnsbl_enabled;     /* 0: the DNSBL step is skipped */
@@ -202,6 +230,9 @@ struct mg_config {
 	__u32 flood_pad;
 	__u64 flood_hold_ns;       /* flood mode ends once the rate has stayed below half the
 				    * threshold this long; 0: MG_FLOOD_HOLD_NS */
+	__u32 ban_evidence;        /* handshakes a source completes within ban_window before a
+				    * quota violation can ban it (MG_EVIDENCE_RATIO); 0 acts as 1 */
+	__u32 ban_concurrent;      /* 1: drop_concurrent counts toward bans (default 0) */
 };
 
 #define MG_FLOOD_WINDOW_NS 100000000ULL    /* the rate is measured over 100 ms windows */

@@ -32,15 +32,21 @@ static void key_of(uint32_t i, struct mg_addr *a)
 	memcpy(&a->a[12], &i, 4);
 }
 
-/* n entries into a hash map, values zero but for the ban's origin and expiry */
+/* n entries into a hash map, values zero but for the ban's origin and
+ * expiry; keys are an address, then zeros (mg_prefix_key, mg_conn_key) */
 static int fill_hash(int fd, uint32_t n, size_t vsize, bool ban)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
 	const uint32_t chunk = 65536;
-	struct mg_addr *keys = calloc(chunk, sizeof(*keys));
+	struct bpf_map_info info = {};
+	uint32_t ilen = sizeof(info);
+	uint8_t *keys;
 	uint8_t *vals = calloc(chunk, vsize);
 	int err = 0;
 
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
+		return -errno;
+	keys = calloc(chunk, info.key_size);
 	if (!keys || !vals)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < chunk && ban; i++) {
@@ -53,7 +59,7 @@ static int fill_hash(int fd, uint32_t n, size_t vsize, bool ban)
 		uint32_t cnt = n - done < chunk ? n - done : chunk;
 
 		for (uint32_t i = 0; i < cnt; i++)
-			key_of(done + i, &keys[i]);
+			key_of(done + i, (struct mg_addr *)(keys + (size_t)i * info.key_size));
 		if (bpf_map_update_batch(fd, keys, vals, &cnt, &o))
 			err = -errno;
 	}
@@ -137,6 +143,7 @@ int main(int argc, char **argv)
 	err = fill_hash(g.fd[GM_SRC], n, sizeof(struct mg_src), false);
 	err = err ?: fill_hash(g.fd[GM_VERDICT], n, sizeof(struct mg_verdict), false);
 	err = err ?: fill_hash(g.fd[GM_BAN], n / 4, sizeof(struct mg_ban), true);
+	err = err ?: fill_hash(g.fd[GM_BAN_QUOTA], n / 4, sizeof(struct mg_ban), true);
 	err = err ?: fill_hash(g.fd[GM_PREFIX], n / 4, sizeof(struct mg_bucket), false);
 	err = err ?: fill_hash(g.fd[GM_VERIFIED], n / 4, sizeof(uint64_t), false);
 	err = err ?: fill_deny(&g, n);

@@ -139,10 +139,11 @@ static inline int fx_reset(struct fixture *fx, const struct mg_config *cfg)
 		}
 	}
 	fx_map_clear(fx->g.fd[GM_BAN], sizeof(struct mg_addr));
+	fx_map_clear(fx->g.fd[GM_BAN_QUOTA], sizeof(struct mg_addr));
 	fx_map_clear(fx->g.fd[GM_VERDICT], sizeof(struct mg_addr));
 	fx_map_clear(fx->g.fd[GM_SRC], sizeof(struct mg_addr));
-	fx_map_clear(fx->g.fd[GM_PREFIX], sizeof(struct mg_addr));
-	fx_map_clear(fx->g.fd[GM_CONN], sizeof(struct mg_addr));
+	fx_map_clear(fx->g.fd[GM_PREFIX], sizeof(struct mg_prefix_key));
+	fx_map_clear(fx->g.fd[GM_CONN], sizeof(struct mg_conn_key));
 	fx_map_clear(fx->g.fd[GM_VERIFIED], sizeof(struct mg_addr));
 	fx_array_zero(fx->g.fd[GM_CLASS_CONN], MG_CLASS_MAX, sizeof(uint32_t));
 	fx_array_zero(fx->g.fd[GM_GLOBAL], 1, sizeof(struct mg_global));
@@ -285,6 +286,49 @@ static inline int fx_verdict(struct fixture *fx, const char *addr, uint32_t stat
 static inline int fx_u32(struct fixture *fx, enum gate_map m, const void *key, uint32_t v)
 {
 	return bpf_map_update_elem(fx->g.fd[m], key, &v, BPF_ANY) ? -errno : 0;
+}
+
+/* the same max_concurrent for every port class */
+static inline void fx_max_concurrent(struct mg_config *c, uint32_t n)
+{
+	for (int cl = 0; cl < MG_CLASS_MAX; cl++)
+		c->max_concurrent[cl] = cl == MG_CLASS_NONE ? 0 : n;
+}
+
+/* mg_conn of src for one class (what the tracer counts), and its total */
+static inline int fx_conn_set(struct fixture *fx, const char *src, uint32_t class, uint32_t n)
+{
+	struct mg_conn_key k = { .addr = fx_addr(src), .class = class };
+
+	return fx_u32(fx, GM_CONN, &k, n);
+}
+
+static inline uint32_t fx_conn(struct fixture *fx, const char *src)
+{
+	uint32_t total = 0, n;
+
+	for (uint32_t cl = 0; cl < MG_CLASS_MAX; cl++) {
+		struct mg_conn_key k = { .addr = fx_addr(src), .class = cl };
+
+		if (!bpf_map_lookup_elem(fx->g.fd[GM_CONN], &k, &n))
+			total += n;
+	}
+	return total;
+}
+
+/* What the TCP state tracer records when src completes handshakes (which
+ * BPF_PROG_TEST_RUN cannot show it): n completions in the current
+ * ban_window, counted from the SYNs that passed so far (mg_src is created
+ * when absent). The evidence a quota ban needs. */
+static inline int fx_evidence(struct fixture *fx, const char *src, uint32_t n)
+{
+	struct mg_addr a = fx_addr(src);
+	struct mg_src s = {};
+
+	bpf_map_lookup_elem(fx->g.fd[GM_SRC], &a, &s);
+	s.handshakes = (uint64_t)(now_boot_ns() / NSEC_PER_SEC) << 32 | n;
+	s.passed_base = s.syns - s.drops;
+	return bpf_map_update_elem(fx->g.fd[GM_SRC], &a, &s, BPF_ANY) ? -errno : 0;
 }
 
 #endif /* MAILGATE_FIXTURE_H */

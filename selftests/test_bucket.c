@@ -38,7 +38,7 @@ static void cfg_bucket(struct mg_config *c, bool prefix)
 	c->prefix_interval_ns = prefix ? NSEC_PER_SEC / RATE : 0;
 	c->prefix_burst = BURST;
 	c->ban_after = 0;
-	c->max_concurrent = 0;
+	memset(c->max_concurrent, 0, sizeof(c->max_concurrent));
 	c->flood_interval_ns = 0; /* millions of SYNs a second would be a flood */
 }
 

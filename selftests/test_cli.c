@@ -246,6 +246,80 @@ TEST(ban_add_del)
 	ASSERT_EQ(syn("2001:db8::bad", 993), XDP_DROP, "the other ban stays");
 }
 
+/* Bans are in two maps: the operator's (mg_ban) and the data path's quota
+ * bans (mg_ban_quota). list, del, lookup and zone export cover both; one
+ * address may have one of each. */
+TEST(ban_both_maps)
+{
+	struct mg_addr a = {}, q = {};
+	struct mg_ban qb = { .origin = MG_ORIGIN_QUOTA, .level = 1, .created_ns = now_boot_ns(),
+			     .expires_ns = now_boot_ns() + 600 * NSEC_PER_SEC };
+
+	reset_state();
+	parse_addr("198.51.100.50", &q);
+	parse_addr("198.51.100.51", &a);
+	ASSERT_OK(bpf_map_update_elem(fx.g.fd[GM_BAN_QUOTA], &q, &qb, BPF_ANY), "quota ban .50");
+	ASSERT_OK(bpf_map_update_elem(fx.g.fd[GM_BAN_QUOTA], &a, &qb, BPF_ANY), "quota ban .51");
+	if (!RUN_OK("ban add 198.51.100.51"))
+		return;
+	ASSERT_EQ(entries(GM_BAN), 1, "the operator's ban in mg_ban");
+	if (RUN_OK("ban list --json")) {
+		struct json_object *o = parse_out(), *c;
+
+		ASSERT_TRUE(o && json_object_object_get_ex(o, "count", &c) && json_object_get_int(c) == 3,
+			    "three bans listed (.50 quota, .51 cli and quota)");
+		json_object_put(o);
+	}
+	if (RUN_OK("ban list"))
+		ASSERT_TRUE(strstr(out, "198.51.100.50  quota") != NULL, "the quota ban shown with its origin");
+	if (RUN_OK("lookup 198.51.100.50"))
+		ASSERT_TRUE(strstr(out, "banned (origin quota, level 1") != NULL, "lookup sees the quota ban");
+	if (RUN_OK("zone export -")) {
+		const char *p = strstr(out, "198.51.100.51/32");
+
+		ASSERT_TRUE(strstr(out, "198.51.100.50/32") != NULL, "zone export has the quota ban");
+		ASSERT_TRUE(p && !strstr(p + 1, "198.51.100.51/32"), "and the address with two bans once");
+	}
+	if (!RUN_OK("ban del 198.51.100.50 198.51.100.51"))
+		return;
+	ASSERT_EQ(entries(GM_BAN) + entries(GM_BAN_QUOTA), 0, "del removes both maps' bans");
+	ASSERT_EQ(syn("198.51.100.51", 25), XDP_PASS, "after del: pass");
+}
+
+/* mg_ban never evicts: when full, `ban add` fails naming the map and its
+ * capacity, and adds nothing (all or nothing) */
+TEST(ban_map_full)
+{
+	uint32_t n = MG_MAX_BAN - 1, count = n;
+	struct mg_addr *keys = calloc(n, sizeof(*keys));
+	struct mg_ban *vals = calloc(n, sizeof(*vals));
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	int rc;
+
+	reset_state();
+	if (!ASSERT_TRUE(keys && vals, "memory"))
+		goto out;
+	for (uint32_t i = 0; i < n; i++) {
+		keys[i].a[0] = 0x20, keys[i].a[1] = 0x01, keys[i].a[2] = 0x0d, keys[i].a[3] = 0xb8;
+		memcpy(&keys[i].a[12], &i, 4);
+		vals[i].origin = MG_ORIGIN_CLI;
+	}
+	if (!ASSERT_OK(bpf_map_update_batch(fx.g.fd[GM_BAN], keys, vals, &count, &bo) ? -errno : 0, "fill mg_ban"))
+		goto out;
+	rc = run("ban add 192.0.2.200 192.0.2.201");
+	check_rc(rc, 1, "ban add into a full map");
+	ASSERT_TRUE(strstr(err, "mg_ban is full") && strstr(err, "262144"), "the message names the map and its capacity");
+	ASSERT_TRUE(strstr(err, "nothing added") != NULL, "and says nothing was added");
+	ASSERT_EQ(entries(GM_BAN), n, "the first of the two rolled back");
+	ASSERT_EQ(syn("192.0.2.200", 25), XDP_PASS, "not banned");
+	count = n;
+	bpf_map_delete_batch(fx.g.fd[GM_BAN], keys, &count, &bo);
+	ASSERT_EQ(entries(GM_BAN), 0, "emptied");
+out:
+	free(keys);
+	free(vals);
+}
+
 /* TTL: the data path stops applying the entry when it expires, list hides
  * it; 1s TTL, checked 2.5s later (generous for a loaded machine) */
 TEST(ttl_expires)
@@ -673,12 +747,11 @@ TEST(lookup_matches_data_path)
 	lookup_agrees("203.0.113.2", 25, "pass_ok");
 	lookup_agrees("203.0.113.3", 25, "drop_prefix_rate");
 	/* concurrent connections at the limit */
-	parse_addr("2001:db8:5::1", &a);
-	n = base_cfg.max_concurrent;
-	bpf_map_update_elem(fx.g.fd[GM_CONN], &a, &n, BPF_ANY);
+	n = base_cfg.max_concurrent[MG_CLASS_POP3];
+	fx_conn_set(&fx, "2001:db8:5::1", MG_CLASS_POP3, n);
 	lookup_agrees("2001:db8:5::1", 110, "drop_concurrent");
-	n--;
-	bpf_map_update_elem(fx.g.fd[GM_CONN], &a, &n, BPF_ANY);
+	lookup_agrees("2001:db8:5::1", 25, "pass_ok"); /* counted per class */
+	fx_conn_set(&fx, "2001:db8:5::1", MG_CLASS_POP3, n - 1);
 	lookup_agrees("2001:db8:5::1", 110, "pass_ok");
 	/* the human form names the matched prefix and the final answer */
 	if (RUN_OK("lookup 192.0.2.8")) {

@@ -80,9 +80,14 @@ TEST(defaults)
 	ASSERT_EQ(s->cfg.prefix_v6, 64, "prefix_v6");
 	ASSERT_EQ(s->cfg.prefix_interval_ns, 10000000, "prefix_rate 100/s");
 	ASSERT_EQ(s->cfg.prefix_burst, 200, "prefix_burst");
-	ASSERT_EQ(s->cfg.max_concurrent, 20, "max_concurrent");
+	ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_SMTP], 50, "max_concurrent smtp");
+	ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_SUBMISSION], 20, "max_concurrent submission");
+	ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_IMAP], 100, "max_concurrent imap");
+	ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_POP3], 20, "max_concurrent pop3");
 	ASSERT_EQ(s->cfg.max_total_concurrent, 0, "max_total_concurrent");
 	ASSERT_EQ(s->cfg.ban_after, 5, "ban_after");
+	ASSERT_EQ(s->cfg.ban_evidence, 10, "ban_evidence");
+	ASSERT_EQ(s->cfg.ban_concurrent, 0, "ban_concurrent");
 	ASSERT_EQ(s->cfg.ban_window_ns, 60 * NSEC_PER_SEC, "ban_window");
 	ASSERT_EQ(s->cfg.ban_time_ns, 600 * NSEC_PER_SEC, "ban_time");
 	ASSERT_EQ(s->cfg.ban_time_max_ns, 86400 * NSEC_PER_SEC, "ban_time_max");
@@ -129,10 +134,10 @@ TEST(example_has_every_key)
 	static const char *const keys[] = {
 		"ports", "mode", "action", "keep_attached", "syn_rate", "syn_burst", "prefix_v4",
 		"prefix_v6", "prefix_rate", "prefix_burst", "max_concurrent", "max_total_concurrent",
-		"ban_after", "ban_window", "ban_time", "ban_time_max", "flood_threshold",
+		"ban_after", "ban_window", "ban_evidence", "ban_concurrent", "ban_time", "ban_time_max", "flood_threshold",
 		"flood_budget", "max_sources", "sites", "threshold", "allowlist_threshold",
 		"pending", "resolvers", "timeout", "max_inflight", "ttl_min", "ttl_max", "cidrs",
-		"listen",
+		"listen", "lapi_url", "api_key", "api_key_file", "poll",
 	};
 	char line[1024], want[64];
 	FILE *f = fopen("examples/mailgate.conf", "r");
@@ -185,6 +190,39 @@ TEST(gate_keys)
 	ASSERT_EQ(s->keep_attached, 0, "keep_attached off");
 }
 
+/* max_concurrent: a number for every class, CLASS:N for one, or both;
+ * classes not named keep their defaults */
+TEST(max_concurrent_per_class)
+{
+	static const struct {
+		const char *value;
+		uint32_t smtp, submission, imap, pop3;
+	} cases[] = {
+		{ "20", 20, 20, 20, 20 },
+		{ "0", 0, 0, 0, 0 },
+		{ "imap:300", 50, 20, 300, 20 },
+		{ "smtp:0, pop3:5", 0, 20, 100, 5 },
+		{ "30, imap:200", 30, 30, 200, 30 },
+		{ " 40 ,submission:2 ", 40, 2, 40, 40 },
+	};
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "[limits]\nmax_concurrent = %s\n", cases[i].value);
+		if (!ASSERT_OK(load(text), err))
+			continue;
+		ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_NONE], 0, cases[i].value);
+		ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_SMTP], cases[i].smtp, cases[i].value);
+		ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_SUBMISSION], cases[i].submission, cases[i].value);
+		ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_IMAP], cases[i].imap, cases[i].value);
+		ASSERT_EQ(s->cfg.max_concurrent[MG_CLASS_POP3], cases[i].pop3, cases[i].value);
+	}
+	if (ASSERT_OK(load("[limits]\nban_evidence = 3\nban_concurrent = yes\n"), err)) {
+		ASSERT_EQ(s->cfg.ban_evidence, 3, "ban_evidence");
+		ASSERT_EQ(s->cfg.ban_concurrent, 1, "ban_concurrent");
+	}
+}
+
 TEST(limits_keys)
 {
 	if (!ASSERT_OK(load("[limits]\nsyn_rate = 600/m\nsyn_burst = 5\nprefix_v4 = 16\nprefix_v6 = 48\n"
@@ -199,7 +237,8 @@ TEST(limits_keys)
 	ASSERT_EQ(s->cfg.prefix_v6, 48, "prefix_v6");
 	ASSERT_EQ(s->cfg.prefix_interval_ns, NSEC_PER_SEC, "prefix_rate");
 	ASSERT_EQ(s->cfg.prefix_burst, 7, "prefix_burst");
-	ASSERT_EQ(s->cfg.max_concurrent, 0, "max_concurrent");
+	for (int cl = MG_CLASS_NONE + 1; cl < MG_CLASS_MAX; cl++)
+		ASSERT_EQ(s->cfg.max_concurrent[cl], 0, "max_concurrent = 0: off for every class");
 	ASSERT_EQ(s->cfg.max_total_concurrent, 300, "max_total_concurrent");
 	ASSERT_EQ(s->cfg.ban_after, 0, "ban_after");
 	ASSERT_EQ(s->cfg.ban_window_ns, 120 * NSEC_PER_SEC, "ban_window");
@@ -298,6 +337,16 @@ static const struct {
 	{ "limits", "prefix_rate", "fast" },
 	{ "limits", "prefix_burst", "-5" },
 	{ "limits", "max_concurrent", "1000001" },
+	{ "limits", "max_concurrent", "imap:1000001" },
+	{ "limits", "max_concurrent", "imaps:20" },
+	{ "limits", "max_concurrent", "imap:20, imap:30" },
+	{ "limits", "max_concurrent", "imap:50, 20" },
+	{ "limits", "max_concurrent", "20, 30" },
+	{ "limits", "max_concurrent", "smtp:" },
+	{ "limits", "max_concurrent", "" },
+	{ "limits", "ban_evidence", "0" },
+	{ "limits", "ban_evidence", "ten" },
+	{ "limits", "ban_concurrent", "sometimes" },
 	{ "limits", "max_total_concurrent", "1e3" },
 	{ "limits", "ban_after", "five" },
 	{ "limits", "ban_window", "0s" },
@@ -332,6 +381,14 @@ static const struct {
 	{ "metrics", "listen", "localhost:9433" },
 	{ "metrics", "listen", "[::1]" },
 	{ "metrics", "listen", "::1:9433" },
+	{ "crowdsec", "lapi_url", "127.0.0.1:8080" },
+	{ "crowdsec", "lapi_url", "ftp://127.0.0.1:8080/" },
+	{ "crowdsec", "lapi_url", "http://" },
+	{ "crowdsec", "lapi_url", "http://127.0.0.1:8080/?x=1" },
+	{ "crowdsec", "lapi_url", "http://127.0.0.1:99999/" },
+	{ "crowdsec", "poll", "0s" },
+	{ "crowdsec", "poll", "2h" },
+	{ "crowdsec", "poll", "10 s" },
 };
 
 TEST(bad_values)
@@ -627,4 +684,45 @@ TEST(format_values)
 int main(int argc, char **argv)
 {
 	return test_main(argc, argv, setup, teardown);
+}
+
+/* [crowdsec]: a URL needs a key; the key comes from api_key or from the
+ * first line of api_key_file, never both; a bad key is not echoed */
+TEST(crowdsec_keys)
+{
+	char kf[64], text[512];
+	FILE *f;
+	int fd;
+
+	ASSERT_EQ(load("[crowdsec]\nlapi_url = http://127.0.0.1:8080/\n"), -EINVAL, "url without key");
+	err_is(2, "key 'api_key': lapi_url is set, but no api_key");
+	ASSERT_EQ(load("[crowdsec]\nlapi_url = http://127.0.0.1:8080/\napi_key =\n"), -EINVAL, "empty key");
+	err_is(3, "key 'api_key': lapi_url is set, but no api_key");
+	ASSERT_EQ(load("[crowdsec]\napi_key = secret key\n"), -EINVAL, "key with a space");
+	err_is(2, "key 'api_key': bad value '(not shown)'");
+	ASSERT_TRUE(!strstr(err, "secret"), "the key is not in the message");
+	ASSERT_EQ(load("[crowdsec]\napi_key_file = /nonexistent/mgt.key\n"), -EINVAL, "missing key file");
+	err_is(2, "key 'api_key_file': cannot read '/nonexistent/mgt.key'");
+
+	snprintf(kf, sizeof(kf), "/tmp/mgt-cskey-XXXXXX");
+	fd = mkstemp(kf);
+	if (!ASSERT_TRUE(fd >= 0, "mkstemp"))
+		return;
+	close(fd);
+	ASSERT_EQ(load("[crowdsec]\napi_key_file = /dev/null\n"), -EINVAL, "empty key file");
+	err_is(2, "key 'api_key_file': '/dev/null' holds no usable key");
+	f = fopen(kf, "w");
+	fputs("0123abcdef\n", f);
+	fclose(f);
+	snprintf(text, sizeof(text), "[crowdsec]\nlapi_url = http://[::1]:8080\napi_key_file = %s\npoll = 2s\n", kf);
+	if (ASSERT_OK(load(text), err)) {
+		ASSERT_TRUE(!strcmp(s->crowdsec_key, "0123abcdef"), "key read from the file");
+		ASSERT_TRUE(!strcmp(s->crowdsec_url, "http://[::1]:8080"), "url");
+		ASSERT_EQ(s->crowdsec_poll_ns, 2 * NSEC_PER_SEC, "poll");
+	}
+	snprintf(text, sizeof(text), "[crowdsec]\napi_key = abc\napi_key_file = %s\n", kf);
+	ASSERT_EQ(load(text), -EINVAL, "both");
+	err_is(3, "key 'api_key_file': api_key is set too");
+	ASSERT_OK(load("[crowdsec]\nlapi_url = https://lapi.example:8080/\napi_key = abc\n"), err);
+	unlink(kf);
 }

@@ -27,17 +27,13 @@ static void cfg_conn(struct mg_config *c)
 	c->netns_ino = (uint32_t)np.srv_ino;
 	c->syn_interval_ns = 0;
 	c->prefix_interval_ns = 0;
-	c->max_concurrent = 0;
+	memset(c->max_concurrent, 0, sizeof(c->max_concurrent));
 	c->ban_after = 0;
 }
 
 static uint32_t conn_of(const char *src)
 {
-	struct mg_addr a = fx_addr(src);
-	uint32_t n = 0;
-
-	bpf_map_lookup_elem(fx.g.fd[GM_CONN], &a, &n);
-	return n;
+	return fx_conn(&fx, src);
 }
 
 static uint32_t class_conn(uint32_t cls)
@@ -224,7 +220,7 @@ TEST(max_concurrent_drops_next_syn)
 	struct mg_config cfg;
 
 	cfg_conn(&cfg);
-	cfg.max_concurrent = 3;
+	fx_max_concurrent(&cfg, 3);
 	fx_reset(&fx, &cfg);
 	lfd = ns_listen(&np, np.srv_fd, "::", 25, 64);
 	if (!ASSERT_TRUE(lfd >= 0, "listen"))
@@ -296,7 +292,6 @@ TEST(never_negative)
 {
 	int cli[2], lfd;
 	struct mg_config cfg;
-	struct mg_addr a = fx_addr("2001:db8::9");
 	uint32_t smtp = MG_CLASS_SMTP;
 
 	cfg_conn(&cfg);
@@ -305,7 +300,7 @@ TEST(never_negative)
 	for (int i = 0; i < 2; i++)
 		cli[i] = ns_connect(&np, np.cli_fd, "2001:db8::9", SRV6, 25, WAIT_MS);
 	ASSERT_EQ(wait_conn("2001:db8::9", 2), 2, "count");
-	fx_u32(&fx, GM_CONN, &a, 0);
+	fx_conn_set(&fx, "2001:db8::9", MG_CLASS_SMTP, 0);
 	fx_u32(&fx, GM_CLASS_CONN, &smtp, 0);
 	ns_abort(cli[0]);
 	ns_abort(cli[1]);
@@ -313,6 +308,159 @@ TEST(never_negative)
 	ASSERT_EQ(conn_of("2001:db8::9"), 0, "source count stays 0");
 	ASSERT_EQ(class_conn(MG_CLASS_SMTP), 0, "class count stays 0");
 	close(lfd);
+}
+
+/* ---- bans need evidence, with real handshakes (the tracer counts them) ---- */
+static void cfg_quota(struct mg_config *c)
+{
+	fx_config(c); /* the defaults: syn_rate 10/s, burst 20, ban_after 5, ban_evidence 10 */
+	c->netns_ino = (uint32_t)np.srv_ino;
+}
+
+static bool quota_banned(const char *src)
+{
+	struct mg_addr a = fx_addr(src);
+	struct mg_ban b;
+
+	return !bpf_map_lookup_elem(fx.g.fd[GM_BAN_QUOTA], &a, &b) || !bpf_map_lookup_elem(fx.g.fd[GM_BAN], &a, &b);
+}
+
+/* A real client completes a handshake; then 30 SYNs forged from its address
+ * (BPF_PROG_TEST_RUN on the same program and maps): 11 are drop_rate, the
+ * client is not banned and connects again. Today's main: banned after the
+ * fifth drop, and its next connection times out. */
+TEST(forged_after_handshake_no_ban)
+{
+	struct mg_config cfg;
+	int lfd, fd, drops = 0;
+
+	cfg_quota(&cfg);
+	fx_reset(&fx, &cfg);
+	lfd = ns_listen(&np, np.srv_fd, "::", 25, 64);
+	if (!ASSERT_TRUE(lfd >= 0, "listen"))
+		return;
+	fd = ns_connect(&np, np.cli_fd, "192.0.2.3", SRV4, 25, WAIT_MS);
+	ASSERT_TRUE(fd >= 0, "the real client connects");
+	ASSERT_EQ(wait_conn("192.0.2.3", 1), 1, "its handshake seen");
+	if (fd >= 0)
+		ns_abort(fd);
+	for (int i = 0; i < 30; i++)
+		drops += fx_syn(&fx, "192.0.2.3", 25) == XDP_DROP;
+	ASSERT_EQ(drops, 11, "forged SYNs over the burst dropped");
+	ASSERT_TRUE(!quota_banned("192.0.2.3"), "not banned");
+	for (int i = 0; i < 400; i++)
+		fx_syn(&fx, "192.0.2.3", 25);
+	ASSERT_TRUE(!quota_banned("192.0.2.3"), "not banned after 430 forged");
+	fd = ns_connect(&np, np.cli_fd, "192.0.2.3", SRV4, 25, WAIT_MS);
+	ASSERT_TRUE(fd >= 0, "the real client connects again");
+	if (fd >= 0)
+		ns_abort(fd);
+	close(lfd);
+}
+
+/* A verified neighbour inside a /24 that 1500 SYNs forged from its other
+ * addresses flood: no ban, and the neighbour connects at once (its prefix
+ * bucket is the verified one). Today's main: its SYN is drop_prefix_rate,
+ * and forged addresses of the /24 (the neighbour's included, when forged)
+ * collect bans. */
+TEST(forged_prefix_flood_neighbour_connects)
+{
+	struct mg_config cfg;
+	int lfd, fd, host;
+	char src[32];
+
+	cfg_quota(&cfg);
+	fx_reset(&fx, &cfg);
+	lfd = ns_listen(&np, np.srv_fd, "::", 25, 64);
+	if (!ASSERT_TRUE(lfd >= 0, "listen"))
+		return;
+	fd = ns_connect(&np, np.cli_fd, "192.0.2.6", SRV4, 25, WAIT_MS);
+	ASSERT_TRUE(fd >= 0, "the neighbour connects");
+	ASSERT_EQ(wait_conn("192.0.2.6", 1), 1, "its handshake seen");
+	if (fd >= 0)
+		ns_abort(fd);
+	srand(6);
+	for (int i = 0; i < 1500; i++) {
+		host = rand() % 250 + 2;
+		snprintf(src, sizeof(src), "192.0.2.%d", host == 6 ? 7 : host);
+		fx_syn(&fx, src, 25);
+	}
+	ASSERT_TRUE(fx_count(&fx, MG_REASON_DROP_PREFIX_RATE, MG_CLASS_SMTP) >= 1200, "the /24's budget spent");
+	ASSERT_EQ(map_count(fx.g.fd[GM_BAN_QUOTA], NULL) + map_count(fx.g.fd[GM_BAN], NULL), 0, "no ban");
+	fd = ns_connect(&np, np.cli_fd, "192.0.2.6", SRV4, 25, 500);
+	ASSERT_TRUE(fd >= 0, "the neighbour connects at once");
+	if (fd >= 0)
+		ns_abort(fd);
+	close(lfd);
+}
+
+/* A real abuser: connects as fast as it can (giving up on a connection
+ * after 30 ms) and keeps coming. Its burst completes 20 handshakes, the
+ * next SYNs are dropped, the fifth drop bans it (one ban event), and the
+ * rest are drop_ban. */
+TEST(real_abuser_banned)
+{
+	enum { N = 40 };
+	int cli[N], lfd, ok = 0;
+	struct mg_config cfg;
+
+	cfg_quota(&cfg);
+	fx_reset(&fx, &cfg);
+	lfd = ns_listen(&np, np.srv_fd, "::", 25, 64);
+	if (!ASSERT_TRUE(lfd >= 0, "listen"))
+		return;
+	for (int i = 0; i < N; i++) {
+		cli[i] = ns_connect(&np, np.cli_fd, "2001:db8::4", SRV6, 25, 30);
+		ok += cli[i] >= 0;
+	}
+	ASSERT_RANGE(ok, 20, 26, "its burst connected, then a token now and then");
+	ASSERT_TRUE(quota_banned("2001:db8::4"), "banned");
+	fx_drain(&fx);
+	ASSERT_EQ(fx.events[MG_EVENT_BAN], 1, "one ban event");
+	ASSERT_EQ(fx.last[MG_EVENT_BAN].reason, MG_REASON_DROP_RATE, "for drop_rate");
+	ASSERT_TRUE(fx_count(&fx, MG_REASON_DROP_BAN, MG_CLASS_SMTP) >= 1, "then drop_ban");
+	for (int i = 0; i < N; i++)
+		if (cli[i] >= 0)
+			ns_abort(cli[i]);
+	close(lfd);
+}
+
+/* A NAT'd office: 30 IMAP sessions from one address, opened at 10/s and
+ * held, pass the defaults (max_concurrent imap:100) and ban nobody; SMTP
+ * from the same address still connects. Today's main: max_concurrent 20
+ * for all ports together, the 21st session is dropped and the fifth drop
+ * bans the office on every port. */
+TEST(imap_sessions_not_banned)
+{
+	enum { N = 30 };
+	int cli[N], lfd, lfd25, fd, ok = 0;
+	struct mg_config cfg;
+
+	cfg_quota(&cfg);
+	fx_reset(&fx, &cfg);
+	lfd = ns_listen(&np, np.srv_fd, "::", 143, 64);
+	lfd25 = ns_listen(&np, np.srv_fd, "::", 25, 64);
+	if (!ASSERT_TRUE(lfd >= 0 && lfd25 >= 0, "listen"))
+		return;
+	for (int i = 0; i < N; i++) {
+		cli[i] = ns_connect(&np, np.cli_fd, "192.0.2.8", SRV4, 143, 900);
+		ok += cli[i] >= 0;
+		usleep(100 * 1000);
+	}
+	ASSERT_EQ(ok, N, "every session connected");
+	ASSERT_EQ(wait_conn("192.0.2.8", N), N, "30 concurrent IMAP connections");
+	ASSERT_EQ(fx_count(&fx, MG_REASON_DROP_CONCURRENT, MG_CLASS_IMAP), 0, "no drop_concurrent");
+	ASSERT_TRUE(!quota_banned("192.0.2.8"), "not banned");
+	fd = ns_connect(&np, np.cli_fd, "192.0.2.8", SRV4, 25, WAIT_MS);
+	ASSERT_TRUE(fd >= 0, "SMTP from the office connects");
+	if (fd >= 0)
+		ns_abort(fd);
+	for (int i = 0; i < N; i++)
+		if (cli[i] >= 0)
+			ns_abort(cli[i]);
+	close(lfd);
+	close(lfd25);
+	ASSERT_EQ(wait_conn("192.0.2.8", 0), 0, "count at the end");
 }
 
 static void teardown(void);

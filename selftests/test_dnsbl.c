@@ -627,7 +627,7 @@ TEST(xdp_event_to_verdict_to_drop)
 	cfg.pending = MG_PENDING_PASS;
 	cfg.syn_interval_ns = 0;       /* no rate limits in the way */
 	cfg.prefix_interval_ns = 0;
-	cfg.max_concurrent = 0;
+	memset(cfg.max_concurrent, 0, sizeof(cfg.max_concurrent));
 	if (!ASSERT_OK(gate_write_config(&fx.g, &cfg), "config"))
 		return;
 	{

@@ -57,7 +57,7 @@ static void cfg_burst3(struct mg_config *c)
 }
 static void cfg_norate(struct mg_config *c) { c->syn_interval_ns = 0; c->prefix_interval_ns = 0; }
 static void cfg_total3(struct mg_config *c) { c->max_total_concurrent = 3; }
-static void cfg_noconc(struct mg_config *c) { c->max_concurrent = 0; }
+static void cfg_noconc(struct mg_config *c) { memset(c->max_concurrent, 0, sizeof(c->max_concurrent)); }
 
 #define V6 .family = 6
 #define PASS_AS(r, c) .xdp = XDP_PASS, .reason = MG_REASON_##r, .class = MG_CLASS_##c
@@ -249,12 +249,12 @@ static const struct row rows[] = {
 	{ "prefix_exhausted_v6", { V6 }, .exhaust = EX_PREFIX, DROP_AS(DROP_PREFIX_RATE, SMTP) },
 	{ "prefix_beats_concurrent", {}, .exhaust = EX_PREFIX, .conn = 100,
 	  DROP_AS(DROP_PREFIX_RATE, SMTP) },
-	/* 7. concurrent connections (default max_concurrent 20) */
-	{ "concurrent_below", {}, .conn = 19, PASS_AS(PASS_OK, SMTP) },
-	{ "concurrent_at_max", {}, .conn = 20, DROP_AS(DROP_CONCURRENT, SMTP) },
-	{ "concurrent_at_max_v6", { V6 }, .conn = 20, DROP_AS(DROP_CONCURRENT, SMTP) },
+	/* 7. concurrent connections (default max_concurrent smtp:50) */
+	{ "concurrent_below", {}, .conn = 49, PASS_AS(PASS_OK, SMTP) },
+	{ "concurrent_at_max", {}, .conn = 50, DROP_AS(DROP_CONCURRENT, SMTP) },
+	{ "concurrent_at_max_v6", { V6 }, .conn = 50, DROP_AS(DROP_CONCURRENT, SMTP) },
 	{ "concurrent_off", {}, .conn = 1000, .cfg = cfg_noconc, PASS_AS(PASS_OK, SMTP) },
-	{ "concurrent_beats_total", {}, .conn = 20, .class_conn = 3, .cfg = cfg_total3,
+	{ "concurrent_beats_total", {}, .conn = 50, .class_conn = 3, .cfg = cfg_total3,
 	  DROP_AS(DROP_CONCURRENT, SMTP) },
 	{ "total_below", {}, .class_conn = 2, .cfg = cfg_total3, PASS_AS(PASS_OK, SMTP) },
 	{ "total_at_max", {}, .class_conn = 3, .cfg = cfg_total3, DROP_AS(DROP_TOTAL_CONCURRENT, SMTP) },
@@ -301,13 +301,16 @@ static const char *frame_src(const struct frame *f)
 }
 
 /* the bucket key of src's prefix under cfg */
-static struct mg_addr prefix_key(const struct mg_config *c, struct mg_addr a)
+/* the unverified bucket of a's prefix (the table's sources never completed a handshake) */
+static struct mg_prefix_key prefix_key(const struct mg_config *c, struct mg_addr a)
 {
 	uint32_t bits = addr_is_v4(&a) ? 96 + c->prefix_v4 : c->prefix_v6;
+	struct mg_prefix_key k = { .verified = 0 };
 
 	for (uint32_t b = bits; b < 128; b++)
 		a.a[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
-	return a;
+	k.addr = a;
+	return k;
 }
 
 /* Check that exactly slot (reason, class) rose by one between before and after. */
@@ -355,12 +358,12 @@ static void set_state(const struct row *r, const struct mg_config *cfg)
 	}
 	if (r->exhaust & EX_PREFIX) {
 		struct mg_bucket b = { .tat_ns = now + 3600 * SEC_NS };
-		struct mg_addr k = prefix_key(cfg, src);
+		struct mg_prefix_key k = prefix_key(cfg, src);
 
 		ASSERT_OK(bpf_map_update_elem(fx.g.fd[GM_PREFIX], &k, &b, BPF_ANY), "mg_prefix entry");
 	}
 	if (r->conn)
-		ASSERT_OK(fx_u32(&fx, GM_CONN, &src, r->conn), "mg_conn entry");
+		ASSERT_OK(fx_conn_set(&fx, frame_src(&r->f), MG_CLASS_SMTP, r->conn), "mg_conn entry");
 	if (r->class_conn) {
 		uint32_t smtp = MG_CLASS_SMTP;
 
@@ -741,15 +744,16 @@ static bool violate_until_ban(const char *src, int family, struct mg_ban *b)
 {
 	struct mg_addr a = fx_addr(src);
 
+	fx_evidence(&fx, src, 10); /* it completed handshakes: a real source */
 	for (int i = 0; i < 2; i++)
 		if (!ASSERT_EQ(syn_from(src, family, 25), XDP_DROP, "rate drop"))
 			return false;
-	if (!ASSERT_TRUE(bpf_map_lookup_elem(fx.g.fd[GM_BAN], &a, b) || b->expires_ns < now_boot_ns(),
+	if (!ASSERT_TRUE(bpf_map_lookup_elem(fx.g.fd[GM_BAN_QUOTA], &a, b) || b->expires_ns < now_boot_ns(),
 			 "not banned after two violations"))
 		return false;
 	if (!ASSERT_EQ(syn_from(src, family, 25), XDP_DROP, "third violation"))
 		return false;
-	return ASSERT_OK(bpf_map_lookup_elem(fx.g.fd[GM_BAN], &a, b), "ban entry");
+	return ASSERT_OK(bpf_map_lookup_elem(fx.g.fd[GM_BAN_QUOTA], &a, b), "ban entry");
 }
 
 TEST(quota_violations_ban)
@@ -784,7 +788,7 @@ TEST(quota_violations_ban)
 	for (int i = 0; i < 5; i++)
 		ASSERT_EQ(syn_from("198.51.100.21", 4, 25), XDP_DROP, "total concurrency drop");
 	a = fx_addr("198.51.100.21");
-	ASSERT_EQ(bpf_map_lookup_elem(fx.g.fd[GM_BAN], &a, &b), -ENOENT, "no ban for a full server");
+	ASSERT_EQ(bpf_map_lookup_elem(fx.g.fd[GM_BAN_QUOTA], &a, &b), -ENOENT, "no ban for a full server");
 }
 
 /* A source banned again soon after: ban_time << level, up to the cap; one
@@ -809,11 +813,11 @@ TEST(ban_doubling)
 			     "ban time");
 		/* the ban just ended */
 		b.expires_ns = now_boot_ns() - SEC_NS;
-		bpf_map_update_elem(fx.g.fd[GM_BAN], &a, &b, BPF_ANY);
+		bpf_map_update_elem(fx.g.fd[GM_BAN_QUOTA], &a, &b, BPF_ANY);
 	}
 	/* ended longer ago than ban_time_max: forgiven */
 	b.expires_ns = now_boot_ns() - 101 * SEC_NS;
-	bpf_map_update_elem(fx.g.fd[GM_BAN], &a, &b, BPF_ANY);
+	bpf_map_update_elem(fx.g.fd[GM_BAN_QUOTA], &a, &b, BPF_ANY);
 	if (violate_until_ban("2001:db8:5::1", 6, &b))
 		ASSERT_EQ(b.level, 0, "level after a long quiet time");
 }
@@ -832,11 +836,12 @@ TEST(violation_window)
 	syn_from("192.0.2.44", 4, 25);
 	syn_from("192.0.2.44", 4, 25); /* two violations */
 	usleep(2100 * 1000);           /* the window is whole seconds: wait two */
+	fx_evidence(&fx, "192.0.2.44", 10);
 	syn_from("192.0.2.44", 4, 25);
 	syn_from("192.0.2.44", 4, 25); /* two more, in a new window */
-	ASSERT_EQ(bpf_map_lookup_elem(fx.g.fd[GM_BAN], &a, &b), -ENOENT, "not banned");
+	ASSERT_EQ(bpf_map_lookup_elem(fx.g.fd[GM_BAN_QUOTA], &a, &b), -ENOENT, "not banned");
 	syn_from("192.0.2.44", 4, 25); /* the third in this window */
-	ASSERT_OK(bpf_map_lookup_elem(fx.g.fd[GM_BAN], &a, &b), "banned");
+	ASSERT_OK(bpf_map_lookup_elem(fx.g.fd[GM_BAN_QUOTA], &a, &b), "banned");
 }
 
 /* address hopping inside one /24 (or /64) shares the prefix bucket */

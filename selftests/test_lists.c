@@ -180,7 +180,7 @@ static void quiet_config(void)
 	fx_config(&c);
 	c.syn_interval_ns = 0;
 	c.prefix_interval_ns = 0;
-	c.max_concurrent = 0;
+	memset(c.max_concurrent, 0, sizeof(c.max_concurrent));
 	c.flood_interval_ns = 0;
 	c.ban_after = 0;
 	fx_reset(&fx, &c);

@@ -168,7 +168,7 @@ static int ban_add(struct gate *g, const char *addr, uint32_t origin, int64_t ex
 		return -EINVAL;
 	if (expires_in_s)
 		b.expires_ns = now_boot_ns() + expires_in_s * (int64_t)NSEC_PER_SEC;
-	return bpf_map_update_elem(g->fd[GM_BAN], &a, &b, BPF_ANY) ? -errno : 0;
+	return bpf_map_update_elem(g->fd[ban_map(origin)], &a, &b, BPF_ANY) ? -errno : 0;
 }
 
 /* ---- HTTP over a raw socket ---- */
@@ -442,7 +442,8 @@ TEST(census_counts)
 		ASSERT_EQ(fast.entries[GM_BAN], 40, "mg_ban (census_read)");
 		ASSERT_EQ(fast.entries[GM_ALLOW], 0, "mg_allow (census_read)");
 		ASSERT_EQ(fast.capacity[GM_SRC], TEST_MAX_SOURCES, "mg_src capacity");
-		ASSERT_EQ(fast.capacity[GM_BAN], TEST_MAX_SOURCES / 4, "mg_ban capacity");
+		ASSERT_EQ(fast.capacity[GM_BAN], MG_MAX_BAN, "mg_ban capacity");
+		ASSERT_EQ(fast.capacity[GM_BAN_QUOTA], TEST_MAX_SOURCES / 4, "mg_ban_quota capacity");
 		ASSERT_EQ(fast.capacity[GM_DENY], MG_MAX_DENY, "mg_deny capacity");
 		ASSERT_TRUE(!fast.counted[GM_COUNTERS] && !fast.counted[GM_EVENTS], "arrays not counted");
 		for (int m = 0; m < GM_MAX; m++)
@@ -553,17 +554,19 @@ TEST(scrape_counts_and_restart)
 		"\"mailgate_bans\": {\"exact\": true, \"samples\": ["
 		"  [{\"origin\": \"cli\"}, 2], [{\"origin\": \"quota\"}, 1], [{\"origin\": \"dnsbl\"}, 0]]},"
 		"\"mailgate_sources\": {\"exact\": true, \"samples\": ["
-		"  [{\"map\": \"mg_deny\"}, 1], [{\"map\": \"mg_ban\"}, 4], [{\"map\": \"mg_src\"}, 8],"
+		"  [{\"map\": \"mg_deny\"}, 1], [{\"map\": \"mg_ban\"}, 3], [{\"map\": \"mg_src\"}, 8],"
+		"  [{\"map\": \"mg_ban_quota\"}, 1],"
 		"  [{\"map\": \"mg_prefix\"}, 2], [{\"map\": \"mg_allow\"}, 0], [{\"map\": \"mg_verdict\"}, 0],"
 		"  [{\"map\": \"mg_conn\"}, 0], [{\"map\": \"mg_verified\"}, 0]]},"
 		"\"mailgate_map_capacity\": {\"samples\": ["
-		"  [{\"map\": \"mg_src\"}, %d], [{\"map\": \"mg_ban\"}, %d], [{\"map\": \"mg_deny\"}, %d]]},"
+		"  [{\"map\": \"mg_src\"}, %d], [{\"map\": \"mg_ban\"}, %d], [{\"map\": \"mg_deny\"}, %d],"
+		"  [{\"map\": \"mg_ban_quota\"}, %d]]},"
 		"\"mailgate_flood_mode\": {\"samples\": [[{}, 1]]},"
 		"\"mailgate_concurrent_connections\": {\"exact\": true, \"samples\": [[{\"class\": \"smtp\"}, 3]]},"
 		"\"mailgate_build_info\": {\"samples\": [[{\"version\": \"%s\"}, 1]]},"
 		"\"mailgate_config_info\": {\"samples\": [[{\"mode\": \"enforce\", \"action\": \"drop\"}, 1]]},"
 		"\"mailgate_start_time_seconds\": {\"samples\": [[{}, %.0f, 5]]}"
-		"}}", dashboard, TEST_MAX_SOURCES, TEST_MAX_SOURCES / 4, MG_MAX_DENY, MG_VERSION,
+		"}}", dashboard, TEST_MAX_SOURCES, MG_MAX_BAN, MG_MAX_DENY, TEST_MAX_SOURCES / 4, MG_VERSION,
 		(double)time(NULL) - 30);
 	if (!py_check(url, expect))
 		goto out;
@@ -931,12 +934,12 @@ TEST(map_fill_warning)
 	/* an LRU map may evict a little before it is full: take its count */
 	if (!ASSERT_OK(census_read(&g, &c), "census_read"))
 		goto out;
-	n = c.entries[GM_BAN];
-	ASSERT_RANGE(n, cap * 90 / 100, cap, "mg_ban entries");
+	n = c.entries[GM_BAN_QUOTA];
+	ASSERT_RANGE(n, cap * 90 / 100, cap, "mg_ban_quota entries");
 	a.g = &g;
 	capture_stderr(fill_check, &a, out, sizeof(out));
 	ASSERT_EQ(a.ret, 1, "maps over 90%");
-	snprintf(want, sizeof(want), "map=mg_ban entries=%d capacity=%d fill_pct=%d", n, cap, n * 100 / cap);
+	snprintf(want, sizeof(want), "map=mg_ban_quota entries=%d capacity=%d fill_pct=%d", n, cap, n * 100 / cap);
 	ASSERT_EQ(count_lines(out, "level=warn msg=\"map nearly full"), 1, "one warning");
 	ASSERT_EQ(count_lines(out, want), 1, want);
 	if (test_failed_now)

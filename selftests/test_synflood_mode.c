@@ -87,9 +87,9 @@ static void teardown(void)
 static void reset(struct mg_config *c)
 {
 	struct mg_global zero_g = {};
-	struct mg_addr key, next;
+	uint8_t key[64], next[64]; /* the largest key: mg_prefix_key */
 	uint32_t zero = 0;
-	int maps[] = { GM_SRC, GM_PREFIX, GM_VERIFIED, GM_VERDICT, GM_BAN };
+	int maps[] = { GM_SRC, GM_PREFIX, GM_VERIFIED, GM_VERDICT, GM_BAN, GM_BAN_QUOTA };
 
 	gate_default_config(c);
 	c->flood_interval_ns = NSEC_PER_SEC / 1000; /* 1000/s: 100 SYNs in one window */
@@ -97,9 +97,10 @@ static void reset(struct mg_config *c)
 	c->flood_hold_ns = NSEC_PER_SEC;
 	bpf_map_update_elem(g.fd[GM_GLOBAL], &zero, &zero_g, BPF_ANY);
 	for (size_t m = 0; m < sizeof(maps) / sizeof(maps[0]); m++)
-		while (bpf_map_get_next_key(g.fd[maps[m]], NULL, &next) == 0) {
-			key = next;
-			bpf_map_delete_elem(g.fd[maps[m]], &key);
+		while (bpf_map_get_next_key(g.fd[maps[m]], NULL, next) == 0) {
+			memcpy(key, next, sizeof(key));
+			if (bpf_map_delete_elem(g.fd[maps[m]], key))
+				break;
 		}
 	memset(vbits, 0, MG_VBITS_WORDS * 8);
 	ring_buffer__consume(rb);

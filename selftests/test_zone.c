@@ -160,7 +160,7 @@ static int setup(void)
 	snprintf(pin_dir, sizeof(pin_dir), "%.120s", fx.g.pin_dir);
 	gate_default_config(&cfg);
 	cfg.syn_interval_ns = cfg.prefix_interval_ns = 0;
-	cfg.max_concurrent = 0;
+	memset(cfg.max_concurrent, 0, sizeof(cfg.max_concurrent));
 	gate_default_ports(ports);
 	if (gate_write_config(&fx.g, &cfg) || gate_write_ports(&fx.g, ports))
 		return -1;

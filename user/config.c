@@ -27,6 +27,7 @@
 #include <ini.h>
 #include <json-c/json.h>
 #include "mailgate.h"
+#include "crowdsec.h"
 
 #define MAX_LINE 65536 /* longer lines are an error, not silently split */
 
@@ -48,8 +49,10 @@ struct cfg_ctx {
 	bool line_done;    /* the last read ended a line */
 	char section[64];
 	int *seen;         /* line where each key was set, 0 = not set */
+	bool key_inline;   /* [crowdsec] api_key has a value */
 	char err[1536];    /* first error, without the "FILE:LINE: " prefix */
 	int err_line;
+	unsigned seen_class_mask; /* max_concurrent: bit 0 the plain number, 2 << class each class */
 };
 
 static void set_err(struct cfg_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -251,7 +254,7 @@ U32_SETTER(set_prefix_v4, cfg.prefix_v4, 8, 32)
 U32_SETTER(set_prefix_v6, cfg.prefix_v6, 16, 128)
 RATE_SETTER(set_prefix_rate, cfg.prefix_interval_ns)
 U32_SETTER(set_prefix_burst, cfg.prefix_burst, 1, 100000)
-U32_SETTER(set_max_concurrent, cfg.max_concurrent, 0, 1000000)
+U32_SETTER(set_ban_evidence, cfg.ban_evidence, 1, 1000000)
 U32_SETTER(set_max_total_concurrent, cfg.max_total_concurrent, 0, 10000000)
 U32_SETTER(set_ban_after, cfg.ban_after, 0, 1000000)
 DURATION_SETTER(set_ban_window, cfg.ban_window_ns, SEC, DAY)
@@ -261,6 +264,64 @@ DURATION_SETTER(set_flood_hold, cfg.flood_hold_ns, SEC, DAY)
 RATE_SETTER(set_flood_threshold, cfg.flood_interval_ns)
 RATE_SETTER(set_flood_budget, cfg.flood_budget_interval_ns)
 U32_SETTER(set_max_sources, max_sources, 1000, 50000000)
+
+#define MAX_CONCURRENT_EXPECTED "N (every port class) and/or CLASS:N, ... with CLASS one of smtp, " \
+				"submission, imap, pop3 and N 0..1000000 (0 = off), e.g. 20, imap:100"
+
+/* max_concurrent = 20 | smtp:50, imap:100 | 20, imap:100: a plain number
+ * for every class first, then classes of their own; a class not named
+ * keeps its default (or the plain number) */
+static int set_max_concurrent_item(struct cfg_ctx *c, char *item)
+{
+	uint32_t *mc = c->s->cfg.max_concurrent, n;
+	char *colon = strchr(item, ':');
+	int cl;
+
+	if (!colon) {
+		if (parse_u32(item, 0, 1000000, &n))
+			return bad(c, item, MAX_CONCURRENT_EXPECTED);
+		if (c->seen_class_mask)
+			return bad(c, item, "the plain number first, then CLASS:N items");
+		for (cl = MG_CLASS_NONE + 1; cl < MG_CLASS_MAX; cl++)
+			mc[cl] = n;
+		c->seen_class_mask = 1;
+		return 0;
+	}
+	*colon = 0;
+	for (cl = MG_CLASS_NONE + 1; cl < MG_CLASS_MAX; cl++)
+		if (!strcmp(item, mg_class_names[cl]))
+			break;
+	*colon = ':';
+	if (cl == MG_CLASS_MAX || parse_u32(colon + 1, 0, 1000000, &n))
+		return bad(c, item, MAX_CONCURRENT_EXPECTED);
+	if (c->seen_class_mask & (2u << cl))
+		return bad(c, item, "each class once");
+	c->seen_class_mask |= 2u << cl;
+	mc[cl] = n;
+	return 0;
+}
+
+static int set_max_concurrent(struct cfg_ctx *c, const char *v)
+{
+	struct mg_config d;
+
+	gate_default_config(&d);
+	memcpy(c->s->cfg.max_concurrent, d.max_concurrent, sizeof(d.max_concurrent));
+	c->seen_class_mask = 0;
+	if (!*v)
+		return bad(c, v, NULL);
+	return for_each_item(c, v, set_max_concurrent_item);
+}
+
+static int set_ban_concurrent(struct cfg_ctx *c, const char *v)
+{
+	bool b;
+
+	if (parse_bool(v, &b))
+		return bad(c, v, NULL);
+	c->s->cfg.ban_concurrent = b;
+	return 0;
+}
 
 /* ---- [dnsbl] ---- */
 static int set_sites(struct cfg_ctx *c, const char *v)
@@ -368,6 +429,74 @@ static int set_listen(struct cfg_ctx *c, const char *v)
 	return 0;
 }
 
+/* ---- [crowdsec] (values checked by crowdsec.c) ---- */
+static int set_lapi_url(struct cfg_ctx *c, const char *v)
+{
+	char why[256];
+
+	if (crowdsec_url_check(v, why, sizeof(why)))
+		return bad(c, strlen(v) > 300 ? "..." : v, why);
+	snprintf(c->s->crowdsec_url, sizeof(c->s->crowdsec_url), "%s", v);
+	return 0;
+}
+
+static int set_api_key(struct cfg_ctx *c, const char *v)
+{
+	char why[256];
+
+	if (!*v)
+		return 0;
+	if (crowdsec_key_check(v, why, sizeof(why)))
+		return bad(c, "(not shown)", why); /* a key is not echoed into logs */
+	if (c->s->crowdsec_key_file[0]) {
+		set_err(c, "key 'api_key': api_key_file is set too (set one of them)");
+		return -EINVAL;
+	}
+	snprintf(c->s->crowdsec_key, sizeof(c->s->crowdsec_key), "%s", v);
+	c->key_inline = true;
+	return 0;
+}
+
+/* the key is read here, so that `config check` and SIGHUP see a missing or
+ * empty file (and a new key after `cscli bouncers add`) */
+static int set_api_key_file(struct cfg_ctx *c, const char *v)
+{
+	char line[512], why[256];
+	FILE *f;
+	size_t n;
+
+	if (!*v) {
+		c->s->crowdsec_key_file[0] = 0;
+		return 0;
+	}
+	if (strlen(v) >= sizeof(c->s->crowdsec_key_file))
+		return bad(c, "...", "a path of at most 255 characters");
+	if (c->key_inline) {
+		set_err(c, "key 'api_key_file': api_key is set too (set one of them)");
+		return -EINVAL;
+	}
+	f = fopen(v, "r");
+	if (!f) {
+		set_err(c, "key 'api_key_file': cannot read '%s': %s", v, strerror(errno));
+		return -EINVAL;
+	}
+	if (!fgets(line, sizeof(line), f))
+		line[0] = 0;
+	fclose(f);
+	n = strlen(line);
+	while (n && isspace((unsigned char)line[n - 1]))
+		line[--n] = 0;
+	if (crowdsec_key_check(line, why, sizeof(why))) {
+		set_err(c, "key 'api_key_file': '%s' holds no usable key on its first line (expected %s)", v, why);
+		return -EINVAL;
+	}
+	snprintf(c->s->crowdsec_key_file, sizeof(c->s->crowdsec_key_file), "%s", v);
+	snprintf(c->s->crowdsec_key, sizeof(c->s->crowdsec_key), "%s", line);
+	return 0;
+}
+
+DURATION_SETTER(set_poll, crowdsec_poll_ns, CS_POLL_MIN_NS, CS_POLL_MAX_NS)
+
 #define DUR "a duration like 30s, 10m, 1h, 1d"
 #define RATE "a rate like 10/s or 600/m; 0/s = off"
 
@@ -382,10 +511,12 @@ static const struct cfg_key keys[] = {
 	{ "limits", "prefix_v6", set_prefix_v6, "a prefix length 16..128" },
 	{ "limits", "prefix_rate", set_prefix_rate, RATE },
 	{ "limits", "prefix_burst", set_prefix_burst, "an integer 1..100000" },
-	{ "limits", "max_concurrent", set_max_concurrent, "an integer 0..1000000; 0 = off" },
+	{ "limits", "max_concurrent", set_max_concurrent, MAX_CONCURRENT_EXPECTED },
+	{ "limits", "ban_concurrent", set_ban_concurrent, "yes or no" },
 	{ "limits", "max_total_concurrent", set_max_total_concurrent, "an integer 0..10000000; 0 = off" },
 	{ "limits", "ban_after", set_ban_after, "an integer 0..1000000; 0 = never ban" },
 	{ "limits", "ban_window", set_ban_window, DUR ", 1s..1d" },
+	{ "limits", "ban_evidence", set_ban_evidence, "an integer 1..1000000" },
 	{ "limits", "ban_time", set_ban_time, DUR ", 1s..365d" },
 	{ "limits", "ban_time_max", set_ban_time_max, DUR ", 1s..365d" },
 	{ "limits", "flood_threshold", set_flood_threshold, RATE },
@@ -403,10 +534,14 @@ static const struct cfg_key keys[] = {
 	{ "dnsbl", "ttl_max", set_ttl_max, DUR ", 1s..7d" },
 	{ "allow", "cidrs", set_cidrs, "a list of CIDRs with host bits zero, e.g. 192.0.2.0/24, 2001:db8::/32" },
 	{ "metrics", "listen", set_listen, "none, ADDR:PORT or [IPV6]:PORT" },
+	{ "crowdsec", "lapi_url", set_lapi_url, "empty, or the Local API's URL like http://127.0.0.1:8080/" },
+	{ "crowdsec", "api_key", set_api_key, "the bouncer key from cscli bouncers add NAME -o raw" },
+	{ "crowdsec", "api_key_file", set_api_key_file, "a file with the bouncer key on its first line" },
+	{ "crowdsec", "poll", set_poll, DUR ", 1s..1h" },
 };
 #define N_KEYS ((int)(sizeof(keys) / sizeof(keys[0])))
 
-static const char *const sections[] = { "gate", "limits", "dnsbl", "allow", "metrics" };
+static const char *const sections[] = { "gate", "limits", "dnsbl", "allow", "metrics", "crowdsec" };
 
 static int key_index(const char *section, const char *name)
 {
@@ -465,7 +600,7 @@ static char *reader(char *str, int num, void *stream)
 
 			snprintf(name, sizeof(name), "%.*s", (int)n, line + 1);
 			if (n >= sizeof(name) || !known_section(trim(name)))
-				set_err(c, "unknown section [%.*s] (expected [gate], [limits], [dnsbl], [allow] or [metrics])",
+				set_err(c, "unknown section [%.*s] (expected [gate], [limits], [dnsbl], [allow], [metrics] or [crowdsec])",
 					(int)(n < 60 ? n : 60), line + 1);
 		}
 	}
@@ -480,7 +615,7 @@ static int handler(void *user, const char *section, const char *name, const char
 	if (c->err[0])
 		return 0;
 	if (!*section) {
-		set_err(c, "key '%s' outside a section (put it under [gate], [limits], [dnsbl], [allow] or [metrics])",
+		set_err(c, "key '%s' outside a section (put it under [gate], [limits], [dnsbl], [allow], [metrics] or [crowdsec])",
 			name);
 		return 0;
 	}
@@ -530,6 +665,12 @@ static int check_pairs(struct cfg_ctx *c)
 		c->lineno = la > lb ? la : lb;
 		set_err(c, "allowlist_threshold (%d) must be below threshold (%d)",
 			s->dnsbl_allow_threshold, s->dnsbl_threshold);
+	} else if (s->crowdsec_url[0] && !s->crowdsec_key[0]) {
+		la = seen_line(c, "crowdsec", "api_key");
+		lb = seen_line(c, "crowdsec", "api_key_file");
+		c->lineno = la ? la : lb ? lb : seen_line(c, "crowdsec", "lapi_url");
+		set_err(c, "key 'api_key': lapi_url is set, but no api_key (or api_key_file) is "
+			"(expected the bouncer key from cscli bouncers add NAME -o raw)");
 	}
 	return c->err[0] ? -EINVAL : 0;
 }
@@ -579,6 +720,7 @@ void config_defaults(struct mg_settings *s)
 	s->dnsbl_ttl_min_ns = 60 * NSEC_PER_SEC;
 	s->dnsbl_ttl_max_ns = 3600 * NSEC_PER_SEC;
 	snprintf(s->metrics_listen, sizeof(s->metrics_listen), "127.0.0.1:9433");
+	s->crowdsec_poll_ns = 10 * NSEC_PER_SEC; /* lapi_url "": the bouncer is off */
 }
 
 int config_load(const char *path, struct mg_settings *s, char *err, size_t errlen)

@@ -42,6 +42,7 @@
 #include <json-c/json.h>
 #include <systemd/sd-daemon.h>
 #include "listset.h"
+#include "crowdsec.h"
 #include "gate.skel.h"
 
 #define MAX_IFACES 16
@@ -89,7 +90,9 @@ struct daemon {
 	int lock_fd;
 	struct ring_buffer *rb;
 	struct metrics *metrics;
-	struct sweep sweeps[3];
+	struct crowdsec *crowdsec;  /* the CrowdSec bouncer; NULL when off */
+	char sd_status[256];        /* the last STATUS= sent to systemd */
+	struct sweep sweeps[4];
 };
 
 static int remove_pins(const char *dir, int *count);
@@ -392,6 +395,16 @@ static void reload(struct daemon *d)
 		pr_err("msg=\"config reload failed, keeping the config in effect\"");
 		goto out;
 	}
+	if (crowdsec_settings_changed(prev, d->set)) {
+		/* a new bouncer starts with a full answer, which removes what
+		 * the old one had and the new set has not */
+		crowdsec_stop(d->crowdsec);
+		d->crowdsec = NULL;
+		if (d->set->crowdsec_url[0])
+			d->crowdsec = crowdsec_start(d->set, &d->gate, &d->rt.crowdsec);
+		else
+			pr_info("msg=\"crowdsec bouncer stopped: no lapi_url; its entries stay until they expire\"");
+	}
 	if (metrics_changed) {
 		metrics_stop(d->metrics);
 		d->metrics = metrics_start(d->set, &d->rt);
@@ -671,7 +684,7 @@ static void sweep_delete_cur(struct daemon *d, struct sweep *s, int fd)
 		return;
 	if (bpf_map_delete_elem(fd, &s->cur))
 		return;
-	if (s->map == GM_BAN)
+	if (s->map == GM_BAN || s->map == GM_BAN_QUOTA)
 		pr_info("msg=\"ban removed\" addr=%s", addr_str(&s->cur.addr, buf));
 	else
 		pr_info("msg=\"%s entry expired\" cidr=%s", s->what, format_cidr(&s->cur.lpm, buf, sizeof(buf)));
@@ -805,6 +818,27 @@ static int setup_signals(sigset_t *set)
 	return signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* systemd's status line (systemctl status): the interfaces, and the
+ * CrowdSec bouncer's state when it runs; sent with READY=1 at start
+ * (ready), then whenever it changes */
+static void notify_status(struct daemon *d, bool ready)
+{
+	const struct crowdsec_stats *cs = &d->rt.crowdsec;
+	char buf[sizeof(d->sd_status)];
+	int n = snprintf(buf, sizeof(buf), "gating %d interface(s)", d->n_ifs);
+
+	if (d->crowdsec && n > 0 && n < (int)sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - n, "; crowdsec %s: %llu bans, %llu deny ranges",
+			 __atomic_load_n(&cs->up, __ATOMIC_RELAXED) ? "up" :
+			 !__atomic_load_n(&cs->polls_failed, __ATOMIC_RELAXED) ? "connecting" : "away (retrying)",
+			 (unsigned long long)__atomic_load_n(&cs->bans, __ATOMIC_RELAXED),
+			 (unsigned long long)__atomic_load_n(&cs->denies, __ATOMIC_RELAXED));
+	if (ready || strcmp(buf, d->sd_status)) {
+		snprintf(d->sd_status, sizeof(d->sd_status), "%s", buf);
+		sd_notifyf(0, "%sSTATUS=%s", ready ? "READY=1\n" : "", buf);
+	}
+}
+
 /* One step of the loop; returns 0 to go on, 1 on SIGTERM/SIGINT, -errno on failure. */
 static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
 {
@@ -834,10 +868,11 @@ static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
 	}
 	now = now_boot_ns();
 	if (now >= *next_tick) {
-		for (int i = 0; i < 3; i++)
+		for (int i = 0; i < 4; i++)
 			sweep_tick(d, &d->sweeps[i], now);
 		check_links(d);
 		log_map_fill(&d->gate);
+		notify_status(d, false);
 		*next_tick = now + TICK_MS * 1000000ULL;
 	}
 	return 0;
@@ -852,6 +887,7 @@ static void daemon_init(struct daemon *d)
 	d->sweeps[0] = (struct sweep){ .map = GM_BAN, .expired = ban_expired, .what = "ban" };
 	d->sweeps[1] = (struct sweep){ .map = GM_DENY, .expired = rule_expired, .what = "deny" };
 	d->sweeps[2] = (struct sweep){ .map = GM_ALLOW, .expired = rule_expired, .what = "allow" };
+	d->sweeps[3] = (struct sweep){ .map = GM_BAN_QUOTA, .expired = ban_expired, .what = "ban" };
 }
 
 /* The size of the pinned maps wins over max_sources: resizing drops state. */
@@ -989,11 +1025,17 @@ int do_run(int argc, char **argv)
 	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
 
 	d->metrics = metrics_start(d->set, &d->rt);
-	pr_info("msg=\"running\" pin_dir=%s mode=%s action=%s dnsbl=%s metrics=%s pid=%d", opts.pin_dir,
+	if (d->set->crowdsec_url[0]) {
+		d->crowdsec = crowdsec_start(d->set, &d->gate, &d->rt.crowdsec);
+		if (!d->crowdsec)
+			pr_warn("msg=\"crowdsec bouncer did not start; no CrowdSec decisions are applied\"");
+	}
+	pr_info("msg=\"running\" pin_dir=%s mode=%s action=%s dnsbl=%s metrics=%s crowdsec=%s pid=%d", opts.pin_dir,
 		d->dry_run || d->set->cfg.mode == MG_MODE_OBSERVE ? "observe" : "enforce",
 		d->set->cfg.action == MG_ACTION_RESET ? "reset" : "drop",
-		d->rt.dnsbl ? "on" : "off", d->metrics ? d->set->metrics_listen : "off", getpid());
-	sd_notifyf(0, "READY=1\nSTATUS=gating %d interface(s)", d->n_ifs);
+		d->rt.dnsbl ? "on" : "off", d->metrics ? d->set->metrics_listen : "off",
+		d->crowdsec ? "on" : "off", getpid());
+	notify_status(d, true);
 	started = true;
 
 	next_tick = now_boot_ns();
@@ -1022,6 +1064,7 @@ out:
 
 		remove_pins(opts.pin_dir, &n);
 	}
+	crowdsec_stop(d->crowdsec);
 	metrics_stop(d->metrics);
 	if (d->rt.dnsbl)
 		dnsbl_stop(d->rt.dnsbl);

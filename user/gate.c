@@ -22,7 +22,7 @@ const char *const gate_map_names[GM_MAX] = {
 	[GM_CONN] = MG_MAP_CONN,           [GM_CLASS_CONN] = MG_MAP_CLASS_CONN,
 	[GM_VERIFIED] = MG_MAP_VERIFIED,   [GM_COUNTERS] = MG_MAP_COUNTERS,
 	[GM_GLOBAL] = MG_MAP_GLOBAL,       [GM_EVENTS] = MG_MAP_EVENTS,
-	[GM_SOCKS] = MG_MAP_SOCKS,
+	[GM_SOCKS] = MG_MAP_SOCKS,         [GM_BAN_QUOTA] = MG_MAP_BAN_QUOTA,
 	[GM_LISTS] = MG_MAP_LISTS,
 };
 
@@ -87,7 +87,7 @@ int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *size
 	}
 	bpf_map__set_max_entries(skel->maps.mg_src, n);
 	bpf_map__set_max_entries(skel->maps.mg_verdict, n);
-	bpf_map__set_max_entries(skel->maps.mg_ban, quarter);
+	bpf_map__set_max_entries(skel->maps.mg_ban_quota, quarter);
 	bpf_map__set_max_entries(skel->maps.mg_prefix, quarter);
 	bpf_map__set_max_entries(skel->maps.mg_verified, quarter);
 
@@ -114,6 +114,7 @@ int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *size
 	g->fd[GM_GLOBAL] = bpf_map__fd(skel->maps.mg_global);
 	g->fd[GM_EVENTS] = bpf_map__fd(skel->maps.mg_events);
 	g->fd[GM_SOCKS] = bpf_map__fd(skel->maps.mg_socks);
+	g->fd[GM_BAN_QUOTA] = bpf_map__fd(skel->maps.mg_ban_quota);
 	g->fd[GM_LISTS] = bpf_map__fd(skel->maps.mg_lists);
 	return 0;
 }
@@ -162,12 +163,17 @@ void gate_default_config(struct mg_config *c)
 	c->prefix_v6 = 64;
 	c->prefix_interval_ns = NSEC_PER_SEC / 100; /* 100/s */
 	c->prefix_burst = 200;
-	c->max_concurrent = 20;
+	c->max_concurrent[MG_CLASS_SMTP] = 50;       /* Postfix's smtpd_client_connection_count_limit */
+	c->max_concurrent[MG_CLASS_SUBMISSION] = 20;
+	c->max_concurrent[MG_CLASS_IMAP] = 100;      /* a NAT'd office, a webmail front end */
+	c->max_concurrent[MG_CLASS_POP3] = 20;
 	c->max_total_concurrent = 0;
 	c->ban_after = 5;
 	c->ban_window_ns = 60 * NSEC_PER_SEC;
 	c->ban_time_ns = 600 * NSEC_PER_SEC;
 	c->ban_time_max_ns = 86400 * NSEC_PER_SEC;
+	c->ban_evidence = 10;
+	c->ban_concurrent = 0;
 	c->dnsbl_enabled = 0;
 	c->dnsbl_threshold = 3;
 	c->pending = MG_PENDING_PASS;

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* `mailgate allow|deny|ban add|del|list`: the allow and deny lists (sets of
- * prefixes, user/listset.c) and the bans (per address), changed from any
- * process on the pinned maps; list changes hold the list lock.
+ * prefixes, user/listset.c; changes hold the lists lock) and the bans (per address), changed from any process
+ * on the pinned maps.
  *
  * Input is all-or-nothing: every value is checked before the first map
  * update, and a map update that fails half way is rolled back. `del` of an
- * entry that is not there changes nothing and exits 1. */
+ * entry that is not there changes nothing and exits 1.
+ *
+ * Bans live in two maps (include/gate.h): `ban add` writes the operator map
+ * mg_ban, which nothing evicts and which refuses an entry when full;
+ * `ban del` and `ban list` cover it and the data path's mg_ban_quota. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -39,6 +43,8 @@ struct item {
 		struct mg_rule rule;
 		struct mg_ban ban;
 	} old;
+	bool had_quota;          /* bans: what mg_ban_quota held */
+	struct mg_ban old_quota;
 };
 
 static int usage(const struct list_desc *l, FILE *f, int code)
@@ -50,9 +56,14 @@ static int usage(const struct list_desc *l, FILE *f, int code)
 	return code;
 }
 
-static enum mg_list list_of(const struct list_desc *l)
+static bool is_list(enum gate_map map)
 {
-	return l == &lists[LIST_ALLOW] ? MG_LIST_ALLOW : MG_LIST_DENY;
+	return map == GM_ALLOW || map == GM_DENY;
+}
+
+static enum mg_list list_of_map(enum gate_map map)
+{
+	return map == GM_ALLOW ? MG_LIST_ALLOW : MG_LIST_DENY;
 }
 
 static int parse_items(const struct list_desc *l, int n, char **args, struct item *items)
@@ -76,35 +87,50 @@ static int parse_items(const struct list_desc *l, int n, char **args, struct ite
 
 static void read_old(const struct list_desc *l, struct gate *g, struct item *it)
 {
-	if (l == &lists[LIST_BAN])
-		it->had_old = !bpf_map_lookup_elem(g->fd[l->map], &it->key.addr, &it->old.ban);
-	else
-		it->had_old = !list_get(g, list_of(l), &it->key.lpm, &it->old.rule);
-}
+	int fd = g->fd[l->map];
 
-static int put_item(const struct list_desc *l, struct gate *g, const struct item *it, const void *val)
-{
-	if (l == &lists[LIST_BAN])
-		return bpf_map_update_elem(g->fd[l->map], &it->key.addr, val, BPF_ANY) ? -errno : 0;
-	return list_put(g, list_of(l), &it->key.lpm, val);
-}
-
-static int del_item(const struct list_desc *l, struct gate *g, const struct item *it)
-{
-	if (l == &lists[LIST_BAN])
-		return bpf_map_delete_elem(g->fd[l->map], &it->key.addr) ? -errno : 0;
-	return list_del(g, list_of(l), &it->key.lpm);
-}
-
-/* undo items[0..n): restore what was there, delete what was not */
-static void roll_back(const struct list_desc *l, struct gate *g, struct item *items, int n)
-{
-	while (n-- > 0) {
-		if (items[n].had_old)
-			put_item(l, g, &items[n], &items[n].old);
-		else
-			del_item(l, g, &items[n]);
+	if (l == &lists[LIST_BAN]) {
+		it->had_old = !bpf_map_lookup_elem(fd, &it->key.addr, &it->old.ban);
+		it->had_quota = !bpf_map_lookup_elem(g->fd[GM_BAN_QUOTA], &it->key.addr, &it->old_quota);
+	} else {
+		it->had_old = !list_get(g, list_of_map(l->map), &it->key.lpm, &it->old.rule);
 	}
+}
+
+/* undo items[0..n): restore what was there, delete what was not (bans:
+ * quota: in mg_ban_quota too) */
+static void roll_back(struct gate *g, enum gate_map map, struct item *items, int n, bool quota)
+{
+	int fd = g->fd[map];
+
+	while (n-- > 0) {
+		if (is_list(map) && items[n].had_old)
+			list_put(g, list_of_map(map), &items[n].key.lpm, &items[n].old.rule);
+		else if (is_list(map))
+			list_del(g, list_of_map(map), &items[n].key.lpm);
+		else if (items[n].had_old)
+			bpf_map_update_elem(fd, &items[n].key, &items[n].old, BPF_ANY);
+		else
+			bpf_map_delete_elem(fd, &items[n].key);
+		if (quota && items[n].had_quota)
+			bpf_map_update_elem(g->fd[GM_BAN_QUOTA], &items[n].key, &items[n].old_quota, BPF_ANY);
+	}
+}
+
+/* "mg_ban is full (262144 entries)" for a full map, else "" */
+static const char *full_note(struct gate *g, enum gate_map map, int err, char *buf, size_t len)
+{
+	uint32_t cap = 0;
+
+	buf[0] = 0;
+	if (err != -ENOSPC && err != -E2BIG)
+		return buf;
+	if (is_list(map))
+		cap = list_capacity(list_of_map(map));
+	else
+		map_count(g->fd[map], &cap);
+	snprintf(buf, len, " (%s is full: its capacity is %u entries)", gate_map_names[map], cap);
+	return buf;
 }
 
 static const char *item_str(const struct list_desc *l, const struct item *it, char *buf, size_t len)
@@ -146,9 +172,9 @@ static void report(const struct list_desc *l, const char *verb, struct item *ite
 
 static int do_add(const struct list_desc *l, struct gate *g, struct item *items, int n, uint64_t ttl_ns)
 {
+	int fd = g->fd[l->map], err;
 	uint64_t now = now_boot_ns();
-	char buf[MG_ADDRSTRLEN + 8];
-	int err;
+	char buf[MG_ADDRSTRLEN + 8], full[96];
 
 	for (int i = 0; i < n; i++)
 		read_old(l, g, &items[i]);
@@ -157,18 +183,18 @@ static int do_add(const struct list_desc *l, struct gate *g, struct item *items,
 			struct mg_ban b = { .expires_ns = ttl_ns ? now + ttl_ns : 0, .created_ns = now,
 					    .origin = MG_ORIGIN_CLI };
 
-			err = put_item(l, g, &items[i], &b);
+			err = bpf_map_update_elem(fd, &items[i].key.addr, &b, BPF_ANY) ? -errno : 0;
 		} else {
 			struct mg_rule r = { .expires_ns = ttl_ns ? now + ttl_ns : 0,
 					     .prefixlen = items[i].key.lpm.prefixlen, .origin = MG_ORIGIN_CLI };
 
-			err = put_item(l, g, &items[i], &r);
+			err = list_put(g, list_of_map(l->map), &items[i].key.lpm, &r);
 		}
 		if (err) {
-			roll_back(l, g, items, i);
+			roll_back(g, l->map, items, i, false);
 			return fail(EXIT_FAIL, "%s add: cannot add %s: %s%s (nothing added)", l->name,
 				    item_str(l, &items[i], buf, sizeof(buf)), strerror(-err),
-				    err == -ENOSPC || err == -E2BIG ? " (the list is full)" : "");
+				    full_note(g, l->map, err, full, sizeof(full)));
 		}
 	}
 	report(l, "add", items, n, ttl_ns);
@@ -177,19 +203,25 @@ static int do_add(const struct list_desc *l, struct gate *g, struct item *items,
 
 static int do_del(const struct list_desc *l, struct gate *g, struct item *items, int n)
 {
+	int fd = g->fd[l->map];
+	bool ban = l == &lists[LIST_BAN];
 	char buf[MG_ADDRSTRLEN + 8];
 
 	for (int i = 0; i < n; i++) {
 		read_old(l, g, &items[i]);
-		if (!items[i].had_old)
+		if (!items[i].had_old && !items[i].had_quota)
 			return fail(EXIT_FAIL, "%s del: %s is not in the %s list (nothing deleted)", l->name,
 				    item_str(l, &items[i], buf, sizeof(buf)), l->name);
 	}
 	for (int i = 0; i < n; i++) {
-		int err = del_item(l, g, &items[i]);
+		int derr = is_list(l->map) ? list_del(g, list_of_map(l->map), &items[i].key.lpm)
+					   : bpf_map_delete_elem(fd, &items[i].key) ? -errno : 0;
 
-		if (err && err != -ENOENT) {
-			roll_back(l, g, items, i);
+		if ((derr && derr != -ENOENT) ||
+		    (ban && bpf_map_delete_elem(g->fd[GM_BAN_QUOTA], &items[i].key) && errno != ENOENT)) {
+			int err = derr && derr != -ENOENT ? derr : -errno;
+
+			roll_back(g, l->map, items, i + 1, ban);
 			return fail(EXIT_FAIL, "%s del: cannot delete %s: %s (nothing deleted)", l->name,
 				    item_str(l, &items[i], buf, sizeof(buf)), strerror(-err));
 		}
@@ -231,9 +263,15 @@ static int ban_cmp(const void *pa, const void *pb)
 {
 	const struct row *a = pa, *b = pb;
 
+	int c;
+
 	if (addr_is_v4(&a->key.addr) != addr_is_v4(&b->key.addr))
 		return addr_is_v4(&a->key.addr) ? -1 : 1;
-	return memcmp(a->key.addr.a, b->key.addr.a, 16);
+	c = memcmp(a->key.addr.a, b->key.addr.a, 16);
+	if (c)
+		return c;
+	/* one address may have an operator ban and a quota ban */
+	return a->val.ban.origin < b->val.ban.origin ? -1 : a->val.ban.origin > b->val.ban.origin;
 }
 
 /* copy the map into rows, sorted, without duplicates from a changing map */
@@ -243,46 +281,46 @@ static int load_rows(const struct list_desc *l, struct gate *g, struct row **out
 	size_t ksz = ban ? sizeof(struct mg_addr) : sizeof(struct mg_lpm_key);
 	size_t vsz = ban ? sizeof(struct mg_ban) : sizeof(struct mg_rule);
 	int (*cmp)(const void *, const void *) = ban ? ban_cmp : row_cmp;
-	struct map_dump d;
+	struct map_dump d[2];
 	struct row *rows;
-	size_t m = 0;
-	int err;
+	size_t m = 0, total = 0;
+	int nd = ban ? 2 : 1, err = 0;
 
-	if (ban) {
-		err = map_dump(g->fd[l->map], &d);
-	} else {
-		int fd = list_live_fd(g, list_of(l));
+	memset(d, 0, sizeof(d));
+	for (int j = 0; j < nd && !err; j++) {
+		if (is_list(l->map)) {
+			int fd = list_live_fd(g, list_of_map(l->map));
 
-		if (fd == -ENOENT) { /* never had an entry */
-			*out = calloc(1, sizeof(**out));
-			*n = 0;
-			return *out ? 0 : -ENOMEM;
+			if (fd == -ENOENT) /* never had an entry */
+				continue;
+			err = fd < 0 ? fd : map_dump(fd, &d[j]);
+			if (fd >= 0)
+				close(fd);
+		} else {
+			err = map_dump(g->fd[j ? GM_BAN_QUOTA : l->map], &d[j]);
 		}
-		if (fd < 0)
-			return fd;
-		err = map_dump(fd, &d);
-		close(fd);
+		if (!err && (d[j].key_size != ksz || d[j].val_size != vsz))
+			err = -EPROTO;
+		total += d[j].n;
 	}
+	rows = err ? NULL : calloc(total ? total : 1, sizeof(*rows));
+	if (!err && !rows)
+		err = -ENOMEM;
+	for (int j = 0; j < nd && !err; j++) {
+		for (size_t i = 0; i < d[j].n; i++, m++) {
+			memcpy(&rows[m].key, (uint8_t *)d[j].keys + i * ksz, ksz);
+			memcpy(&rows[m].val, (uint8_t *)d[j].vals + i * vsz, vsz);
+		}
+	}
+	for (int j = 0; j < nd; j++)
+		map_dump_free(&d[j]);
 	if (err)
 		return err;
-	if (d.key_size != ksz || d.val_size != vsz) {
-		map_dump_free(&d);
-		return -EPROTO;
-	}
-	rows = calloc(d.n ? d.n : 1, sizeof(*rows));
-	if (!rows) {
-		map_dump_free(&d);
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < d.n; i++) {
-		memcpy(&rows[i].key, (uint8_t *)d.keys + i * ksz, ksz);
-		memcpy(&rows[i].val, (uint8_t *)d.vals + i * vsz, vsz);
-	}
-	qsort(rows, d.n, sizeof(*rows), cmp);
-	for (size_t i = 0; i < d.n; i++)
+	qsort(rows, total, sizeof(*rows), cmp);
+	m = 0;
+	for (size_t i = 0; i < total; i++)
 		if (!m || cmp(&rows[m - 1], &rows[i]))
 			rows[m++] = rows[i];
-	map_dump_free(&d);
 	*out = rows;
 	*n = m;
 	return 0;
@@ -399,9 +437,9 @@ static void list_human(const struct list_desc *l, const struct row *rows, size_t
 		}
 		if (!shown++) {
 			if (ban)
-				printf("%-*s  %-6s  %5s  %-10s  %s\n", w, "ADDRESS", "ORIGIN", "LEVEL", "BANNED", "EXPIRES");
+				printf("%-*s  %-8s  %5s  %-10s  %s\n", w, "ADDRESS", "ORIGIN", "LEVEL", "BANNED", "EXPIRES");
 			else
-				printf("%-*s  %-6s  %s\n", w, "PREFIX", "ORIGIN", "EXPIRES");
+				printf("%-*s  %-8s  %s\n", w, "PREFIX", "ORIGIN", "EXPIRES");
 		}
 		format_expiry(exp, now, e, sizeof(e));
 		excluded |= row_excluded(l, &rows[i]);
@@ -411,10 +449,10 @@ static void list_human(const struct list_desc *l, const struct row *rows, size_t
 			snprintf(lv, sizeof(lv), "%u", b->level);
 			snprintf(c, sizeof(c), "%s ago", format_duration(now > b->created_ns ? now - b->created_ns : 0,
 									 d, sizeof(d)));
-			printf("%-*s  %-6s  %5s  %-10s  %s\n", w, row_str(l, &rows[i], a, sizeof(a)),
+			printf("%-*s  %-8s  %5s  %-10s  %s\n", w, row_str(l, &rows[i], a, sizeof(a)),
 			       origin_name(b->origin), lv, c, e);
 		} else {
-			printf("%-*s  %-6s  %s\n", w, row_str(l, &rows[i], a, sizeof(a)),
+			printf("%-*s  %-8s  %s\n", w, row_str(l, &rows[i], a, sizeof(a)),
 			       origin_name(rows[i].val.rule.origin), e);
 		}
 	}

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#define _GNU_SOURCE
 /* The allow and deny lists from userspace: the live set of each, the match
  * rule shared with the data path (include/lists.h), single changes, and
  * replaces switched in one step. Layout: include/lists.h. */
@@ -124,11 +125,11 @@ static struct mg_list_meta *meta_of(struct mg_list_meta *base, enum mg_list l)
  * swap (writers are separate processes: CLI, zone load, the daemon, whose
  * own lock on the pin dir is for the daemon alone). A holder that died (kill
  * -9) is noticed and replaced. */
-static struct mg_list_meta *lock_base;
+static __thread struct mg_list_meta *lock_base;
 
 int list_lock(struct gate *g)
 {
-	uint32_t me = getpid(), holder;
+	uint32_t me = gettid(), holder; /* a thread id: the daemon's threads are writers apart */
 	struct mg_list_meta *base = meta_map(g);
 
 	if (!base)
@@ -138,7 +139,7 @@ int list_lock(struct gate *g)
 		if (__atomic_compare_exchange_n(&base->lock, &holder, me, false, __ATOMIC_ACQUIRE,
 						__ATOMIC_RELAXED))
 			break;
-		if (holder == me || (kill(holder, 0) && errno == ESRCH)) { /* ours, or its holder died */
+		if (kill(holder, 0) && errno == ESRCH) { /* its holder died */
 			if (__atomic_compare_exchange_n(&base->lock, &holder, me, false, __ATOMIC_ACQUIRE,
 							__ATOMIC_RELAXED))
 				break;
@@ -152,7 +153,7 @@ int list_lock(struct gate *g)
 
 void list_unlock(int lock)
 {
-	uint32_t me = getpid();
+	uint32_t me = gettid();
 
 	if (lock < 0 || !lock_base)
 		return;

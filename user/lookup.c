@@ -141,16 +141,33 @@ static uint64_t next_ban_ns(const struct mg_config *c, const struct mg_ban *old,
 	return dur;
 }
 
+/* The ban of a source that decides: an active operator ban (mg_ban), else
+ * its quota ban (mg_ban_quota), active or remembered for its level; false
+ * when neither map has it. */
+bool ban_get(struct gate *g, const struct mg_addr *a, uint64_t now, struct mg_ban *b)
+{
+	struct mg_ban q;
+	bool op = !bpf_map_lookup_elem(g->fd[GM_BAN], a, b);
+	bool quota = !bpf_map_lookup_elem(g->fd[GM_BAN_QUOTA], a, &q);
+
+	if (op && (!b->expires_ns || b->expires_ns > now))
+		return true;
+	if (quota)
+		*b = q;
+	return op || quota;
+}
+
 static void ban_step(struct lookup *l)
 {
 	struct json_object *o = json_object_new_object();
 	char e[48], d[32], why[STATE_LEN];
-	struct mg_ban b;
-	bool have = !bpf_map_lookup_elem(l->g->fd[GM_BAN], &l->addr, &b);
+	struct mg_ban b, q;
+	bool have = ban_get(l->g, &l->addr, l->now, &b);
+	bool have_q = !bpf_map_lookup_elem(l->g->fd[GM_BAN_QUOTA], &l->addr, &q);
 
 	json_object_object_add(o, "banned", json_object_new_boolean(have && (!b.expires_ns || b.expires_ns > l->now)));
 	json_object_object_add(o, "next_ban_s", json_object_new_int64(
-		next_ban_ns(&l->cfg, have ? &b : NULL, l->now) / NSEC_PER_SEC));
+		next_ban_ns(&l->cfg, have_q ? &q : NULL, l->now) / NSEC_PER_SEC));
 	if (!have) {
 		step(l, "ban", o, MG_REASON_MAX, "", "not banned");
 		return;
@@ -161,7 +178,7 @@ static void ban_step(struct lookup *l)
 	json_object_object_add(o, "expires_in_s", jexp(b.expires_ns, l->now));
 	if (b.expires_ns && b.expires_ns <= l->now) {
 		step(l, "ban", o, MG_REASON_MAX, "", "not banned (last ban %s, level %u; a new one would last %s)",
-		     e, b.level, format_duration(next_ban_ns(&l->cfg, &b, l->now), d, sizeof(d)));
+		     e, b.level, format_duration(next_ban_ns(&l->cfg, have_q ? &q : NULL, l->now), d, sizeof(d)));
 		return;
 	}
 	snprintf(why, sizeof(why), "banned (origin %s), %s%s", origin_name(b.origin),
@@ -290,8 +307,24 @@ static void rate_step(struct lookup *l)
 		json_object_object_add(o, "drops", json_object_new_int64(s.drops));
 		json_object_object_add(o, "last_seen_s_ago", json_object_new_int64(
 			l->now > s.last_ns ? (l->now - s.last_ns) / NSEC_PER_SEC : 0));
+		uint32_t hs = MG_VIOL_COUNT(s.handshakes);
+		uint64_t passed = s.syns - s.drops;
+
+		if (!hs || sec - MG_VIOL_WINDOW(s.handshakes) >= (win ? win : 1))
+			hs = 0, passed = 0;
+		else
+			passed = passed > s.passed_base ? passed - s.passed_base : 0;
 		json_object_object_add(o, "violations", json_object_new_int(viol));
 		json_object_object_add(o, "ban_after", json_object_new_int(c->ban_after));
+		json_object_object_add(o, "handshakes", json_object_new_int(hs));
+		json_object_object_add(o, "passed", json_object_new_int64(passed));
+		json_object_object_add(o, "ban_evidence", json_object_new_int(c->ban_evidence));
+		json_object_object_add(o, "evidence", json_object_new_boolean(
+			hs && hs >= c->ban_evidence && (uint64_t)hs * MG_EVIDENCE_RATIO >= passed));
+		note(l, "evidence: %u handshakes completed of %llu SYNs passed in the current window (a ban needs %u, "
+		     "and 1 in %d of the passed): %s", hs, (unsigned long long)passed, c->ban_evidence,
+		     MG_EVIDENCE_RATIO, hs && hs >= c->ban_evidence && (uint64_t)hs * MG_EVIDENCE_RATIO >= passed
+		     ? "can be banned" : "cannot be banned now");
 		note(l, "source: %llu gated SYNs, %llu dropped, last %s ago; %u of %u violations in the current %s window",
 		     (unsigned long long)s.syns, (unsigned long long)s.drops,
 		     format_duration(l->now > s.last_ns ? l->now - s.last_ns : 0, ago, sizeof(ago)), viol,
@@ -322,16 +355,21 @@ static void prefix_step(struct lookup *l)
 	const uint32_t *mask = addr_is_v4(&l->addr) ? c->mask_v4 : c->mask_v6;
 	struct mg_lpm_key k;
 	struct mg_bucket b = { 0 };
-	struct mg_addr key = l->addr;
+	struct mg_prefix_key key = { .addr = l->addr };
 	char p[MG_ADDRSTRLEN + 8], r[32], why[STATE_LEN];
+	uint64_t seen;
 	double tokens;
 
+	key.verified = !bpf_map_lookup_elem(l->g->fd[GM_VERIFIED], &l->addr, &seen);
 	for (int i = 0; i < 4; i++)
-		((uint32_t *)key.a)[i] &= mask[i];
+		((uint32_t *)key.addr.a)[i] &= mask[i];
 	k.prefixlen = addr_is_v4(&l->addr) ? 96 + c->prefix_v4 : c->prefix_v6;
-	memcpy(k.a, key.a, 16);
+	memcpy(k.a, key.addr.a, 16);
 	format_cidr(&k, p, sizeof(p));
 	json_object_object_add(o, "prefix", json_object_new_string(p));
+	json_object_object_add(o, "bucket", json_object_new_string(key.verified ? "verified" : "unverified"));
+	/* the bucket a verified source shares with the prefix's other verified sources */
+	strncat(p, key.verified ? " (verified)" : " (unverified)", sizeof(p) - strlen(p) - 1);
 	if (!c->prefix_interval_ns) {
 		step(l, "prefix", o, MG_REASON_MAX, "", "off (prefix_rate = 0/s)");
 		return;
@@ -353,15 +391,17 @@ static void concurrent_steps(struct lookup *l)
 {
 	struct json_object *o = json_object_new_object(), *t = json_object_new_object();
 	const struct mg_config *c = &l->cfg;
-	uint32_t n = 0, total = 0;
+	struct mg_conn_key ck = { .addr = l->addr, .class = l->class };
+	uint32_t n = 0, total = 0, lim = l->class < MG_CLASS_MAX ? c->max_concurrent[l->class] : 0;
 	char why[STATE_LEN], max[32];
 
-	bpf_map_lookup_elem(l->g->fd[GM_CONN], &l->addr, &n);
+	bpf_map_lookup_elem(l->g->fd[GM_CONN], &ck, &n);
 	json_object_object_add(o, "connections", json_object_new_int64(n));
-	json_object_object_add(o, "max", json_object_new_int64(c->max_concurrent));
-	snprintf(max, sizeof(max), c->max_concurrent ? "%u" : "no limit", c->max_concurrent);
-	if (c->max_concurrent && n >= c->max_concurrent) {
-		snprintf(why, sizeof(why), "%u concurrent connections, max_concurrent %u", n, c->max_concurrent);
+	json_object_object_add(o, "max", json_object_new_int64(lim));
+	snprintf(max, sizeof(max), lim ? "%u" : "no limit", lim);
+	if (lim && n >= lim) {
+		snprintf(why, sizeof(why), "%u concurrent connections to class %s, max_concurrent %u", n,
+			 mg_class_names[l->class], lim);
 		step(l, "concurrent", o, MG_REASON_DROP_CONCURRENT, why, "%u open connections (max %s): at the limit",
 		     n, max);
 	} else {
@@ -577,7 +617,7 @@ void source_brief(struct gate *g, const struct mg_config *c, const struct mg_add
 		ADD("deny %s; ", cidr);
 		json_object_object_add(o, "deny", json_object_new_string(cidr));
 	}
-	have = !bpf_map_lookup_elem(g->fd[GM_BAN], a, &b) && (!b.expires_ns || b.expires_ns > now);
+	have = ban_get(g, a, now, &b) && (!b.expires_ns || b.expires_ns > now);
 	json_object_object_add(o, "banned", json_object_new_boolean(have));
 	if (have) {
 		ADD("banned %s (%s, level %u); ", format_expiry(b.expires_ns, now, e, sizeof(e)),

@@ -67,16 +67,23 @@ uint64_t now_boot_ns(void);                                          /* the cloc
 enum gate_map {
 	GM_CONFIG, GM_PORTS, GM_ALLOW, GM_DENY, GM_BAN, GM_VERDICT, GM_SRC, GM_PREFIX,
 	GM_CONN, GM_CLASS_CONN, GM_VERIFIED, GM_COUNTERS, GM_GLOBAL, GM_EVENTS, GM_SOCKS,
+	GM_BAN_QUOTA,
 	GM_LISTS,
 	GM_MAX
 };
+/* Bans live in two maps: GM_BAN_QUOTA for the data path's own (origin
+ * quota, LRU), GM_BAN for every other origin (a hash nothing evicts). */
+static inline enum gate_map ban_map(uint32_t origin)
+{
+	return origin == MG_ORIGIN_QUOTA ? GM_BAN_QUOTA : GM_BAN;
+}
 extern const char *const gate_map_names[GM_MAX];
 /* links pinned under the pin dir by `mailgate run` (daemon.c) */
 #define MG_PIN_LINK_XDP        "link_xdp_"       /* + interface name, one per interface */
 #define MG_PIN_LINK_SOCK_STATE "link_sock_state" /* tp_btf/inet_sock_set_state */
 
 struct gate_sizes {
-	uint32_t max_sources; /* mg_src, mg_verdict; mg_ban, mg_prefix, mg_verified get 1/4 */
+	uint32_t max_sources; /* mg_src, mg_verdict; mg_ban_quota, mg_prefix, mg_verified get 1/4 */
 };
 
 struct gate_bpf;
@@ -216,6 +223,11 @@ struct mg_settings {
 	uint64_t dnsbl_ttl_max_ns;
 	/* [metrics] */
 	char metrics_listen[256];        /* "none" = off */
+	/* [crowdsec] (crowdsec.c) */
+	char crowdsec_url[512];          /* lapi_url; "" = off */
+	char crowdsec_key[256];          /* api_key, or the first line of api_key_file */
+	char crowdsec_key_file[256];     /* api_key_file as written ("" = none) */
+	uint64_t crowdsec_poll_ns;
 };
 void config_defaults(struct mg_settings *s);
 /* defaults, then the file; on error err names the line: "FILE:LINE: ..." */
@@ -223,12 +235,25 @@ int config_load(const char *path, struct mg_settings *s, char *err, size_t errle
 
 /* ---- daemon.c: what the daemon shares with its threads ---- */
 struct dnsbl;
+/* the CrowdSec bouncer's counters (crowdsec.c writes them, atomics; they
+ * survive a SIGHUP that restarts the bouncer) */
+struct crowdsec_stats {
+	uint64_t polls_ok, polls_failed;     /* stream requests answered / not */
+	uint64_t applied, removed, skipped;  /* decisions: put into the maps; taken out
+					      * (deleted, expired); not for us (type, scope) */
+	uint64_t last_ok_unix_ms;            /* last successful poll, CLOCK_REALTIME ms; 0 = none */
+	uint64_t bans, denies, shadowed;     /* entries held now; decisions covered by
+					      * another origin's entry */
+	uint32_t up;                         /* the last poll succeeded */
+	uint32_t running;                    /* the bouncer is configured and running */
+};
 struct mg_runtime {
 	struct gate *gate;
 	struct dnsbl *dnsbl;                        /* NULL when no DNSBL zone is configured */
 	uint64_t events[MG_EVENT_KIND_MAX];         /* ring buffer events consumed, by kind (atomic) */
 	uint64_t bans_created[MG_ORIGIN_MAX];       /* bans the daemon saw created, by origin (atomic) */
 	uint64_t start_ns;                          /* CLOCK_BOOTTIME at start */
+	struct crowdsec_stats crowdsec;             /* the CrowdSec bouncer (crowdsec.h) */
 };
 
 /* ---- dnsbl.c: DNSBL lookups (c-ares), its own thread ---- */
@@ -299,6 +324,9 @@ int do_lookup(int argc, char **argv);   /* lookup.c */
  * for one source, and the same as fields of o */
 void source_brief(struct gate *g, const struct mg_config *c, const struct mg_addr *a, uint64_t now,
 		  char *buf, size_t len, struct json_object *o);
+/* lookup.c: the ban that decides for a source (GM_BAN, else GM_BAN_QUOTA);
+ * false when neither map holds one */
+bool ban_get(struct gate *g, const struct mg_addr *a, uint64_t now, struct mg_ban *b);
 int do_dnsbl(int argc, char **argv);    /* dnsbl.c */
 int do_zone(int argc, char **argv);     /* zone.c */
 int do_synflood(int argc, char **argv); /* synflood.c */

@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <microhttpd.h>
 #include "mailgate.h"
+#include "crowdsec.h"
 
 #define HTTP_MAX_CONNS     64  /* all clients together */
 #define HTTP_MAX_PER_ADDR  16  /* one client address */
@@ -153,6 +154,8 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 		err = census_read(g, &c);
 	if (!err)
 		err = map_walk(g->fd[GM_BAN], ban_one, &bc);
+	if (!err)
+		err = map_walk(g->fd[GM_BAN_QUOTA], ban_one, &bc);
 	for (uint32_t i = 1; i < MG_CLASS_MAX && !err; i++)
 		if (bpf_map_lookup_elem(g->fd[GM_CLASS_CONN], &i, &class_conn[i]))
 			err = -errno;
@@ -230,6 +233,8 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 			       "When the daemon started, in seconds since the Unix epoch.");
 		fprintf(f, "mailgate_start_time_seconds %.3f\n", start_time(rt->start_ns));
 	}
+
+	crowdsec_metrics_write(&rt->crowdsec, f);
 
 	if (rt->dnsbl) {
 		dnsbl_metrics_write(rt->dnsbl, f);

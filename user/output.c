@@ -65,6 +65,7 @@ const char *format_count(double v, char *buf, size_t len)
 const char *const mg_origin_names[MG_ORIGIN_MAX] = {
 	[MG_ORIGIN_CLI] = "cli",     [MG_ORIGIN_CONFIG] = "config", [MG_ORIGIN_ZONE] = "zone",
 	[MG_ORIGIN_QUOTA] = "quota", [MG_ORIGIN_DNSBL] = "dnsbl",
+	[MG_ORIGIN_CROWDSEC] = "crowdsec",
 };
 
 const char *origin_name(uint32_t origin)

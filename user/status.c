@@ -12,6 +12,7 @@
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -20,6 +21,7 @@
 #include <linux/if_link.h>
 #include <json-c/json.h>
 #include "mailgate.h"
+#include "crowdsec.h"
 
 #define LINK_XDP_PREFIX "link_xdp_"
 #define LINK_SOCK_STATE "link_sock_state"
@@ -258,10 +260,23 @@ static void show_config(struct gate *g, struct json_object *doc)
 	U32_KV("prefix_v6", c.prefix_v6, NULL);
 	RATE_KV("prefix_rate", c.prefix_interval_ns);
 	U32_KV("prefix_burst", c.prefix_burst, NULL);
-	U32_KV("max_concurrent", c.max_concurrent, "off");
+	{
+		struct json_object *mc = json_object_new_object();
+		size_t off = 0;
+
+		buf[0] = 0;
+		for (int cl = MG_CLASS_NONE + 1; cl < MG_CLASS_MAX; cl++) {
+			off += snprintf(buf + off, off < sizeof(buf) ? sizeof(buf) - off : 0, "%s%s:%u",
+					off ? ", " : "", mg_class_names[cl], c.max_concurrent[cl]);
+			json_object_object_add(mc, mg_class_names[cl], json_object_new_int64(c.max_concurrent[cl]));
+		}
+		kv(t, o, "max_concurrent", buf, mc);
+	}
+	kv(t, o, "ban_concurrent", c.ban_concurrent ? "yes" : "no", json_object_new_boolean(c.ban_concurrent));
 	U32_KV("max_total_concurrent", c.max_total_concurrent, "off");
 	U32_KV("ban_after", c.ban_after, "never ban");
 	DUR_KV("ban_window", c.ban_window_ns);
+	U32_KV("ban_evidence", c.ban_evidence, NULL);
 	DUR_KV("ban_time", c.ban_time_ns);
 	DUR_KV("ban_time_max", c.ban_time_max_ns);
 	RATE_KV("flood_threshold", c.flood_interval_ns);
@@ -309,6 +324,51 @@ static void show_global(struct gate *g, struct json_object *doc, uint64_t now)
 							   d, sizeof(d)));
 	printf("\nevents lost: %llu (DNSBL query events not sent: budget or ring buffer full)\n",
 	       (unsigned long long)gl.events_lost);
+}
+
+/* the CrowdSec bouncer, as the daemon last wrote its state (crowdsec.c) */
+static void show_crowdsec(bool daemon, struct json_object *doc)
+{
+	struct crowdsec_state cs;
+	struct json_object *o;
+	struct timespec ts;
+	uint64_t now_ms, ago_ms;
+	char d[32];
+	bool on;
+
+	if (crowdsec_state_read(opts.pin_dir, &cs))
+		memset(&cs, 0, sizeof(cs));
+	on = daemon && cs.st.running;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now_ms = (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	ago_ms = cs.st.last_ok_unix_ms && now_ms > cs.st.last_ok_unix_ms ? now_ms - cs.st.last_ok_unix_ms : 0;
+	if (opts.json) {
+		o = json_object_new_object();
+		json_object_object_add(o, "running", json_object_new_boolean(on));
+		json_object_object_add(o, "up", json_object_new_boolean(on && cs.st.up));
+		json_object_object_add(o, "lapi_url", on ? json_object_new_string(cs.url) : NULL);
+		json_object_object_add(o, "last_poll_ok_s_ago", on && cs.st.last_ok_unix_ms ?
+				       json_object_new_double(ago_ms / 1e3) : NULL);
+		json_object_object_add(o, "bans", json_object_new_int64(cs.st.bans));
+		json_object_object_add(o, "denies", json_object_new_int64(cs.st.denies));
+		json_object_object_add(o, "shadowed", json_object_new_int64(cs.st.shadowed));
+		json_object_object_add(o, "applied", json_object_new_int64(cs.st.applied));
+		json_object_object_add(o, "removed", json_object_new_int64(cs.st.removed));
+		json_object_object_add(doc, "crowdsec", o);
+		return;
+	}
+	if (!on) {
+		printf("\ncrowdsec: off (no [crowdsec] lapi_url%s)\n", daemon ? "" : ", or no daemon running");
+		return;
+	}
+	printf("\ncrowdsec: %s, %s", cs.st.up ? "up" : "AWAY (retrying; the entries stay)", cs.url);
+	if (cs.st.last_ok_unix_ms)
+		printf(", last poll ok %s ago", format_duration(ago_ms * 1000000ULL, d, sizeof(d)));
+	else
+		printf(", no successful poll yet");
+	printf("\n  %llu bans, %llu deny ranges, %llu shadowed by other origins; %llu decisions applied, %llu removed\n",
+	       (unsigned long long)cs.st.bans, (unsigned long long)cs.st.denies, (unsigned long long)cs.st.shadowed,
+	       (unsigned long long)cs.st.applied, (unsigned long long)cs.st.removed);
 }
 
 /* the census's maps (the hash maps and tries), in gate_map order */
@@ -391,6 +451,7 @@ int do_status(int argc, char **argv)
 	show_links(opts.pin_dir, doc, now);
 	show_config(&g, doc);
 	show_global(&g, doc, now);
+	show_crowdsec(pid != 0, doc);
 	show_maps(&g, doc);
 	if (opts.json)
 		json_out(doc);

@@ -425,6 +425,7 @@ struct export {
 	struct out_ent *e;
 	size_t n, cap, n_ban;
 	uint64_t now;
+	int ban_fd;        /* walking mg_ban_quota: mg_ban, whose active bans were written already */
 };
 
 static struct out_ent *export_add(struct export *x)
@@ -464,7 +465,11 @@ static int export_ban(const void *key, const void *value, void *ctx)
 	struct export *x = ctx;
 	struct out_ent *e;
 
+	struct mg_ban op;
+
 	if (b->expires_ns && b->expires_ns <= x->now)
+		return 0;
+	if (x->ban_fd >= 0 && !bpf_map_lookup_elem(x->ban_fd, key, &op) && (!op.expires_ns || op.expires_ns > x->now))
 		return 0;
 	e = export_add(x);
 	if (!e)
@@ -557,7 +562,11 @@ static int zone_export(int argc, char **argv)
 		rc = fail(EXIT_FAIL, "reading the deny list: %s", strerror(-r));
 		goto out;
 	}
+	x.ban_fd = -1;
 	r = map_walk(g.fd[GM_BAN], export_ban, &x);
+	x.ban_fd = g.fd[GM_BAN];
+	if (!r)
+		r = map_walk(g.fd[GM_BAN_QUOTA], export_ban, &x);
 	if (r) {
 		rc = fail(EXIT_FAIL, "reading the bans: %s", strerror(-r));
 		goto out;

@@ -170,15 +170,21 @@ ban_add() { # ADDR [TTL_S]
 	fi
 }
 ban_del() { if cli_ready; then mg ban del "$1" >/dev/null; else map_delete mg_ban "$($NETTOOL addr "$1")"; fi; }
-ban_has() { map_has mg_ban "$($NETTOOL addr "$1")"; }
+ban_has() { map_has mg_ban "$($NETTOOL addr "$1")" || map_has mg_ban_quota "$($NETTOOL addr "$1")"; } # either map
 counter() { # REASON: its total over CPUs and classes, read from the pinned map
 	bpftool -j map dump pinned "$PIN/mg_counters" | $NETTOOL counters "$GATE_H" | awk -v r="$1" '$1 == r { print $2 }'
 }
-conn_count() { # ADDR: concurrent connections the data path counts for it (0 when none)
-	bpftool -j map lookup pinned "$PIN/mg_conn" key hex $($NETTOOL addr "$1") 2>/dev/null |
-		$PYTHON -c 'import json,sys
+conn_count() { # ADDR: concurrent connections the data path counts for it, all port classes (0 when none)
+	local cl n total=0 key
+	key=$($NETTOOL addr "$1")
+	for cl in 01 02 03 04; do # mg_conn_key: the address, then the class (__u32)
+		n=$(bpftool -j map lookup pinned "$PIN/mg_conn" key hex $key $cl 00 00 00 2>/dev/null |
+			$PYTHON -c 'import json,sys
 try: print(json.load(sys.stdin)["formatted"]["value"])
-except Exception: print(0)'
+except Exception: print(0)')
+		total=$((total + n))
+	done
+	echo $total
 }
 conn_is() { [ "$(conn_count "$1")" = "$2" ]; } # ADDR N
 cfg_field() { # NAME: a field of mg_config as the data path sees it
