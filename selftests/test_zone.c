@@ -575,10 +575,10 @@ static void print_times(const char *what, uint64_t wall)
 		rd = atof(p + 9);
 	if ((p = strstr(out_buf, "\"update_s\":")))
 		upd = atof(p + 11);
-	if ((p = strstr(out_buf, "\"remove_s\":")))
+	if ((p = strstr(out_buf, "\"switch_s\":")))
 		rm = atof(p + 11);
-	printf("  %s: %.2f s (parse %.2f, read the deny list %.2f, update %.2f, remove %.2f)\n", what,
-	       wall / 1e9, parse, rd, upd, rm);
+	printf("  %s: %.2f s (parse %.2f, read the deny list %.2f, build the new set %.2f, switch %.2f)\n",
+	       what, wall / 1e9, parse, rd, upd, rm);
 }
 
 /* a feed that lost more than half of its entries: refused, nothing changes;
