@@ -21,14 +21,25 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NSEC_PER_SEC 1000000000ULL
 
 /* ---- maps: sizes of the LRU maps are set at load by the controller ---- */
-/* runtime tunables (one entry) */
+/* runtime tunables: two slots, the one mg_ctl.config_slot names is in
+ * effect (the controller writes the other one, then flips the index) */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct mg_config);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mg_config SEC(".maps");
+
+/* the controller's word: config slot, heartbeat */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct mg_ctl);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_ctl SEC(".maps");
 
 /* gated ports: port -> class (0 = not gated) */
 struct {
@@ -68,6 +79,16 @@ struct {
 	__type(value, struct mg_verdict);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mg_verdict SEC(".maps");
+
+/* DNSBL questions asked (pending until), apart from the answers: a flood
+ * of forged sources churns this map, never mg_verdict */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MG_DEFAULT_MAX_SOURCES);
+	__type(key, struct mg_addr);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_pending SEC(".maps");
 
 /* per-source bucket and violations */
 struct {
@@ -164,6 +185,23 @@ static __always_inline __u64 now_ns(void)
 	return bpf_ktime_get_boot_ns();
 }
 
+static __always_inline struct mg_ctl *ctl(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&mg_ctl, &zero);
+}
+
+/* The config in effect: the slot mg_ctl names (the controller never writes
+ * it while it is in effect). */
+static __always_inline struct mg_config *cur_config(void)
+{
+	struct mg_ctl *c = ctl();
+	__u32 slot = c ? *(volatile __u32 *)&c->config_slot & 1 : 0;
+
+	return bpf_map_lookup_elem(&mg_config, &slot);
+}
+
 static __always_inline void count(__u32 reason, __u32 class)
 {
 	__u32 idx = MG_COUNTER_IDX(reason, class);
@@ -240,23 +278,33 @@ static __always_inline bool send_query(const struct mg_config *cfg, const struct
 	return true;
 }
 
-/* Mark src pending for one pending period; true for the one CPU that did
- * (only it sends the query event). v: its expired entry, or NULL. */
-static __always_inline bool claim_query(const struct mg_config *cfg, const struct mg_addr *src,
-					struct mg_verdict *v, __u64 now)
+/* Mark src pending for one pending period in mg_pending; true for the one
+ * CPU that did (only it sends the query event). */
+static __always_inline bool claim_query(const struct mg_config *cfg, const struct mg_addr *src, __u64 now)
 {
-	__u64 exp = now + cfg->pending_ns, old;
+	__u64 exp = now + cfg->pending_ns, old, *p;
 
-	if (!v) {
-		struct mg_verdict pv = { .expires_ns = exp, .state = MG_VERDICT_PENDING };
+	p = bpf_map_lookup_elem(&mg_pending, src);
+	if (!p)
+		return bpf_map_update_elem(&mg_pending, src, &exp, BPF_NOEXIST) == 0;
+	old = *(volatile __u64 *)p;
+	return old <= now && __sync_val_compare_and_swap(p, old, exp) == old;
+}
 
-		return bpf_map_update_elem(&mg_verdict, src, &pv, BPF_NOEXIST) == 0;
-	}
-	old = v->expires_ns;
-	if (old > now || __sync_val_compare_and_swap(&v->expires_ns, old, exp) != old)
-		return false;
-	v->state = MG_VERDICT_PENDING;
-	return true;
+/* Is src's question still open (asked within its pending period)? */
+static __always_inline bool is_pending(const struct mg_addr *src, __u64 now)
+{
+	__u64 *p = bpf_map_lookup_elem(&mg_pending, src);
+
+	return p && *p > now;
+}
+
+/* Does the daemon answer DNSBL questions (its heartbeat is fresh)? */
+static __always_inline bool controller_alive(__u64 now)
+{
+	struct mg_ctl *c = ctl();
+
+	return c && *(volatile __u64 *)&c->alive_until_ns > now;
 }
 
 /* Ban a source for ban_time << level, level rising for a source banned
@@ -579,7 +627,7 @@ static __always_inline bool flood_drop(const struct mg_config *cfg, const struct
 static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_addr *src,
 				   __u32 class, __u64 now)
 {
-	bool pending = false;
+	bool pending = false, unasked = false;
 	__u32 *n;
 
 	if (list_allowed(src, now))
@@ -599,22 +647,32 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 	if (cfg->dnsbl_enabled) {
 		struct mg_verdict *v = bpf_map_lookup_elem(&mg_verdict, src);
 
-		if (v && v->expires_ns > now) {
-			if (v->state == MG_VERDICT_LISTED)
-				return MG_REASON_DROP_DNSBL;
-			if (v->state == MG_VERDICT_ALLOWED) {
-				if (!is_verified(src)) /* DNSWL counts as verified in flood mode */
-					mark_verified(src, now);
-				return MG_REASON_PASS_DNSWL;
-			}
-			pending = v->state == MG_VERDICT_PENDING;
-		} else {
-			if (claim_query(cfg, src, v, now) && !send_query(cfg, src, class, now))
-				bpf_map_delete_elem(&mg_verdict, src); /* not sent: the next SYN retries */
-			pending = true;
+		if (v && v->expires_ns > now && v->state == MG_VERDICT_LISTED)
+			return MG_REASON_DROP_DNSBL;
+		if (v && v->expires_ns > now && v->state == MG_VERDICT_ALLOWED) {
+			if (!is_verified(src)) /* DNSWL counts as verified in flood mode */
+				mark_verified(src, now);
+			return MG_REASON_PASS_DNSWL;
 		}
-		if (pending && cfg->pending == MG_PENDING_HOLD)
-			return MG_REASON_DROP_PENDING;
+		if (!v || v->expires_ns <= now || v->state == MG_VERDICT_PENDING) {
+			/* no answer: ask (once per pending period); nobody to ask, or
+			 * the question cannot be sent: it passes on (fail open) */
+			if (!controller_alive(now)) {
+				unasked = true;
+			} else if (claim_query(cfg, src, now)) {
+				if (!send_query(cfg, src, class, now)) {
+					bpf_map_delete_elem(&mg_pending, src); /* the next SYN retries */
+					unasked = true;
+				} else {
+					pending = true;
+				}
+			} else {
+				pending = is_pending(src, now);
+				unasked = !pending; /* lost a race to a CPU that just failed */
+			}
+			if (pending && cfg->pending == MG_PENDING_HOLD)
+				return MG_REASON_DROP_PENDING;
+		}
 	}
 
 	if (!source_bucket(cfg, src, now))
@@ -634,7 +692,7 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 		if (n && *n >= cfg->max_total_concurrent)
 			return MG_REASON_DROP_TOTAL_CONCURRENT;
 	}
-	return pending ? MG_REASON_PASS_PENDING : MG_REASON_PASS_OK;
+	return unasked ? MG_REASON_PASS_UNASKED : pending ? MG_REASON_PASS_PENDING : MG_REASON_PASS_OK;
 }
 
 /* Decide on a gated pure SYN from src, account for it (violations, ban,
@@ -643,10 +701,10 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 __noinline int gate_decide(const struct mg_addr *src, __u32 class)
 {
 	struct mg_config *cfg;
-	__u32 zero = 0, reason;
+	__u32 reason;
 	__u64 now;
 
-	cfg = bpf_map_lookup_elem(&mg_config, &zero);
+	cfg = cur_config();
 	if (!src || !cfg || class >= MG_CLASS_MAX)
 		return MG_REASON_PASS_OK;
 	now = now_ns();
@@ -687,7 +745,8 @@ struct pseudo4 {
 };
 
 /* Turn the SYN in place into a RST+ACK back to the sender. Only for headers
- * without IPv4 options or IPv6 extension headers; false means "just drop". */
+ * without IPv4 options, IPv6 extension headers (fragment headers among
+ * them) or IPv4 fragmentation; false means "just drop". */
 static __always_inline bool make_rst(struct xdp_md *ctx, struct ethhdr *eth, struct iphdr *ip,
 				     struct ipv6hdr *ip6, struct tcphdr *tcp, __u32 seg_len)
 {
@@ -700,8 +759,8 @@ static __always_inline bool make_rst(struct xdp_md *ctx, struct ethhdr *eth, str
 	if (seg_len < tcp->doff * 4)
 		return false;
 	payload = seg_len - tcp->doff * 4;
-	if (ip && ip->ihl != 5)
-		return false;
+	if (ip && (ip->ihl != 5 || (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET))))
+		return false; /* options, or a fragment: its length is not the segment's */
 	if (ip6 && ip6->nexthdr != IPPROTO_TCP)
 		return false;
 
@@ -773,7 +832,7 @@ int mg_xdp(struct xdp_md *ctx)
 	struct tcphdr *tcp = NULL;
 	struct mg_config *cfg;
 	struct mg_addr src;
-	__u32 zero = 0, port, reason;
+	__u32 port, reason;
 	__u8 *classp, class;
 	int proto;
 
@@ -781,7 +840,7 @@ int mg_xdp(struct xdp_md *ctx)
 	if (proto == ETH_P_IP)
 		proto = parse_ipv4(&c, &ip, &src);
 	else if (proto == ETH_P_IPV6)
-		proto = parse_ipv6(&c, &ip6, &src);
+		proto = parse_ipv6(ctx, &c, &ip6, &src);
 	else if (proto >= 0)
 		proto = PARSE_OTHER;
 
@@ -797,6 +856,16 @@ int mg_xdp(struct xdp_md *ctx)
 	if (proto == PARSE_FRAGMENT) {
 		count(MG_REASON_PASS_FRAGMENT, MG_CLASS_NONE);
 		return XDP_PASS;
+	}
+	if (proto == PARSE_UNPARSED) {
+		/* it could be a SYN to a gated port: what it is, the walk did not reach */
+		cfg = cur_config();
+		if (cfg && cfg->unparsed == MG_UNPARSED_PASS) {
+			count(MG_REASON_PASS_UNPARSED, MG_CLASS_NONE);
+			return XDP_PASS;
+		}
+		count(MG_REASON_DROP_UNPARSED, MG_CLASS_NONE);
+		return cfg && cfg->mode == MG_MODE_OBSERVE ? XDP_PASS : XDP_DROP;
 	}
 	/* only a pure SYN opens a connection: SYN with ACK, RST or FIN is not
 	 * judged (a listener discards SYN|RST and SYN|FIN anyway) */
@@ -814,8 +883,8 @@ int mg_xdp(struct xdp_md *ctx)
 	}
 
 	reason = gate_decide(&src, class);
-	cfg = bpf_map_lookup_elem(&mg_config, &zero);
-	if (!cfg || reason < MG_REASON_FIRST_DROP || cfg->mode == MG_MODE_OBSERVE)
+	cfg = cur_config();
+	if (!cfg || !MG_REASON_DROPS(reason) || cfg->mode == MG_MODE_OBSERVE)
 		return XDP_PASS;
 	/* a held SYN (DNSBL pending) is dropped silently: the client must
 	 * retransmit it, not give up on a RST */
@@ -844,13 +913,13 @@ static __always_inline void conn_add(const struct mg_addr *a, __u32 class)
 		__sync_fetch_and_add(n, 1);
 }
 
-/* decrement, never below zero */
+/* decrement, never below zero; retried until it lands (a lost decrement
+ * would leak a count: the loop bound only keeps the verifier content) */
 static __always_inline void dec_floor(__u32 *n)
 {
-	__u32 old = *n, cur;
+	__u32 old = *(volatile __u32 *)n, cur;
 
-#pragma unroll
-	for (int i = 0; i < 8 && old; i++) {
+	for (int i = 0; i < 1024 && old; i++) {
 		cur = __sync_val_compare_and_swap(n, old, old - 1);
 		if (cur == old)
 			break;
@@ -870,29 +939,31 @@ static __always_inline void conn_del(const struct mg_addr *a, __u32 class)
 		dec_floor(n);
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(mg_sock_state, const struct sock *sk, const int oldstate, const int newstate)
+/* One TCP state change. Two identical programs run it (below): a tracing
+ * program already running on a CPU is skipped when the tracepoint fires
+ * again there (a softirq interrupting it: the program's recursion_misses),
+ * which would lose a count or, worse, a decrement. The other program is
+ * never the one interrupted at the same time, so every transition is seen
+ * at least once; the socket's mark makes the second sight a no-op (both
+ * run one after the other for a socket, under its lock). */
+static __always_inline int sock_state(struct sock *s, int oldstate, int newstate)
 {
-	struct sock *s = (struct sock *)sk;
 	struct mg_config *cfg;
 	struct mg_sock *st;
-	__u32 zero = 0;
 
 	if (s->sk_protocol != IPPROTO_TCP)
 		return 0;
 
 	if (newstate == TCP_CLOSE) {
 		st = bpf_sk_storage_get(&mg_socks, s, 0, 0);
-		if (st && st->counted) {
-			st->counted = 0;
+		if (st && __sync_lock_test_and_set(&st->counted, 0))
 			conn_del(&st->addr, st->class);
-		}
 		return 0;
 	}
 	if (oldstate != TCP_SYN_RECV || newstate != TCP_ESTABLISHED)
 		return 0;
 
-	cfg = bpf_map_lookup_elem(&mg_config, &zero);
+	cfg = cur_config();
 	if (!cfg || s->__sk_common.skc_net.net->ns.inum != cfg->netns_ino)
 		return 0;
 
@@ -913,7 +984,8 @@ int BPF_PROG(mg_sock_state, const struct sock *sk, const int oldstate, const int
 		__builtin_memcpy(st->addr.a, &s->__sk_common.skc_v6_daddr, 16);
 	}
 	st->class = *classp;
-	st->counted = 1;
+	if (__sync_val_compare_and_swap(&st->counted, 0, 1) != 0)
+		return 0;
 	conn_add(&st->addr, st->class);
 
 	__u64 now = now_ns();
@@ -921,4 +993,17 @@ int BPF_PROG(mg_sock_state, const struct sock *sk, const int oldstate, const int
 	mark_verified(&st->addr, now);
 	handshake_done(cfg, &st->addr, st->class, now);
 	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(mg_sock_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	return sock_state((struct sock *)sk, oldstate, newstate);
+}
+
+/* the twin: see sock_state() */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(mg_sock_state2, const struct sock *sk, const int oldstate, const int newstate)
+{
+	return sock_state((struct sock *)sk, oldstate, newstate);
 }

@@ -57,7 +57,7 @@ int sink_parse(struct xdp_md *ctx)
 	if (proto == ETH_P_IP)
 		proto = parse_ipv4(&c, &ip, &src);
 	else if (proto == ETH_P_IPV6)
-		proto = parse_ipv6(&c, &ip6, &src);
+		proto = parse_ipv6(ctx, &c, &ip6, &src);
 	if (proto == IPPROTO_TCP)
 		proto = parse_tcp(&c, &tcp);
 	if (tcp && tcp->syn && src.a[15] == 0xee) /* use what was parsed */

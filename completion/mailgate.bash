@@ -7,7 +7,7 @@
 # the options that take a value (the next word)
 _mailgate_valopts="--pin-dir -i --interface -c --config --mode --ttl --watch --count -n --interval
 --port --sites --resolvers --timeout --threshold --allowlist-threshold --type --name --family --dst
---dport --src --src-list --rate --duration --threads --dst-mac --method --batch"
+--dport --src --src-list --rate --duration --threads --dst-mac --method --batch --origin"
 _mailgate_valopts=${_mailgate_valopts//$'\n'/ }
 
 _mailgate_ifaces()
@@ -98,6 +98,10 @@ _mailgate()
 		COMPREPLY=($(compgen -W "auto live-frames af_packet" -- "$cur"))
 		return
 		;;
+	--origin)
+		COMPREPLY=($(compgen -W "cli config zone quota dnsbl crowdsec" -- "$cur"))
+		return
+		;;
 	esac
 	[[ " $_mailgate_valopts " == *" $prev "* ]] && return # a value of the operator's own
 
@@ -130,6 +134,7 @@ _mailgate()
 				declare -F __ltrim_colon_completions >/dev/null && __ltrim_colon_completions "$cur"
 				return
 			fi
+			opts="--all --origin"
 			;;
 		esac
 		;;

@@ -10,7 +10,8 @@
 #endif
 
 /* ---- map names (pinned under the pin dir by these names) ---- */
-#define MG_MAP_CONFIG     "mg_config"     /* array[1] of struct mg_config: runtime tunables */
+#define MG_MAP_CONFIG     "mg_config"     /* array[2] of struct mg_config: runtime tunables, the
+					   * slot mg_ctl.config_slot names is in effect */
 #define MG_MAP_PORTS      "mg_ports"      /* array[65536] of __u8 class (0 = not gated) */
 #define MG_MAP_ALLOW      "mg_allow"      /* array of 2 sets (hash: mg_lpm_key -> mg_rule), include/lists.h */
 #define MG_MAP_DENY       "mg_deny"       /* the same for the deny list; MG_MAP_LISTS says which slot is live */
@@ -27,6 +28,9 @@
 #define MG_MAP_SOCKS      "mg_socks"      /* sk storage: which sockets were counted */
 #define MG_MAP_VBITS      "mg_vbits"      /* array[MG_VBITS_WORDS] of __u64, mmapable: filter over mg_verified */
 #define MG_MAP_BAN_QUOTA  "mg_ban_quota"  /* LRU hash: mg_addr -> mg_ban, bans the data path made */
+#define MG_MAP_CTL        "mg_ctl"        /* array[1] of struct mg_ctl, mmapable: written by the controller only */
+#define MG_MAP_PENDING    "mg_pending"    /* LRU hash: mg_addr -> __u64 pending until (ns): DNSBL
+					   * questions asked, apart from the answers in mg_verdict */
 /* created and pinned by the controller, not by the BPF object: */
 #define MG_MAP_DNSBL_CACHE "mg_dnsbl_cache" /* LRU hash: (source, zone) -> DNSBL answer (user/dnsbl.h) */
 #define MG_MAP_DNSBL_ZONES "mg_dnsbl_zones" /* hash: zone id -> zone name */
@@ -74,7 +78,14 @@ enum mg_class {
 	X(DROP_PREFIX_RATE,  "drop_prefix_rate")  /* per-prefix token bucket */ \
 	X(DROP_CONCURRENT,   "drop_concurrent")   /* per-source concurrent connections */ \
 	X(DROP_TOTAL_CONCURRENT, "drop_total_concurrent") /* per-class concurrent connections */ \
-	X(DROP_FLOOD,        "drop_flood")        /* flood mode budget for unverified sources */
+	X(DROP_FLOOD,        "drop_flood")        /* flood mode budget for unverified sources */ \
+	X(PASS_UNASKED,      "pass_unasked")      /* DNSBL verdict unknown and nobody asked: the \
+						   * query event could not be sent, or the daemon \
+						   * shows no sign of life (mg_ctl heartbeat) */ \
+	X(DROP_UNPARSED,     "drop_unparsed")     /* could be a gated SYN behind headers beyond the \
+						   * walk: IPv6 chain > MG_MAX_EXTHDRS, tiny first \
+						   * fragment (unparsed = drop) */ \
+	X(PASS_UNPARSED,     "pass_unparsed")     /* the same, unparsed = pass */
 
 enum mg_reason {
 #define MG_X(n, s) MG_REASON_##n,
@@ -84,6 +95,10 @@ enum mg_reason {
 };
 
 #define MG_REASON_FIRST_DROP MG_REASON_DROP_DENY
+/* Reasons from MG_REASON_FIRST_DROP on drop, except the PASS_* appended
+ * after them: ask this, not the order. */
+#define MG_REASON_DROPS(r) ((r) >= MG_REASON_FIRST_DROP && (r) != MG_REASON_PASS_UNASKED && \
+			    (r) != MG_REASON_PASS_UNPARSED)
 #define MG_COUNTER_SLOTS (MG_REASON_MAX * MG_CLASS_MAX)
 #define MG_COUNTER_IDX(reason, class) ((reason) * MG_CLASS_MAX + (class))
 
@@ -196,6 +211,7 @@ struct mg_src {
 enum mg_mode { MG_MODE_ENFORCE = 0, MG_MODE_OBSERVE = 1 };
 enum mg_action { MG_ACTION_DROP = 0, MG_ACTION_RESET = 1 };
 enum mg_pending { MG_PENDING_PASS = 0, MG_PENDING_HOLD = 1 };
+enum mg_unparsed { MG_UNPARSED_DROP = 0, MG_UNPARSED_PASS = 1 };
 
 struct mg_config {
 	__u32 mode;              /* enum mg_mode */
@@ -233,7 +249,22 @@ struct mg_config {
 	__u32 ban_evidence;        /* handshakes a source completes within ban_window before a
 				    * quota violation can ban it (MG_EVIDENCE_RATIO); 0 acts as 1 */
 	__u32 ban_concurrent;      /* 1: drop_concurrent counts toward bans (default 0) */
+	__u32 unparsed;            /* enum mg_unparsed: packets that could be a gated SYN
+				    * behind headers the parser does not walk */
+	__u32 unparsed_pad;
 };
+
+/* Written by the controller only (mmapped, one field at a time), read by the
+ * data path: which mg_config slot is in effect, and the daemon's heartbeat. */
+struct mg_ctl {
+	__u32 config_slot;         /* 0 or 1: the other slot is written, then this flips */
+	__u32 pad;
+	__u64 alive_until_ns;      /* CLOCK_BOOTTIME: the daemon drains the event ring buffer
+				    * until then (it moves this on every second); past it
+				    * nobody answers DNSBL questions, so none are asked and
+				    * pending = hold holds nothing (pass_unasked) */
+};
+#define MG_HEARTBEAT_NS (5 * 1000000000ULL) /* how long one heartbeat promises life */
 
 #define MG_FLOOD_WINDOW_NS 100000000ULL    /* the rate is measured over 100 ms windows */
 #define MG_FLOOD_HOLD_NS   10000000000ULL  /* default hysteresis: 10 s below half the threshold */

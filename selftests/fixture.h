@@ -141,6 +141,7 @@ static inline int fx_reset(struct fixture *fx, const struct mg_config *cfg)
 	fx_map_clear(fx->g.fd[GM_BAN], sizeof(struct mg_addr));
 	fx_map_clear(fx->g.fd[GM_BAN_QUOTA], sizeof(struct mg_addr));
 	fx_map_clear(fx->g.fd[GM_VERDICT], sizeof(struct mg_addr));
+	fx_map_clear(fx->g.fd[GM_PENDING], sizeof(struct mg_addr));
 	fx_map_clear(fx->g.fd[GM_SRC], sizeof(struct mg_addr));
 	fx_map_clear(fx->g.fd[GM_PREFIX], sizeof(struct mg_prefix_key));
 	fx_map_clear(fx->g.fd[GM_CONN], sizeof(struct mg_conn_key));
@@ -150,6 +151,8 @@ static inline int fx_reset(struct fixture *fx, const struct mg_config *cfg)
 	gate_default_ports(ports);
 	err = err ?: gate_write_ports(&fx->g, ports);
 	err = err ?: gate_write_config(&fx->g, cfg);
+	/* the tests are the controller: it answers, for as long as they run */
+	err = err ?: gate_heartbeat(&fx->g, UINT64_MAX);
 	fx_drain(fx);
 	memset(fx->events, 0, sizeof(fx->events));
 	fx->n_events = 0;

@@ -23,7 +23,9 @@
 #define EXT_FRAG 44
 #define EXT_DST  60
 
-enum frag { FRAG_NONE, FRAG_MF, FRAG_OFFSET };
+/* FRAG_MF: a first fragment (offset 0, more fragments); FRAG_OFFSET: a later
+ * one; FRAG_ATOMIC: IPv6 fragment header with offset 0 and M clear */
+enum frag { FRAG_NONE, FRAG_MF, FRAG_OFFSET, FRAG_ATOMIC };
 
 struct frame {
 	int family;            /* 4 (default) or 6 */
@@ -35,11 +37,13 @@ struct frame {
 	uint16_t ethertype;    /* 0 means by family */
 	int ip_opts;           /* IPv4 option bytes (multiple of 4, <= 40) */
 	int n_ext;             /* IPv6 extension headers, in order, from ext[] */
-	uint8_t ext[8];
+	uint8_t ext[12];
 	int frag;              /* enum frag: IPv4 MF / offset; IPv6 adds a fragment header */
 	int tcp_opts;          /* TCP option bytes (multiple of 4, <= 40) */
 	int payload;           /* L4 payload bytes */
 	int pad;               /* Ethernet trailer bytes after the IP packet */
+	int l4_cut;            /* > 0: the IP packet ends this many bytes into the L4 header
+				* (a tiny first fragment); no L4 checksum then */
 	uint32_t seq;
 };
 
@@ -143,7 +147,7 @@ static inline size_t frame_build(uint8_t *buf, size_t cap, const struct frame *f
 
 			h[0] = next;
 			if (type == EXT_FRAG) {
-				put16(h + 2, f->frag == FRAG_OFFSET ? 8 << 3 : 1); /* offset / M */
+				put16(h + 2, f->frag == FRAG_OFFSET ? 8 << 3 : f->frag == FRAG_ATOMIC ? 0 : 1);
 				put32(h + 4, 0x1234);
 			} else {
 				h[1] = 0; /* 8 bytes; hop/dst options: PadN of 4 after 2 bytes */
@@ -194,7 +198,7 @@ static inline size_t frame_build(uint8_t *buf, size_t cap, const struct frame *f
 	}
 	for (int i = 0; i < f->payload; i++)
 		buf[l4 + l4hdr + i] = (uint8_t)('a' + i % 26);
-	ip_end = l4 + l4hdr + f->payload;
+	ip_end = f->l4_cut > 0 ? l4 + f->l4_cut : l4 + l4hdr + f->payload;
 
 	if (v6) {
 		put16(buf + l3 + 4, (uint16_t)(ip_end - l3 - 40));
@@ -204,7 +208,7 @@ static inline size_t frame_build(uint8_t *buf, size_t cap, const struct frame *f
 
 		memcpy(buf + l3 + 10, &c, 2);
 	}
-	if (proto == PROTO_TCP) {
+	if (proto == PROTO_TCP && f->l4_cut <= 0) {
 		uint16_t c = l4_csum(buf + l3, v6 ? 6 : 4, buf + l4, ip_end - l4, PROTO_TCP);
 
 		memcpy(buf + l4 + 16, &c, 2);

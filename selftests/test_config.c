@@ -328,6 +328,9 @@ static const struct {
 	{ "limits", "syn_rate", "10" },
 	{ "limits", "syn_rate", "10/x" },
 	{ "limits", "syn_rate", "-1/s" },
+	{ "limits", "syn_rate", "1e-20/s" },    /* an interval past any integer */
+	{ "limits", "syn_rate", "2e9/s" },      /* an interval under 1 ns */
+	{ "limits", "prefix_rate", "0.001/d" }, /* slower than one per 365 days */
 	{ "limits", "syn_burst", "0" },
 	{ "limits", "syn_burst", "100001" },
 	{ "limits", "syn_burst", "twenty" },
@@ -489,6 +492,20 @@ TEST(cross_key_checks)
 	ASSERT_OK(load("[limits]\nban_time = 2d\nban_time_max = 2d\n"), err);
 }
 
+/* A rate and its burst whose product (the time a full bucket spans) would
+ * wrap the data path's sums is refused, naming the keys and values; the
+ * same file passes with a burst that fits. */
+TEST(rate_burst_span)
+{
+	ASSERT_EQ(load("[limits]\nsyn_rate = 0.30695/d\nsyn_burst = 65536\n"), -EINVAL, "syn 0.30695/d x 65536");
+	if (err_is(3, "key 'syn_burst': syn_burst = 65536 with syn_rate = "))
+		ASSERT_TRUE(strstr(err, "lower syn_burst or raise syn_rate") != NULL, err);
+	ASSERT_EQ(load("[limits]\nprefix_burst = 100000\nprefix_rate = 1/d\n"), -EINVAL, "prefix 1/d x 100000");
+	err_is(3, "key 'prefix_rate': prefix_burst = 100000 with prefix_rate = 1/d");
+	ASSERT_OK(load("[limits]\nsyn_rate = 0.30695/d\nsyn_burst = 1000\n"), err);
+	ASSERT_OK(load("[limits]\nsyn_rate = 0/s\nsyn_burst = 100000\n"), err);
+}
+
 /* What the daemon refuses at start, config check refuses too: with sites
  * set, the [dnsbl] section as dnsbl_start() takes it (dnsbl_settings_check). */
 TEST(dnsbl_checked_as_at_start)
@@ -612,8 +629,14 @@ TEST(parse_rate_values)
 		{ "10/s", 100000000 }, { "600/m", 100000000 }, { "1/h", 3600 * NSEC_PER_SEC },
 		{ "0/s", 0 }, { "0.5/s", 2 * NSEC_PER_SEC }, { "2/d", 43200 * NSEC_PER_SEC },
 	};
-	static const char *const bad[] = { "", "10", "10/", "/s", "-1/s", "10/x", "10 /s", "ten/s" };
+	static const char *const bad[] = { "", "10", "10/", "/s", "-1/s", "10/x", "10 /s", "ten/s",
+					   "1e-20/s", "1e-300/s", "2e9/s", "1e9/ms", "0.001/d", "1e999/s" };
 	uint64_t ns;
+
+	/* the ends of the range */
+	ASSERT_OK(parse_rate("1e9/s", &ns), "1e9/s");
+	ASSERT_EQ(ns, 1, "1e9/s is 1 ns");
+	ASSERT_OK(parse_rate("0.00274/d", &ns), "one per 365 days (rounded up)");
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		if (ASSERT_OK(parse_rate(good[i].s, &ns), good[i].s))

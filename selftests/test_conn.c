@@ -11,10 +11,11 @@
 #include "test.h"
 #include "fixture.h"
 #include "netns.h"
+#include "frames.h"
 
 static struct fixture fx;
 static struct netpair np;
-static struct bpf_link *state_link;
+static struct bpf_link *state_link, *state_link2; /* the tracer and its twin */
 static int srv_ifindex;
 
 #define SRV4 "192.0.2.1"
@@ -310,6 +311,221 @@ TEST(never_negative)
 	close(lfd);
 }
 
+/* n forged SYNs to SRV4:port from random addresses of 203.0.113.0/24,
+ * through a raw socket in the client namespace */
+static int forge_syns(int n, uint16_t port)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	uint8_t buf[128];
+	char src[32];
+	int fd, sent = 0, one = 1;
+
+	if (ns_enter(np.cli_fd))
+		return -errno;
+	fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+	ns_enter(np.self_fd);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_IP, IP_HDRINCL, &one, sizeof(one));
+	inet_pton(AF_INET, SRV4, &to.sin_addr);
+	for (int i = 0; i < n; i++) {
+		struct frame f = { .src = src, .dst = SRV4, .dport = port,
+				   .sport = (uint16_t)(1024 + i), .seq = 0x1000u + i, .tcp_opts = 4 };
+		struct frame_off o;
+		size_t len;
+
+		snprintf(src, sizeof(src), "203.0.113.%d", 1 + i % 250);
+		len = frame_build(buf, sizeof(buf), &f, &o);
+		if (len && sendto(fd, buf + o.l3, len - o.l3, 0, (void *)&to, sizeof(to)) > 0)
+			sent++;
+	}
+	close(fd);
+	return sent;
+}
+
+/* a TcpExt counter of the server namespace (nstat), -1 when unreadable */
+static long srv_stat(const char *name)
+{
+	char cmd[256], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s nstat -az %s 2>/dev/null", np.srv, name);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, strlen(name)))
+			v = strtol(line + strlen(name), NULL, 10);
+	pclose(f);
+	return v;
+}
+
+/* Real clients complete their handshakes through SYN cookies (the listener's
+ * SYN queue is full of forged SYNs, and net.ipv4.tcp_syncookies = 2 in the
+ * server namespace makes every handshake a cookie one), then every socket
+ * closes, in every order: no count remains. */
+static void cookie_round(int syncookies, int backlog)
+{
+	enum { N = 6 };
+	const char *src[2] = { "192.0.2.3", "192.0.2.6" };
+	int cli[N], srv[N], lfd, got;
+	struct mg_config cfg;
+	long cookies0;
+
+	ns_sh("ip netns exec %s sysctl -qw net.ipv4.tcp_syncookies=%d net.ipv4.tcp_max_syn_backlog=16",
+	      np.srv, syncookies);
+	ns_sh("ip -n %s route replace 203.0.113.0/24 dev %s", np.srv, np.srv_if);
+	cfg_conn(&cfg);
+	fx_reset(&fx, &cfg);
+	cookies0 = srv_stat("TcpExtSyncookiesRecv");
+	lfd = ns_listen(&np, np.srv_fd, "0.0.0.0", 25, backlog);
+	if (!ASSERT_TRUE(lfd >= 0, "listen"))
+		return;
+	for (int i = 0; i < N; i++) {
+		ASSERT_TRUE(forge_syns(200, 25) > 0, "forged SYNs sent");
+		cli[i] = ns_connect(&np, np.cli_fd, src[i % 2], SRV4, 25, WAIT_MS);
+		ASSERT_TRUE(cli[i] >= 0, "a real client connects during the flood");
+		got = accept_n(lfd, srv + i, 1);
+		if (!got)
+			srv[i] = -1;
+	}
+	ASSERT_EQ(wait_conn(src[0], N / 2), N / 2, "first source counted");
+	ASSERT_EQ(wait_conn(src[1], N / 2), N / 2, "second source counted");
+	/* close in every way: client FIN first, server first, RST */
+	for (int i = 0; i < N; i++) {
+		if (cli[i] < 0)
+			continue;
+		if (i % 3 == 0) {
+			close(cli[i]);
+			usleep(20 * 1000);
+			if (srv[i] >= 0)
+				close(srv[i]);
+		} else if (i % 3 == 1) {
+			if (srv[i] >= 0)
+				close(srv[i]);
+			usleep(20 * 1000);
+			close(cli[i]);
+		} else {
+			ns_abort(cli[i]);
+			if (srv[i] >= 0)
+				close(srv[i]);
+		}
+	}
+	ASSERT_TRUE(srv_stat("TcpExtSyncookiesRecv") - cookies0 >= N, "every handshake completed through a cookie");
+	close(lfd);
+	ASSERT_EQ(wait_conn(src[0], 0), 0, "first source back to 0");
+	ASSERT_EQ(wait_conn(src[1], 0), 0, "second source back to 0");
+	ASSERT_EQ(class_conn(MG_CLASS_SMTP), 0, "class count back to 0");
+	ns_sh("ip netns exec %s sysctl -qw net.ipv4.tcp_syncookies=1", np.srv);
+}
+
+TEST(cookie_handshakes_always)
+{
+	cookie_round(2, 64);
+}
+
+TEST(cookie_handshakes_under_flood)
+{
+	cookie_round(1, 2);
+}
+
+static uint32_t link_prog(struct bpf_link *l)
+{
+	struct bpf_link_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (!l || bpf_obj_get_info_by_fd(bpf_link__fd(l), &info, &len))
+		return 0;
+	return info.prog_id;
+}
+
+/* The kernel skips a tracing program that is already running on the CPU
+ * (a softirq that interrupts it: the program's recursion_misses); a skipped
+ * CLOSE would leak a count for good. So two identical tracers run, and a
+ * transition one of them does not see is seen by the other. Here a tracer
+ * misses transitions because it is detached - the same to the count as
+ * being skipped: each connection opens and closes while one of the two is
+ * away, and every count ends at 0, never counted twice. */
+TEST(twin_tracer_sees_what_the_other_misses)
+{
+	struct bpf_link **links[2] = { &state_link, &state_link2 };
+	struct bpf_program *progs[2] = { fx.g.skel->progs.mg_sock_state, fx.g.skel->progs.mg_sock_state2 };
+	int cli, srv, lfd;
+	struct mg_config cfg;
+
+	cfg_conn(&cfg);
+	fx_reset(&fx, &cfg);
+	/* two programs, not one attached twice: the kernel's guard is per program */
+	ASSERT_TRUE(bpf_program__fd(progs[0]) != bpf_program__fd(progs[1]) &&
+		    link_prog(state_link) != link_prog(state_link2) && link_prog(state_link) && link_prog(state_link2),
+		    "two tracer programs attached");
+	lfd = ns_listen(&np, np.srv_fd, "0.0.0.0", 25, 8);
+	if (!ASSERT_TRUE(lfd >= 0, "listen"))
+		return;
+	for (int away = 0; away < 2; away++) {
+		for (int when = 0; when < 3; when++) {
+			/* when: 0 away for the open, 1 for the close, 2 for both */
+			if (when != 1) {
+				bpf_link__destroy(*links[away]);
+				*links[away] = NULL;
+			}
+			cli = ns_connect(&np, np.cli_fd, "192.0.2.5", SRV4, 25, WAIT_MS);
+			ASSERT_TRUE(cli >= 0, "connect");
+			ASSERT_EQ(wait_conn("192.0.2.5", 1), 1, "counted once");
+			ASSERT_EQ(accept_n(lfd, &srv, 1), 1, "accepted");
+			if (when == 1) {
+				bpf_link__destroy(*links[away]);
+				*links[away] = NULL;
+			} else if (when == 0) {
+				*links[away] = bpf_program__attach(progs[away]);
+			}
+			ns_abort(cli);
+			close(srv);
+			ASSERT_EQ(wait_conn("192.0.2.5", 0), 0, "counted down");
+			ASSERT_EQ(class_conn(MG_CLASS_SMTP), 0, "class counted down");
+			if (!*links[away])
+				*links[away] = bpf_program__attach(progs[away]);
+			ASSERT_TRUE(*links[away] != NULL, "tracer back");
+		}
+	}
+	close(lfd);
+}
+
+/* Many connections opened and closed in every way, with both tracers:
+ * every count ends at 0. */
+TEST(many_connections_end_at_zero)
+{
+	enum { N = 32, ROUNDS = 8 };
+	int cli[N], srv[N], lfd;
+	struct mg_config cfg;
+
+	cfg_conn(&cfg);
+	fx_reset(&fx, &cfg);
+	lfd = ns_listen(&np, np.srv_fd, "0.0.0.0", 25, 64);
+	if (!ASSERT_TRUE(lfd >= 0, "listen"))
+		return;
+	for (int r = 0; r < ROUNDS; r++) {
+		int got;
+
+		for (int i = 0; i < N; i++)
+			cli[i] = ns_connect(&np, np.cli_fd, i % 2 ? "192.0.2.4" : "192.0.2.6", SRV4, 25, WAIT_MS);
+		got = accept_n(lfd, srv, N);
+		for (int i = 0; i < N; i++) {
+			if (cli[i] >= 0 && i % 3)
+				ns_abort(cli[i]);
+			else if (cli[i] >= 0)
+				close(cli[i]);
+			if (i < got)
+				close(srv[i]);
+		}
+	}
+	close(lfd);
+	ASSERT_EQ(wait_conn("192.0.2.4", 0), 0, "first source at 0");
+	ASSERT_EQ(wait_conn("192.0.2.6", 0), 0, "second source at 0");
+	ASSERT_EQ(class_conn(MG_CLASS_SMTP), 0, "class at 0");
+}
+
 /* ---- bans need evidence, with real handshakes (the tracer counts them) ---- */
 static void cfg_quota(struct mg_config *c)
 {
@@ -481,7 +697,8 @@ static int setup(void)
 	if (netpair_create(&np, "conn"))
 		return setup_fail();
 	state_link = bpf_program__attach(fx.g.skel->progs.mg_sock_state);
-	if (!state_link) {
+	state_link2 = bpf_program__attach(fx.g.skel->progs.mg_sock_state2);
+	if (!state_link || !state_link2) {
 		printf("  attach tp_btf: %s\n", strerror(errno));
 		return setup_fail();
 	}
@@ -502,7 +719,8 @@ static int setup(void)
 static void teardown(void)
 {
 	bpf_link__destroy(state_link);
-	state_link = NULL;
+	bpf_link__destroy(state_link2);
+	state_link = state_link2 = NULL;
 	netpair_destroy(&np); /* the veth and its XDP program go with it */
 	fx_unload(&fx);
 }

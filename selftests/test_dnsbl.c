@@ -26,6 +26,12 @@ static const char *const zones[] = {
 	"a.test:ip4set:a", "b.test:ip4set:b", "wl.test:ip4set:wl", "odd.test:ip4set:odd",
 	"v6.test:ip6trie:v6", "any.test:ip4trie:any", "any.test:ip6trie:any6", "ttl.test:ip4set:ttl",
 	"flip.test:ip4trie:flip",
+	/* one zone made of 12 datasets: a source all of them list gets 12 A
+	 * records in one answer, in this order (rbldnsd answers from every
+	 * dataset of a zone) */
+	"many.test:ip4set:m1", "many.test:ip4set:m2", "many.test:ip4set:m3", "many.test:ip4set:m4",
+	"many.test:ip4set:m5", "many.test:ip4set:m6", "many.test:ip4set:m7", "many.test:ip4set:m8",
+	"many.test:ip4set:m9", "many.test:ip4set:m10", "many.test:ip4set:m11", "many.test:ip4set:m12",
 	NULL,
 };
 
@@ -44,6 +50,16 @@ static int setup(void)
 	lab_write(&lab, "any6", "::/0\n", 0);
 	lab_write(&lab, "ttl", "$TTL 1\n127.0.0.2\n192.0.2.40\n", 0);
 	lab_write(&lab, "flip", "0.0.0.0/0\n", 0);
+	/* m1..m12: 192.0.2.50 gets 127.0.0.1N for dataset N; 192.0.2.51 the
+	 * same, except that dataset 10 answers the refusal code 127.255.255.254 */
+	for (int i = 1; i <= 12; i++) {
+		char name[8], text[160], code[32];
+
+		snprintf(name, sizeof(name), "m%d", i);
+		snprintf(code, sizeof(code), i == 10 ? "127.255.255.254" : "127.0.0.%d", 100 + i);
+		snprintf(text, sizeof(text), "127.0.0.2\n192.0.2.50 :127.0.0.%d:\n192.0.2.51 :%s:\n", 100 + i, code);
+		lab_write(&lab, name, text, 0);
+	}
 	if (lab_start(&lab, zones, "a.test")) {
 		printf("  cannot start rbldnsd (is it installed?)\n");
 		return -1;
@@ -271,6 +287,39 @@ TEST(refusal_codes_never_count)
 	m = metrics(d);
 	ASSERT_HAS(m, "mailgate_dnsbl_queries_total{zone=\"odd.test\",result=\"refusal_code\"} 2\n");
 	ASSERT_HAS(m, "mailgate_dnsbl_queries_total{zone=\"odd.test\",result=\"garbage\"} 1\n");
+	dnsbl_stop(d);
+}
+
+/* Every A record of an answer counts: a filter that matches only the 11th of
+ * 12 records lists the source; a refusal code in the 10th makes the whole
+ * answer an error, never listed, although the first 8 would score. */
+TEST(every_a_record_considered)
+{
+	struct dnsbl_answer a;
+	struct dnsbl *d;
+
+	lab_query(lab.port, "50.2.0.192.many.test", &a);
+	if (!ASSERT_EQ(a.n, 12, "rbldnsd gives 12 A records for 192.0.2.50"))
+		return;
+	lab_query(lab.port, "51.2.0.192.many.test", &a);
+	ASSERT_EQ(a.result, DR_REFUSAL_CODE, "a refusal code in record 10 taints the answer");
+	ASSERT_EQ(a.bad, 0x7fffff00 | 254, "the refusal code is the one named");
+
+	d = start(settings("many.test=127.0.0.111*3"), NULL);
+	if (!d)
+		return;
+	look(d, "192.0.2.50");
+	expect("192.0.2.50", MG_VERDICT_LISTED, 3, 50, 3600);
+	dnsbl_stop(d);
+
+	d = start(settings("many.test*3"), NULL);
+	if (!d)
+		return;
+	look(d, "192.0.2.51");
+	expect("192.0.2.51", MG_VERDICT_CLEAN, 0, 50, 60);
+	dnsbl_stats_get(d, &st);
+	ASSERT_EQ(st.results[DR_REFUSAL_CODE], 1, "counted as a refusal code");
+	ASSERT_EQ(st.results[DR_LISTED], 0, "never listed");
 	dnsbl_stop(d);
 }
 
@@ -630,6 +679,8 @@ TEST(xdp_event_to_verdict_to_drop)
 	memset(cfg.max_concurrent, 0, sizeof(cfg.max_concurrent));
 	if (!ASSERT_OK(gate_write_config(&fx.g, &cfg), "config"))
 		return;
+	/* this test drains the ring buffer: the controller, alive throughout */
+	ASSERT_OK(gate_heartbeat(&fx.g, UINT64_MAX), "heartbeat");
 	{
 		static uint8_t ports[65536];
 

@@ -58,6 +58,7 @@ static void cfg_burst3(struct mg_config *c)
 static void cfg_norate(struct mg_config *c) { c->syn_interval_ns = 0; c->prefix_interval_ns = 0; }
 static void cfg_total3(struct mg_config *c) { c->max_total_concurrent = 3; }
 static void cfg_noconc(struct mg_config *c) { memset(c->max_concurrent, 0, sizeof(c->max_concurrent)); }
+static void cfg_unparsed_pass(struct mg_config *c) { c->unparsed = MG_UNPARSED_PASS; }
 
 #define V6 .family = 6
 #define PASS_AS(r, c) .xdp = XDP_PASS, .reason = MG_REASON_##r, .class = MG_CLASS_##c
@@ -124,17 +125,59 @@ static const struct row rows[] = {
 	{ "v6_six_ext_qinq", { V6, .vlans = 2, .n_ext = 6, .tcp_opts = 20,
 	  .ext = { EXT_HOP, EXT_DST, EXT_ROUT, EXT_DST, EXT_DST, EXT_DST } },
 	  DENY_DOC, DROP_AS(DROP_DENY, SMTP) },
-	/* more extension headers than the parser walks: not judged */
+	{ "v6_seven_dstopts", { V6, .n_ext = 7,
+	  .ext = { EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST } },
+	  DENY_DOC, DROP_AS(DROP_DENY, SMTP) },
 	{ "v6_seven_ext", { V6, .n_ext = 7,
 	  .ext = { EXT_HOP, EXT_DST, EXT_ROUT, EXT_DST, EXT_DST, EXT_DST, EXT_DST } },
-	  DENY_DOC, PASS_AS(PASS_OTHER, NONE) },
-	/* fragments: never judged */
-	{ "v4_fragment_mf", { .frag = FRAG_MF }, DENY_ALL, PASS_AS(PASS_FRAGMENT, NONE) },
+	  DENY_DOC, DROP_AS(DROP_DENY, SMTP) },
+	{ "v6_eight_ext", { V6, .n_ext = 8,
+	  .ext = { EXT_HOP, EXT_DST, EXT_ROUT, EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST } },
+	  DENY_DOC, DROP_AS(DROP_DENY, SMTP) },
+	{ "v6_eight_ext_allowed_source", { V6, .n_ext = 8,
+	  .ext = { EXT_HOP, EXT_DST, EXT_ROUT, EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST } },
+	  PASS_AS(PASS_OK, SMTP) },
+	{ "v6_seven_ext_and_fragment", { V6, .n_ext = 7, .frag = FRAG_ATOMIC,
+	  .ext = { EXT_HOP, EXT_DST, EXT_ROUT, EXT_DST, EXT_DST, EXT_DST, EXT_DST } },
+	  DENY_DOC, DROP_AS(DROP_DENY, SMTP) },
+	/* more extension headers than the parser walks: it could be a gated SYN */
+	{ "v6_nine_ext_dropped", { V6, .n_ext = 9, .ext = { EXT_HOP, EXT_DST, EXT_ROUT, EXT_DST,
+	  EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST } }, DROP_AS(DROP_UNPARSED, NONE) },
+	{ "v6_nine_ext_udp_dropped", { V6, .n_ext = 9, .proto = PROTO_UDP, .ext = { EXT_DST, EXT_DST,
+	  EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST } }, DROP_AS(DROP_UNPARSED, NONE) },
+	{ "v6_nine_ext_unparsed_pass", { V6, .n_ext = 9, .ext = { EXT_DST, EXT_DST, EXT_DST, EXT_DST,
+	  EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST } }, DENY_DOC, .cfg = cfg_unparsed_pass,
+	  PASS_AS(PASS_UNPARSED, NONE) },
+	{ "v6_nine_ext_observe", { V6, .n_ext = 9, .ext = { EXT_DST, EXT_DST, EXT_DST, EXT_DST,
+	  EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST } }, .cfg = cfg_observe,
+	  PASS_AS(DROP_UNPARSED, NONE) },
+	/* fragments: a first one is judged by its TCP header (the kernel
+	 * reassembles and answers it), a later one passes (it opens nothing
+	 * without its first) */
+	{ "v4_fragment_first", { .frag = FRAG_MF }, DENY_ALL, DROP_AS(DROP_DENY, SMTP) },
+	{ "v4_fragment_first_allowed_source", { .frag = FRAG_MF }, PASS_AS(PASS_OK, SMTP) },
+	{ "v4_fragment_first_options", { .frag = FRAG_MF, .ip_opts = 8 }, DENY_ALL,
+	  DROP_AS(DROP_DENY, SMTP) },
+	{ "v4_fragment_first_not_gated", { .frag = FRAG_MF, .dport = 80 }, DENY_ALL,
+	  PASS_AS(PASS_NOT_GATED, NONE) },
+	{ "v4_fragment_first_ack", { .frag = FRAG_MF, .flags = TH_ACK }, DENY_ALL,
+	  PASS_AS(PASS_OTHER, NONE) },
+	{ "v4_fragment_first_tiny", { .frag = FRAG_MF, .l4_cut = 8 }, DENY_ALL,
+	  DROP_AS(DROP_UNPARSED, NONE) },
+	{ "v4_fragment_first_tiny_unparsed_pass", { .frag = FRAG_MF, .l4_cut = 16 }, DENY_ALL,
+	  .cfg = cfg_unparsed_pass, PASS_AS(PASS_UNPARSED, NONE) },
+	{ "v4_truncated_not_fragment", { .l4_cut = 16 }, DENY_ALL, PASS_AS(PASS_MALFORMED, NONE) },
 	{ "v4_fragment_offset", { .frag = FRAG_OFFSET }, DENY_ALL, PASS_AS(PASS_FRAGMENT, NONE) },
-	{ "v6_fragment_first", { V6, .frag = FRAG_MF }, DENY_ALL, PASS_AS(PASS_FRAGMENT, NONE) },
+	{ "v6_fragment_first", { V6, .frag = FRAG_MF }, DENY_ALL, DROP_AS(DROP_DENY, SMTP) },
+	{ "v6_fragment_atomic", { V6, .frag = FRAG_ATOMIC }, DENY_ALL, DROP_AS(DROP_DENY, SMTP) },
+	{ "v6_fragment_atomic_allowed_source", { V6, .frag = FRAG_ATOMIC }, PASS_AS(PASS_OK, SMTP) },
+	{ "v6_fragment_first_tiny", { V6, .frag = FRAG_MF, .l4_cut = 12 }, DENY_ALL,
+	  DROP_AS(DROP_UNPARSED, NONE) },
 	{ "v6_fragment_offset", { V6, .frag = FRAG_OFFSET }, DENY_ALL, PASS_AS(PASS_FRAGMENT, NONE) },
 	{ "v6_hop_then_fragment", { V6, .frag = FRAG_MF, .n_ext = 1, .ext = { EXT_HOP } }, DENY_ALL,
-	  PASS_AS(PASS_FRAGMENT, NONE) },
+	  DROP_AS(DROP_DENY, SMTP) },
+	{ "v6_hop_then_fragment_offset", { V6, .frag = FRAG_OFFSET, .n_ext = 1, .ext = { EXT_HOP } },
+	  DENY_ALL, PASS_AS(PASS_FRAGMENT, NONE) },
 
 	/* 1. allow: wins over everything */
 	{ "allow", {}, .allow = { { "192.0.2.1/32" } }, PASS_AS(PASS_ALLOW, SMTP) },
@@ -279,6 +322,12 @@ static const struct row rows[] = {
 	  DROP_AS(DROP_DENY, SMTP) },
 	{ "reset_v6_ext_drops", { V6, .n_ext = 1, .ext = { EXT_DST } }, DENY_ALL, .cfg = cfg_reset,
 	  DROP_AS(DROP_DENY, SMTP) },
+	{ "reset_v4_fragment_drops", { .frag = FRAG_MF }, DENY_ALL, .cfg = cfg_reset,
+	  DROP_AS(DROP_DENY, SMTP) },
+	{ "reset_v6_atomic_fragment_drops", { V6, .frag = FRAG_ATOMIC }, DENY_ALL, .cfg = cfg_reset,
+	  DROP_AS(DROP_DENY, SMTP) },
+	{ "reset_unparsed_drops", { V6, .n_ext = 9, .ext = { EXT_DST, EXT_DST, EXT_DST, EXT_DST,
+	  EXT_DST, EXT_DST, EXT_DST, EXT_DST, EXT_DST } }, .cfg = cfg_reset, DROP_AS(DROP_UNPARSED, NONE) },
 	{ "reset_observe_passes", {}, DENY_ALL, .cfg = cfg_reset_observe, PASS_AS(DROP_DENY, SMTP) },
 	/* a held SYN must come again: never answered with a RST */
 	{ "reset_pending_hold_drops_silently", {}, .cfg = cfg_hold_reset, DROP_AS(DROP_PENDING, SMTP) },
@@ -639,7 +688,7 @@ TEST(dnsbl_event_once_per_period)
 	struct mg_config cfg;
 	struct mg_addr a = fx_addr("192.0.2.7");
 	struct mg_verdict v;
-	uint64_t t0;
+	uint64_t t0, until;
 
 	fx_config(&cfg);
 	cfg.dnsbl_enabled = 1;
@@ -653,11 +702,9 @@ TEST(dnsbl_event_once_per_period)
 	ASSERT_TRUE(memcmp(&fx.last[MG_EVENT_DNSBL_QUERY].addr, &a, sizeof(a)) == 0, "event address");
 	ASSERT_EQ(fx.last[MG_EVENT_DNSBL_QUERY].class, MG_CLASS_SUBMISSION, "event class");
 	ASSERT_RANGE(fx.last[MG_EVENT_DNSBL_QUERY].ts_ns, t0, now_boot_ns(), "event time");
-	if (ASSERT_OK(bpf_map_lookup_elem(fx.g.fd[GM_VERDICT], &a, &v), "pending entry")) {
-		ASSERT_EQ(v.state, MG_VERDICT_PENDING, "state pending");
-		ASSERT_RANGE(v.expires_ns, t0 + cfg.pending_ns, now_boot_ns() + cfg.pending_ns,
-			     "pending until");
-	}
+	if (ASSERT_OK(bpf_map_lookup_elem(fx.g.fd[GM_PENDING], &a, &until), "pending entry"))
+		ASSERT_RANGE(until, t0 + cfg.pending_ns, now_boot_ns() + cfg.pending_ns, "pending until");
+	ASSERT_TRUE(bpf_map_lookup_elem(fx.g.fd[GM_VERDICT], &a, &v) != 0, "no entry among the answers");
 	ASSERT_EQ(counter(MG_REASON_PASS_PENDING, MG_CLASS_SUBMISSION), 5, "counted pending");
 	/* another source: its own event */
 	syn_from("2001:db8::7", 6, 25);
@@ -674,7 +721,8 @@ TEST(dnsbl_event_once_per_period)
 }
 
 /* The global event budget: burst 3 at 1/h admits 3 events for 6 sources;
- * the others are counted lost and not marked pending (they retry). */
+ * the others are counted lost, not marked pending (they retry) and pass
+ * unasked. */
 TEST(dnsbl_event_budget)
 {
 	struct mg_config cfg;
@@ -697,14 +745,15 @@ TEST(dnsbl_event_budget)
 	ASSERT_EQ(g.events_lost, 3, "events lost to the budget");
 	for (int i = 1; i <= 6; i++) {
 		struct mg_addr a;
-		struct mg_verdict v;
+		uint64_t until;
 
 		snprintf(src, sizeof(src), "203.0.113.%d", i);
 		a = fx_addr(src);
-		pending += bpf_map_lookup_elem(fx.g.fd[GM_VERDICT], &a, &v) == 0;
+		pending += bpf_map_lookup_elem(fx.g.fd[GM_PENDING], &a, &until) == 0;
 	}
 	ASSERT_EQ(pending, 3, "only sources with an event sent are pending");
-	ASSERT_EQ(counter(MG_REASON_PASS_PENDING, MG_CLASS_SMTP), 6, "all six pass pending");
+	ASSERT_EQ(counter(MG_REASON_PASS_PENDING, MG_CLASS_SMTP), 3, "three pass pending");
+	ASSERT_EQ(counter(MG_REASON_PASS_UNASKED, MG_CLASS_SMTP), 3, "three pass unasked");
 }
 
 /* hold: the first SYN is dropped; once the verdict is in, the retransmission passes */
@@ -941,6 +990,149 @@ TEST(lru_flood_small_maps)
 	}
 	ASSERT_RANGE(n, 1, 256, "mg_src entries");
 	fx_unload(&small);
+}
+
+/* pending = hold with the global event budget spent (issue 9: a forged
+ * flood far below the flood threshold used it up and every new client was
+ * held forever): a source whose question cannot be sent passes unasked,
+ * and its retransmission too, until a question goes out. */
+TEST(hold_budget_spent_passes_unasked)
+{
+	struct mg_config cfg;
+	struct mg_addr a = fx_addr("192.0.2.20");
+	uint64_t until;
+
+	fx_config(&cfg);
+	cfg.dnsbl_enabled = 1;
+	cfg.pending = MG_PENDING_HOLD;
+	cfg.event_interval_ns = 3600 * SEC_NS;
+	cfg.event_burst = 1;
+	fx_reset(&fx, &cfg);
+	ASSERT_EQ(syn_from("203.0.113.9", 4, 25), XDP_DROP, "the first question spends the budget");
+	ASSERT_EQ(fx_drain(&fx), 1, "its event");
+	ASSERT_EQ(syn_from("192.0.2.20", 4, 25), XDP_PASS, "a new client passes unasked");
+	ASSERT_EQ(syn_from("192.0.2.20", 4, 25), XDP_PASS, "and its retransmission");
+	ASSERT_EQ(fx_drain(&fx), 0, "no event over the budget");
+	ASSERT_EQ(counter(MG_REASON_PASS_UNASKED, MG_CLASS_SMTP), 2, "counted pass_unasked");
+	ASSERT_EQ(counter(MG_REASON_DROP_PENDING, MG_CLASS_SMTP), 1, "only the asked one held");
+	ASSERT_TRUE(bpf_map_lookup_elem(fx.g.fd[GM_PENDING], &a, &until) != 0, "not marked pending");
+	/* answers still count: a listed source is dropped */
+	fx_verdict(&fx, "192.0.2.21", MG_VERDICT_LISTED, now_boot_ns() + 60 * SEC_NS);
+	ASSERT_EQ(syn_from("192.0.2.21", 4, 25), XDP_DROP, "listed still dropped");
+}
+
+/* pending = hold (and pass) while the daemon shows no sign of life: the
+ * heartbeat in mg_ctl ran out, nobody drains the ring buffer, so no
+ * question is asked and nothing is held; answers already in still count.
+ * A fresh heartbeat brings the DNSBL step back. */
+TEST(hold_daemon_silent_passes_unasked)
+{
+	struct mg_config cfg;
+	struct mg_addr a = fx_addr("192.0.2.22");
+	uint64_t until;
+
+	fx_config(&cfg);
+	cfg.dnsbl_enabled = 1;
+	cfg.pending = MG_PENDING_HOLD;
+	fx_reset(&fx, &cfg);
+	ASSERT_OK(gate_heartbeat(&fx.g, now_boot_ns() - SEC_NS), "a heartbeat that ran out");
+	ASSERT_EQ(syn_from("192.0.2.22", 4, 25), XDP_PASS, "a new client passes");
+	ASSERT_EQ(syn_from("2001:db8::22", 6, 25), XDP_PASS, "a new v6 client passes");
+	ASSERT_EQ(fx_drain(&fx), 0, "no question asked");
+	ASSERT_TRUE(bpf_map_lookup_elem(fx.g.fd[GM_PENDING], &a, &until) != 0, "nothing pending");
+	ASSERT_EQ(counter(MG_REASON_PASS_UNASKED, MG_CLASS_SMTP), 2, "counted pass_unasked");
+	fx_verdict(&fx, "192.0.2.23", MG_VERDICT_LISTED, now_boot_ns() + 60 * SEC_NS);
+	ASSERT_EQ(syn_from("192.0.2.23", 4, 25), XDP_DROP, "a listed answer still drops");
+	/* the quotas still apply to an unasked source */
+	fx_conn_set(&fx, "192.0.2.22", MG_CLASS_SMTP, cfg.max_concurrent[MG_CLASS_SMTP]);
+	ASSERT_EQ(syn_from("192.0.2.22", 4, 25), XDP_DROP, "quotas after the DNSBL step");
+	ASSERT_OK(gate_heartbeat(&fx.g, now_boot_ns() + 60 * SEC_NS), "the daemon is back");
+	ASSERT_EQ(syn_from("192.0.2.24", 4, 25), XDP_DROP, "held again");
+	ASSERT_EQ(fx_drain(&fx), 1, "asked again");
+	/* a heartbeat of 0 (the daemon stopped) is no sign of life either */
+	ASSERT_OK(gate_heartbeat(&fx.g, 0), "the daemon stops");
+	ASSERT_EQ(syn_from("192.0.2.25", 4, 25), XDP_PASS, "passes after a clean stop");
+}
+
+/* A flood of forged sources never evicts a DNSBL answer (issue 9: pending
+ * entries in mg_verdict pushed a "listed" verdict out of a small LRU map
+ * and the listed source's next SYN passed): questions live in mg_pending,
+ * which the flood churns, apart from the answers. */
+TEST(forged_pending_churn_keeps_listed)
+{
+	struct fixture small;
+	struct mg_config cfg;
+	struct frame f = { 0 };
+	struct mg_verdict v;
+	struct mg_addr listed = fx_addr("192.0.2.30");
+	uint8_t pkt[128];
+	char src[32];
+	size_t len;
+
+	if (!ASSERT_OK(fx_load(&small, "churn", 256), "load with 256 sources"))
+		return;
+	fx_config(&cfg);
+	cfg.dnsbl_enabled = 1;
+	cfg.event_interval_ns = 0; /* no budget: every forged source asks */
+	fx_reset(&small, &cfg);
+	ASSERT_OK(fx_verdict(&small, "192.0.2.30", MG_VERDICT_LISTED, now_boot_ns() + 3600 * SEC_NS),
+		  "listed verdict");
+	ASSERT_OK(fx_verdict(&small, "192.0.2.31", MG_VERDICT_ALLOWED, now_boot_ns() + 3600 * SEC_NS),
+		  "allowlisted verdict");
+	f.src = src;
+	for (int i = 0; i < 4000; i++) {
+		snprintf(src, sizeof(src), "198.51.%d.%d", 100 + i / 250, 1 + i % 250);
+		len = frame_build(pkt, sizeof(pkt), &f, NULL);
+		fx_run(&small, pkt, len, NULL, NULL);
+		if (i % 500 == 0)
+			fx_drain(&small);
+	}
+	fx_drain(&small);
+	ASSERT_OK(bpf_map_lookup_elem(small.g.fd[GM_VERDICT], &listed, &v), "listed verdict still there");
+	ASSERT_EQ(fx_syn(&small, "192.0.2.30", 25), XDP_DROP, "the listed source stays dropped");
+	ASSERT_EQ(fx_count(&small, MG_REASON_DROP_DNSBL, MG_CLASS_SMTP), 1, "as drop_dnsbl");
+	ASSERT_EQ(fx_syn(&small, "192.0.2.31", 25), XDP_PASS, "the allowlisted source passes");
+	ASSERT_EQ(fx_count(&small, MG_REASON_PASS_DNSWL, MG_CLASS_SMTP), 1, "as pass_dnswl");
+	fx_unload(&small);
+}
+
+/* The config in effect is one of two slots: the controller writes the
+ * other and flips mg_ctl.config_slot, so a packet never reads a config
+ * while it is written (issue 9: mg_config was copied in place). A write
+ * into the slot not in effect - a controller caught halfway - changes no
+ * decision; the flip makes it the one in effect at once. */
+TEST(config_slot_flip)
+{
+	struct mg_config cfg, half, back;
+	struct mg_ctl ctl;
+	uint32_t inactive;
+
+	fx_config(&cfg);
+	fx_reset(&fx, &cfg);
+	ASSERT_OK(fx_rule(&fx, GM_DENY, "192.0.2.0/24", 0), "deny entry");
+	ASSERT_OK(gate_read_ctl(&fx.g, &ctl), "read mg_ctl");
+	inactive = (ctl.config_slot & 1) ^ 1;
+	/* half a config in the slot not in effect: observe mode, nothing else */
+	memset(&half, 0, sizeof(half));
+	half.mode = MG_MODE_OBSERVE;
+	ASSERT_OK(bpf_map_update_elem(fx.g.fd[GM_CONFIG], &inactive, &half, BPF_ANY), "write the other slot");
+	ASSERT_EQ(syn_from("192.0.2.1", 4, 25), XDP_DROP, "the slot in effect decides");
+	ASSERT_OK(gate_read_config(&fx.g, &back), "read back");
+	ASSERT_EQ(back.mode, MG_MODE_ENFORCE, "gate_read_config reads the slot in effect");
+	/* a full write flips */
+	cfg.mode = MG_MODE_OBSERVE;
+	ASSERT_OK(gate_write_config(&fx.g, &cfg), "write observe");
+	ASSERT_OK(gate_read_ctl(&fx.g, &ctl), "read mg_ctl");
+	ASSERT_EQ(ctl.config_slot, inactive, "flipped to the slot written");
+	ASSERT_EQ(syn_from("192.0.2.1", 4, 25), XDP_PASS, "observe in effect at once");
+	cfg.mode = MG_MODE_ENFORCE;
+	ASSERT_OK(gate_write_config(&fx.g, &cfg), "write enforce");
+	ASSERT_OK(gate_read_ctl(&fx.g, &ctl), "read mg_ctl");
+	ASSERT_EQ(ctl.config_slot, inactive ^ 1, "flipped back");
+	ASSERT_EQ(syn_from("192.0.2.1", 4, 25), XDP_DROP, "enforce in effect again");
+	ASSERT_OK(gate_read_config(&fx.g, &back), "read back");
+	ASSERT_TRUE(back.mask_v4[3] == htonl(0xffffff00) && back.mode == MG_MODE_ENFORCE &&
+		    back.syn_burst == cfg.syn_burst, "the config read is the one written");
 }
 
 static int setup(void)

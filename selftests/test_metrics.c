@@ -761,6 +761,80 @@ out:
 	rm_dir(pin_dir);
 }
 
+/* one client that sent half a request, from source address 127.0.0.src */
+static int stall_from(uint16_t port, int src)
+{
+	static const char half[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n";
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	me.sin_addr.s_addr = htonl(0x7f000000 | src);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&me, sizeof(me)) ||
+	    connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
+		close(fd);
+		return -errno;
+	}
+	send(fd, half, sizeof(half) - 1, MSG_NOSIGNAL);
+	return fd;
+}
+
+/* One local process holds 24 half-sent requests from 127.0.0.1 (and 40 more
+ * from 127.0.0.2..41): a scrape from another process still answers at once,
+ * three times in a row (it fails before: 16 from one address filled the
+ * per-address limit and every later client was refused until the timeout). */
+TEST(stalled_process_cannot_starve_scraper)
+{
+	struct mg_runtime rt = { 0 };
+	int stalled[64], n = 0, st = -1;
+	struct metrics *m;
+	struct gate g;
+	pid_t child;
+
+	if (!ASSERT_OK(gate_up(&g, true), "gate_load"))
+		return;
+	rt.gate = &g;
+	m = serve(&rt, "127.0.0.1:0");
+	if (!ASSERT_TRUE(m != NULL, "metrics_start"))
+		goto out;
+	for (int i = 0; i < 64; i++) {
+		stalled[n] = stall_from(metrics_port(m), i < 24 ? 1 : i - 22);
+		if (!ASSERT_TRUE(stalled[n] >= 0, "connect a stalling client"))
+			goto out;
+		n++;
+	}
+	usleep(100 * 1000);
+	child = fork();
+	if (child == 0) {
+		char resp[65536];
+
+		for (int i = 0; i < 3; i++) {
+			double t = mono_s();
+
+			if (http(metrics_port(m), "GET", "/metrics", resp, sizeof(resp)) != 200 ||
+			    mono_s() - t > 2.0)
+				_exit(10 + i);
+		}
+		_exit(0);
+	}
+	if (ASSERT_TRUE(child > 0, "fork the scraper")) {
+		waitpid(child, &st, 0);
+		ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			    "another process's 3 scrapes answered, each within 2 s");
+		if (test_failed_now)
+			printf("  scraper exit status %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	}
+out:
+	for (int i = 0; i < n; i++)
+		close(stalled[i]);
+	metrics_stop(m);
+	gate_close(&g);
+	rm_dir(pin_dir);
+}
+
 struct serve_arg {
 	struct mg_runtime *rt;
 	const char *listen;
@@ -775,6 +849,40 @@ static void serve_quiet(void *arg)
 	a->m = serve(a->rt, a->listen);
 	a->err = errno;
 }
+
+static void serve_any(void *arg)
+{
+	log_level = LOG_LVL_INFO;
+	serve_quiet(arg);
+	log_level = LOG_LVL_WARN;
+}
+
+/* listen on a non-loopback address: a warning at start (no authentication) */
+TEST(warn_when_not_loopback)
+{
+	struct mg_runtime rt = { 0 };
+	struct serve_arg a;
+	char log[4096];
+	struct gate g;
+
+	if (!ASSERT_OK(gate_up(&g, true), "gate_load"))
+		return;
+	rt.gate = &g;
+	a.rt = &rt;
+	a.listen = "0.0.0.0:0";
+	capture_stderr(serve_any, &a, log, sizeof(log));
+	ASSERT_TRUE(a.m != NULL, "0.0.0.0:0 serves");
+	ASSERT_TRUE(strstr(log, "level=warn msg=\"metrics listen on a non-loopback address") != NULL,
+		    "0.0.0.0: warned");
+	metrics_stop(a.m);
+	a.listen = "127.0.0.1:0";
+	capture_stderr(serve_any, &a, log, sizeof(log));
+	ASSERT_TRUE(a.m != NULL && !strstr(log, "non-loopback"), "127.0.0.1: no warning");
+	metrics_stop(a.m);
+	gate_close(&g);
+	rm_dir(pin_dir);
+}
+
 
 TEST(listen_variants)
 {
@@ -917,13 +1025,20 @@ static void fill_check(void *arg)
 	a->ret = log_map_fill(a->g);
 }
 
+/* Where full means refusal (the allow list) the daemon warns near full; an
+ * LRU map (mg_ban_quota here) full is only recycling: no warning for the fill, but
+ * its turnover is estimated, and when every sampled entry is gone within a
+ * check interval (10 s: entries live less than a minute) it warns. */
 TEST(map_fill_warning)
 {
 	struct fill_arg a;
 	struct census c;
 	struct gate g;
 	char out[4096], addr[64], want[160];
-	int cap = TEST_MAX_SOURCES / 4, n = cap * 95 / 100;
+	int cap = TEST_MAX_SOURCES / 4, n = cap * 95 / 100, na = MG_MAX_ALLOW * 95 / 100;
+	struct mg_rule r = { .prefixlen = 128, .origin = MG_ORIGIN_CLI };
+	struct mg_lpm_key k = { .prefixlen = 128 };
+	double t0, per_s = 0;
 
 	if (!ASSERT_OK(gate_up(&g, true), "gate_load"))
 		return;
@@ -931,23 +1046,52 @@ TEST(map_fill_warning)
 		snprintf(addr, sizeof(addr), "2001:db8:2::%x", i + 1);
 		ban_add(&g, addr, MG_ORIGIN_QUOTA, 600);
 	}
-	/* an LRU map may evict a little before it is full: take its count */
+	k.a[0] = 0x20;
+	k.a[1] = 0x01;
+	k.a[2] = 0x0d;
+	k.a[3] = 0xb8;
+	for (int i = 0; i < na; i++) {
+		k.a[12] = i >> 24;
+		k.a[13] = i >> 16;
+		k.a[14] = i >> 8;
+		k.a[15] = i;
+		if (bpf_map_update_elem(g.fd[GM_ALLOW], &k, &r, BPF_ANY)) {
+			ASSERT_OK(-errno, "fill mg_allow");
+			goto out;
+		}
+	}
 	if (!ASSERT_OK(census_read(&g, &c), "census_read"))
 		goto out;
-	n = c.entries[GM_BAN_QUOTA];
-	ASSERT_RANGE(n, cap * 90 / 100, cap, "mg_ban_quota entries");
+	ASSERT_RANGE(c.entries[GM_BAN_QUOTA], cap * 90 / 100, cap, "mg_ban_quota entries");
 	a.g = &g;
+	t0 = mono_s();
 	capture_stderr(fill_check, &a, out, sizeof(out));
-	ASSERT_EQ(a.ret, 1, "maps over 90%");
-	snprintf(want, sizeof(want), "map=mg_ban_quota entries=%d capacity=%d fill_pct=%d", n, cap, n * 100 / cap);
-	ASSERT_EQ(count_lines(out, "level=warn msg=\"map nearly full"), 1, "one warning");
+	ASSERT_EQ(a.ret, 1, "maps warned about: mg_allow only");
+	snprintf(want, sizeof(want), "map=mg_allow entries=%d capacity=%d fill_pct=%d", na, MG_MAX_ALLOW,
+		 (int)((int64_t)na * 100 / MG_MAX_ALLOW));
+	ASSERT_EQ(count_lines(out, "level=warn msg=\"map nearly full: once full, new entries are refused"), 1,
+		  "one warning");
 	ASSERT_EQ(count_lines(out, want), 1, want);
+	ASSERT_EQ(count_lines(out, "mg_ban"), 0, "the full LRU map is not warned about");
 	if (test_failed_now)
 		printf("  stderr was:\n%s", out);
 	/* right after: not counted again, nothing logged */
 	capture_stderr(fill_check, &a, out, sizeof(out));
 	ASSERT_EQ(a.ret, 1, "the last result");
 	ASSERT_EQ(strlen(out), 0, "quiet on the next call");
+
+	/* churn: twice its capacity of new quota bans recycles all of mg_ban_quota */
+	for (int i = 0; i < 2 * cap; i++) {
+		snprintf(addr, sizeof(addr), "2001:db8:3::%x", i + 1);
+		ban_add(&g, addr, MG_ORIGIN_QUOTA, 600);
+	}
+	while (mono_s() - t0 < (double)LOG_MAP_FILL_CHECK_NS / NSEC_PER_SEC + 0.1)
+		usleep(100 * 1000);
+	capture_stderr(fill_check, &a, out, sizeof(out));
+	ASSERT_EQ(count_lines(out, "level=warn msg=\"map full and recycled fast"), 1, "turnover warning");
+	ASSERT_EQ(count_lines(out, "map=mg_ban_quota"), 1, "for mg_ban_quota");
+	if (ASSERT_TRUE(log_map_turnover(GM_BAN_QUOTA, &per_s), "turnover known"))
+		ASSERT_RANGE(per_s, cap * 8 / 100, cap * 11 / 10 / 10, "evictions/s: all of ~cap in ~10 s");
 	if (test_failed_now)
 		printf("  stderr was:\n%s", out);
 out:

@@ -31,6 +31,7 @@ SCHEMA = {
     "mailgate_bans": ("gauge", {"origin"}),
     "mailgate_sources": ("gauge", {"map"}),
     "mailgate_map_capacity": ("gauge", {"map"}),
+    "mailgate_map_turnover_per_second": ("gauge", {"map"}),
     "mailgate_flood_mode": ("gauge", set()),
     "mailgate_concurrent_connections": ("gauge", {"class"}),
     "mailgate_start_time_seconds": ("gauge", set()),
@@ -49,7 +50,7 @@ SCHEMA = {
 }
 # families that may be absent: the daemon's start time (only with a
 # daemon), the DNSBL module's own (only with DNSBL on)
-OPTIONAL = {"mailgate_start_time_seconds"} | {
+OPTIONAL = {"mailgate_start_time_seconds", "mailgate_map_turnover_per_second"} | {
     k for k in SCHEMA if k.startswith("mailgate_dnsbl_") and k not in (
         "mailgate_dnsbl_queries_total", "mailgate_dnsbl_query_seconds")}
 # families other modules may add, checked only for HELP and TYPE

@@ -484,6 +484,26 @@ TEST(no_neighbour)
 			  lab.ns_a, lab.mailgate, lab.va), 0, "exit code with --dst-mac");
 }
 
+/* A fresh lab, no neighbour entry for the destination: synflood has the
+ * kernel resolve it (ARP, neighbour discovery) and goes, without --dst-mac. */
+TEST(resolves_missing_neighbour)
+{
+	char out[1024] = "";
+
+	NEED_LAB();
+	if (!ASSERT_OK(lab_run(&lab, NULL, 0, "ip -n %s neigh flush dev %s", lab.ns_a, lab.va), "neigh flush"))
+		return;
+	lab_run(&lab, out, sizeof(out), "ip -n %s neigh show dev %s", lab.ns_a, lab.va);
+	if (!ASSERT_TRUE(!strstr(out, "lladdr"), "no neighbour entry left"))
+		return;
+	ASSERT_EQ(lab_run(&lab, NULL, 0, "nsenter --net=/run/netns/%s %s synflood -i %s --dst 192.0.2.1 --count 1",
+			  lab.ns_a, lab.mailgate, lab.va), 0, "IPv4 without --dst-mac");
+	ASSERT_EQ(lab_run(&lab, NULL, 0, "nsenter --net=/run/netns/%s %s synflood -i %s --dst 2001:db8::1 --count 1",
+			  lab.ns_a, lab.mailgate, lab.va), 0, "IPv6 without --dst-mac");
+	lab_run(&lab, out, sizeof(out), "ip -n %s neigh show dev %s", lab.ns_a, lab.va);
+	ASSERT_TRUE(strstr(out, "192.0.2.1 lladdr") && strstr(out, "2001:db8::1 lladdr"), out);
+}
+
 /* Outside a lab namespace: refused, nothing sent. */
 TEST(refuses_initial_netns)
 {

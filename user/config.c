@@ -215,6 +215,17 @@ static int set_action(struct cfg_ctx *c, const char *v)
 	return 0;
 }
 
+static int set_unparsed(struct cfg_ctx *c, const char *v)
+{
+	if (!strcmp(v, "drop"))
+		c->s->cfg.unparsed = MG_UNPARSED_DROP;
+	else if (!strcmp(v, "pass"))
+		c->s->cfg.unparsed = MG_UNPARSED_PASS;
+	else
+		return bad(c, v, NULL);
+	return 0;
+}
+
 static int set_keep_attached(struct cfg_ctx *c, const char *v)
 {
 	return parse_bool(v, &c->s->keep_attached) ? bad(c, v, NULL) : 0;
@@ -498,13 +509,14 @@ static int set_api_key_file(struct cfg_ctx *c, const char *v)
 DURATION_SETTER(set_poll, crowdsec_poll_ns, CS_POLL_MIN_NS, CS_POLL_MAX_NS)
 
 #define DUR "a duration like 30s, 10m, 1h, 1d"
-#define RATE "a rate like 10/s or 600/m; 0/s = off"
+#define RATE "a rate like 10/s or 600/m, from 1 per 365 days up to 1e9/s; 0/s = off"
 
 static const struct cfg_key keys[] = {
 	{ "gate", "ports", set_ports, PORTS_EXPECTED },
 	{ "gate", "mode", set_mode, "enforce or observe" },
 	{ "gate", "action", set_action, "drop or reset" },
 	{ "gate", "keep_attached", set_keep_attached, "yes or no" },
+	{ "gate", "unparsed", set_unparsed, "drop or pass" },
 	{ "limits", "syn_rate", set_syn_rate, RATE },
 	{ "limits", "syn_burst", set_syn_burst, "an integer 1..100000" },
 	{ "limits", "prefix_v4", set_prefix_v4, "a prefix length 8..32" },
@@ -638,6 +650,22 @@ static int seen_line(struct cfg_ctx *c, const char *section, const char *name)
 	return c->seen[key_index(section, name)];
 }
 
+/* a rate and its burst: burst × interval within MG_RATE_MAX_SPAN_NS */
+static void check_span(struct cfg_ctx *c, const char *rate, const char *burst, uint64_t interval_ns,
+		       uint32_t n)
+{
+	int lr = seen_line(c, "limits", rate), lb = seen_line(c, "limits", burst);
+	char r[32];
+
+	if (!rate_span_check(interval_ns, n))
+		return;
+	c->lineno = lr > lb ? lr : lb;
+	set_err(c, "key '%s': %s = %u with %s = %s (one per %.3g s) needs %.3g years to refill, more than the %.0f years a bucket can span: lower %s or raise %s",
+		lb >= lr ? burst : rate, burst, n, rate, format_rate(interval_ns, r, sizeof(r)),
+		(double)interval_ns / NSEC_PER_SEC, (double)interval_ns * n / NSEC_PER_SEC / (365.25 * 86400),
+		(double)MG_RATE_MAX_SPAN_NS / NSEC_PER_SEC / (365.25 * 86400), burst, rate);
+}
+
 /* keys that must agree with each other; reported at the later line */
 static int check_pairs(struct cfg_ctx *c)
 {
@@ -672,6 +700,10 @@ static int check_pairs(struct cfg_ctx *c)
 		set_err(c, "key 'api_key': lapi_url is set, but no api_key (or api_key_file) is "
 			"(expected the bouncer key from cscli bouncers add NAME -o raw)");
 	}
+	if (!c->err[0])
+		check_span(c, "syn_rate", "syn_burst", s->cfg.syn_interval_ns, s->cfg.syn_burst);
+	if (!c->err[0])
+		check_span(c, "prefix_rate", "prefix_burst", s->cfg.prefix_interval_ns, s->cfg.prefix_burst);
 	return c->err[0] ? -EINVAL : 0;
 }
 

@@ -6,6 +6,7 @@
  *   mg_*                 the maps (gate.c)
  *   link_xdp_IFACE       the XDP link of each interface
  *   link_sock_state      the tp_btf/inet_sock_set_state link
+ *   link_sock_state2     its twin (two tracers: see bpf/gate.bpf.c, sock_state())
  * The pin dir itself is the lock: a running daemon holds flock(LOCK_EX) on
  * it, so a second `run` and a `detach` refuse while it is alive.
  *
@@ -86,7 +87,7 @@ struct daemon {
 	enum attach_mode mode;
 	bool dry_run;
 	bool config_given;       /* -c on the command line */
-	struct bpf_link *sock_link;
+	struct bpf_link *sock_link[2]; /* mg_sock_state and its twin */
 	int lock_fd;
 	struct ring_buffer *rb;
 	struct metrics *metrics;
@@ -95,7 +96,8 @@ struct daemon {
 	struct sweep sweeps[4];
 };
 
-static int remove_pins(const char *dir, int *count);
+static int remove_pins(const char *dir, int *count, char *left, size_t left_len, int *n_left);
+static void warn_reset_veth(struct daemon *d);
 
 /* ---- small helpers ---- */
 
@@ -395,6 +397,8 @@ static void reload(struct daemon *d)
 		pr_err("msg=\"config reload failed, keeping the config in effect\"");
 		goto out;
 	}
+	if (d->set->cfg.action != prev->cfg.action)
+		warn_reset_veth(d);
 	if (crowdsec_settings_changed(prev, d->set)) {
 		/* a new bouncer starts with a full answer, which removes what
 		 * the old one had and the new set has not */
@@ -543,36 +547,47 @@ static int attach_iface(struct daemon *d, struct iface *ifc)
 }
 
 /* A new tracing link replaces the pinned one; the old one goes last. */
-static int attach_sock_state(struct daemon *d)
+static int attach_tracer(struct daemon *d, int i, struct bpf_program *prog, const char *name)
 {
 	char pin[PATH_MAX];
 	int old, err;
 
-	if (pin_path(pin, d->gate.pin_dir, MG_PIN_LINK_SOCK_STATE, ""))
+	if (pin_path(pin, d->gate.pin_dir, name, ""))
 		return -ENAMETOOLONG;
 	old = bpf_obj_get(pin);
-	d->sock_link = bpf_program__attach_trace(d->gate.skel->progs.mg_sock_state);
-	if (!d->sock_link) {
+	d->sock_link[i] = bpf_program__attach_trace(prog);
+	if (!d->sock_link[i]) {
 		err = -errno;
-		pr_err("msg=\"cannot attach the TCP state tracer\" err=\"%s\"", strerror(-err));
+		pr_err("msg=\"cannot attach the TCP state tracer\" prog=%s err=\"%s\"", bpf_program__name(prog),
+		       strerror(-err));
 		if (old >= 0)
 			close(old);
 		return err;
 	}
 	if (old >= 0)
 		unlink(pin);
-	err = bpf_link__pin(d->sock_link, pin);
+	err = bpf_link__pin(d->sock_link[i], pin);
 	if (old >= 0)
 		close(old); /* the earlier run's tracer goes away here */
 	if (err) {
 		pr_err("msg=\"cannot pin the TCP state tracer\" pin=%s err=\"%s\"", pin, strerror(-err));
-		bpf_link__destroy(d->sock_link);
-		d->sock_link = NULL;
+		bpf_link__destroy(d->sock_link[i]);
+		d->sock_link[i] = NULL;
 		return err;
 	}
 	if (old >= 0)
-		pr_info("msg=\"TCP state tracer replaced\" link_id=%u", fd_id(bpf_link__fd(d->sock_link)));
+		pr_info("msg=\"TCP state tracer replaced\" prog=%s link_id=%u", bpf_program__name(prog),
+			fd_id(bpf_link__fd(d->sock_link[i])));
 	return 0;
+}
+
+/* The tracer is two identical programs (bpf/gate.bpf.c, sock_state()): the
+ * kernel skips a tracing program that is already running on the CPU, and
+ * the twin sees what the other was skipped for. */
+static int attach_sock_state(struct daemon *d)
+{
+	return attach_tracer(d, 0, d->gate.skel->progs.mg_sock_state, MG_PIN_LINK_SOCK_STATE) ?:
+	       attach_tracer(d, 1, d->gate.skel->progs.mg_sock_state2, MG_PIN_LINK_SOCK_STATE2);
 }
 
 /* At exit: detach the XDP links (all, or only those this run created) or
@@ -595,8 +610,10 @@ static void release_links(struct daemon *d, bool detach, bool only_created)
 		close(ifc->link_fd);
 		ifc->link_fd = -1;
 	}
-	bpf_link__destroy(d->sock_link); /* closes our fd; the pin keeps it */
-	d->sock_link = NULL;
+	for (int i = 0; i < 2; i++) {
+		bpf_link__destroy(d->sock_link[i]); /* closes our fd; the pin keeps it */
+		d->sock_link[i] = NULL;
+	}
 }
 
 /* XDP links an earlier run pinned for interfaces this run does not gate
@@ -620,6 +637,19 @@ static void warn_other_links(struct daemon *d)
 	}
 	if (dh)
 		closedir(dh);
+}
+
+/* action = reset on a veth: say when the RSTs may be lost */
+static void warn_reset_veth(struct daemon *d)
+{
+	char note[320];
+
+	if (d->set->cfg.action != MG_ACTION_RESET)
+		return;
+	for (int i = 0; i < d->n_ifs; i++)
+		if (reset_veth_note(d->ifs[i].ifindex, !strcmp(xdp_mode_name(d->ifs[i].ifindex), "generic"),
+				    note, sizeof(note)))
+			pr_warn("msg=\"%s\" iface=%s", note, d->ifs[i].name);
 }
 
 /* ---- events ---- */
@@ -741,6 +771,29 @@ static void check_links(struct daemon *d)
 	}
 }
 
+/* ---- least privilege ---- */
+
+/* Loaded and attached: load the census iterator now (it needs CAP_BPF and
+ * CAP_PERFMON; the metrics thread, which uses it, keeps nothing), then keep
+ * MG_RUNTIME_CAPS only. Threads started later inherit that; the DNSBL thread
+ * (already running) drops all of its own. */
+static void drop_privileges(struct daemon *d)
+{
+	char before[256], after[256];
+	uint64_t was = caps_effective();
+	struct census c;
+	int err;
+
+	census_read(&d->gate, &c);
+	err = caps_limit(MG_RUNTIME_CAPS);
+	if (err) {
+		pr_warn("msg=\"cannot drop capabilities; running with all it has\" err=\"%s\"", strerror(-err));
+		return;
+	}
+	pr_info("msg=\"capabilities dropped\" kept=%s before=%s", caps_names(caps_effective(), after, sizeof(after)),
+		caps_names(was, before, sizeof(before)));
+}
+
 /* ---- the command ---- */
 
 static int parse_run_args(struct daemon *d, int argc, char **argv)
@@ -818,6 +871,23 @@ static int setup_signals(sigset_t *set)
 	return signalfd(-1, set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
+/* The loop drains the event ring buffer: each tick it tells the data path
+ * so (mg_ctl.alive_until_ns); once that runs out (the daemon died, hangs, or
+ * stopped with keep_attached = yes), the data path asks no DNSBL question
+ * and holds nothing (pass_unasked). */
+static void heartbeat(struct daemon *d, uint64_t now)
+{
+	struct mg_ctl ctl = { 0 };
+	char dur[32];
+
+	gate_read_ctl(&d->gate, &ctl);
+	if (ctl.alive_until_ns && ctl.alive_until_ns < now && d->rt.dnsbl)
+		pr_warn("msg=\"the heartbeat ran out: the data path skipped the DNSBL step (pass_unasked)\" for=%s",
+			format_duration(now - ctl.alive_until_ns, dur, sizeof(dur)));
+	if (gate_heartbeat(&d->gate, now + MG_HEARTBEAT_NS))
+		pr_warn("msg=\"cannot write the heartbeat into %s\" err=\"%s\"", MG_MAP_CTL, strerror(errno));
+}
+
 /* systemd's status line (systemctl status): the interfaces, and the
  * CrowdSec bouncer's state when it runs; sent with READY=1 at start
  * (ready), then whenever it changes */
@@ -868,6 +938,7 @@ static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
 	}
 	now = now_boot_ns();
 	if (now >= *next_tick) {
+		heartbeat(d, now);
 		for (int i = 0; i < 4; i++)
 			sweep_tick(d, &d->sweeps[i], now);
 		check_links(d);
@@ -983,6 +1054,9 @@ int do_run(int argc, char **argv)
 		goto out;
 	}
 	d->set->max_sources = sizes.max_sources;
+	err = run_config_record(opts.pin_dir, r > 0 ? NULL : opts.config);
+	if (err)
+		pr_warn("msg=\"cannot record the config path for the CLI\" err=\"%s\"", strerror(-err));
 	d->rt.gate = &d->gate;
 	d->rt.start_ns = now_boot_ns();
 	if (dnsbl_wanted(d->set)) {
@@ -994,6 +1068,9 @@ int do_run(int argc, char **argv)
 		fail(EXIT_FAIL, "cannot apply the configuration");
 		goto out;
 	}
+	/* the first heartbeat before the program is attached: questions sent
+	 * from now on wait in the ring buffer for the loop, seconds away */
+	heartbeat(d, now_boot_ns());
 
 	for (int i = 0; i < d->n_ifs; i++) {
 		struct iface *ifc = &d->ifs[i];
@@ -1007,11 +1084,14 @@ int do_run(int argc, char **argv)
 			xdp_mode_name(ifc->ifindex), ifc->adopted ? "adopted" : "new", fd_id(ifc->link_fd));
 	}
 	warn_other_links(d);
+	warn_reset_veth(d);
 	err = attach_sock_state(d);
 	if (err) {
 		fail(EXIT_FAIL, "cannot attach the TCP state tracer: %s", strerror(-err));
 		goto out_links;
 	}
+
+	drop_privileges(d);
 
 	d->rb = ring_buffer__new(d->gate.fd[GM_EVENTS], on_event, d, NULL);
 	ep = epoll_create1(EPOLL_CLOEXEC);
@@ -1048,6 +1128,9 @@ int do_run(int argc, char **argv)
 		code = EXIT_OK;
 	}
 	sd_notify(0, "STOPPING=1");
+	gate_heartbeat(&d->gate, 0); /* nobody drains the ring buffer from now on */
+	if (d->rt.dnsbl)
+		pr_info("msg=\"DNSBL step off until a daemon runs again (unknown sources pass unasked)\"");
 	detach = !d->set->keep_attached;
 	if (!detach)
 		pr_info("msg=\"leaving the program attached (keep_attached = yes)\"");
@@ -1060,9 +1143,10 @@ out_links:
 	release_links(d, true, true);
 out:
 	if (!started && !pinned) { /* the maps were new: unpin them too */
-		int n = 0;
+		int n = 0, n_left;
+		char left[512];
 
-		remove_pins(opts.pin_dir, &n);
+		remove_pins(opts.pin_dir, &n, left, sizeof(left), &n_left);
 	}
 	crowdsec_stop(d->crowdsec);
 	metrics_stop(d->metrics);
@@ -1105,32 +1189,44 @@ static uint32_t remove_link(const char *path)
 	return id;
 }
 
-/* Remove every pin under dir (a bpf filesystem), then dir. */
-static int remove_pins(const char *dir, int *count)
+/* Remove mailgate's pins under dir (gate_pin_is_ours()), then dir when
+ * nothing else is left in it. Anything else (another program's pin, a
+ * folder) stays; its names go into left ("a, b/", "" when none) and
+ * *n_left counts them. */
+static int remove_pins(const char *dir, int *count, char *left, size_t left_len, int *n_left)
 {
 	DIR *dh = opendir(dir);
 	struct dirent *e;
 	char path[PATH_MAX];
+	size_t off = 0;
 	int err = 0;
 
+	if (left_len)
+		left[0] = 0;
+	*n_left = 0;
 	if (!dh)
 		return -errno;
 	while ((e = readdir(dh))) {
+		bool ours = e->d_type != DT_DIR && gate_pin_is_ours(e->d_name);
+
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		if (pin_path(path, dir, e->d_name, "")) {
-			err = -ENAMETOOLONG;
+		if (!ours) {
+			(*n_left)++;
+			if (off < left_len)
+				off += snprintf(left + off, left_len - off, "%s%s%s", off ? ", " : "",
+						e->d_name, e->d_type == DT_DIR ? "/" : "");
 			continue;
 		}
-		if (e->d_type == DT_DIR)
-			err = remove_pins(path, count) ?: err;
+		if (pin_path(path, dir, e->d_name, ""))
+			err = -ENAMETOOLONG;
 		else if (unlink(path))
 			err = -errno;
 		else
 			(*count)++;
 	}
 	closedir(dh);
-	if (rmdir(dir) && !err)
+	if (!*n_left && rmdir(dir) && !err)
 		err = -errno;
 	return err;
 }
@@ -1139,7 +1235,8 @@ int do_detach(int argc, char **argv)
 {
 	const char *want[MAX_IFACES];
 	char names[256][NAME_MAX + 1], path[PATH_MAX];
-	int n_want = 0, n_names = 0, holder = 0, lock_fd, removed = 0, left = 0, err = 0;
+	int n_want = 0, n_names = 0, holder = 0, lock_fd, removed = 0, left = 0, err = 0, n_foreign = 0;
+	char foreign[1024] = "";
 	struct json_object *doc = NULL, *list = NULL;
 	struct dirent *e;
 	DIR *dh;
@@ -1236,11 +1333,18 @@ int do_detach(int argc, char **argv)
 	}
 	if (!left) {
 		/* the last interface: the tracer, the maps and the pin dir go too */
-		if (!pin_path(path, opts.pin_dir, MG_PIN_LINK_SOCK_STATE, "") && !access(path, F_OK)) {
-			remove_link(path);
-			removed++;
+		static const char *const tracers[] = { MG_PIN_LINK_SOCK_STATE, MG_PIN_LINK_SOCK_STATE2 };
+
+		for (int i = 0; i < 2; i++) {
+			if (!pin_path(path, opts.pin_dir, tracers[i], "") && !access(path, F_OK)) {
+				remove_link(path);
+				removed++;
+			}
 		}
-		err = remove_pins(opts.pin_dir, &removed);
+		err = remove_pins(opts.pin_dir, &removed, foreign, sizeof(foreign), &n_foreign);
+		if (n_foreign)
+			fprintf(stderr, "mailgate: warning: left in place under %s, not mailgate's: %s\n",
+				opts.pin_dir, foreign);
 	}
 	close(lock_fd);
 	if (err) {
@@ -1249,9 +1353,13 @@ int do_detach(int argc, char **argv)
 	}
 	if (doc) {
 		json_object_object_add(doc, "pins_removed", json_object_new_int(removed));
-		json_object_object_add(doc, "pin_dir_removed", json_object_new_boolean(!left));
+		json_object_object_add(doc, "pin_dir_removed", json_object_new_boolean(!left && !n_foreign));
+		json_object_object_add(doc, "foreign_left", json_object_new_int(n_foreign));
 		json_object_object_add(doc, "interfaces_left", json_object_new_int(left));
 		json_out(doc);
+	} else if (!left && n_foreign) {
+		printf("removed %d pins; %s stays (%d entries that are not mailgate's)\n", removed, opts.pin_dir,
+		       n_foreign);
 	} else if (!left) {
 		printf("removed %d pins and %s\n", removed, opts.pin_dir);
 	} else {

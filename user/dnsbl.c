@@ -271,10 +271,12 @@ static void zone_failed(struct dnsbl *d, struct zone_state *z, const struct dnsb
 	char detail[160];
 
 	if (r == DR_REFUSAL_CODE || r == DR_GARBAGE) {
-		if (ans->n)
+		if (ans->bad)
 			snprintf(detail, sizeof(detail), "%s: answer %u.%u.%u.%u", dnsbl_result_names[r],
-				 ans->a[0] >> 24, (ans->a[0] >> 16) & 255, (ans->a[0] >> 8) & 255,
-				 ans->a[0] & 255);
+				 ans->bad >> 24, (ans->bad >> 16) & 255, (ans->bad >> 8) & 255,
+				 ans->bad & 255);
+		else if (ans->n > 0)
+			snprintf(detail, sizeof(detail), "%s: %d A records", dnsbl_result_names[r], ans->n);
 		else
 			snprintf(detail, sizeof(detail), "%s: %s", dnsbl_result_names[r],
 				 ares_strerror(ans->ares_status));
@@ -553,6 +555,13 @@ static void take_reload(struct dnsbl *d)
 static void *thread_main(void *arg)
 {
 	struct dnsbl *d = arg;
+	int err;
+
+	/* it parses what resolvers send: no capability at all (the maps it
+	 * writes are open already) */
+	err = caps_limit(0);
+	if (err)
+		pr_warn("msg=\"DNSBL: cannot drop capabilities\" err=\"%s\"", strerror(-err));
 
 	while (!LOAD(d->stop)) {
 		uint64_t now = now_boot_ns(), next;

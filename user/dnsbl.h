@@ -11,7 +11,8 @@
 #define DNSBL_MAX_SITES   32
 #define DNSBL_MAX_ZONES   32
 #define DNSBL_MAX_ALT     8     /* ';'-separated filter alternatives per site */
-#define DNSBL_MAX_ANSWERS 8     /* A records kept per answer */
+#define DNSBL_MAX_ANSWERS 32    /* A records scored per answer: more is garbage (a
+				 * 512-byte UDP reply holds at most 31) */
 #define DNSBL_ZONE_LEN    189   /* 253 minus the 64 characters of an IPv6 nibble prefix */
 #define DNSBL_SITE_LEN    256
 #define DNSBL_MAX_WEIGHT  1000000
@@ -73,6 +74,8 @@ struct dnsbl_answer {
 	int n;                     /* A records */
 	uint32_t a[DNSBL_MAX_ANSWERS]; /* host order */
 	uint32_t ttl;              /* seconds: min of the A records; 0 when none */
+	uint32_t bad;              /* the first refusal code (or address outside 127/8)
+				    * that made it an error; 0 when none */
 	int ares_status;
 };
 void dnsbl_answer_parse(int status, const unsigned char *abuf, int alen, struct dnsbl_answer *ans);

@@ -82,7 +82,17 @@ static int parse_i32(const char *s, int32_t *out)
 static int load_settings(struct mg_settings *s, const char *cfg, bool overrides)
 {
 	const char *path = cfg ? cfg : opts.config;
+	static char running[PATH_MAX];
 	char err[512];
+
+	/* without -c: the file the daemon on this pin dir runs with */
+	if (!cfg && !run_config_read(opts.pin_dir, running, sizeof(running))) {
+		if (!running[0]) { /* it runs on the built-in defaults */
+			config_defaults(s);
+			return 0;
+		}
+		path = cfg = running;
+	}
 
 	config_defaults(s);
 	if (cfg || access(path, F_OK) == 0 || !overrides) {

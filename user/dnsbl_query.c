@@ -23,8 +23,8 @@ bool dnsbl_is_refusal_code(uint32_t a)
 
 void dnsbl_answer_parse(int status, const unsigned char *abuf, int alen, struct dnsbl_answer *ans)
 {
-	struct ares_addrttl t[DNSBL_MAX_ANSWERS];
-	int n = DNSBL_MAX_ANSWERS;
+	struct ares_addrttl *t;
+	int n;
 
 	memset(ans, 0, sizeof(*ans));
 	ans->ares_status = status;
@@ -57,32 +57,54 @@ void dnsbl_answer_parse(int status, const unsigned char *abuf, int alen, struct 
 		ans->result = DR_GARBAGE;
 		return;
 	}
+	/* room for every A record the reply can hold (each takes at least 15
+	 * bytes), so that none is left unread */
+	n = alen / 15 + 1;
+	t = calloc(n, sizeof(*t));
+	if (!t) {
+		ans->result = DR_GARBAGE;
+		return;
+	}
 	status = ares_parse_a_reply(abuf, alen, NULL, t, &n);
 	if (status == ARES_ENODATA) {
+		free(t);
 		ans->result = DR_CLEAN;
 		return;
 	}
 	if (status != ARES_SUCCESS || n <= 0) {
+		free(t);
 		ans->result = DR_GARBAGE;
 		ans->ares_status = status;
 		return;
 	}
 	ans->result = DR_CLEAN;
-	ans->n = n;
+	ans->n = n < DNSBL_MAX_ANSWERS ? n : DNSBL_MAX_ANSWERS;
 	for (int i = 0; i < n; i++) {
 		uint32_t a = ntohl(t[i].ipaddr.s_addr);
 		uint32_t ttl = t[i].ttl > 0 ? (uint32_t)t[i].ttl : 0;
 
-		ans->a[i] = a;
+		if (i < DNSBL_MAX_ANSWERS)
+			ans->a[i] = a;
 		if (i == 0 || ttl < ans->ttl)
 			ans->ttl = ttl;
 		/* a refusal code anywhere taints the whole answer; so does an
 		 * address outside 127.0.0.0/8 (a hijacking resolver) */
-		if (dnsbl_is_refusal_code(a))
+		if (dnsbl_is_refusal_code(a)) {
+			if (ans->result != DR_REFUSAL_CODE)
+				ans->bad = a;
 			ans->result = DR_REFUSAL_CODE;
-		else if ((a >> 24) != 127 && ans->result != DR_REFUSAL_CODE)
+		} else if ((a >> 24) != 127 && ans->result == DR_CLEAN) {
 			ans->result = DR_GARBAGE;
+			ans->bad = a;
+		}
 	}
+	/* more codes than can be scored (a plain UDP reply holds at most 31):
+	 * not a DNSBL's answer; never scored on a part of it */
+	if (n > DNSBL_MAX_ANSWERS && ans->result == DR_CLEAN) {
+		ans->result = DR_GARBAGE;
+		ans->bad = 0;
+	}
+	free(t);
 }
 
 /* ---- resolvers ---- */

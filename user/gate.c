@@ -6,12 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/membarrier.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "mailgate.h"
 #include "gate.skel.h"
+#include "crowdsec.h"
 #include "lists.h"
 
 const char *const gate_map_names[GM_MAX] = {
@@ -23,6 +27,7 @@ const char *const gate_map_names[GM_MAX] = {
 	[GM_VERIFIED] = MG_MAP_VERIFIED,   [GM_COUNTERS] = MG_MAP_COUNTERS,
 	[GM_GLOBAL] = MG_MAP_GLOBAL,       [GM_EVENTS] = MG_MAP_EVENTS,
 	[GM_SOCKS] = MG_MAP_SOCKS,         [GM_BAN_QUOTA] = MG_MAP_BAN_QUOTA,
+	[GM_CTL] = MG_MAP_CTL,             [GM_PENDING] = MG_MAP_PENDING,
 	[GM_LISTS] = MG_MAP_LISTS,
 };
 
@@ -37,6 +42,42 @@ const char *const mg_class_names[MG_CLASS_MAX] = {
 	MG_CLASSES(MG_X)
 #undef MG_X
 };
+
+/* Pins mailgate makes besides the BPF object's maps (those pinned by name,
+ * found in the object itself): every module that pins something under the
+ * pin dir names it here, so that `detach` removes it and nothing else.
+ * A name ending in '*' is a prefix. */
+static const char *const gate_user_pins[] = {
+	MG_PIN_LINK_XDP "*", MG_PIN_LINK_SOCK_STATE, MG_PIN_LINK_SOCK_STATE2, MG_MAP_DNSBL_CACHE, MG_MAP_DNSBL_ZONES,
+	MG_PIN_RUN_CONFIG, MG_MAP_CROWDSEC,
+};
+
+static bool name_matches(const char *pattern, const char *name)
+{
+	size_t n = strlen(pattern);
+
+	if (n && pattern[n - 1] == '*')
+		return !strncmp(pattern, name, n - 1) && name[n - 1];
+	return !strcmp(pattern, name);
+}
+
+bool gate_pin_is_ours(const char *name)
+{
+	static struct gate_bpf *obj; /* opened, never loaded: just the map names */
+	struct bpf_map *m;
+
+	for (size_t i = 0; i < sizeof(gate_user_pins) / sizeof(gate_user_pins[0]); i++)
+		if (name_matches(gate_user_pins[i], name))
+			return true;
+	if (!obj)
+		obj = gate_bpf__open();
+	if (!obj)
+		return false;
+	bpf_object__for_each_map(m, obj->obj)
+		if (bpf_map__pin_path(m) && !strcmp(bpf_map__name(m), name))
+			return true;
+	return false;
+}
 
 static int mkdir_p(const char *path)
 {
@@ -87,6 +128,7 @@ int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *size
 	}
 	bpf_map__set_max_entries(skel->maps.mg_src, n);
 	bpf_map__set_max_entries(skel->maps.mg_verdict, n);
+	bpf_map__set_max_entries(skel->maps.mg_pending, n);
 	bpf_map__set_max_entries(skel->maps.mg_ban_quota, quarter);
 	bpf_map__set_max_entries(skel->maps.mg_prefix, quarter);
 	bpf_map__set_max_entries(skel->maps.mg_verified, quarter);
@@ -115,6 +157,8 @@ int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *size
 	g->fd[GM_EVENTS] = bpf_map__fd(skel->maps.mg_events);
 	g->fd[GM_SOCKS] = bpf_map__fd(skel->maps.mg_socks);
 	g->fd[GM_BAN_QUOTA] = bpf_map__fd(skel->maps.mg_ban_quota);
+	g->fd[GM_CTL] = bpf_map__fd(skel->maps.mg_ctl);
+	g->fd[GM_PENDING] = bpf_map__fd(skel->maps.mg_pending);
 	g->fd[GM_LISTS] = bpf_map__fd(skel->maps.mg_lists);
 	return 0;
 }
@@ -141,6 +185,10 @@ int gate_open_pinned(struct gate *g, const char *pin_dir)
 
 void gate_close(struct gate *g)
 {
+	if (g->ctl) {
+		munmap(g->ctl, (size_t)sysconf(_SC_PAGESIZE));
+		g->ctl = NULL;
+	}
 	if (g->skel) {
 		gate_bpf__destroy(g->skel); /* closes the map fds it owns */
 		g->skel = NULL;
@@ -200,21 +248,78 @@ static void prefix_mask(uint32_t bits, uint32_t *mask)
 	}
 }
 
+/* mg_ctl, mmapped: each field is written on its own (config slot by the
+ * config writer, heartbeat by the daemon's loop), never the whole entry */
+static struct mg_ctl *gate_ctl(struct gate *g)
+{
+	void *p;
+
+	if (g->ctl)
+		return g->ctl;
+	if (g->fd[GM_CTL] < 0) {
+		errno = EBADF;
+		return NULL;
+	}
+	p = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_SHARED, g->fd[GM_CTL], 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	g->ctl = p;
+	return g->ctl;
+}
+
+int gate_read_ctl(struct gate *g, struct mg_ctl *c)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_lookup_elem(g->fd[GM_CTL], &zero, c) ? -errno : 0;
+}
+
+/* Wait until every BPF program that may have read the old slot is done:
+ * they run in RCU read-side sections, and MEMBARRIER_CMD_GLOBAL is
+ * synchronize_rcu(). Without it (nohz_full), a generous sleep. */
+static void config_grace_period(void)
+{
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0))
+		usleep(100 * 1000);
+}
+
 int gate_write_config(struct gate *g, const struct mg_config *c)
 {
 	struct mg_config d = *c;
-	uint32_t zero = 0;
+	struct mg_ctl *ctl = gate_ctl(g);
+	uint32_t next;
 
+	if (!ctl)
+		return -errno;
 	prefix_mask(96 + d.prefix_v4, d.mask_v4);
 	prefix_mask(d.prefix_v6, d.mask_v6);
-	return bpf_map_update_elem(g->fd[GM_CONFIG], &zero, &d, BPF_ANY) ? -errno : 0;
+	next = (__atomic_load_n(&ctl->config_slot, __ATOMIC_ACQUIRE) & 1) ^ 1;
+	if (bpf_map_update_elem(g->fd[GM_CONFIG], &next, &d, BPF_ANY))
+		return -errno;
+	__atomic_store_n(&ctl->config_slot, next, __ATOMIC_RELEASE);
+	config_grace_period(); /* the old slot is free for the next write */
+	return 0;
 }
 
 int gate_read_config(struct gate *g, struct mg_config *c)
 {
-	uint32_t zero = 0;
+	struct mg_ctl ctl;
+	int err = gate_read_ctl(g, &ctl);
 
-	return bpf_map_lookup_elem(g->fd[GM_CONFIG], &zero, c) ? -errno : 0;
+	if (err)
+		return err;
+	ctl.config_slot &= 1;
+	return bpf_map_lookup_elem(g->fd[GM_CONFIG], &ctl.config_slot, c) ? -errno : 0;
+}
+
+int gate_heartbeat(struct gate *g, uint64_t until_ns)
+{
+	struct mg_ctl *ctl = gate_ctl(g);
+
+	if (!ctl)
+		return -errno;
+	__atomic_store_n(&ctl->alive_until_ns, until_ns ? until_ns : now_boot_ns(), __ATOMIC_RELEASE);
+	return 0;
 }
 
 void gate_default_ports(uint8_t *ports)

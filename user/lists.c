@@ -50,7 +50,7 @@ struct item {
 static int usage(const struct list_desc *l, FILE *f, int code)
 {
 	fprintf(f, "usage: mailgate %s add %s... [--ttl DUR]\n"
-		   "       mailgate %s del %s...\n"
+		   "       mailgate %s del %s... | --all | --origin ORIGIN\n"
 		   "       mailgate %s list [-a|--all]\n",
 		l->name, l->what, l->name, l->what, l->name);
 	return code;
@@ -159,15 +159,16 @@ static void report(const struct list_desc *l, const char *verb, struct item *ite
 		json_out(o);
 		return;
 	}
-	printf("%s %s: ", l->name, !strcmp(verb, "add") ? "added" : "deleted");
+	/* a summary: stderr, so that stdout stays for entries */
+	fprintf(stderr, "%s %s: ", l->name, !strcmp(verb, "add") ? "added" : "deleted");
 	for (int i = 0; i < n && i < 10; i++)
-		printf("%s%s", i ? ", " : "", item_str(l, &items[i], buf, sizeof(buf)));
+		fprintf(stderr, "%s%s", i ? ", " : "", item_str(l, &items[i], buf, sizeof(buf)));
 	if (n > 10)
-		printf(" and %d more", n - 10);
+		fprintf(stderr, " and %d more", n - 10);
 	if (!strcmp(verb, "add"))
-		printf(" (%s)", ttl_ns ? (snprintf(buf, sizeof(buf), "expires in %s",
-						  format_duration(ttl_ns, d, sizeof(d))), buf) : "never expires");
-	putchar('\n');
+		fprintf(stderr, " (%s)", ttl_ns ? (snprintf(buf, sizeof(buf), "expires in %s",
+							   format_duration(ttl_ns, d, sizeof(d))), buf) : "never expires");
+	fputc('\n', stderr);
 }
 
 static int do_add(const struct list_desc *l, struct gate *g, struct item *items, int n, uint64_t ttl_ns)
@@ -435,11 +436,14 @@ static void list_human(const struct list_desc *l, const struct row *rows, size_t
 			hidden++;
 			continue;
 		}
-		if (!shown++) {
+		if (!shown++) { /* the header: on stdout only for a terminal */
+			FILE *hf = isatty(STDOUT_FILENO) ? stdout : stderr;
+
 			if (ban)
-				printf("%-*s  %-8s  %5s  %-10s  %s\n", w, "ADDRESS", "ORIGIN", "LEVEL", "BANNED", "EXPIRES");
+				fprintf(hf, "%-*s  %-8s  %5s  %-10s  %s\n", w, "ADDRESS", "ORIGIN", "LEVEL", "BANNED", "EXPIRES");
 			else
-				printf("%-*s  %-8s  %s\n", w, "PREFIX", "ORIGIN", "EXPIRES");
+				fprintf(hf, "%-*s  %-8s  %s\n", w, "PREFIX", "ORIGIN", "EXPIRES");
+			fflush(hf);
 		}
 		format_expiry(exp, now, e, sizeof(e));
 		excluded |= row_excluded(l, &rows[i]);
@@ -456,13 +460,14 @@ static void list_human(const struct list_desc *l, const struct row *rows, size_t
 			       origin_name(rows[i].val.rule.origin), e);
 		}
 	}
+	/* notes go to stderr: stdout holds entries only (pipes) */
 	if (!shown)
-		printf("the %s list is empty\n", l->name);
+		fprintf(stderr, "the %s list is empty\n", l->name);
 	if (excluded)
-		printf("(!PREFIX: an exclusion from a zone file; sources in it are not denied)\n");
+		fprintf(stderr, "(!PREFIX: an exclusion from a zone file; sources in it are not denied)\n");
 	if (hidden)
-		printf("(%zu expired %s not shown%s)\n", hidden, hidden == 1 ? "entry" : "entries",
-		       ban ? "; --all shows them: they set the next ban's length" : "");
+		fprintf(stderr, "(%zu expired %s not shown%s)\n", hidden, hidden == 1 ? "entry" : "entries",
+			ban ? "; --all shows them: they set the next ban's length" : "");
 }
 
 static int do_list(const struct list_desc *l, struct gate *g, bool all)
@@ -481,16 +486,107 @@ static int do_list(const struct list_desc *l, struct gate *g, bool all)
 	return EXIT_OK;
 }
 
+/* ---- del --all / del --origin ORIGIN ---- */
+static int origin_parse(const char *s, uint32_t *out)
+{
+	for (uint32_t o = 0; o < MG_ORIGIN_MAX; o++)
+		if (mg_origin_names[o] && !strcmp(s, mg_origin_names[o]))
+			return *out = o, 0;
+	return -EINVAL;
+}
+
+static uint32_t row_origin(const struct list_desc *l, const struct row *r)
+{
+	return l == &lists[LIST_BAN] ? r->val.ban.origin : r->val.rule.origin;
+}
+
+/* the map a row lives in: quota bans in mg_ban_quota, the rest in the list's */
+static int row_fd(const struct list_desc *l, struct gate *g, int fd, const struct row *r)
+{
+	return l == &lists[LIST_BAN] && r->val.ban.origin == MG_ORIGIN_QUOTA ? g->fd[GM_BAN_QUOTA] : fd;
+}
+
+/* Every entry (--all) or those of one origin: all or nothing, as del of
+ * named entries (a delete that fails puts the deleted ones back). */
+static int del_matching_cmd(const struct list_desc *l, bool all, const char *origin_arg, int n,
+			    char **args)
+{
+	char names[256] = "", buf[MG_ADDRSTRLEN + 8];
+	uint32_t origin = 0;
+	size_t nrows, done = 0, hit = 0;
+	struct row *rows;
+	struct gate g;
+	int rc, fd;
+
+	if (n)
+		return fail(EXIT_USAGE, "%s del: give %ss or --all/--origin, not both ('%s')", l->name, l->what,
+			    args[0]);
+	if (origin_arg && origin_parse(origin_arg, &origin)) {
+		for (uint32_t o = 0; o < MG_ORIGIN_MAX; o++)
+			if (mg_origin_names[o])
+				snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+					 names[0] ? ", " : "", mg_origin_names[o]);
+		return fail(EXIT_USAGE, "%s del: unknown origin '%s' (expected one of %s)", l->name, origin_arg,
+			    names);
+	}
+	rc = cli_open_gate(&g);
+	if (rc)
+		return rc;
+	fd = g.fd[l->map];
+	rc = load_rows(l, &g, &rows, &nrows);
+	if (rc) {
+		gate_close(&g);
+		return fail(EXIT_FAIL, "%s del: cannot read %s: %s", l->name, gate_map_names[l->map], strerror(-rc));
+	}
+	for (size_t i = 0; i < nrows; i++) {
+		if (!all && row_origin(l, &rows[i]) != origin)
+			continue;
+		rows[hit++] = rows[i];
+	}
+	for (; done < hit; done++) {
+		if (bpf_map_delete_elem(row_fd(l, &g, fd, &rows[done]), &rows[done].key) && errno != ENOENT) {
+			int err = -errno;
+
+			for (size_t j = 0; j < done; j++)
+				bpf_map_update_elem(row_fd(l, &g, fd, &rows[j]), &rows[j].key, &rows[j].val, BPF_NOEXIST);
+			rc = fail(EXIT_FAIL, "%s del: cannot delete %s: %s (nothing deleted)", l->name,
+				  row_str(l, &rows[done], buf, sizeof(buf)), strerror(-err));
+			break;
+		}
+	}
+	if (!rc) {
+		if (opts.json) {
+			struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+			json_object_object_add(o, "list", json_object_new_string(l->name));
+			json_object_object_add(o, "action", json_object_new_string("del"));
+			json_object_object_add(o, "origin", origin_arg ? json_object_new_string(origin_arg) : NULL);
+			json_object_object_add(o, "count", json_object_new_int64(hit));
+			for (size_t i = 0; i < hit; i++)
+				json_object_array_add(a, json_object_new_string(row_str(l, &rows[i], buf, sizeof(buf))));
+			json_object_object_add(o, "entries", a);
+			json_out(o);
+		} else {
+			fprintf(stderr, "%s deleted: %zu %s%s%s\n", l->name, hit, hit == 1 ? "entry" : "entries",
+				origin_arg ? " of origin " : "", origin_arg ? origin_arg : "");
+		}
+	}
+	free(rows);
+	gate_close(&g);
+	return rc;
+}
+
 static int run_list_cmd(enum list_kind kind, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "ttl", required_argument, NULL, 't' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "origin", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const struct list_desc *l = &lists[kind];
-	const char *ttl_arg = NULL, *verb;
+	const char *ttl_arg = NULL, *origin_arg = NULL, *verb;
 	uint64_t ttl_ns = 0;
 	struct item *items = NULL;
 	struct gate g;
@@ -503,6 +599,9 @@ static int run_list_cmd(enum list_kind kind, int argc, char **argv)
 		switch (opt) {
 		case 't':
 			ttl_arg = optarg;
+			break;
+		case 'o':
+			origin_arg = optarg;
 			break;
 		case 'a':
 			all = true;
@@ -521,8 +620,12 @@ static int run_list_cmd(enum list_kind kind, int argc, char **argv)
 		return fail(EXIT_USAGE, "%s: unknown subcommand '%s' (expected add, del or list)", l->name, verb);
 	if (ttl_arg && strcmp(verb, "add"))
 		return fail(EXIT_USAGE, "%s %s: --ttl only applies to add", l->name, verb);
-	if (all && strcmp(verb, "list"))
-		return fail(EXIT_USAGE, "%s %s: --all only applies to list", l->name, verb);
+	if (all && !strcmp(verb, "add"))
+		return fail(EXIT_USAGE, "%s add: --all only applies to list and del", l->name);
+	if (origin_arg && strcmp(verb, "del"))
+		return fail(EXIT_USAGE, "%s %s: --origin only applies to del", l->name, verb);
+	if (!strcmp(verb, "del") && (all || origin_arg))
+		return del_matching_cmd(l, all, origin_arg, argc - optind, argv + optind);
 	if (ttl_arg && (parse_duration(ttl_arg, &ttl_ns) || ttl_ns == 0))
 		return fail(EXIT_USAGE, "%s add: bad duration '%s' for --ttl (expected e.g. 30s, 10m, 1h, 1d; not 0)",
 			    l->name, ttl_arg);

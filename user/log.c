@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "mailgate.h"
 
@@ -145,13 +146,74 @@ bool log_ratelimited(const char *key, uint64_t interval_ns, enum log_level lvl, 
 	return true;
 }
 
-/* ---- map fill ---- */
+/* ---- map fill ----
+ * Two kinds of maps: those where full means refusal (the lists, and any
+ * hash map that is not LRU): a warning near full; and the LRU maps, where
+ * full only means the oldest entries are recycled: for those, the turnover
+ * (entries leaving per second), estimated from a sample of keys: each check
+ * looks up the keys it sampled at the previous one; the share gone, times
+ * the entries, over the time between, is the rate at which entries are
+ * evicted (or removed). A warning only when that means state lives shorter
+ * than LOG_MAP_SHORT_LIFE_NS. */
+#define TURNOVER_SAMPLE 64
+#define TURNOVER_KEY_MAX 64
+struct turnover {
+	uint8_t keys[TURNOVER_SAMPLE][TURNOVER_KEY_MAX];
+	int n;
+	uint32_t map_id, key_size;
+	uint64_t taken_ns;
+	double per_s;           /* < 0: not known yet */
+};
+static struct turnover turn[GM_MAX];
+static pthread_mutex_t turn_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void turnover_update(int fd, const struct bpf_map_info *info, struct turnover *t, uint64_t entries,
+			    uint64_t now)
+{
+	static uint8_t val[1 << 16];
+	int gone = 0, n = 0;
+
+	if (info->key_size > TURNOVER_KEY_MAX || info->value_size > sizeof(val)) {
+		t->per_s = -1;
+		return;
+	}
+	if (t->n && t->map_id == info->id && now > t->taken_ns) {
+		for (int i = 0; i < t->n; i++)
+			gone += bpf_map_lookup_elem(fd, t->keys[i], val) && errno == ENOENT;
+		t->per_s = (double)gone / t->n * (double)entries / ((double)(now - t->taken_ns) / NSEC_PER_SEC);
+	} else {
+		t->per_s = -1;
+	}
+	/* a new sample: the first keys of a walk (where a key sits in the
+	 * hash table says nothing about its age) */
+	while (n < TURNOVER_SAMPLE &&
+	       !bpf_map_get_next_key(fd, n ? t->keys[n - 1] : NULL, t->keys[n]))
+		n++;
+	t->n = n;
+	t->map_id = info->id;
+	t->key_size = info->key_size;
+	t->taken_ns = now;
+}
+
+bool log_map_turnover(int m, double *per_s)
+{
+	bool known;
+
+	pthread_mutex_lock(&turn_lock);
+	known = m >= 0 && m < GM_MAX && turn[m].map_id && turn[m].per_s >= 0;
+	if (known)
+		*per_s = turn[m].per_s;
+	pthread_mutex_unlock(&turn_lock);
+	return known;
+}
+
 int log_map_fill(struct gate *g)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	static uint64_t last_check_ns;
 	static int over_now;
 	static bool over[GM_MAX];
+	struct bpf_map_info info;
 	struct census c;
 	uint64_t now = now_boot_ns();
 	char key[64];
@@ -172,20 +234,45 @@ int log_map_fill(struct gate *g)
 	over_now = 0;
 	for (int m = 0; m < GM_MAX; m++) {
 		uint64_t pct;
+		bool lru;
 
-		if (!c.counted[m] || !c.capacity[m])
+		if (!c.counted[m] || !c.capacity[m] || map_info(g->fd[m], &info))
 			continue;
+		lru = info.type == BPF_MAP_TYPE_LRU_HASH || info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
 		pct = c.entries[m] * 100 / c.capacity[m];
 		snprintf(key, sizeof(key), "map_full:%s", gate_map_names[m]);
+		if (lru) {
+			double per_s = -1, life;
+
+			pthread_mutex_lock(&turn_lock);
+			turnover_update(g->fd[m], &info, &turn[m], c.entries[m], now);
+			per_s = turn[m].per_s;
+			pthread_mutex_unlock(&turn_lock);
+			if (pct < LOG_MAP_FULL_PCT || per_s <= 0)
+				continue;
+			life = (double)c.entries[m] / per_s;
+			if (life * NSEC_PER_SEC < LOG_MAP_SHORT_LIFE_NS) {
+				over_now++;
+				log_ratelimited(key, LOG_MAP_FULL_EVERY_NS, LOG_LVL_WARN,
+						"msg=\"map full and recycled fast: its entries (rate buckets, bans, verdicts) are forgotten within about a minute; raise max_sources\" map=%s entries=%llu capacity=%u turnover_per_s=%.0f entry_life_s=%.0f",
+						gate_map_names[m], (unsigned long long)c.entries[m], c.capacity[m],
+						per_s, life);
+			} else {
+				log_ratelimited(key, LOG_MAP_FULL_EVERY_NS, LOG_LVL_INFO,
+						"msg=\"map full: the LRU recycles its oldest entries\" map=%s entries=%llu capacity=%u turnover_per_s=%.1f entry_life_s=%.0f",
+						gate_map_names[m], (unsigned long long)c.entries[m], c.capacity[m],
+						per_s, life);
+			}
+			continue;
+		}
 		if (pct >= LOG_MAP_FULL_PCT) {
 			over_now++;
 			over[m] = true;
 			log_ratelimited(key, LOG_MAP_FULL_EVERY_NS, LOG_LVL_WARN,
-					"msg=\"map nearly full: the oldest entries are evicted (or, for a list, new ones refused); raise its size\" map=%s entries=%llu capacity=%u fill_pct=%llu",
+					"msg=\"map nearly full: once full, new entries are refused; raise its size (or trim the list)\" map=%s entries=%llu capacity=%u fill_pct=%llu",
 					gate_map_names[m], (unsigned long long)c.entries[m],
 					c.capacity[m], (unsigned long long)pct);
 		} else if (over[m] && pct < LOG_MAP_FULL_PCT - 10) {
-			/* hysteresis: an LRU map hovering at the mark says it once */
 			over[m] = false;
 			pr_info("msg=\"map fill back to normal\" map=%s entries=%llu capacity=%u fill_pct=%llu",
 				gate_map_names[m], (unsigned long long)c.entries[m], c.capacity[m],

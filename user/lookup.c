@@ -25,6 +25,7 @@ struct lookup {
 	uint32_t reason;
 	char why[STATE_LEN];
 	bool pending;          /* DNSBL verdict pending, policy pass */
+	bool unasked;          /* no DNSBL verdict and nobody to ask (pass_unasked) */
 	struct table *t;
 	struct json_object *steps;
 	int nstep;
@@ -60,10 +61,10 @@ static void step(struct lookup *l, const char *name, struct json_object *detail,
 	vsnprintf(state, sizeof(state), fmt, ap);
 	va_end(ap);
 	if (l->decided)
-		effect = reason >= MG_REASON_MAX ? "" : reason < MG_REASON_FIRST_DROP ? "(PASS, not reached)"
+		effect = reason >= MG_REASON_MAX ? "" : !MG_REASON_DROPS(reason) ? "(PASS, not reached)"
 										   : "(DROP, not reached)";
 	else if (reason < MG_REASON_MAX)
-		effect = reason < MG_REASON_FIRST_DROP ? "PASS" : "DROP";
+		effect = !MG_REASON_DROPS(reason) ? "PASS" : "DROP";
 	else
 		effect = "-";
 	if (!l->decided && reason < MG_REASON_MAX) {
@@ -223,8 +224,34 @@ static void dnsbl_step(struct lookup *l)
 		step(l, "dnsbl", o, MG_REASON_MAX, "", "off (no [dnsbl] sites)");
 		return;
 	}
-	if (bpf_map_lookup_elem(l->g->fd[GM_VERDICT], &l->addr, &v) || v.expires_ns <= l->now) {
+	if (bpf_map_lookup_elem(l->g->fd[GM_VERDICT], &l->addr, &v) || v.expires_ns <= l->now ||
+	    v.state == MG_VERDICT_PENDING) {
+		struct mg_ctl ctl = { 0 };
+		uint64_t until = 0;
+
 		json_object_object_add(o, "verdict", json_object_new_string("none"));
+		gate_read_ctl(l->g, &ctl);
+		if (ctl.alive_until_ns <= l->now) {
+			l->unasked = true;
+			json_object_object_add(o, "daemon_alive", json_object_new_boolean(false));
+			step(l, "dnsbl", o, MG_REASON_MAX, "",
+			     "no verdict, and the daemon shows no sign of life (heartbeat %s): nobody is asked, the SYN goes on (pass_unasked)",
+			     format_expiry(ctl.alive_until_ns, l->now, e, sizeof(e)));
+			return;
+		}
+		if (!bpf_map_lookup_elem(l->g->fd[GM_PENDING], &l->addr, &until) && until > l->now) {
+			format_expiry(until, l->now, e, sizeof(e));
+			json_object_object_add(o, "pending_expires_in_s", jexp(until, l->now));
+			if (l->cfg.pending == MG_PENDING_HOLD) {
+				step(l, "dnsbl", o, MG_REASON_DROP_PENDING, "DNSBL lookup in progress, pending = hold",
+				     "lookup in progress (asked again %s); pending = hold", e);
+			} else {
+				l->pending = true;
+				step(l, "dnsbl", o, MG_REASON_MAX, "", "lookup in progress (asked again %s); pending = %s", e,
+				     policy);
+			}
+			return;
+		}
 		if (l->cfg.pending == MG_PENDING_HOLD) {
 			step(l, "dnsbl", o, MG_REASON_DROP_PENDING, "DNSBL verdict not in yet, pending = hold",
 			     "no verdict: the SYN asks for a lookup; pending = hold");
@@ -248,16 +275,6 @@ static void dnsbl_step(struct lookup *l)
 	case MG_VERDICT_ALLOWED:
 		snprintf(why, sizeof(why), "DNSWL: score %d, skips the quotas", v.score);
 		step(l, "dnsbl", o, MG_REASON_PASS_DNSWL, why, "allowlisted, score %d, verdict expires %s", v.score, e);
-		break;
-	case MG_VERDICT_PENDING:
-		if (l->cfg.pending == MG_PENDING_HOLD) {
-			step(l, "dnsbl", o, MG_REASON_DROP_PENDING, "DNSBL lookup in progress, pending = hold",
-			     "lookup in progress (asked again %s); pending = hold", e);
-		} else {
-			l->pending = true;
-			step(l, "dnsbl", o, MG_REASON_MAX, "", "lookup in progress (asked again %s); pending = %s", e,
-			     policy);
-		}
 		break;
 	default:
 		step(l, "dnsbl", o, MG_REASON_MAX, "", "clean, score %d (threshold %d), verdict expires %s", v.score,
@@ -530,15 +547,16 @@ int do_lookup(int argc, char **argv)
 	prefix_step(&l);
 	concurrent_steps(&l);
 	if (!l.decided) {
-		l.reason = l.pending ? MG_REASON_PASS_PENDING : MG_REASON_PASS_OK;
-		snprintf(l.why, sizeof(l.why), "%s", l.pending ? "passed every check; DNSBL verdict pending, pending = pass"
-							  : "passed every check");
+		l.reason = l.unasked ? MG_REASON_PASS_UNASKED : l.pending ? MG_REASON_PASS_PENDING : MG_REASON_PASS_OK;
+		snprintf(l.why, sizeof(l.why), "%s",
+			 l.unasked ? "passed every check; no DNSBL verdict and nobody to ask" :
+			 l.pending ? "passed every check; DNSBL verdict pending, pending = pass" : "passed every check");
 	}
 	{
 		struct mg_global gl = { 0 };
 
 		bpf_map_lookup_elem(g.fd[GM_GLOBAL], &zero, &gl);
-		if (gl.flood_mode && l.reason < MG_REASON_FIRST_DROP && l.reason != MG_REASON_PASS_ALLOW &&
+		if (gl.flood_mode && !MG_REASON_DROPS(l.reason) && l.reason != MG_REASON_PASS_ALLOW &&
 		    l.reason != MG_REASON_PASS_NOT_GATED && l.reason != MG_REASON_PASS_DNSWL) {
 			uint64_t seen;
 
@@ -547,7 +565,7 @@ int do_lookup(int argc, char **argv)
 		}
 	}
 
-	bool drop = l.reason >= MG_REASON_FIRST_DROP;
+	bool drop = MG_REASON_DROPS(l.reason);
 	bool observe = l.cfg.mode == MG_MODE_OBSERVE;
 	const char *verdict = !drop ? "PASS" : observe ? "PASS (observe mode; counted as a drop)" :
 			      l.cfg.action == MG_ACTION_RESET ? "DROP with a RST" : "DROP";

@@ -37,23 +37,37 @@ const char *log_text(char *buf, size_t len, const char *fmt, va_list ap);
  * the last one printed. Thread-safe; true when the line was printed. */
 bool log_ratelimited(const char *key, uint64_t interval_ns, enum log_level lvl,
 		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Warn about maps at or over LOG_MAP_FULL_PCT % of their capacity (an LRU map
- * that full evicts state: bans, buckets, verdicts), at most once per
- * LOG_MAP_FULL_EVERY_NS per map, and say when one is back under. The daemon
- * calls it every few seconds; it counts at most every LOG_MAP_FILL_CHECK_NS.
- * Returns how many maps are over, or -errno. */
+/* Warn about maps where full means refusal (the lists; any map that is not
+ * LRU) at or over LOG_MAP_FULL_PCT % of their capacity, and say when one is
+ * back under. For LRU maps (full = the oldest entries are recycled) estimate
+ * the turnover instead (log_map_turnover()); when full, say so at info
+ * level, and warn only when entries live shorter than LOG_MAP_SHORT_LIFE_NS.
+ * At most once per LOG_MAP_FULL_EVERY_NS per map. The daemon calls it every
+ * few seconds; it counts at most every LOG_MAP_FILL_CHECK_NS. Returns how
+ * many maps are warned about, or -errno. */
 #define LOG_MAP_FULL_PCT       90
 #define LOG_MAP_FULL_EVERY_NS  (600 * NSEC_PER_SEC)
 #define LOG_MAP_FILL_CHECK_NS  (10 * NSEC_PER_SEC)
+#define LOG_MAP_SHORT_LIFE_NS  (60 * NSEC_PER_SEC)
 struct gate;
 int log_map_fill(struct gate *g);
+/* the last turnover estimate of an LRU map (entries evicted or removed per
+ * second, from 64 sampled keys between two checks); false when not known */
+bool log_map_turnover(int map /* enum gate_map */, double *per_s);
 
 /* ---- util.c: parsing and formatting of user values ---- */
 /* All parsers return 0 or -EINVAL and never print. */
 int parse_addr(const char *s, struct mg_addr *out);                 /* IPv4 or IPv6 */
 int parse_cidr(const char *s, struct mg_lpm_key *out);              /* addr[/len]; host bits must be 0 */
 int parse_duration(const char *s, uint64_t *ns);                    /* 30s 10m 1h 1d, plain = seconds */
-int parse_rate(const char *s, uint64_t *interval_ns);               /* 10/s 600/m 100/h; 0 = off */
+/* 10/s 600/m 100/h, 0 = off; the interval (1/rate) 1 ns .. MG_RATE_MAX_INTERVAL_NS */
+int parse_rate(const char *s, uint64_t *interval_ns);
+#define MG_RATE_MAX_INTERVAL_NS (365 * 86400 * NSEC_PER_SEC) /* one per 365 days */
+/* a token bucket's burst × interval: at most 2^62 ns (146 years), so that
+ * the data path's sums of times never wrap */
+#define MG_RATE_MAX_SPAN_NS (1ULL << 62)
+/* 0 when burst × interval_ns fits MG_RATE_MAX_SPAN_NS (an interval of 0 = off fits) */
+int rate_span_check(uint64_t interval_ns, uint32_t burst);
 int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out);
 bool addr_is_v4(const struct mg_addr *a);
 /* "192.0.2.1" / "2001:db8::1"; buf at least MG_ADDRSTRLEN */
@@ -67,7 +81,7 @@ uint64_t now_boot_ns(void);                                          /* the cloc
 enum gate_map {
 	GM_CONFIG, GM_PORTS, GM_ALLOW, GM_DENY, GM_BAN, GM_VERDICT, GM_SRC, GM_PREFIX,
 	GM_CONN, GM_CLASS_CONN, GM_VERIFIED, GM_COUNTERS, GM_GLOBAL, GM_EVENTS, GM_SOCKS,
-	GM_BAN_QUOTA,
+	GM_BAN_QUOTA, GM_CTL, GM_PENDING,
 	GM_LISTS,
 	GM_MAX
 };
@@ -81,6 +95,19 @@ extern const char *const gate_map_names[GM_MAX];
 /* links pinned under the pin dir by `mailgate run` (daemon.c) */
 #define MG_PIN_LINK_XDP        "link_xdp_"       /* + interface name, one per interface */
 #define MG_PIN_LINK_SOCK_STATE "link_sock_state" /* tp_btf/inet_sock_set_state */
+#define MG_PIN_LINK_SOCK_STATE2 "link_sock_state2" /* its twin (bpf/gate.bpf.c, sock_state()) */
+
+/* runinfo.c: the config file the daemon runs with, pinned as an array map
+ * (one entry, the absolute path; "" = the built-in defaults) */
+#define MG_PIN_RUN_CONFIG "mg_run_config"
+int run_config_record(const char *pin_dir, const char *config); /* config NULL: defaults */
+/* 0 with the path in buf; -ENOENT when no daemon recorded one */
+int run_config_read(const char *pin_dir, char *buf, size_t len);
+
+/* true when a pin named name (an entry of the pin dir) is one mailgate makes:
+ * the BPF object's maps pinned by name, the links above, the DNSBL cache
+ * maps (gate.c's one list of them). */
+bool gate_pin_is_ours(const char *name);
 
 struct gate_sizes {
 	uint32_t max_sources; /* mg_src, mg_verdict; mg_ban_quota, mg_prefix, mg_verified get 1/4 */
@@ -91,6 +118,7 @@ struct gate {
 	struct gate_bpf *skel; /* NULL when only the pinned maps were opened */
 	char pin_dir[PATH_MAX];
 	int fd[GM_MAX];        /* map fds, -1 when not open */
+	struct mg_ctl *ctl;    /* mg_ctl mmapped on first write (gate_ctl), else NULL */
 };
 
 /* Open and load the programs; maps are pinned under pin_dir by name and
@@ -101,8 +129,17 @@ int gate_open_pinned(struct gate *g, const char *pin_dir);
 void gate_close(struct gate *g);
 /* Fill an mg_config with the documented defaults. */
 void gate_default_config(struct mg_config *c);
+/* Write c into the mg_config slot not in effect, flip mg_ctl.config_slot to
+ * it and wait until no packet can still be reading the old one (an RCU grace
+ * period): the data path never sees a half-written config. */
 int gate_write_config(struct gate *g, const struct mg_config *c);
+/* The config in effect (the slot mg_ctl names). */
 int gate_read_config(struct gate *g, struct mg_config *c);
+/* The daemon's heartbeat: the data path asks DNSBL questions until
+ * until_ns (CLOCK_BOOTTIME); 0 = now (nobody answers). */
+int gate_heartbeat(struct gate *g, uint64_t until_ns);
+/* mg_ctl as it is now (config slot, heartbeat) */
+int gate_read_ctl(struct gate *g, struct mg_ctl *c);
 /* ports[p] = class, for all 65536 ports (0 = not gated) */
 int gate_write_ports(struct gate *g, const uint8_t *ports);
 /* the default gated ports: smtp 25, submission 465 587, imap 143 993, pop3 110 995 */
@@ -150,6 +187,24 @@ void map_dump_free(struct map_dump *d);
 /* Number of entries (map_walk; max_entries for arrays) and the capacity;
  * < 0 on error. For all the gate's maps at once, census_read() is faster. */
 long map_count(int fd, uint32_t *max_entries);
+
+/* ---- veth.c: action = reset on a veth ---- */
+/* NULL when a natively attached program's RSTs reach the wire (not a veth,
+ * generic mode, or a peer in this namespace that runs an XDP program); else
+ * why they may not, in buf */
+const char *reset_veth_note(int ifindex, bool generic, char *buf, size_t len);
+
+/* ---- caps.c: least privilege (capabilities are per thread) ---- */
+/* what the daemon's main thread keeps once loaded and attached: maps and
+ * programs (a DNSBL zone added by a reload creates its cache maps), the
+ * census iterator, links; the DNSBL and metrics threads keep nothing */
+#define MG_RUNTIME_CAPS ((1ULL << 39 /* CAP_BPF */) | (1ULL << 38 /* CAP_PERFMON */) | \
+			 (1ULL << 12 /* CAP_NET_ADMIN */))
+/* Keep only keep (a mask of 1 << CAP_*) in the calling thread: effective,
+ * permitted and bounding sets; inheritable and ambient emptied. 0 or -errno. */
+int caps_limit(uint64_t keep);
+uint64_t caps_effective(void);                              /* the calling thread's */
+const char *caps_names(uint64_t set, char *buf, size_t len); /* "bpf,perfmon,net_admin" */
 
 /* ---- main.c: global options (may stand anywhere on the command line) ---- */
 struct mg_opts {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Prometheus /metrics on [metrics] listen, served by libmicrohttpd from its
  * own thread: the daemon's event loop never waits on a client. Slow or
- * malformed clients are libmicrohttpd's to handle (bounded connections, per
- * address too, an idle timeout); a scrape reads the pinned maps directly, so
+ * malformed clients are bounded (connections in all and per address, the
+ * stalest closed to make room; an idle timeout); a scrape reads the pinned maps directly, so
  * counters never go backwards across a daemon restart. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,8 +18,9 @@
 #include "mailgate.h"
 #include "crowdsec.h"
 
-#define HTTP_MAX_CONNS     64  /* all clients together */
-#define HTTP_MAX_PER_ADDR  16  /* one client address */
+#define HTTP_MAX_CONNS     64  /* all clients together (libmicrohttpd refuses more) */
+#define HTTP_KEEP_CONNS    48  /* past this many, a new connection closes the stalest one */
+#define HTTP_MAX_PER_ADDR  8   /* past this many from one address, the same within it */
 #define HTTP_IDLE_TIMEOUT  5   /* seconds without progress before a connection is closed */
 #define HTTP_LOG_EVERY_NS  (60 * NSEC_PER_SEC)
 
@@ -27,11 +28,23 @@
 #define TYPE_TEXT       "text/plain; charset=utf-8"
 #define TYPE_HTML       "text/html; charset=utf-8"
 
+/* A connection as the eviction sees it: its client address and when it last
+ * had a whole request in (or was accepted). */
+struct http_conn {
+	struct MHD_Connection *c;
+	int fd;
+	struct in6_addr addr;   /* IPv4 as ::ffff:a.b.c.d */
+	uint64_t active_ns;
+};
+
 struct metrics {
 	struct MHD_Daemon *httpd;
 	struct mg_runtime *rt;
 	uint16_t port;
 	pthread_mutex_t lock; /* held while a scrape reads rt: see metrics_set_dnsbl() */
+	/* libmicrohttpd's one internal thread is the only one to touch these */
+	struct http_conn conns[HTTP_MAX_CONNS];
+	int n_conns;
 };
 
 static const char *const event_names[MG_EVENT_KIND_MAX] = {
@@ -171,12 +184,22 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 		cfg.mode == MG_MODE_OBSERVE ? "observe" : "enforce",
 		cfg.action == MG_ACTION_RESET ? "reset" : "drop");
 
+	{
+		struct mg_ctl ctl = { 0 };
+
+		gate_read_ctl(g, &ctl);
+		metrics_family(f, "mailgate_dnsbl_asking", "gauge",
+			       "1 while the data path asks DNSBL questions (DNSBL on and the daemon's heartbeat fresh); 0: unknown sources pass unasked (pass_unasked).");
+		fprintf(f, "mailgate_dnsbl_asking %d\n", cfg.dnsbl_enabled && ctl.alive_until_ns > now_boot_ns());
+	}
+
 	metrics_family(f, "mailgate_packets_total", "counter",
 		       "Packets the XDP program judged, by decision reason and port class (class none: not a gated SYN). drop_* reasons are drops, or would-be drops in observe mode.");
 	for (int r = 0; r < MG_REASON_MAX; r++) {
 		for (int cl = 0; cl < MG_CLASS_MAX; cl++) {
 			uint64_t v = counters[MG_COUNTER_IDX(r, cl)];
-			bool gated = r >= MG_REASON_PASS_ALLOW;
+			bool gated = r >= MG_REASON_PASS_ALLOW && r != MG_REASON_DROP_UNPARSED &&
+				     r != MG_REASON_PASS_UNPARSED;
 
 			/* every possible series, even at 0, so rate() sees the first one;
 			 * impossible ones only if they ever counted */
@@ -218,6 +241,21 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 	for (int m = 0; m < GM_MAX; m++)
 		if (c.counted[m])
 			sample1(f, "mailgate_map_capacity", "map", gate_map_names[m], c.capacity[m]);
+
+	{
+		bool any = false;
+		double per_s;
+
+		for (int m = 0; m < GM_MAX; m++) {
+			if (!c.counted[m] || !log_map_turnover(m, &per_s))
+				continue;
+			if (!any)
+				metrics_family(f, "mailgate_map_turnover_per_second", "gauge",
+					       "LRU maps: entries evicted (or removed) per second, estimated by the daemon from 64 sampled keys every 10 s. turnover / capacity over 1/60: the whole map is recycled within a minute.");
+			any = true;
+			fprintf(f, "mailgate_map_turnover_per_second{map=\"%s\"} %.3f\n", gate_map_names[m], per_s);
+		}
+	}
 
 	metrics_family(f, "mailgate_flood_mode", "gauge",
 		       "1 while flood mode is on: never-verified sources share one small budget.");
@@ -324,6 +362,112 @@ static enum MHD_Result reply_text(struct MHD_Connection *conn, unsigned status, 
 	return reply(conn, status, TYPE_TEXT, (void *)text, strlen(text), MHD_RESPMEM_PERSISTENT);
 }
 
+/* ---- stalled clients never lock the scraper out ----
+ * Every local process connects from 127.0.0.1 (or any of 127/8, ::1), so a
+ * plain per-address limit lets one of them fill it with half-sent requests
+ * and the scraper is refused until they time out. Instead, a new connection
+ * is always taken, and when its address then holds more than
+ * HTTP_MAX_PER_ADDR (or all together more than HTTP_KEEP_CONNS), the
+ * connection of that address (of all) that has gone longest without a whole
+ * request is closed. A scraper sends its request at once, so it is never the
+ * stalest; a client that stalls loses its own oldest connections first. */
+static struct http_conn *conn_find(struct metrics *m, struct MHD_Connection *c)
+{
+	for (int i = 0; i < m->n_conns; i++)
+		if (m->conns[i].c == c)
+			return &m->conns[i];
+	return NULL;
+}
+
+static void conn_evict_stalest(struct metrics *m, const struct in6_addr *only)
+{
+	struct http_conn *old = NULL;
+
+	for (int i = 0; i < m->n_conns - 1; i++) { /* never the newest (the last) */
+		struct http_conn *h = &m->conns[i];
+
+		if (only && memcmp(&h->addr, only, sizeof(*only)))
+			continue;
+		if (!old || h->active_ns < old->active_ns)
+			old = h;
+	}
+	if (!old)
+		return;
+	shutdown(old->fd, SHUT_RDWR); /* libmicrohttpd sees the end and closes it */
+	old->active_ns = UINT64_MAX;  /* not chosen again while it goes */
+	log_ratelimited("metrics_evict", HTTP_LOG_EVERY_NS, LOG_LVL_INFO,
+			"msg=\"metrics: closed a stalled client connection to make room\" per_address=%d total=%d",
+			HTTP_MAX_PER_ADDR, HTTP_KEEP_CONNS);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct metrics *m = cls;
+	const union MHD_ConnectionInfo *fd, *ca;
+	static __thread bool dropped;
+	struct http_conn *h;
+	int same = 0;
+
+	/* libmicrohttpd's thread, before it parses a byte of the first
+	 * request: no capability at all (the census iterator is loaded) */
+	if (!dropped) {
+		int err = caps_limit(0);
+
+		dropped = true;
+		if (err)
+			pr_warn("msg=\"metrics: cannot drop capabilities\" err=\"%s\"", strerror(-err));
+	}
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		h = conn_find(m, c);
+		if (h)
+			*h = m->conns[--m->n_conns];
+		return;
+	}
+	fd = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	ca = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (!fd || !ca || m->n_conns == HTTP_MAX_CONNS)
+		return;
+	h = &m->conns[m->n_conns++];
+	*h = (struct http_conn){ .c = c, .fd = fd->connect_fd, .active_ns = now_boot_ns() };
+	if (ca->client_addr->sa_family == AF_INET6) {
+		h->addr = ((const struct sockaddr_in6 *)ca->client_addr)->sin6_addr;
+	} else {
+		h->addr.s6_addr[10] = h->addr.s6_addr[11] = 0xff;
+		memcpy(&h->addr.s6_addr[12], &((const struct sockaddr_in *)ca->client_addr)->sin_addr, 4);
+	}
+	for (int i = 0; i < m->n_conns; i++)
+		same += !memcmp(&m->conns[i].addr, &h->addr, sizeof(h->addr)) &&
+			m->conns[i].active_ns != UINT64_MAX;
+	if (same > HTTP_MAX_PER_ADDR)
+		conn_evict_stalest(m, &h->addr);
+	else if (m->n_conns > HTTP_KEEP_CONNS)
+		conn_evict_stalest(m, NULL);
+}
+
+/* a whole request is in: the connection is active now */
+static void conn_active(struct metrics *m, struct MHD_Connection *c)
+{
+	struct http_conn *h = conn_find(m, c);
+
+	if (h && h->active_ns != UINT64_MAX)
+		h->active_ns = now_boot_ns();
+}
+
+/* true for 127/8, ::1 and ::ffff:127/104 */
+static bool listen_is_loopback(const struct sockaddr_storage *a)
+{
+	if (a->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)a)->sin_addr.s_addr) >> 24) == 127;
+	if (a->ss_family == AF_INET6) {
+		const struct in6_addr *x = &((const struct sockaddr_in6 *)a)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(x) || (IN6_IS_ADDR_V4MAPPED(x) && x->s6_addr[12] == 127);
+	}
+	return false;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **req)
@@ -336,6 +480,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	int err;
 
 	/* called first when the headers are in: answer then, ignore any body */
+	conn_active(m, conn);
 	if (!is_metrics && strcmp(url, "/"))
 		return reply_text(conn, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n");
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
@@ -391,6 +536,13 @@ struct metrics *metrics_start(const struct mg_settings *s, struct mg_runtime *rt
 		errno = EINVAL;
 		return NULL;
 	}
+	/* the census iterator is loaded here, in the caller's thread: the
+	 * server's own thread drops every capability (on_connection) */
+	if (rt->gate) {
+		struct census c;
+
+		census_read(rt->gate, &c);
+	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return NULL;
@@ -403,7 +555,7 @@ struct metrics *metrics_start(const struct mg_settings *s, struct mg_runtime *rt
 				    MHD_OPTION_EXTERNAL_LOGGER, httpd_log, m, /* first, to get every message */
 				    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 				    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNS,
-				    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)HTTP_MAX_PER_ADDR,
+				    MHD_OPTION_NOTIFY_CONNECTION, on_connection, m,
 				    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT,
 				    /* HTTP/1.1 without Host, stray whitespace ...: 400 */
 				    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
@@ -421,6 +573,9 @@ struct metrics *metrics_start(const struct mg_settings *s, struct mg_runtime *rt
 	info = MHD_get_daemon_info(m->httpd, MHD_DAEMON_INFO_BIND_PORT);
 	m->port = info ? info->port : 0;
 	pr_info("msg=\"serving metrics\" listen=%s port=%u path=/metrics", s->metrics_listen, m->port);
+	if (!listen_is_loopback(&addr))
+		pr_warn("msg=\"metrics listen on a non-loopback address: the endpoint has no authentication; anyone who reaches it reads the gate's counters and lists (restrict it with a firewall, or listen on 127.0.0.1 behind a proxy)\" listen=%s",
+			s->metrics_listen);
 	return m;
 }
 

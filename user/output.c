@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <json-c/json.h>
 #include "mailgate.h"
 
@@ -86,12 +88,34 @@ int bad_option(int opt, char **argv)
 	return fail(EXIT_USAGE, "%s: unknown option '%s'", argv[0], arg);
 }
 
+/* The pin dir, or the nearest of its parents that exists, is on a bpf
+ * filesystem: 0, -EXDEV when it is not (`ip netns exec` mounts a new /sys,
+ * which hides /sys/fs/bpf), else -errno. */
+static int pin_dir_on_bpffs(const char *dir)
+{
+	char path[PATH_MAX], *slash;
+	struct statfs sf;
+
+	snprintf(path, sizeof(path), "%s", dir);
+	while (statfs(path, &sf)) {
+		if (errno != ENOENT || !(slash = strrchr(path, '/')) || slash == path)
+			return -errno;
+		*slash = 0;
+	}
+	return sf.f_type == BPF_FS_MAGIC ? 0 : -EXDEV;
+}
+
 int cli_open_gate(struct gate *g)
 {
 	int err = gate_open_pinned(g, opts.pin_dir);
 
 	if (!err)
 		return 0;
+	if (pin_dir_on_bpffs(opts.pin_dir) == -EXDEV)
+		return fail(EXIT_FAIL, "%s is not on a bpf filesystem here: no pinned maps can be seen. "
+			    "Under `ip netns exec` (it mounts a /sys of its own, hiding /sys/fs/bpf) use "
+			    "`nsenter --net=/run/netns/NAME mailgate ...` instead; else mount it: mount -t bpf bpf /sys/fs/bpf",
+			    opts.pin_dir);
 	if (err == -EPERM || err == -EACCES)
 		return fail(EXIT_FAIL, "this command needs root (CAP_BPF/CAP_SYS_ADMIN)");
 	if (err == -ENOENT)

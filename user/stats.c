@@ -37,7 +37,7 @@ static int parse_interval(const char *s, uint64_t *ns)
 
 static bool is_pass(int r)
 {
-	return r < MG_REASON_FIRST_DROP;
+	return !MG_REASON_DROPS(r);
 }
 
 static uint64_t reason_total(const uint64_t *c, int r)
@@ -47,6 +47,17 @@ static uint64_t reason_total(const uint64_t *c, int r)
 	for (int k = 0; k < MG_CLASS_MAX; k++)
 		t += c[MG_COUNTER_IDX(r, k)];
 	return t;
+}
+
+/* flood mode as the data path has it: true/false, null when unreadable */
+static struct json_object *flood_json(struct gate *g)
+{
+	struct mg_global gl;
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(g->fd[GM_GLOBAL], &zero, &gl))
+		return NULL;
+	return json_object_new_boolean(gl.flood_mode != 0);
 }
 
 /* {"pass_ok": {"none": 0, "smtp": 37, ..., "total": 37}, ...} */
@@ -167,8 +178,9 @@ static void stats_table(const uint64_t *c, const double *rate, bool all, int wid
 			if (rate) {
 				double x = 0;
 
-				for (int r = d ? MG_REASON_FIRST_DROP : 0; r < (d ? MG_REASON_MAX : MG_REASON_FIRST_DROP); r++)
-					x += rate[MG_COUNTER_IDX(r, k)];
+				for (int r = 0; r < MG_REASON_MAX; r++)
+					if (is_pass(r) == !d)
+						x += rate[MG_COUNTER_IDX(r, k)];
 				cells[n] = format_count(x, buf[n], sizeof(buf[n]));
 			} else {
 				cells[n] = format_count(sum[d][k], buf[n], sizeof(buf[n]));
@@ -199,6 +211,7 @@ static int stats_once(struct gate *g, bool all)
 		json_object_object_add(o, "pass", json_object_new_int64(sum[0]));
 		json_object_object_add(o, "drop", json_object_new_int64(sum[1]));
 		json_object_object_add(o, "observe", json_object_new_boolean(note != NULL));
+		json_object_object_add(o, "flood_mode", flood_json(g));
 		json_out(o);
 		return EXIT_OK;
 	}
@@ -216,8 +229,8 @@ static int term_width(void)
 	return ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) || !ws.ws_col ? 0 : ws.ws_col;
 }
 
-static void watch_frame(bool tty, const uint64_t *c, const double *rate, double dt, uint64_t interval_ns,
-			bool all, const char *note)
+static void watch_frame(struct gate *g, bool tty, const uint64_t *c, const double *rate, double dt,
+			uint64_t interval_ns, bool all, const char *note)
 {
 	char ts[32], d[32];
 	time_t now = time(NULL);
@@ -230,6 +243,7 @@ static void watch_frame(bool tty, const uint64_t *c, const double *rate, double 
 		json_object_object_add(o, "interval_s", rate ? json_object_new_double(dt) : NULL);
 		json_object_object_add(o, "counters", counters_json(c));
 		json_object_object_add(o, "rates", rate ? rates_json(rate) : NULL);
+		json_object_object_add(o, "flood_mode", flood_json(g));
 		/* one document per line (JSON Lines) */
 		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
@@ -275,7 +289,7 @@ static int stats_watch(struct gate *g, uint64_t interval_ns, long count, bool al
 	}
 	t_prev = now_boot_ns();
 	memcpy(cur, prev, sizeof(cur));
-	watch_frame(tty, cur, NULL, 0, interval_ns, all, mode_note(g));
+	watch_frame(g, tty, cur, NULL, 0, interval_ns, all, mode_note(g));
 	deadline = t_prev + interval_ns;
 	for (;;) {
 		uint64_t now = now_boot_ns();
@@ -285,7 +299,7 @@ static int stats_watch(struct gate *g, uint64_t interval_ns, long count, bool al
 		if (poll(&p, 1, ms) > 0 && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGWINCH) { /* redraw at the new size */
 				if (tty && !opts.json)
-					watch_frame(tty, cur, have_rate ? rate : NULL, 0, interval_ns, all, mode_note(g));
+					watch_frame(g, tty, cur, have_rate ? rate : NULL, 0, interval_ns, all, mode_note(g));
 				continue;
 			}
 			break; /* SIGINT / SIGTERM: leave the last frame on screen */
@@ -298,7 +312,7 @@ static int stats_watch(struct gate *g, uint64_t interval_ns, long count, bool al
 		for (int i = 0; i < MG_COUNTER_SLOTS; i++) /* a counter reset (new maps) counts as 0 */
 			rate[i] = cur[i] >= prev[i] ? (double)(cur[i] - prev[i]) * NSEC_PER_SEC / (t_cur - t_prev) : 0;
 		have_rate = true;
-		watch_frame(tty, cur, rate, (double)(t_cur - t_prev) / NSEC_PER_SEC, interval_ns, all, mode_note(g));
+		watch_frame(g, tty, cur, rate, (double)(t_cur - t_prev) / NSEC_PER_SEC, interval_ns, all, mode_note(g));
 		memcpy(prev, cur, sizeof(prev));
 		t_prev = t_cur;
 		deadline += interval_ns;
@@ -468,6 +482,70 @@ static void top_section(struct gate *g, const struct mg_config *cfg, const char 
 	table_free(t);
 }
 
+/* What top's per-source counters cannot see: the SYNs stopped before the
+ * quota steps (allow, deny, ban: counted per reason only), and the bans
+ * created during the interval (who was stopped by a ban, and why). */
+static void top_stopped_earlier(struct gate *g, const uint64_t *c1, const uint64_t *c2, uint64_t t1,
+				uint64_t t2, double secs, struct json_object *doc)
+{
+	static const int reasons[] = { MG_REASON_DROP_BAN, MG_REASON_DROP_DENY, MG_REASON_PASS_ALLOW };
+	struct json_object *o = json_object_new_object(), *bans = json_object_new_array();
+	char a[MG_ADDRSTRLEN], e[48], r[32];
+	struct map_dump d = { 0 };
+	size_t nb = 0;
+
+	if (!opts.json)
+		printf("\nstopped before the quota steps (per reason; these sources are not counted above):\n");
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+		uint64_t n1 = reason_total(c1, reasons[i]), n2 = reason_total(c2, reasons[i]);
+		uint64_t n = n2 >= n1 ? n2 - n1 : 0;
+		struct json_object *x = json_object_new_object();
+
+		json_object_object_add(x, "syns", json_object_new_int64(n));
+		json_object_object_add(x, "per_s", json_object_new_double(secs > 0 ? n / secs : 0));
+		json_object_object_add(o, mg_reason_names[reasons[i]], x);
+		if (!opts.json)
+			printf("  %-12s %8llu SYNs  %s/s\n", mg_reason_names[reasons[i]], (unsigned long long)n,
+			       format_count(secs > 0 ? n / secs : 0, r, sizeof(r)));
+	}
+	for (int mi = 0; mi < 2; mi++) { /* operator bans, quota bans */
+		if (map_dump(g->fd[mi ? GM_BAN_QUOTA : GM_BAN], &d) || d.key_size != sizeof(struct mg_addr) ||
+		    d.val_size != sizeof(struct mg_ban)) {
+			map_dump_free(&d);
+			continue;
+		}
+		for (size_t i = 0; i < d.n; i++) {
+			const struct mg_ban *b = (const struct mg_ban *)((uint8_t *)d.vals + i * d.val_size);
+			const struct mg_addr *k = (const struct mg_addr *)((uint8_t *)d.keys + i * d.key_size);
+			struct json_object *x;
+
+			if (b->created_ns < t1 || b->created_ns > t2)
+				continue;
+			format_addr(k, a, sizeof(a));
+			format_expiry(b->expires_ns, t2, e, sizeof(e));
+			if (!opts.json) {
+				if (!nb)
+					printf("\nbans created in the interval:\n");
+				printf("  %-39s %-6s level %u, %s\n", a, origin_name(b->origin), b->level, e);
+			}
+			x = json_object_new_object();
+			json_object_object_add(x, "address", json_object_new_string(a));
+			json_object_object_add(x, "origin", json_object_new_string(origin_name(b->origin)));
+			json_object_object_add(x, "level", json_object_new_int(b->level));
+			json_object_array_add(bans, x);
+			nb++;
+		}
+		map_dump_free(&d);
+	}
+	if (opts.json) {
+		json_object_object_add(doc, "stopped_earlier", o);
+		json_object_object_add(doc, "bans_created", bans);
+	} else {
+		json_object_put(o);
+		json_object_put(bans);
+	}
+}
+
 int do_top(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -477,6 +555,7 @@ int do_top(int argc, char **argv)
 	};
 	struct src_sample s1 = { 0 }, s2 = { 0 };
 	uint64_t interval_ns = NSEC_PER_SEC, t1, t2;
+	static uint64_t c1[MG_COUNTER_SLOTS], c2[MG_COUNTER_SLOTS];
 	struct src_delta *v = NULL;
 	struct mg_config cfg;
 	uint32_t max = 10;
@@ -516,6 +595,7 @@ int do_top(int argc, char **argv)
 		memset(&cfg, 0, sizeof(cfg));
 
 	t1 = now_boot_ns();
+	gate_read_counters(&g, c1);
 	err = take_sample(&g, &s1);
 	if (!err) {
 		struct timespec ts = { interval_ns / NSEC_PER_SEC, interval_ns % NSEC_PER_SEC };
@@ -524,6 +604,7 @@ int do_top(int argc, char **argv)
 			;
 		t2 = now_boot_ns();
 		err = take_sample(&g, &s2);
+		gate_read_counters(&g, c2);
 	}
 	if (err) {
 		rc = fail(EXIT_FAIL, "top: cannot read %s: %s", MG_MAP_SRC, strerror(-err));
@@ -556,7 +637,7 @@ int do_top(int argc, char **argv)
 
 	if (!opts.json)
 		printf("sources over the last %s: %zu sent gated SYNs (%zu known)\n"
-		       "(SYNs and drops as counted at the quota steps: allowed, denied and banned sources stop earlier)\n\n",
+		       "(SYNs and drops as counted at the quota steps: allowed, denied and banned sources stop earlier; see the end)\n\n",
 		       format_duration(t2 - t1, d, sizeof(d)), nv, s2.n);
 	qsort(v, nv, sizeof(*v), by_syns);
 	top_section(&g, &cfg, "most SYNs", v, nv, max, secs, false, a1);
@@ -564,6 +645,7 @@ int do_top(int argc, char **argv)
 		putchar('\n');
 	qsort(v, nv, sizeof(*v), by_drops);
 	top_section(&g, &cfg, "most drops", v, nv, max, secs, true, a2);
+	top_stopped_earlier(&g, c1, c2, t1, t2, secs, doc);
 	if (opts.json) {
 		json_object_object_add(doc, "interval_s", json_object_new_double(secs));
 		json_object_object_add(doc, "active_sources", json_object_new_int64(nv));

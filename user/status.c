@@ -107,6 +107,28 @@ static int daemon_pid(const char *pin_dir)
 	return found;
 }
 
+/* the data path's action is reset (its pinned config; in this namespace,
+ * where the interfaces' ifindexes mean what they say) */
+static bool action_is_reset(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	struct mg_config c;
+	struct stat st;
+	uint32_t zero = 0;
+	bool r = false;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, MG_MAP_CONFIG);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return false;
+	if (!bpf_map_lookup_elem(fd, &zero, &c) && c.action == MG_ACTION_RESET &&
+	    !stat("/proc/self/ns/net", &st) && (uint32_t)st.st_ino == (uint32_t)c.netns_ino)
+		r = true;
+	close(fd);
+	return r;
+}
+
 static void show_links(const char *pin_dir, struct json_object *doc, uint64_t now)
 {
 	struct json_object *ifs = json_object_new_array(), *tr = NULL;
@@ -116,7 +138,10 @@ static void show_links(const char *pin_dir, struct json_object *doc, uint64_t no
 	char path[PATH_MAX], a[32], b[32], c[32], d[48];
 	struct dirent *de;
 	DIR *dir = opendir(pin_dir);
+	char note[320], notes[2048] = "";
+	bool reset = action_is_reset(pin_dir);
 	int n = 0;
+	bool twin;
 
 	table_row(t, "INTERFACE", "IFINDEX", "MODE", "PROG ID", "LINK ID", "PROGRAM");
 	while (dir && (de = readdir(dir))) {
@@ -145,11 +170,17 @@ static void show_links(const char *pin_dir, struct json_object *doc, uint64_t no
 		json_object_object_add(o, "link_id", json_object_new_int64(info.id));
 		json_object_object_add(o, "prog_name", json_object_new_string(p.name));
 		json_object_object_add(o, "loaded_s_ago", json_object_new_int64(p.loaded_ago_ns / NSEC_PER_SEC));
+		if (reset && reset_veth_note(info.xdp.ifindex, !strcmp(mode, "generic"), note, sizeof(note))) {
+			json_object_object_add(o, "reset_note", json_object_new_string(note));
+			snprintf(notes + strlen(notes), sizeof(notes) - strlen(notes), "  %s: %s\n", ifname, note);
+		}
 		json_object_array_add(ifs, o);
 		n++;
 	}
 	if (dir)
 		closedir(dir);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, MG_PIN_LINK_SOCK_STATE2);
+	twin = !access(path, F_OK);
 	snprintf(path, sizeof(path), "%s/%s", pin_dir, LINK_SOCK_STATE);
 	if (!link_info(path, &info)) {
 		prog_describe(info.prog_id, &p, now);
@@ -157,6 +188,7 @@ static void show_links(const char *pin_dir, struct json_object *doc, uint64_t no
 		json_object_object_add(tr, "prog_id", json_object_new_int64(info.prog_id));
 		json_object_object_add(tr, "link_id", json_object_new_int64(info.id));
 		json_object_object_add(tr, "prog_name", json_object_new_string(p.name));
+		json_object_object_add(tr, "twin", json_object_new_boolean(twin));
 	}
 	if (opts.json) {
 		json_object_object_add(doc, "interfaces", ifs);
@@ -167,9 +199,10 @@ static void show_links(const char *pin_dir, struct json_object *doc, uint64_t no
 			table_print(t, stdout, 2);
 		else
 			printf("  none attached (no %s* link pinned under %s)\n", LINK_XDP_PREFIX, pin_dir);
+		fputs(notes, stdout);
 		if (tr)
-			printf("  connection tracking: %s, prog id %u, link id %u\n", p.name[0] ? p.name : "?",
-			       info.prog_id, info.id);
+			printf("  connection tracking: %s, prog id %u, link id %u%s\n", p.name[0] ? p.name : "?",
+			       info.prog_id, info.id, twin ? " (and its twin)" : " (its twin " MG_PIN_LINK_SOCK_STATE2 " is missing: a transition the kernel skips it for is lost)");
 		else
 			printf("  connection tracking: not attached (no %s pin): concurrent limits see no connections\n",
 			       LINK_SOCK_STATE);
@@ -251,6 +284,8 @@ static void show_config(struct gate *g, struct json_object *doc)
 	   json_object_new_string(c.mode == MG_MODE_OBSERVE ? "observe" : "enforce"));
 	kv(t, o, "action", c.action == MG_ACTION_RESET ? "reset" : "drop",
 	   json_object_new_string(c.action == MG_ACTION_RESET ? "reset" : "drop"));
+	kv(t, o, "unparsed", c.unparsed == MG_UNPARSED_PASS ? "pass" : "drop",
+	   json_object_new_string(c.unparsed == MG_UNPARSED_PASS ? "pass" : "drop"));
 #define RATE_KV(key, iv) kv(t, o, key, format_rate(iv, buf, sizeof(buf)), json_rate(iv))
 #define U32_KV(key, v, zero) u32_kv(t, o, key, v, zero)
 #define DUR_KV(key, ns) kv(t, o, key, format_duration(ns, d, sizeof(d)), json_object_new_double((double)(ns) / NSEC_PER_SEC))
@@ -288,6 +323,22 @@ static void show_config(struct gate *g, struct json_object *doc)
 		kv(t, o, "threshold", buf, json_object_new_int(c.dnsbl_threshold));
 		kv(t, o, "pending", c.pending == MG_PENDING_HOLD ? "hold" : "pass",
 		   json_object_new_string(c.pending == MG_PENDING_HOLD ? "hold" : "pass"));
+	}
+	{
+		/* the daemon's heartbeat: without it nobody answers DNSBL questions */
+		struct mg_ctl ctl = { 0 };
+		uint64_t now = now_boot_ns();
+		bool alive = !gate_read_ctl(g, &ctl) && ctl.alive_until_ns > now;
+
+		if (alive)
+			snprintf(buf, sizeof(buf), "fresh%s", c.dnsbl_enabled ? ": DNSBL questions are asked" : "");
+		else if (!ctl.alive_until_ns)
+			snprintf(buf, sizeof(buf), "none yet%s", c.dnsbl_enabled ? ": the DNSBL step is skipped (pass_unasked)" : "");
+		else
+			snprintf(buf, sizeof(buf), "stale for %s%s",
+				 format_duration(now - ctl.alive_until_ns, d, sizeof(d)),
+				 c.dnsbl_enabled ? ": the DNSBL step is skipped (pass_unasked)" : "");
+		kv(t, o, "heartbeat", buf, json_object_new_boolean(alive));
 	}
 #undef RATE_KV
 #undef U32_KV

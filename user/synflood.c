@@ -402,6 +402,28 @@ static int neigh_cb(struct nlmsghdr *h, void *arg)
 	return 0;
 }
 
+/* One empty UDP datagram to dst (the discard port) out of the flood's
+ * interface: the kernel resolves the next hop's MAC to send it. */
+static void kick_neighbour(const struct flood *f)
+{
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(9) };
+	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(9) };
+	int fd = socket(f->v6 ? AF_INET6 : AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, f->ifname, strlen(f->ifname));
+	if (f->v6) {
+		memcpy(&s6.sin6_addr, f->dst.a, 16);
+		s6.sin6_scope_id = f->ifindex;
+		sendto(fd, "", 0, MSG_DONTWAIT, (struct sockaddr *)&s6, sizeof(s6));
+	} else {
+		memcpy(&s4.sin_addr, &f->dst.a[12], 4);
+		sendto(fd, "", 0, MSG_DONTWAIT, (struct sockaddr *)&s4, sizeof(s4));
+	}
+	close(fd);
+}
+
 /* The next hop for dst (its gateway, or dst itself when on link), then its
  * MAC from the neighbour table of the interface. */
 static int resolve_dst_mac(struct flood *f, char *hop_str, size_t hop_len)
@@ -439,6 +461,14 @@ static int resolve_dst_mac(struct flood *f, char *hop_str, size_t hop_len)
 		memcpy(na.addr, ra.gw, alen);
 	inet_ntop(family, na.addr, hop_str, hop_len);
 	err = nl_request(&nreq.h, neigh_cb, &na);
+	/* not known yet: make the kernel resolve it (ARP / neighbour
+	 * discovery) and wait up to a second for the entry */
+	for (int i = 0; !err && !na.found && i < 20; i++) {
+		if (i == 0)
+			kick_neighbour(f);
+		usleep(50000);
+		err = nl_request(&nreq.h, neigh_cb, &na);
+	}
 	if (err)
 		return err;
 	if (!na.found)
@@ -958,7 +988,7 @@ int do_synflood(int argc, char **argv)
 
 		err = resolve_dst_mac(f, hop, sizeof(hop));
 		if (err == -ENOENT)
-			return fail(EXIT_FAIL, "no neighbour entry for %s on %s: ping it first, or give --dst-mac",
+			return fail(EXIT_FAIL, "no neighbour entry for %s on %s: it did not answer ARP / neighbour discovery within 1 s; give --dst-mac",
 				    hop, f->ifname);
 		if (err)
 			return fail(EXIT_FAIL, "neighbour lookup of %s on %s: %s", hop, f->ifname, strerror(-err));

@@ -112,7 +112,7 @@ int parse_duration(const char *s, uint64_t *ns)
 int parse_rate(const char *s, uint64_t *interval_ns)
 {
 	char *end;
-	double v;
+	double v, iv;
 	uint64_t per;
 
 	if (!s || !isdigit((unsigned char)*s))
@@ -127,10 +127,19 @@ int parse_rate(const char *s, uint64_t *interval_ns)
 		*interval_ns = 0; /* off */
 		return 0;
 	}
-	*interval_ns = (uint64_t)((double)per / v);
-	if (*interval_ns == 0)
-		*interval_ns = 1;
+	/* the interval must be a whole number of ns the data path can add:
+	 * faster than 1e9/s or slower than one per MG_RATE_MAX_INTERVAL_NS is
+	 * refused, never converted out of range */
+	iv = (double)per / v;
+	if (!(iv >= 1.0) || iv > (double)MG_RATE_MAX_INTERVAL_NS)
+		return -EINVAL;
+	*interval_ns = (uint64_t)iv;
 	return 0;
+}
+
+int rate_span_check(uint64_t interval_ns, uint32_t burst)
+{
+	return burst && interval_ns > MG_RATE_MAX_SPAN_NS / burst ? -ERANGE : 0;
 }
 
 const char *format_addr(const struct mg_addr *a, char *buf, size_t len)

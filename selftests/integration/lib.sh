@@ -187,7 +187,10 @@ except Exception: print(0)')
 	echo $total
 }
 conn_is() { [ "$(conn_count "$1")" = "$2" ]; } # ADDR N
-cfg_field() { # NAME: a field of mg_config as the data path sees it
-	bpftool -j map lookup pinned "$PIN/mg_config" key hex 00 00 00 00 |
+cfg_field() { # NAME: a field of mg_config as the data path sees it (the slot mg_ctl names)
+	local slot
+	slot=$(bpftool -j map lookup pinned "$PIN/mg_ctl" key hex 00 00 00 00 |
+		$PYTHON -c 'import json,sys; print(json.load(sys.stdin)["formatted"]["value"]["config_slot"] & 1)')
+	bpftool -j map lookup pinned "$PIN/mg_config" key hex "0$slot" 00 00 00 |
 		$PYTHON -c 'import json,sys; print(json.load(sys.stdin)["formatted"]["value"][sys.argv[1]])' "$1"
 }

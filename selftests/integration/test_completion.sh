@@ -43,7 +43,7 @@ bad=
 for c in run detach status stats top lookup synflood allow deny ban "dnsbl check" "zone load" "zone export"; do
 	want=$("$MG" $c --help | grep -o -- '--[a-z][a-z0-9-]*' | grep -v -- '--json' | sort -u)
 	case $c in
-	allow | deny | ban) got=$(complete_words 0 "$MG" $c add --; complete_words 0 "$MG" $c list --) ;;
+	allow | deny | ban) got=$(complete_words 0 "$MG" $c add --; complete_words 0 "$MG" $c list --; complete_words 0 "$MG" $c del --) ;;
 	*) got=$(complete_words 0 "$MG" $c --) ;;
 	esac
 	for o in $want; do has "$got" "$o" || bad+=" '$c $o'"; done

@@ -273,6 +273,7 @@ ip link set "$VGW" netns "$GW" && ip link set "$VCL" netns "$CL" &&
 ip -n "$GW" addr add 198.51.100.1/24 dev "$VGW" &&
 ip -n "$CL" addr add 198.51.100.10/24 dev "$VCL" &&
 ip -n "$CL" addr add 198.51.100.20/24 dev "$VCL" &&
+ip -n "$CL" addr add 198.51.100.30/24 dev "$VCL" &&
 ip -n "$GW" link set lo up && ip -n "$CL" link set lo up &&
 ip -n "$GW" link set "$VGW" up && ip -n "$CL" link set "$VCL" up
 if [ $? -ne 0 ]; then
@@ -373,5 +374,20 @@ if [[ $listed == fail* ]] && [[ $clean == ok* ]] && python3 -c "import sys; sys.
 else
 	fail e2e_pending_hold "listed: $listed, unlisted: $clean; $(tail -5 "$DIR/daemon-hold.log")"
 fi
-stop_daemon
+# the daemon dies (kill -9: the pinned program stays attached, nobody drains
+# its ring buffer): once its heartbeat runs out (5 s), hold holds nothing -
+# a new client connects at once (pass_unasked) - and the listed answer
+# already in still drops
+kill -9 "$DPID" 2>/dev/null
+wait "$DPID" 2>/dev/null
+sleep 6
+fresh=$(connect 198.51.100.30 3)
+listed=$(connect 198.51.100.10 2)
+t=${fresh#ok }
+if [[ $fresh == ok* ]] && python3 -c "import sys; sys.exit(not ($t < 0.8))" && [[ $listed == fail* ]]; then
+	pass e2e_hold_daemon_dead
+	echo "  daemon dead: a new client connected after $t s; the listed one: $listed"
+else
+	fail e2e_hold_daemon_dead "new client: $fresh (want ok below 0.8 s), listed: $listed (want fail)"
+fi
 exit $((fails > 0))
