@@ -516,7 +516,7 @@ static int del_matching_cmd(const struct list_desc *l, bool all, const char *ori
 	size_t nrows, done = 0, hit = 0;
 	struct row *rows;
 	struct gate g;
-	int rc, fd;
+	int rc, fd, lock = -1;
 
 	if (n)
 		return fail(EXIT_USAGE, "%s del: give %ss or --all/--origin, not both ('%s')", l->name, l->what,
@@ -533,8 +533,19 @@ static int del_matching_cmd(const struct list_desc *l, bool all, const char *ori
 	if (rc)
 		return rc;
 	fd = g.fd[l->map];
-	rc = load_rows(l, &g, &rows, &nrows);
+	if (is_list(l->map)) { /* the live set, under the lists lock */
+		lock = list_lock(&g);
+		fd = lock < 0 ? lock : list_live_fd(&g, list_of_map(l->map));
+		if (fd == -ENOENT) /* never had an entry: nothing to delete */
+			fd = g.fd[l->map];
+		else if (fd < 0)
+			rc = fd;
+	}
+	rc = rc ?: load_rows(l, &g, &rows, &nrows);
 	if (rc) {
+		if (fd >= 0 && fd != g.fd[l->map])
+			close(fd);
+		list_unlock(lock);
 		gate_close(&g);
 		return fail(EXIT_FAIL, "%s del: cannot read %s: %s", l->name, gate_map_names[l->map], strerror(-rc));
 	}
@@ -572,6 +583,9 @@ static int del_matching_cmd(const struct list_desc *l, bool all, const char *ori
 		}
 	}
 	free(rows);
+	if (fd >= 0 && fd != g.fd[l->map])
+		close(fd);
+	list_unlock(lock);
 	gate_close(&g);
 	return rc;
 }
