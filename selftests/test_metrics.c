@@ -1055,8 +1055,10 @@ TEST(map_fill_warning)
 		k.a[13] = i >> 16;
 		k.a[14] = i >> 8;
 		k.a[15] = i;
-		if (bpf_map_update_elem(g.fd[GM_ALLOW], &k, &r, BPF_ANY)) {
-			ASSERT_OK(-errno, "fill mg_allow");
+		int e = list_put(&g, MG_LIST_ALLOW, &k, &r);
+
+		if (e) {
+			ASSERT_OK(e, "fill mg_allow");
 			goto out;
 		}
 	}

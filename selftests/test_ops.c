@@ -245,7 +245,6 @@ TEST(top_shows_stopped_earlier)
 out:
 	fx_reset(&fx, &base_cfg);
 	fx_reset(&fx, &base_cfg);
-	fx_map_clear(fx.g.fd[GM_ALLOW], sizeof(struct mg_lpm_key));
 }
 
 /* stats --json says whether flood mode is on, as the data path has it */
