@@ -15,7 +15,8 @@
  * and its lengths into the slot that is not live, and flips gen: one 4-byte
  * store switches the set and its lengths together. The slot left behind is
  * made a copy of the live one a grace period later (MG_LIST_GRACE_NS), which
- * frees the old set; no data path run lasts that long.
+ * frees the old set; no data path run lasts that long. Each slot's set is
+ * also pinned (MG_LIST_SET_NAME_*_SLOT: bpffs refuses names with a dot) so that userspace opens it by path.
  *
  * Rules (both sides): an entry applies while it has not expired (rule
  * active); the longest ACTIVE prefix wins, so an expired /32 never hides an

@@ -50,6 +50,7 @@ const char *const mg_class_names[MG_CLASS_MAX] = {
 static const char *const gate_user_pins[] = {
 	MG_PIN_LINK_XDP "*", MG_PIN_LINK_SOCK_STATE, MG_PIN_LINK_SOCK_STATE2, MG_MAP_DNSBL_CACHE, MG_MAP_DNSBL_ZONES,
 	MG_PIN_RUN_CONFIG, MG_MAP_CROWDSEC,
+	MG_LIST_SET_NAME_ALLOW "_*", MG_LIST_SET_NAME_DENY "_*", /* the lists' sets, by slot (user/listset.c) */
 };
 
 static bool name_matches(const char *pattern, const char *name)

@@ -53,15 +53,34 @@ static int read_meta(struct gate *g, enum mg_list l, struct mg_list_meta *m)
 	return bpf_map_lookup_elem(g->fd[GM_LISTS], &k, m) ? -errno : 0;
 }
 
+/* Each slot's set is also pinned, as mg_allow_set_0 ... mg_deny_set_1, so
+ * that any process opens it by path (an inner map's id would need
+ * CAP_SYS_ADMIN to become an fd, which the daemon gives up). */
+static void slot_path(struct gate *g, enum mg_list l, uint32_t slot, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s_%u", g->pin_dir, l == MG_LIST_ALLOW ? MG_LIST_SET_NAME_ALLOW : MG_LIST_SET_NAME_DENY,
+		 slot);
+}
+
 static int slot_fd(struct gate *g, enum mg_list l, uint32_t slot)
 {
-	uint32_t id;
+	char path[PATH_MAX + 32];
 	int fd;
 
-	if (bpf_map_lookup_elem(g->fd[list_map(l)], &slot, &id))
-		return errno == ENOENT ? -ENOENT : -errno;
-	fd = bpf_map_get_fd_by_id(id);
+	slot_path(g, l, slot, path, sizeof(path));
+	fd = bpf_obj_get(path);
 	return fd < 0 ? -errno : fd;
+}
+
+/* slot's pin names set_fd (the slot is not live while this runs) */
+static int slot_pin(struct gate *g, enum mg_list l, uint32_t slot, int set_fd)
+{
+	char path[PATH_MAX + 32];
+
+	slot_path(g, l, slot, path, sizeof(path));
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	return bpf_obj_pin(set_fd, path) ? -errno : 0;
 }
 
 int list_live_fd(struct gate *g, enum mg_list l)
@@ -217,6 +236,9 @@ static int publish(struct gate *g, enum mg_list l, int set_fd, const struct mg_l
 	m->lens[other] = *lens;
 	m->entries[other] = entries;
 	__atomic_thread_fence(__ATOMIC_RELEASE);
+	err = slot_pin(g, l, other, set_fd);
+	if (err)
+		goto out;
 	if (bpf_map_update_elem(g->fd[list_map(l)], &other, &set_fd, BPF_ANY)) {
 		err = -errno;
 		goto out;
@@ -227,7 +249,7 @@ static int publish(struct gate *g, enum mg_list l, int set_fd, const struct mg_l
 	sleep_ns(MG_LIST_GRACE_NS);
 	m->lens[live] = *lens;
 	m->entries[live] = entries;
-	if (!bpf_map_update_elem(g->fd[list_map(l)], &live, &set_fd, BPF_ANY))
+	if (!slot_pin(g, l, live, set_fd) && !bpf_map_update_elem(g->fd[list_map(l)], &live, &set_fd, BPF_ANY))
 		m->flipped_ns = 0; /* both slots alike: the next switch need not wait */
 out:
 	munmap(base, meta_len());
