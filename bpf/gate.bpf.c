@@ -9,6 +9,7 @@
 #include <bpf/bpf_tracing.h>
 #include "gate.h"
 #include "parse.bpf.h"
+#include "lists.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -48,26 +49,6 @@ struct {
 	__type(value, __u8);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mg_ports SEC(".maps");
-
-/* allow list */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, MG_MAX_ALLOW);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct mg_lpm_key);
-	__type(value, struct mg_rule);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mg_allow SEC(".maps");
-
-/* deny list */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, MG_MAX_DENY);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct mg_lpm_key);
-	__type(value, struct mg_rule);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mg_deny SEC(".maps");
 
 /* operator bans (CLI, config, fail2ban, CrowdSec): a plain hash, so that
  * nothing evicts them; only userspace writes it, and it refuses when full */
@@ -277,30 +258,6 @@ static __always_inline bool gcra(__u64 *tat, __u64 now, __u64 interval, __u32 bu
 }
 
 /* ---- decision steps ---- */
-/* Longest active prefix in an allow/deny trie (its rule, or NULL). An expired longer prefix
- * must not hide a shorter active one (a /32 with a TTL inside a static
- * /24), so on an expired match look again just above its prefix length. */
-#define MG_LPM_TRIES 4
-static __always_inline struct mg_rule *lpm_active(void *map, const struct mg_addr *src, __u64 now)
-{
-	struct mg_lpm_key k = { .prefixlen = 128 };
-	struct mg_rule *r;
-
-	__builtin_memcpy(k.a, src->a, 16);
-#pragma unroll
-	for (int i = 0; i < MG_LPM_TRIES; i++) {
-		r = bpf_map_lookup_elem(map, &k);
-		if (!r)
-			return NULL;
-		if (r->expires_ns == 0 || r->expires_ns > now)
-			return r;
-		if (r->prefixlen == 0 || r->prefixlen > k.prefixlen)
-			return NULL;
-		k.prefixlen = r->prefixlen - 1;
-	}
-	return NULL;
-}
-
 /* A zeroed event of this kind from the ring buffer, under the global event
  * budget (DNSBL queries and bans share it); NULL when over the budget or the
  * ring buffer is full, counted in mg_global.events_lost. */
@@ -687,7 +644,9 @@ static __always_inline bool flood_drop(const struct mg_config *cfg, const struct
 /* The decision for a gated pure SYN from src: first match wins. A deny,
  * ban or DNSBL match whose refusal is answered (cfg->reject) still meets the
  * quotas: over them it is dropped like any source, within them it is a
- * REJECT_* reason. */
+ * REJECT_* reason. Only while the daemon shows signs of life: its responder
+ * answers rejected SYNs, and with the daemon dead (kill -9) a rejected SYN
+ * let through would reach the mail server itself, so then it is dropped. */
 static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_addr *src,
 				   __u32 class, __u64 now)
 {
@@ -695,13 +654,12 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 	__u32 rej = 0;
 	__u32 *n;
 
-	if (lpm_active(&mg_allow, src, now))
+	if (list_allowed(src, now))
 		return MG_REASON_PASS_ALLOW;
 	if (flood_drop(cfg, src, now)) /* step 8, here for its cost: see flood mode */
 		return MG_REASON_DROP_FLOOD;
-	struct mg_rule *deny = lpm_active(&mg_deny, src, now);
-	if (deny && !(deny->flags & MG_RULE_EXCLUDE)) { /* an exclusion ('!' in a zone) is no match */
-		if (!(cfg->reject & MG_REJECT_DENY))
+	if (list_denied(src, now)) { /* the longest active match; an exclusion is no match */
+		if (!(cfg->reject & MG_REJECT_DENY) || !controller_alive(now))
 			return MG_REASON_DROP_DENY;
 		rej = MG_REASON_REJECT_DENY;
 		goto quotas;
@@ -715,7 +673,7 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 		banned = ban && ban->expires_ns > now;
 	}
 	if (banned) {
-		if (!(cfg->reject & MG_REJECT_BAN))
+		if (!(cfg->reject & MG_REJECT_BAN) || !controller_alive(now))
 			return MG_REASON_DROP_BAN;
 		rej = MG_REASON_REJECT_BAN;
 		goto quotas;
@@ -725,7 +683,7 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 		struct mg_verdict *v = bpf_map_lookup_elem(&mg_verdict, src);
 
 		if (v && v->expires_ns > now && v->state == MG_VERDICT_LISTED) {
-			if (!(cfg->reject & MG_REJECT_DNSBL))
+			if (!(cfg->reject & MG_REJECT_DNSBL) || !controller_alive(now))
 				return MG_REASON_DROP_DNSBL;
 			rej = MG_REASON_REJECT_DNSBL;
 			goto quotas;

@@ -13,8 +13,8 @@
 #define MG_MAP_CONFIG     "mg_config"     /* array[2] of struct mg_config: runtime tunables, the
 					   * slot mg_ctl.config_slot names is in effect */
 #define MG_MAP_PORTS      "mg_ports"      /* array[65536] of __u8 class (0 = not gated) */
-#define MG_MAP_ALLOW      "mg_allow"      /* LPM trie: mg_lpm_key -> mg_rule */
-#define MG_MAP_DENY       "mg_deny"       /* LPM trie: mg_lpm_key -> mg_rule */
+#define MG_MAP_ALLOW      "mg_allow"      /* array of 2 sets (hash: mg_lpm_key -> mg_rule), include/lists.h */
+#define MG_MAP_DENY       "mg_deny"       /* the same for the deny list; MG_MAP_LISTS says which slot is live */
 #define MG_MAP_BAN        "mg_ban"        /* hash (never evicts): mg_addr -> mg_ban, operator bans */
 #define MG_MAP_VERDICT    "mg_verdict"    /* LRU hash: mg_addr -> mg_verdict (DNSBL) */
 #define MG_MAP_SRC        "mg_src"        /* LRU hash: mg_addr -> mg_src (bucket, violations) */

@@ -83,6 +83,7 @@ enum gate_map {
 	GM_CONN, GM_CLASS_CONN, GM_VERIFIED, GM_COUNTERS, GM_GLOBAL, GM_EVENTS, GM_SOCKS,
 	GM_BAN_QUOTA, GM_CTL, GM_PENDING,
 	GM_REJECT,
+	GM_LISTS,
 	GM_MAX
 };
 /* Bans live in two maps: GM_BAN_QUOTA for the data path's own (origin

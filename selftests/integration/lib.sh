@@ -161,17 +161,10 @@ cli_ready() {
 map_update() { bpftool map update pinned "$PIN/$1" key hex $2 value hex $3; }
 map_delete() { bpftool map delete pinned "$PIN/$1" key hex $2; }
 map_has() { bpftool map lookup pinned "$PIN/$1" key hex $2 >/dev/null 2>&1; } # MAP KEYHEX
-list_add() { # allow|deny CIDR [TTL_S]
-	if cli_ready; then
-		mg "$1" add "$2" ${3:+--ttl "$3"s} >/dev/null
-	else
-		map_update "mg_$1" "$($NETTOOL lpm "$2")" "$($NETTOOL rule "$2" "${3:-0}")"
-	fi
-}
-list_del() { # allow|deny CIDR
-	if cli_ready; then mg "$1" del "$2" >/dev/null; else map_delete "mg_$1" "$($NETTOOL lpm "$2")"; fi
-}
-list_has() { map_has "mg_$1" "$($NETTOOL lpm "$2")"; } # allow|deny CIDR
+# the lists (sets switched by the controller, include/lists.h): through the CLI only
+list_add() { mg "$1" add "$2" ${3:+--ttl "$3"s} >/dev/null; } # allow|deny CIDR [TTL_S]
+list_del() { mg "$1" del "$2" >/dev/null; } # allow|deny CIDR
+list_has() { mg "$1" list --all --json | grep -q "\"cidr\":\"$2\""; } # allow|deny ADDR/LEN, expired included
 ban_add() { # ADDR [TTL_S]
 	if cli_ready; then
 		mg ban add "$1" ${2:+--ttl "$2"s} >/dev/null
