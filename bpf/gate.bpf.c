@@ -9,6 +9,7 @@
 #include <bpf/bpf_tracing.h>
 #include "gate.h"
 #include "parse.bpf.h"
+#include "lists.bpf.h"
 #include "cookie.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -49,26 +50,6 @@ struct {
 	__type(value, __u8);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mg_ports SEC(".maps");
-
-/* allow list */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, MG_MAX_ALLOW);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct mg_lpm_key);
-	__type(value, struct mg_rule);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mg_allow SEC(".maps");
-
-/* deny list */
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, MG_MAX_DENY);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct mg_lpm_key);
-	__type(value, struct mg_rule);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mg_deny SEC(".maps");
 
 /* operator bans (CLI, config, fail2ban, CrowdSec): a plain hash, so that
  * nothing evicts them; only userspace writes it, and it refuses when full */
@@ -199,6 +180,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mg_socks SEC(".maps");
 
+/* refused SYNs passed for the responder: which connections sk_lookup steers */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MG_MAX_REJECT);
+	__type(key, struct mg_reject_key);
+	__type(value, struct mg_reject);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_reject SEC(".maps");
+
+/* the daemon's responder sockets, [0] IPv4 and [1] IPv6 (not pinned: they
+ * go away with the daemon) */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} mg_responder SEC(".maps");
+
 /* ---- helpers ---- */
 static __always_inline __u64 now_ns(void)
 {
@@ -260,30 +259,6 @@ static __always_inline bool gcra(__u64 *tat, __u64 now, __u64 interval, __u32 bu
 }
 
 /* ---- decision steps ---- */
-/* Longest active prefix in an allow/deny trie (its rule, or NULL). An expired longer prefix
- * must not hide a shorter active one (a /32 with a TTL inside a static
- * /24), so on an expired match look again just above its prefix length. */
-#define MG_LPM_TRIES 4
-static __always_inline struct mg_rule *lpm_active(void *map, const struct mg_addr *src, __u64 now)
-{
-	struct mg_lpm_key k = { .prefixlen = 128 };
-	struct mg_rule *r;
-
-	__builtin_memcpy(k.a, src->a, 16);
-#pragma unroll
-	for (int i = 0; i < MG_LPM_TRIES; i++) {
-		r = bpf_map_lookup_elem(map, &k);
-		if (!r)
-			return NULL;
-		if (r->expires_ns == 0 || r->expires_ns > now)
-			return r;
-		if (r->prefixlen == 0 || r->prefixlen > k.prefixlen)
-			return NULL;
-		k.prefixlen = r->prefixlen - 1;
-	}
-	return NULL;
-}
-
 /* A zeroed event of this kind from the ring buffer, under the global event
  * budget (DNSBL queries and bans share it); NULL when over the budget or the
  * ring buffer is full, counted in mg_global.events_lost. */
@@ -706,34 +681,54 @@ static __always_inline __u32 flood_step(const struct mg_config *cfg, const struc
 	return MG_REASON_DROP_FLOOD;
 }
 
-/* The decision for a gated pure SYN from src: first match wins. */
+/* The decision for a gated pure SYN from src: first match wins. A deny,
+ * ban or DNSBL match whose refusal is answered (cfg->reject) still meets the
+ * quotas: over them it is dropped like any source, within them it is a
+ * REJECT_* reason. Only while the daemon shows signs of life: its responder
+ * answers rejected SYNs, and with the daemon dead (kill -9) a rejected SYN
+ * let through would reach the mail server itself, so then it is dropped. */
 static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_addr *src,
 				   __u32 class, bool cookie_ok, __u64 now)
 {
 	bool pending = false, unasked = false;
+	__u32 rej = 0;
 	__u32 *n, flood;
 
-	if (lpm_active(&mg_allow, src, now))
+	if (list_allowed(src, now))
 		return MG_REASON_PASS_ALLOW;
 	flood = flood_step(cfg, src, cookie_ok, now); /* step 8, here for its cost: see flood mode */
 	if (flood)
 		return flood;
-	struct mg_rule *deny = lpm_active(&mg_deny, src, now);
-	if (deny && !(deny->flags & MG_RULE_EXCLUDE)) /* an exclusion ('!' in a zone) is no match */
-		return MG_REASON_DROP_DENY;
+	if (list_denied(src, now)) { /* the longest active match; an exclusion is no match */
+		if (!(cfg->reject & MG_REJECT_DENY) || !controller_alive(now))
+			return MG_REASON_DROP_DENY;
+		rej = MG_REASON_REJECT_DENY;
+		goto quotas;
+	}
 
 	struct mg_ban *ban = bpf_map_lookup_elem(&mg_ban, src);
-	if (ban && (ban->expires_ns == 0 || ban->expires_ns > now))
-		return MG_REASON_DROP_BAN;
-	ban = bpf_map_lookup_elem(&mg_ban_quota, src);
-	if (ban && ban->expires_ns > now)
-		return MG_REASON_DROP_BAN;
+	bool banned = ban && (ban->expires_ns == 0 || ban->expires_ns > now);
+
+	if (!banned) {
+		ban = bpf_map_lookup_elem(&mg_ban_quota, src);
+		banned = ban && ban->expires_ns > now;
+	}
+	if (banned) {
+		if (!(cfg->reject & MG_REJECT_BAN) || !controller_alive(now))
+			return MG_REASON_DROP_BAN;
+		rej = MG_REASON_REJECT_BAN;
+		goto quotas;
+	}
 
 	if (cfg->dnsbl_enabled) {
 		struct mg_verdict *v = bpf_map_lookup_elem(&mg_verdict, src);
 
-		if (v && v->expires_ns > now && v->state == MG_VERDICT_LISTED)
-			return MG_REASON_DROP_DNSBL;
+		if (v && v->expires_ns > now && v->state == MG_VERDICT_LISTED) {
+			if (!(cfg->reject & MG_REJECT_DNSBL) || !controller_alive(now))
+				return MG_REASON_DROP_DNSBL;
+			rej = MG_REASON_REJECT_DNSBL;
+			goto quotas;
+		}
 		if (v && v->expires_ns > now && v->state == MG_VERDICT_ALLOWED) {
 			if (!is_verified(src)) /* DNSWL counts as verified in flood mode */
 				mark_verified(src, now);
@@ -760,6 +755,7 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 		}
 	}
 
+quotas:
 	if (!source_bucket(cfg, src, now))
 		return MG_REASON_DROP_RATE;
 	if (!prefix_bucket(cfg, src, cfg->prefix_interval_ns && is_verified(src), now))
@@ -777,7 +773,15 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 		if (n && *n >= cfg->max_total_concurrent)
 			return MG_REASON_DROP_TOTAL_CONCURRENT;
 	}
+	if (rej)
+		return rej;
 	return unasked ? MG_REASON_PASS_UNASKED : pending ? MG_REASON_PASS_PENDING : MG_REASON_PASS_OK;
+}
+
+static __always_inline bool is_reject(__u32 reason)
+{
+	return reason == MG_REASON_REJECT_DENY || reason == MG_REASON_REJECT_BAN ||
+	       reason == MG_REASON_REJECT_DNSBL;
 }
 
 /* Decide on a gated pure SYN from src, account for it (violations, ban,
@@ -991,6 +995,13 @@ int mg_xdp(struct xdp_md *ctx)
 	cfg = cur_config();
 	if (!cfg || !MG_REASON_DROPS(reason) || cfg->mode == MG_MODE_OBSERVE)
 		return XDP_PASS;
+	if (is_reject(reason)) { /* for the responder: mark this connection, let it pass */
+		struct mg_reject_key k = { .addr = src, .sport = bpf_ntohs(tcp->source), .dport = port };
+		struct mg_reject r = { .ts_ns = now_ns(), .reason = reason, .class = class };
+
+		bpf_map_update_elem(&mg_reject, &k, &r, BPF_ANY);
+		return XDP_PASS;
+	}
 	asm volatile("" : "+r"(eth)); /* a fresh check of eth, for the verifier */
 	if (!eth)
 		return XDP_DROP;
@@ -1122,4 +1133,52 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(mg_sock_state2, const struct sock *sk, const int oldstate, const int newstate)
 {
 	return sock_state((struct sock *)sk, oldstate, newstate);
+}
+
+/* ---- the responder: sk_lookup on the gated namespace ----
+ * A connection whose SYN the XDP program marked as rejected goes to the
+ * daemon's responder socket instead of the server's listener: the kernel
+ * completes the handshake there (so a forged source never gets further than
+ * a SYN-ACK), the daemon writes one line with the reason and closes. */
+SEC("sk_lookup")
+int mg_sk_lookup(struct bpf_sk_lookup *ctx)
+{
+	struct mg_reject_key k = {};
+	struct mg_reject *r;
+	struct bpf_sock *sk;
+	__u32 idx = 0;
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return SK_PASS;
+	/* each context field read on its own (the verifier refuses a load
+	 * through a ctx pointer the compiler moved) */
+	if (ctx->family == AF_INET) {
+		__u32 ip = ctx->remote_ip4;
+
+		k.addr.a[10] = 0xff;
+		k.addr.a[11] = 0xff;
+		__builtin_memcpy(&k.addr.a[12], &ip, 4);
+	} else if (ctx->family == AF_INET6) {
+		__u32 w0 = ctx->remote_ip6[0], w1 = ctx->remote_ip6[1];
+		__u32 w2 = ctx->remote_ip6[2], w3 = ctx->remote_ip6[3];
+
+		__builtin_memcpy(&k.addr.a[0], &w0, 4);
+		__builtin_memcpy(&k.addr.a[4], &w1, 4);
+		__builtin_memcpy(&k.addr.a[8], &w2, 4);
+		__builtin_memcpy(&k.addr.a[12], &w3, 4);
+		idx = 1;
+	} else {
+		return SK_PASS;
+	}
+	k.sport = bpf_ntohs(ctx->remote_port);
+	k.dport = ctx->local_port;
+	r = bpf_map_lookup_elem(&mg_reject, &k);
+	if (!r || now_ns() - r->ts_ns > MG_REJECT_MARK_NS)
+		return SK_PASS;
+	sk = bpf_map_lookup_elem(&mg_responder, &idx);
+	if (!sk)
+		return SK_PASS; /* no responder: the server's listener gets it */
+	bpf_sk_assign(ctx, sk, 0);
+	bpf_sk_release(sk);
+	return SK_PASS;
 }

@@ -151,7 +151,7 @@ _mailgate()
 			COMPREPLY=($(compgen -W "load export" -- "$cur"))
 			return
 			;;
-		load) opts="--ttl --type --name --no-batch" ;;
+		load) opts="--ttl --type --name --force" ;;
 		export) opts="--family" ;;
 		esac
 		if [[ $cur != -* ]]; then

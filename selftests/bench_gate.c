@@ -20,11 +20,11 @@ struct bench_case {
 	struct frame f;
 	int reason; /* the decision this frame must get */
 	int verdict;
-	double ns, bare_ns;
+	double ns, bare_ns, parse_ns;
 };
 
 static struct fixture fx;
-static int bare_fd;
+static int bare_fd, parse_fd;
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -70,9 +70,13 @@ static void print_memory(const char *when)
 	for (int i = 0; i < GM_MAX; i++) {
 		struct bpf_map_info info = {};
 		uint32_t len = sizeof(info);
-		uint64_t m = memlock_of(fx.g.fd[i]);
+		int fd = i == GM_ALLOW || i == GM_DENY ? list_live_fd(&fx.g, i == GM_ALLOW ? MG_LIST_ALLOW : MG_LIST_DENY)
+						       : fx.g.fd[i];
+		uint64_t m = fd >= 0 ? memlock_of(fd) : 0;
 
-		bpf_obj_get_info_by_fd(fx.g.fd[i], &info, &len);
+		bpf_obj_get_info_by_fd(fd, &info, &len);
+		if (fd >= 0 && fd != fx.g.fd[i])
+			close(fd);
 		printf("  %-14s max_entries %8u  key %3u  value %4u  %10.1f KiB\n", gate_map_names[i],
 		       info.max_entries, info.key_size, info.value_size, m / 1024.0);
 		total += m;
@@ -111,21 +115,41 @@ static int fill(int fd, void *keys, void *vals, uint32_t n, size_t ksz, size_t v
 	return 0;
 }
 
+/* deny entries [from, to): 7 of 8 are /32s, every 8th a /24 (two prefix
+ * lengths in use, as a typical DROP-style feed) */
+static void deny_entry(uint32_t i, struct mg_lpm_key *k, struct mg_rule *r)
+{
+	memset(k, 0, sizeof(*k));
+	memset(r, 0, sizeof(*r));
+	nth_addr(i, k->a);
+	k->prefixlen = 128;
+	if (i % 8 == 7) {
+		k->prefixlen = 120;
+		k->a[15] = 0;
+	}
+	r->prefixlen = k->prefixlen;
+	r->origin = MG_ORIGIN_ZONE;
+}
+
+/* the deny list becomes entries [0, n) and 203.0.113.0/24, as a replace
+ * (a new set built beside the live one, then switched) */
 static int fill_deny(uint32_t n)
 {
-	struct mg_lpm_key *k = calloc(n, sizeof(*k));
-	struct mg_rule *r = calloc(n, sizeof(*r));
+	struct mg_lpm_key *k = calloc(n + 1, sizeof(*k));
+	struct mg_rule *r = calloc(n + 1, sizeof(*r));
+	struct list_build b;
 	int err;
 
 	if (!k || !r)
 		return -ENOMEM;
-	for (uint32_t i = 0; i < n; i++) {
-		nth_addr(i, k[i].a);
-		k[i].prefixlen = 128;
-		r[i].prefixlen = 128;
-		r[i].origin = MG_ORIGIN_ZONE;
-	}
-	err = fill(fx.g.fd[GM_DENY], k, r, n, sizeof(*k), sizeof(*r));
+	for (uint32_t i = 0; i < n; i++)
+		deny_entry(i, &k[i], &r[i]);
+	parse_cidr("203.0.113.0/24", &k[n]);
+	r[n].prefixlen = k[n].prefixlen;
+	err = list_build_start(MG_LIST_DENY, n + 1, &b);
+	err = err ?: list_build_add(&b, k, r, n + 1);
+	err = err ?: list_build_publish(&fx.g, &b);
+	list_build_abort(&b);
 	free(k);
 	free(r);
 	return err;
@@ -160,7 +184,7 @@ static void measure(struct bench_case *c, int rounds, int repeat)
 {
 	uint8_t pkt[256];
 	size_t len = frame_build(pkt, sizeof(pkt), &c->f, NULL);
-	double ns[32], bare[32];
+	double ns[32], bare[32], parse[32];
 	uint64_t before[MG_COUNTER_SLOTS], after[MG_COUNTER_SLOTS];
 	uint32_t slot = MG_COUNTER_IDX(c->reason, c->reason < MG_REASON_PASS_ALLOW ? MG_CLASS_NONE
 								     : MG_CLASS_SMTP);
@@ -177,14 +201,17 @@ static void measure(struct bench_case *c, int rounds, int repeat)
 	}
 	for (int r = 0; r < rounds; r++) {
 		bare[r] = run_ns(bare_fd, pkt, len, repeat, NULL);
+		parse[r] = run_ns(parse_fd, pkt, len, repeat, NULL);
 		ns[r] = run_ns(fx.prog, pkt, len, repeat, NULL);
 	}
 	qsort(ns, rounds, sizeof(double), cmp_double);
 	qsort(bare, rounds, sizeof(double), cmp_double);
+	qsort(parse, rounds, sizeof(double), cmp_double);
 	c->ns = ns[rounds / 2];
 	c->bare_ns = bare[rounds / 2];
-	printf("  %-44s %7.1f ns  bare %5.1f ns  extra %6.1f ns  ratio %5.2f\n", c->name, c->ns,
-	       c->bare_ns, c->ns - c->bare_ns, c->ns / c->bare_ns);
+	c->parse_ns = parse[rounds / 2];
+	printf("  %-40s %7.1f ns  bare %5.1f  parse-only %5.1f  x parse-only %5.2f\n", c->name, c->ns,
+	       c->bare_ns, c->parse_ns, c->ns / c->parse_ns);
 }
 
 static void prog_stats(void)
@@ -200,15 +227,22 @@ static void prog_stats(void)
 int main(int argc, char **argv)
 {
 	bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
-	uint32_t n_deny = quick ? 100000 : 1000000, n_src = quick ? 100000 : 1000000;
+	static const uint32_t ladder[] = { 1000, 100000, 1000000, 4000000 };
+	int n_steps = quick ? 2 : 4;
+	uint32_t n_src = quick ? 100000 : 1000000;
 	int rounds = quick ? 5 : 9, repeat = quick ? 200000 : 1000000;
+	double table[4][8];
 	struct sink_bpf *bare;
 	struct mg_config cfg;
+	struct mg_lpm_key dk;
+	struct mg_rule dr;
+	char denied32[MG_ADDRSTRLEN];
 	cpu_set_t set;
-	int err;
+	int err = 0;
 
 	if (argc > 1 && !quick) {
-		fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
+		fprintf(stderr, "usage: %s [--quick]   (--quick: 1k and 100k deny entries, fewer repeats)\n",
+			argv[0]);
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -224,6 +258,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	bare_fd = bpf_program__fd(bare->progs.sink_drop);
+	parse_fd = bpf_program__fd(bare->progs.sink_parse);
 	prog_stats();
 	print_memory("default sizes, empty");
 
@@ -245,16 +280,15 @@ int main(int argc, char **argv)
 		fx_rule(&fx, GM_ALLOW, cidr, 0);
 	}
 	fx_rule(&fx, GM_ALLOW, "198.51.100.0/24", 0);
-	printf("\nfilling: %u deny prefixes, %u tracked sources, %u DNSBL verdicts ...\n", n_deny,
-	       n_src, n_src);
-	err = fill_deny(n_deny);
-	err = err ?: fx_rule(&fx, GM_DENY, "203.0.113.0/24", 0);
-	err = err ?: fill_sources(n_src, false);
+	printf("\nfilling: %u tracked sources, %u DNSBL verdicts ...\n", n_src, n_src);
+	err = fill_sources(n_src, false);
 	err = err ?: fill_sources(n_src, true);
 	if (err) {
 		fprintf(stderr, "bench: filling maps: %s\n", strerror(-err));
 		goto out;
 	}
+	deny_entry(5, &dk, &dr); /* a /32 of the feed */
+	format_addr((struct mg_addr *)dk.a, denied32, sizeof(denied32));
 
 	struct bench_case cases[] = {
 		{ "non-mail: TCP ACK with data to 443", { .dport = 443, .flags = TH_ACK, .payload = 64 },
@@ -263,23 +297,49 @@ int main(int argc, char **argv)
 		  XDP_PASS },
 		{ "allowed SYN (allow list hit)", { .src = "198.51.100.9" }, MG_REASON_PASS_ALLOW,
 		  XDP_PASS },
-		{ "denied SYN (1M-prefix deny list)", { .src = "203.0.113.9" }, MG_REASON_DROP_DENY,
+		{ "denied SYN (a /24 of the list)", { .src = "203.0.113.9" }, MG_REASON_DROP_DENY,
 		  XDP_DROP },
+		{ "denied SYN (a /32 of the feed)", { .src = denied32 }, MG_REASON_DROP_DENY, XDP_DROP },
 		{ "quota path, 1M tracked sources", { .src = "192.0.2.9" }, MG_REASON_PASS_OK, XDP_PASS },
 		{ "quota path + DNSBL verdict, v6", { .family = 6 }, MG_REASON_PASS_OK, XDP_PASS },
 	};
-	printf("\nper packet, median of %d rounds of %d runs (same frame through a bare XDP_DROP "
-	       "first):\n", rounds, repeat);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (i == 5) { /* DNSBL on, the source has a clean verdict */
-			struct mg_addr a = fx_addr("2001:db8::1");
-			struct mg_verdict v = { .expires_ns = ~0ULL >> 1, .state = MG_VERDICT_CLEAN };
+	int n_cases = sizeof(cases) / sizeof(cases[0]);
 
-			cfg.dnsbl_enabled = 1;
-			gate_write_config(&fx.g, &cfg);
-			bpf_map_update_elem(fx.g.fd[GM_VERDICT], &a, &v, BPF_ANY);
+	for (int s = 0; s < n_steps; s++) {
+		uint64_t t0 = now_boot_ns();
+
+		err = fill_deny(ladder[s] - 1); /* + 203.0.113.0/24 */
+		if (err) {
+			fprintf(stderr, "bench: filling the deny list: %s\n", strerror(-err));
+			goto out;
 		}
-		measure(&cases[i], rounds, repeat);
+		printf("\n%u deny entries (filled in %.2f s); per packet, median of %d rounds of %d runs "
+		       "(the same frame through a bare XDP_DROP and a parse-only program first):\n",
+		       ladder[s], (now_boot_ns() - t0) / 1e9, rounds, repeat);
+		cfg.dnsbl_enabled = 0;
+		gate_write_config(&fx.g, &cfg);
+		for (int i = 0; i < n_cases; i++) {
+			if (i == n_cases - 1) { /* DNSBL on, the source has a clean verdict */
+				struct mg_addr a = fx_addr("2001:db8::1");
+				struct mg_verdict v = { .expires_ns = ~0ULL >> 1, .state = MG_VERDICT_CLEAN };
+
+				cfg.dnsbl_enabled = 1;
+				gate_write_config(&fx.g, &cfg);
+				bpf_map_update_elem(fx.g.fd[GM_VERDICT], &a, &v, BPF_ANY);
+			}
+			measure(&cases[i], rounds, repeat);
+			table[s][i] = cases[i].ns / cases[i].parse_ns;
+		}
+	}
+	printf("\nx parse-only by deny list size:\n  %-40s", "");
+	for (int s = 0; s < n_steps; s++)
+		printf(" %8u", ladder[s]);
+	printf("\n");
+	for (int i = 0; i < n_cases; i++) {
+		printf("  %-40s", cases[i].name);
+		for (int s = 0; s < n_steps; s++)
+			printf(" %8.2f", table[s][i]);
+		printf("\n");
 	}
 	print_memory("after filling");
 out:

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 #include "mailgate.h"
+#include "listset.h"
 
 
 static double mono_s(void)
@@ -67,9 +68,9 @@ static int fill_hash(int fd, uint32_t n, size_t vsize, bool ban)
 	return err;
 }
 
-static int fill_deny(int fd, uint32_t n)
+static int fill_deny(struct gate *g, uint32_t n)
 {
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	struct list_build b;
 	const uint32_t chunk = 65536;
 	struct mg_lpm_key *keys = calloc(chunk, sizeof(*keys));
 	struct mg_rule *vals = calloc(chunk, sizeof(*vals));
@@ -77,6 +78,7 @@ static int fill_deny(int fd, uint32_t n)
 
 	if (!keys || !vals)
 		return -ENOMEM;
+	err = list_build_start(MG_LIST_DENY, n, &b);
 	for (uint32_t done = 0; done < n && !err; done += chunk) {
 		uint32_t cnt = n - done < chunk ? n - done : chunk;
 
@@ -89,9 +91,10 @@ static int fill_deny(int fd, uint32_t n)
 			memcpy(&keys[i].a[12], &net, 4);
 			vals[i].prefixlen = 96 + 30;
 		}
-		if (bpf_map_update_batch(fd, keys, vals, &cnt, &o))
-			err = -errno;
+		err = list_build_add(&b, keys, vals, cnt);
 	}
+	err = err ?: list_build_publish(g, &b);
+	list_build_abort(&b);
 	free(keys);
 	free(vals);
 	return err;
@@ -143,7 +146,7 @@ int main(int argc, char **argv)
 	err = err ?: fill_hash(g.fd[GM_BAN_QUOTA], n / 4, sizeof(struct mg_ban), true);
 	err = err ?: fill_hash(g.fd[GM_PREFIX], n / 4, sizeof(struct mg_bucket), false);
 	err = err ?: fill_hash(g.fd[GM_VERIFIED], n / 4, sizeof(uint64_t), false);
-	err = err ?: fill_deny(g.fd[GM_DENY], n);
+	err = err ?: fill_deny(&g, n);
 	if (err) {
 		fprintf(stderr, "fill: %s\n", strerror(-err));
 		goto out;

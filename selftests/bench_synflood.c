@@ -37,6 +37,7 @@
 #include <linux/if_link.h>
 #include <json-c/json.h>
 #include "mailgate.h"
+#include "listset.h"
 #include "gate.skel.h"
 #include "sink.skel.h"
 #include "cleanup.h"
@@ -237,7 +238,7 @@ static int do_gate(int argc, char **argv)
 		parse_addr("2001:db8:fe00::", &a);
 		memcpy(k.a, a.a, 16);
 		k.a[5] = i >> 16, k.a[6] = i >> 8, k.a[7] = i;
-		err = bpf_map_update_elem(g.fd[GM_DENY], &k, &r, BPF_ANY) ? -errno : 0;
+		err = list_put(&g, MG_LIST_DENY, &k, &r);
 	}
 	if (err) {
 		fprintf(stderr, "bench_synflood: filling mg_verified / mg_deny: %s\n", strerror(-err));

@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "mailgate.h"
+#include "listset.h"
 #include "gate.skel.h"
 #include "cleanup.h"
 #include "frames.h"
@@ -129,8 +130,14 @@ static inline int fx_reset(struct fixture *fx, const struct mg_config *cfg)
 	static uint8_t ports[65536];
 	int err = 0;
 
-	fx_map_clear(fx->g.fd[GM_ALLOW], sizeof(struct mg_lpm_key));
-	fx_map_clear(fx->g.fd[GM_DENY], sizeof(struct mg_lpm_key));
+	for (int l = 0; l < MG_LISTS; l++) { /* emptied in place (lengths stay published) */
+		int fd = list_live_fd(&fx->g, l);
+
+		if (fd >= 0) {
+			fx_map_clear(fd, sizeof(struct mg_lpm_key));
+			close(fd);
+		}
+	}
 	fx_map_clear(fx->g.fd[GM_BAN], sizeof(struct mg_addr));
 	fx_map_clear(fx->g.fd[GM_BAN_QUOTA], sizeof(struct mg_addr));
 	fx_map_clear(fx->g.fd[GM_VERDICT], sizeof(struct mg_addr));
@@ -139,6 +146,7 @@ static inline int fx_reset(struct fixture *fx, const struct mg_config *cfg)
 	fx_map_clear(fx->g.fd[GM_PREFIX], sizeof(struct mg_prefix_key));
 	fx_map_clear(fx->g.fd[GM_CONN], sizeof(struct mg_conn_key));
 	fx_map_clear(fx->g.fd[GM_VERIFIED], sizeof(struct mg_addr));
+	fx_map_clear(fx->g.fd[GM_REJECT], sizeof(struct mg_reject_key));
 	fx_array_zero(fx->g.fd[GM_CLASS_CONN], MG_CLASS_MAX, sizeof(uint32_t));
 	fx_array_zero(fx->g.fd[GM_GLOBAL], 1, sizeof(struct mg_global));
 	gate_default_ports(ports);
@@ -209,17 +217,57 @@ static inline struct mg_addr fx_addr(const char *s)
 }
 
 /* add an allow/deny entry; expires: 0 never, else CLOCK_BOOTTIME ns */
-static inline int fx_rule(struct fixture *fx, enum gate_map m, const char *cidr, uint64_t expires)
+static inline int fx_rule_flags(struct fixture *fx, enum gate_map m, const char *cidr, uint64_t expires,
+				uint32_t flags)
 {
 	struct mg_lpm_key k;
-	struct mg_rule r = { .expires_ns = expires };
+	struct mg_rule r = { .expires_ns = expires, .flags = flags };
 
 	if (parse_cidr(cidr, &k)) {
 		fprintf(stdout, "  bad test cidr %s\n", cidr);
 		return -EINVAL;
 	}
 	r.prefixlen = k.prefixlen;
-	return bpf_map_update_elem(fx->g.fd[m], &k, &r, BPF_ANY) ? -errno : 0;
+	return list_put(&fx->g, m == GM_ALLOW ? MG_LIST_ALLOW : MG_LIST_DENY, &k, &r);
+}
+
+static inline int fx_rule(struct fixture *fx, enum gate_map m, const char *cidr, uint64_t expires)
+{
+	return fx_rule_flags(fx, m, cidr, expires, 0);
+}
+
+/* the list of a map (GM_ALLOW / GM_DENY) */
+static inline enum mg_list fx_list(enum gate_map m)
+{
+	return m == GM_ALLOW ? MG_LIST_ALLOW : MG_LIST_DENY;
+}
+
+/* the list becomes these n entries, in one replace */
+static inline int fx_list_fill(struct fixture *fx, enum gate_map m, const struct mg_lpm_key *k,
+			       const struct mg_rule *r, size_t n)
+{
+	struct list_build b;
+	int err = list_build_start(fx_list(m), n, &b);
+
+	err = err ?: list_build_add(&b, k, r, n);
+	err = err ?: list_build_publish(&fx->g, &b);
+	list_build_abort(&b);
+	return err;
+}
+
+/* entries in the live set of a list */
+static inline long fx_list_count(struct fixture *fx, enum gate_map m)
+{
+	int fd = list_live_fd(&fx->g, fx_list(m));
+	long n;
+
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	n = map_count(fd, NULL);
+	close(fd);
+	return n;
 }
 
 static inline int fx_ban(struct fixture *fx, const char *addr, uint64_t expires, uint32_t level,

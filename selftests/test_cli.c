@@ -137,7 +137,7 @@ static void reset_state(void)
 
 static long entries(enum gate_map m)
 {
-	return map_count(fx.g.fd[m], NULL);
+	return m == GM_ALLOW || m == GM_DENY ? fx_list_count(&fx, m) : map_count(fx.g.fd[m], NULL);
 }
 
 /* ---- setup ---- */
@@ -346,18 +346,21 @@ TEST(ttl_expires)
 /* a map update failing half way (the allow list is full) rolls back */
 TEST(full_list_rolls_back)
 {
-	struct mg_lpm_key k = { .prefixlen = 128 };
-	struct mg_rule r = { .prefixlen = 128 };
-	uint32_t max = 0;
+	uint32_t max = list_capacity(MG_LIST_ALLOW);
+	struct mg_lpm_key *k = calloc(max, sizeof(*k));
+	struct mg_rule *r = calloc(max, sizeof(*r));
+	struct mg_rule got;
 	long n;
 
 	reset_state();
-	map_count(fx.g.fd[GM_ALLOW], &max);
-	k.a[0] = 0x20, k.a[1] = 0x01, k.a[2] = 0x0d, k.a[3] = 0xb8, k.a[4] = 0x77;
 	for (uint32_t i = 0; i + 1 < max; i++) { /* one slot left */
-		k.a[13] = i >> 16, k.a[14] = i >> 8, k.a[15] = i;
-		bpf_map_update_elem(fx.g.fd[GM_ALLOW], &k, &r, BPF_ANY);
+		k[i].prefixlen = r[i].prefixlen = 128;
+		k[i].a[0] = 0x20, k[i].a[1] = 0x01, k[i].a[2] = 0x0d, k[i].a[3] = 0xb8, k[i].a[4] = 0x77;
+		k[i].a[13] = i >> 16, k[i].a[14] = i >> 8, k[i].a[15] = i;
 	}
+	ASSERT_OK(fx_list_fill(&fx, GM_ALLOW, k, r, max - 1), "fill");
+	free(k);
+	free(r);
 	if (!ASSERT_EQ(entries(GM_ALLOW), max - 1, "one slot left"))
 		return;
 	check_rc(run("allow add 192.0.2.1 192.0.2.2 192.0.2.3"), 1, "the second does not fit");
@@ -368,7 +371,7 @@ TEST(full_list_rolls_back)
 		struct mg_lpm_key q;
 
 		parse_cidr("192.0.2.1", &q);
-		ASSERT_TRUE(bpf_map_lookup_elem(fx.g.fd[GM_ALLOW], &q, &r) != 0, "192.0.2.1 is not in the allow list");
+		ASSERT_TRUE(list_get(&fx.g, MG_LIST_ALLOW, &q, &got) != 0, "192.0.2.1 is not in the allow list");
 	}
 	if (RUN_OK("allow add 192.0.2.1"))
 		ASSERT_EQ(entries(GM_ALLOW), max, "one still fits");
@@ -381,15 +384,17 @@ TEST(large_list)
 	struct json_object *o;
 	int n = 10000;
 
+	static struct mg_lpm_key k[10000];
+	static struct mg_rule r[10000];
+
 	reset_state();
 	for (int i = 0; i < n; i++) {
-		struct mg_lpm_key k = { .prefixlen = 128 };
-		struct mg_rule r = { .prefixlen = 128, .origin = MG_ORIGIN_ZONE };
-
-		k.a[0] = 0x20, k.a[1] = 0x01, k.a[2] = 0x0d, k.a[3] = 0xb8;
-		k.a[14] = i >> 8, k.a[15] = i;
-		bpf_map_update_elem(fx.g.fd[GM_DENY], &k, &r, BPF_ANY);
+		k[i] = (struct mg_lpm_key){ .prefixlen = 128 };
+		r[i] = (struct mg_rule){ .prefixlen = 128, .origin = MG_ORIGIN_ZONE };
+		k[i].a[0] = 0x20, k[i].a[1] = 0x01, k[i].a[2] = 0x0d, k[i].a[3] = 0xb8;
+		k[i].a[14] = i >> 8, k[i].a[15] = i;
 	}
+	ASSERT_OK(fx_list_fill(&fx, GM_DENY, k, r, n), "fill");
 	if (RUN_OK("deny list --json") && (o = parse_out())) {
 		ASSERT_EQ(json_object_get_int(jget(o, "count")), n, "count");
 		ASSERT_EQ(json_object_array_length(jget(o, "entries")), n, "entries");
@@ -720,6 +725,17 @@ TEST(lookup_matches_data_path)
 	RUN_OK("ban add 198.51.100.66");
 	lookup_agrees("192.0.2.7", 25, "pass_allow");
 	lookup_agrees("192.0.2.8", 25, "drop_deny");
+	/* an expired /32 inside the active /24: the /24 decides (lookup said pass) */
+	fx_rule(&fx, GM_DENY, "192.0.2.9", now_boot_ns() - NSEC_PER_SEC);
+	lookup_agrees("192.0.2.9", 25, "drop_deny");
+	/* a zone exclusion !ADDR inside the listed /24: not denied (lookup said drop) */
+	fx_rule_flags(&fx, GM_DENY, "192.0.2.10", 0, MG_RULE_EXCLUDE);
+	lookup_agrees("192.0.2.10", 25, "pass_ok");
+	fx_rule(&fx, GM_DENY, "2001:db8:9::/48", 0);
+	fx_rule(&fx, GM_DENY, "2001:db8:9::9", now_boot_ns() - NSEC_PER_SEC);
+	fx_rule_flags(&fx, GM_DENY, "2001:db8:9::10", 0, MG_RULE_EXCLUDE);
+	lookup_agrees("2001:db8:9::9", 25, "drop_deny");
+	lookup_agrees("2001:db8:9::10", 25, "pass_ok");
 	lookup_agrees("198.51.100.66", 587, "drop_ban");
 	lookup_agrees("192.0.2.8", 8080, "pass_not_gated");
 	/* the per-source bucket: burst 3, then empty */

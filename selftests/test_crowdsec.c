@@ -42,8 +42,7 @@ static bool get_deny(const char *cidr, struct mg_rule *r)
 {
 	struct mg_lpm_key k;
 
-	return !parse_cidr(cidr, &k) && !bpf_map_lookup_elem(fx.g.fd[GM_DENY], &k, r) &&
-	       r->prefixlen == k.prefixlen;
+	return !parse_cidr(cidr, &k) && !list_get(&fx.g, MG_LIST_DENY, &k, r);
 }
 
 /* expiry in [now + lo, now + hi] seconds */
@@ -173,7 +172,7 @@ TEST(other_origins_kept)
 		return;
 	parse_cidr("203.0.113.0/24", &k);
 	ASSERT_OK(bpf_map_update_elem(fx.g.fd[GM_BAN], &a, &cli, BPF_ANY), "cli ban");
-	ASSERT_OK(bpf_map_update_elem(fx.g.fd[GM_DENY], &k, &zr, BPF_ANY), "zone deny");
+	ASSERT_OK(list_put(&fx.g, MG_LIST_DENY, &k, &zr), "zone deny");
 	ASSERT_OK(apply("{\"new\":[" DEC(1, "Ip", "203.0.113.5", "1h") "," DEC(2, "Range", "203.0.113.0/24", "1h") "]}",
 			true), "startup");
 	ASSERT_TRUE(get_ban("203.0.113.5", &b) && b.origin == MG_ORIGIN_CLI && !b.expires_ns, "cli ban as it was");
@@ -203,7 +202,7 @@ TEST(full_answer_removes_stale)
 	parse_cidr("192.0.2.0/24", &k);
 	bpf_map_update_elem(fx.g.fd[GM_BAN], &old, &ob, BPF_ANY);
 	bpf_map_update_elem(fx.g.fd[GM_BAN], &cli, &cb, BPF_ANY);
-	bpf_map_update_elem(fx.g.fd[GM_DENY], &k, &orr, BPF_ANY);
+	list_put(&fx.g, MG_LIST_DENY, &k, &orr);
 	ASSERT_OK(apply("{\"new\":[" DEC(7, "Ip", "192.0.2.52", "1h") "]}", true), "startup");
 	ASSERT_TRUE(!get_ban("192.0.2.50", &b), "stale crowdsec ban removed");
 	ASSERT_TRUE(!get_deny("192.0.2.0/24", &r), "stale crowdsec deny removed");

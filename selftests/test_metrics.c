@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "mailgate.h"
+#include "listset.h"
 #include "gate.skel.h"
 #include "test.h"
 #include "cleanup.h"
@@ -155,7 +156,7 @@ static int deny_add(struct gate *g, const char *cidr)
 	if (parse_cidr(cidr, &k))
 		return -EINVAL;
 	r.prefixlen = k.prefixlen;
-	return bpf_map_update_elem(g->fd[GM_DENY], &k, &r, BPF_ANY) ? -errno : 0;
+	return list_put(g, MG_LIST_DENY, &k, &r);
 }
 
 static int ban_add(struct gate *g, const char *addr, uint32_t origin, int64_t expires_in_s)
@@ -1054,8 +1055,10 @@ TEST(map_fill_warning)
 		k.a[13] = i >> 16;
 		k.a[14] = i >> 8;
 		k.a[15] = i;
-		if (bpf_map_update_elem(g.fd[GM_ALLOW], &k, &r, BPF_ANY)) {
-			ASSERT_OK(-errno, "fill mg_allow");
+		int e = list_put(&g, MG_LIST_ALLOW, &k, &r);
+
+		if (e) {
+			ASSERT_OK(e, "fill mg_allow");
 			goto out;
 		}
 	}

@@ -118,7 +118,7 @@ static void teardown(void)
 
 static long count(enum gate_map m)
 {
-	return map_count(fx.g.fd[m], NULL);
+	return m == GM_ALLOW || m == GM_DENY ? fx_list_count(&fx, m) : map_count(fx.g.fd[m], NULL);
 }
 
 /* `ban list` into a pipe is one address per line (header and the note
@@ -160,13 +160,13 @@ TEST(del_all_and_origin)
 	struct mg_ban b = { .origin = MG_ORIGIN_QUOTA };
 	struct mg_addr a;
 
-	fx_map_clear(fx.g.fd[GM_DENY], sizeof(struct mg_lpm_key));
+	fx_reset(&fx, &base_cfg);
 	fx_map_clear(fx.g.fd[GM_BAN], sizeof(struct mg_addr));
 	if (!RUN_OK("deny add 192.0.2.0/24 198.51.100.0/24 2001:db8:1::/48"))
 		return;
 	parse_cidr("203.0.113.0/24", &k);
 	r.prefixlen = k.prefixlen;
-	bpf_map_update_elem(fx.g.fd[GM_DENY], &k, &r, BPF_ANY);
+	list_put(&fx.g, MG_LIST_DENY, &k, &r);
 	if (RUN_OK("deny del --origin cli")) {
 		ASSERT_EQ(count(GM_DENY), 1, "the config entry is left");
 		ASSERT_TRUE(strstr(err, "3 entries of origin cli") != NULL, err);
@@ -206,10 +206,10 @@ TEST(top_shows_stopped_earlier)
 	fx_reset(&fx, &base_cfg);
 	parse_cidr("198.51.100.0/24", &k);
 	deny.prefixlen = k.prefixlen;
-	bpf_map_update_elem(fx.g.fd[GM_DENY], &k, &deny, BPF_ANY);
+	list_put(&fx.g, MG_LIST_DENY, &k, &deny);
 	parse_cidr("203.0.113.0/24", &k);
 	allow.prefixlen = k.prefixlen;
-	bpf_map_update_elem(fx.g.fd[GM_ALLOW], &k, &allow, BPF_ANY);
+	list_put(&fx.g, MG_LIST_ALLOW, &k, &allow);
 	snprintf(cmd, sizeof(cmd), "%s --pin-dir %s --json top --interval 1500ms", bin, pin_dir);
 	p = popen(cmd, "r");
 	if (!ASSERT_TRUE(p != NULL, "popen top"))
@@ -244,8 +244,7 @@ TEST(top_shows_stopped_earlier)
 	}
 out:
 	fx_reset(&fx, &base_cfg);
-	fx_map_clear(fx.g.fd[GM_DENY], sizeof(struct mg_lpm_key));
-	fx_map_clear(fx.g.fd[GM_ALLOW], sizeof(struct mg_lpm_key));
+	fx_reset(&fx, &base_cfg);
 }
 
 /* stats --json says whether flood mode is on, as the data path has it */

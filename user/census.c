@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "mailgate.h"
+#include "listset.h"
 #include "census.h"
 #include "census.skel.h"
 
@@ -29,18 +29,27 @@ static bool counted_map(enum gate_map m)
 	switch (m) {
 	case GM_ALLOW: case GM_DENY: case GM_BAN: case GM_VERDICT:
 	case GM_SRC: case GM_PREFIX: case GM_CONN: case GM_VERIFIED:
-	case GM_BAN_QUOTA:
+	case GM_BAN_QUOTA: case GM_REJECT:
 		return true;
 	default:
 		return false;
 	}
 }
 
+/* the map to count: the live set for the allow and deny lists (a new fd,
+ * *owned set; -ENOENT: the list never had one), else the gate's */
+static int census_fd(struct gate *g, int m, bool *owned)
+{
+	*owned = m == GM_ALLOW || m == GM_DENY;
+	return *owned ? list_live_fd(g, m == GM_ALLOW ? MG_LIST_ALLOW : MG_LIST_DENY) : g->fd[m];
+}
+
 /* capacities and which maps count; the ids for matching iterator records */
 static int census_prepare(struct gate *g, struct census *c, uint32_t *ids)
 {
 	struct bpf_map_info info;
-	int err;
+	bool owned;
+	int err, fd;
 
 	memset(c, 0, sizeof(*c));
 	c->taken_ns = now_boot_ns();
@@ -48,11 +57,23 @@ static int census_prepare(struct gate *g, struct census *c, uint32_t *ids)
 		ids[m] = 0;
 		if (!counted_map(m) || g->fd[m] < 0)
 			continue;
-		err = map_info(g->fd[m], &info);
+		fd = census_fd(g, m, &owned);
+		if (fd == -ENOENT) { /* a list without a set: empty */
+			c->capacity[m] = list_capacity(m == GM_ALLOW ? MG_LIST_ALLOW : MG_LIST_DENY);
+			c->counted[m] = true;
+			continue;
+		}
+		if (fd < 0)
+			return fd;
+		err = map_info(fd, &info);
+		if (owned)
+			close(fd);
 		if (err)
 			return err;
 		ids[m] = info.id;
-		c->capacity[m] = info.max_entries;
+		/* a list's set is sized to its entries: the list's capacity is the limit */
+		c->capacity[m] = owned ? list_capacity(m == GM_ALLOW ? MG_LIST_ALLOW : MG_LIST_DENY)
+				       : info.max_entries;
 		c->counted[m] = true;
 	}
 	return 0;
@@ -64,11 +85,20 @@ int census_walk(struct gate *g, struct census *c)
 	int err = census_prepare(g, c, ids);
 
 	for (int m = 0; m < GM_MAX && !err; m++) {
+		bool owned;
 		long n;
+		int fd;
 
-		if (!c->counted[m])
+		if (!c->counted[m] || !ids[m])
 			continue;
-		n = map_count(g->fd[m], NULL);
+		fd = census_fd(g, m, &owned);
+		if (fd < 0) {
+			err = fd;
+			break;
+		}
+		n = map_count(fd, NULL);
+		if (owned)
+			close(fd);
 		if (n < 0)
 			err = (int)n;
 		else

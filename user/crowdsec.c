@@ -43,6 +43,7 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include "crowdsec.h"
+#include "listset.h"
 
 #define CS_BATCH          8192               /* map updates per bpf_map_update_batch */
 #define CS_TIMEOUT_S      300L               /* a whole transfer (a full answer of 1M decisions: ~100 MB) */
@@ -459,8 +460,7 @@ static int deny_check(struct crowdsec *c, const struct mg_lpm_key *k, uint64_t e
 {
 	struct mg_rule r;
 
-	/* a trie lookup returns the longest match: only the exact prefix counts */
-	if (bpf_map_lookup_elem(c->g->fd[GM_DENY], k, &r) || r.prefixlen != k->prefixlen)
+	if (list_get(c->g, MG_LIST_DENY, k, &r))
 		return 0;
 	if (r.origin != MG_ORIGIN_CROWDSEC)
 		return active(r.expires_ns, now) ? 1 : 0;
@@ -513,10 +513,36 @@ static void flush_bans(struct crowdsec *c)
 	c->n_ban = 0;
 }
 
+/* deny entries go into the live deny set one by one (list_put publishes a
+ * new prefix length), under the lists lock so that a zone load's replace
+ * cannot lose them */
 static void flush_denies(struct crowdsec *c)
 {
-	write_batch(c, c->g->fd[GM_DENY], c->deny_keys, sizeof(*c->deny_keys), c->deny_vals,
-		    sizeof(*c->deny_vals), c->deny_idx, c->n_deny, gate_map_names[GM_DENY]);
+	uint32_t failed = 0;
+	int lock, err = 0;
+
+	if (!c->n_deny)
+		return;
+	lock = list_lock(c->g);
+	for (uint32_t i = 0; i < c->n_deny; i++) {
+		struct cs_entry *e = &c->t.e[c->deny_idx[i]];
+		int r = list_put(c->g, MG_LIST_DENY, &c->deny_keys[i], &c->deny_vals[i]);
+
+		if (r) {
+			err = r;
+			failed++;
+			e->state = CS_ST_NEW;
+			continue;
+		}
+		e->state = CS_ST_WRITTEN;
+		e->written_exp = c->deny_vals[i].expires_ns;
+	}
+	list_unlock(lock);
+	if (failed)
+		log_ratelimited("crowdsec_write", CS_LOG_EVERY_NS, LOG_LVL_ERROR,
+				"msg=\"crowdsec: cannot write entries\" map=%s failed=%u err=\"%s\"%s",
+				gate_map_names[GM_DENY], failed, strerror(-err),
+				err == -ENOSPC || err == -E2BIG ? " hint=\"the map is full\"" : "");
 	c->n_deny = 0;
 }
 
@@ -573,10 +599,9 @@ static bool delete_own(struct crowdsec *c, uint8_t kind, const struct mg_lpm_key
 	} else {
 		struct mg_rule r;
 
-		if (bpf_map_lookup_elem(c->g->fd[GM_DENY], k, &r) || r.prefixlen != k->prefixlen ||
-		    r.origin != MG_ORIGIN_CROWDSEC)
+		if (list_get(c->g, MG_LIST_DENY, k, &r) || r.origin != MG_ORIGIN_CROWDSEC)
 			return false;
-		return !bpf_map_delete_elem(c->g->fd[GM_DENY], k);
+		return !list_del(c->g, MG_LIST_DENY, k);
 	}
 }
 
@@ -624,7 +649,8 @@ static uint32_t remove_stale(struct crowdsec *c)
 
 	for (uint8_t kind = CS_BAN; kind <= CS_DENY; kind++) {
 		struct stale s = { .c = c, .kind = kind };
-		int err = map_walk(c->g->fd[maps[kind]], find_stale, &s);
+		int err = kind == CS_DENY ? list_walk(c->g, MG_LIST_DENY, find_stale, &s)
+					  : map_walk(c->g->fd[maps[kind]], find_stale, &s);
 
 		if (err)
 			pr_warn("msg=\"crowdsec: cannot read the map for stale entries\" map=%s err=\"%s\"",

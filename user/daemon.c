@@ -42,7 +42,7 @@
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 #include <systemd/sd-daemon.h>
-#include "mailgate.h"
+#include "listset.h"
 #include "crowdsec.h"
 #include "gate.skel.h"
 
@@ -94,6 +94,9 @@ struct daemon {
 	struct crowdsec *crowdsec;  /* the CrowdSec bouncer; NULL when off */
 	char sd_status[256];        /* the last STATUS= sent to systemd */
 	struct sweep sweeps[4];
+	struct responder resp;   /* runs once a refusal is configured as reject */
+	int ep;                  /* the event loop's epoll fd, -1 before it exists */
+	bool stopping;           /* refusals fall back to drop: no responder after exit */
 	struct cookie_tc *tc;    /* the SYN-cookie TC program, when running */
 };
 
@@ -232,75 +235,113 @@ static bool allow_wanted(const struct mg_settings *s, const struct mg_lpm_key *k
 	return false;
 }
 
-/* Config-origin allow entries: add the new ones first (no gap), then remove
- * those the config no longer lists. Entries of other origins are left alone,
- * also when the config lists the same prefix. */
-static int allow_add_config(struct daemon *d, const struct mg_settings *s)
-{
-	int fd = d->gate.fd[GM_ALLOW];
-
-	for (int i = 0; i < s->n_allow; i++) {
-		struct mg_rule r = { .prefixlen = s->allow[i].prefixlen, .origin = MG_ORIGIN_CONFIG };
-		char buf[MG_ADDRSTRLEN + 8];
-
-		if (bpf_map_update_elem(fd, &s->allow[i], &r, BPF_NOEXIST) && errno != EEXIST) {
-			int err = -errno;
-
-			pr_err("msg=\"cannot add allow entry\" cidr=%s err=\"%s\"",
-			       format_cidr(&s->allow[i], buf, sizeof(buf)), strerror(-err));
-			return err;
-		}
-	}
-	return 0;
-}
-
-struct stale_allow {
-	const struct mg_settings *s;
+/* The config's [allow] cidrs: the allow list is rebuilt beside the live
+ * one (entries of other origins, which win on the same prefix, then the
+ * config's) and switched in one step, so a reload never has a moment with
+ * the old entries gone and the new ones not yet there. */
+struct allow_keep {
 	struct mg_lpm_key *keys;
-	int n, cap;
+	struct mg_rule *vals;
+	size_t n, cap;
+	uint64_t now;
+	int stale; /* config entries of the live set the new config drops (logged) */
+	const struct mg_settings *s;
 };
 
-static int find_stale_allow(const void *key, const void *value, void *ctx)
+static int allow_keep_one(const void *key, const void *value, void *ctx)
 {
 	const struct mg_rule *r = value;
-	struct stale_allow *st = ctx;
+	struct allow_keep *k = ctx;
 
-	if (r->origin != MG_ORIGIN_CONFIG || allow_wanted(st->s, key))
+	if (r->origin == MG_ORIGIN_CONFIG) {
+		if (!allow_wanted(k->s, key)) {
+			char buf[MG_ADDRSTRLEN + 8];
+
+			k->stale++;
+			pr_info("msg=\"allow entry removed from config\" cidr=%s", format_cidr(key, buf, sizeof(buf)));
+		}
 		return 0;
-	if (st->n == st->cap) {
-		struct mg_lpm_key *p = realloc(st->keys, (st->cap ? st->cap * 2 : 64) * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		st->keys = p;
-		st->cap = st->cap ? st->cap * 2 : 64;
 	}
-	memcpy(&st->keys[st->n++], key, sizeof(st->keys[0]));
+	if (r->expires_ns && r->expires_ns <= k->now)
+		return 0;
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? 2 * k->cap : 256;
+		struct mg_lpm_key *nk = realloc(k->keys, cap * sizeof(*nk));
+		struct mg_rule *nv = nk ? realloc(k->vals, cap * sizeof(*nv)) : NULL;
+
+		if (nk)
+			k->keys = nk;
+		if (!nv)
+			return -ENOMEM;
+		k->vals = nv;
+		k->cap = cap;
+	}
+	memcpy(&k->keys[k->n], key, sizeof(k->keys[0]));
+	memcpy(&k->vals[k->n++], value, sizeof(k->vals[0]));
 	return 0;
 }
 
-static void allow_remove_stale(struct daemon *d, const struct mg_settings *s)
+static int allow_apply_config(struct daemon *d, const struct mg_settings *s)
 {
-	struct stale_allow st = { .s = s };
-	int fd = d->gate.fd[GM_ALLOW];
+	struct allow_keep k = { .now = now_boot_ns(), .s = s };
+	struct mg_rule r[MG_MAX_ALLOW_CFG];
+	struct list_build b = { .fd = -1 };
+	int lock, err;
 
-	map_walk(fd, find_stale_allow, &st); /* on ENOMEM: the ones found so far */
-	for (int i = 0; i < st.n; i++) {
-		char buf[MG_ADDRSTRLEN + 8];
-
-		bpf_map_delete_elem(fd, &st.keys[i]);
-		pr_info("msg=\"allow entry removed from config\" cidr=%s", format_cidr(&st.keys[i], buf, sizeof(buf)));
+	lock = list_lock(&d->gate);
+	if (lock < 0) {
+		pr_err("msg=\"cannot lock the lists\" dir=%s err=\"%s\"", d->gate.pin_dir, strerror(-lock));
+		return lock;
 	}
-	free(st.keys);
+	for (int i = 0; i < s->n_allow; i++)
+		r[i] = (struct mg_rule){ .prefixlen = s->allow[i].prefixlen, .origin = MG_ORIGIN_CONFIG };
+	err = list_walk(&d->gate, MG_LIST_ALLOW, allow_keep_one, &k);
+	err = err ?: list_build_start(MG_LIST_ALLOW, s->n_allow + k.n, &b);
+	/* the config's first: an entry of another origin on the same prefix wins */
+	err = err ?: list_build_add(&b, s->allow, r, s->n_allow);
+	err = err ?: list_build_add(&b, k.keys, k.vals, k.n);
+	err = err ?: list_build_publish(&d->gate, &b);
+	list_build_abort(&b);
+	list_unlock(lock);
+	free(k.keys);
+	free(k.vals);
+	if (err)
+		pr_err("msg=\"cannot write the allow list\" err=\"%s\"", strerror(-err));
+	return err;
 }
 
 /* Put settings into the maps: allow additions, one mg_config write, the
  * port table, then allow removals. */
+static void responder_ensure(struct daemon *d, const struct mg_settings *s)
+{
+	struct epoll_event ev;
+	int err;
+
+	if (!s->cfg.reject || d->resp.link || d->stopping)
+		return;
+	err = responder_start(&d->resp, &d->gate);
+	if (err) {
+		pr_warn("msg=\"cannot start the responder; rejected sources are dropped instead\" err=\"%s\"",
+			strerror(-err));
+		return;
+	}
+	pr_info("msg=\"responder started\" denied=%s banned=%s listed=%s",
+		s->cfg.reject & MG_REJECT_DENY ? "reject" : "drop", s->cfg.reject & MG_REJECT_BAN ? "reject" : "drop",
+		s->cfg.reject & MG_REJECT_DNSBL ? "reject" : "drop");
+	for (int i = 0; d->ep >= 0 && i < 2; i++) {
+		ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = d->resp.fd[i] };
+		epoll_ctl(d->ep, EPOLL_CTL_ADD, d->resp.fd[i], &ev);
+	}
+}
+
 static int apply_settings(struct daemon *d, const struct mg_settings *s)
 {
 	struct mg_config c = s->cfg;
 	int err;
 
+	responder_ensure(d, s);
+	/* a refusal is answered only while the responder runs */
+	c.reject = d->resp.link && !d->stopping ? s->cfg.reject : 0;
 	c.netns_ino = netns_ino();
 	c.dnsbl_enabled = d->rt.dnsbl != NULL;
 	if (!d->rt.cookies)
@@ -308,7 +349,7 @@ static int apply_settings(struct daemon *d, const struct mg_settings *s)
 	if (d->dry_run)
 		c.mode = MG_MODE_OBSERVE;
 
-	err = allow_add_config(d, s);
+	err = allow_apply_config(d, s);
 	if (!err)
 		err = gate_write_config(&d->gate, &c);
 	if (!err)
@@ -317,7 +358,6 @@ static int apply_settings(struct daemon *d, const struct mg_settings *s)
 		pr_err("msg=\"cannot write the configuration into the maps\" err=\"%s\"", strerror(-err));
 		return err;
 	}
-	allow_remove_stale(d, s);
 	return 0;
 }
 
@@ -760,13 +800,13 @@ static bool rule_expired(const void *val, uint64_t now, const struct mg_config *
 	return r->expires_ns && now >= r->expires_ns;
 }
 
-static void sweep_delete_cur(struct daemon *d, struct sweep *s)
+static void sweep_delete_cur(struct daemon *d, struct sweep *s, int fd)
 {
 	char buf[MG_ADDRSTRLEN + 8];
 
 	if (!s->have || !s->cur_expired)
 		return;
-	if (bpf_map_delete_elem(d->gate.fd[s->map], &s->cur))
+	if (bpf_map_delete_elem(fd, &s->cur))
 		return;
 	if (s->map == GM_BAN || s->map == GM_BAN_QUOTA)
 		pr_info("msg=\"ban removed\" addr=%s", addr_str(&s->cur.addr, buf));
@@ -777,26 +817,34 @@ static void sweep_delete_cur(struct daemon *d, struct sweep *s)
 
 static void sweep_tick(struct daemon *d, struct sweep *s, uint64_t now)
 {
-	int fd = d->gate.fd[s->map];
+	/* the lists: their live set (a replace may have switched it since the
+	 * last tick; the walk then starts over in the new one) */
+	bool list = s->map == GM_ALLOW || s->map == GM_DENY;
+	int fd = list ? list_live_fd(&d->gate, s->map == GM_ALLOW ? MG_LIST_ALLOW : MG_LIST_DENY)
+		      : d->gate.fd[s->map];
 	union { struct mg_ban ban; struct mg_rule rule; } val;
 	uint64_t deadline = now_boot_ns() + SWEEP_SLICE_NS;
 	typeof(s->cur) next;
 
+	if (fd < 0)
+		return;
 	for (unsigned int i = 1; ; i++) {
 		int err = bpf_map_get_next_key(fd, s->have ? (void *)&s->cur : NULL, &next);
 
-		sweep_delete_cur(d, s);
+		sweep_delete_cur(d, s, fd);
 		if (err) { /* end of the map: the next tick starts over */
 			s->have = false;
-			return;
+			break;
 		}
 		s->cur = next;
 		s->have = true;
 		s->cur_expired = bpf_map_lookup_elem(fd, &s->cur, &val) == 0 &&
 				 s->expired(&val, now, &d->set->cfg);
 		if (i % 64 == 0 && now_boot_ns() > deadline)
-			return; /* go on from here next tick */
+			break; /* go on from here next tick */
 	}
+	if (list)
+		close(fd);
 }
 
 /* An interface that goes away takes its XDP link with it: say so once. */
@@ -978,6 +1026,8 @@ static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
 					return 1;
 				}
 			}
+		} else if (d->resp.link && (evs[i].data.fd == d->resp.fd[0] || evs[i].data.fd == d->resp.fd[1])) {
+			responder_answer(evs[i].data.fd, &d->gate, d->set, &d->rt);
 		} else if (ring_buffer__consume(d->rb) < 0) {
 			pr_warn("msg=\"ring buffer read failed\"");
 		}
@@ -1001,6 +1051,8 @@ static void daemon_init(struct daemon *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->lock_fd = -1;
+	d->resp.fd[0] = d->resp.fd[1] = -1;
+	d->ep = -1;
 	for (int i = 0; i < GM_MAX; i++)
 		d->gate.fd[i] = -1;
 	d->sweeps[0] = (struct sweep){ .map = GM_BAN, .expired = ban_expired, .what = "ban" };
@@ -1152,6 +1204,11 @@ int do_run(int argc, char **argv)
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = ring_buffer__epoll_fd(d->rb) };
 	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	for (int i = 0; d->resp.link && i < 2; i++) {
+		ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = d->resp.fd[i] };
+		epoll_ctl(ep, EPOLL_CTL_ADD, d->resp.fd[i], &ev);
+	}
+	d->ep = ep;
 
 	d->metrics = metrics_start(d->set, &d->rt);
 	if (d->set->crowdsec_url[0]) {
@@ -1177,6 +1234,10 @@ int do_run(int argc, char **argv)
 		code = EXIT_OK;
 	}
 	sd_notify(0, "STOPPING=1");
+	if (d->resp.link) { /* a program left attached drops what it rejected */
+		d->stopping = true;
+		apply_settings(d, d->set);
+	}
 	gate_heartbeat(&d->gate, 0); /* nobody drains the ring buffer from now on */
 	if (d->rt.dnsbl)
 		pr_info("msg=\"DNSBL step off until a daemon runs again (unknown sources pass unasked)\"");
@@ -1201,6 +1262,7 @@ out:
 	}
 	crowdsec_stop(d->crowdsec);
 	metrics_stop(d->metrics);
+	responder_stop(&d->resp);
 	if (d->rt.dnsbl)
 		dnsbl_stop(d->rt.dnsbl);
 	ring_buffer__free(d->rb);

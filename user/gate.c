@@ -17,6 +17,7 @@
 #include "cookie.h"
 #include "gate.skel.h"
 #include "crowdsec.h"
+#include "lists.h"
 
 const char *const gate_map_names[GM_MAX] = {
 	[GM_CONFIG] = MG_MAP_CONFIG,       [GM_PORTS] = MG_MAP_PORTS,
@@ -28,6 +29,8 @@ const char *const gate_map_names[GM_MAX] = {
 	[GM_GLOBAL] = MG_MAP_GLOBAL,       [GM_EVENTS] = MG_MAP_EVENTS,
 	[GM_SOCKS] = MG_MAP_SOCKS,         [GM_BAN_QUOTA] = MG_MAP_BAN_QUOTA,
 	[GM_CTL] = MG_MAP_CTL,             [GM_PENDING] = MG_MAP_PENDING,
+	[GM_REJECT] = MG_MAP_REJECT,
+	[GM_LISTS] = MG_MAP_LISTS,
 	[GM_COOKIE] = MG_MAP_COOKIE,
 };
 
@@ -50,6 +53,7 @@ const char *const mg_class_names[MG_CLASS_MAX] = {
 static const char *const gate_user_pins[] = {
 	MG_PIN_LINK_XDP "*", MG_PIN_LINK_SOCK_STATE, MG_PIN_LINK_SOCK_STATE2, MG_MAP_DNSBL_CACHE, MG_MAP_DNSBL_ZONES,
 	MG_PIN_RUN_CONFIG, MG_MAP_CROWDSEC, MG_PIN_LINK_TC "*",
+	MG_LIST_SET_NAME_ALLOW "_*", MG_LIST_SET_NAME_DENY "_*", /* the lists' sets, by slot (user/listset.c) */
 };
 
 static bool name_matches(const char *pattern, const char *name)
@@ -164,6 +168,8 @@ int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *size
 	g->fd[GM_BAN_QUOTA] = bpf_map__fd(skel->maps.mg_ban_quota);
 	g->fd[GM_CTL] = bpf_map__fd(skel->maps.mg_ctl);
 	g->fd[GM_PENDING] = bpf_map__fd(skel->maps.mg_pending);
+	g->fd[GM_REJECT] = bpf_map__fd(skel->maps.mg_reject);
+	g->fd[GM_LISTS] = bpf_map__fd(skel->maps.mg_lists);
 	g->fd[GM_COOKIE] = bpf_map__fd(skel->maps.mg_cookie);
 	return 0;
 }

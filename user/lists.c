@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* `mailgate allow|deny|ban add|del|list`: the allow and deny lists (LPM
- * tries of prefixes) and the bans (per address), changed from any process
+/* `mailgate allow|deny|ban add|del|list`: the allow and deny lists (sets of
+ * prefixes, user/listset.c; changes hold the lists lock) and the bans (per address), changed from any process
  * on the pinned maps.
  *
  * Input is all-or-nothing: every value is checked before the first map
@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <json-c/json.h>
-#include "mailgate.h"
+#include "listset.h"
 
 enum list_kind { LIST_ALLOW, LIST_DENY, LIST_BAN };
 
@@ -56,11 +56,14 @@ static int usage(const struct list_desc *l, FILE *f, int code)
 	return code;
 }
 
-/* the exact entry for an LPM key (a trie lookup returns the longest match,
- * so compare the rule's copy of the prefix length) */
-static bool lpm_get(int fd, const struct mg_lpm_key *k, struct mg_rule *r)
+static bool is_list(enum gate_map map)
 {
-	return !bpf_map_lookup_elem(fd, k, r) && r->prefixlen == k->prefixlen;
+	return map == GM_ALLOW || map == GM_DENY;
+}
+
+static enum mg_list list_of_map(enum gate_map map)
+{
+	return map == GM_ALLOW ? MG_LIST_ALLOW : MG_LIST_DENY;
 }
 
 static int parse_items(const struct list_desc *l, int n, char **args, struct item *items)
@@ -90,7 +93,7 @@ static void read_old(const struct list_desc *l, struct gate *g, struct item *it)
 		it->had_old = !bpf_map_lookup_elem(fd, &it->key.addr, &it->old.ban);
 		it->had_quota = !bpf_map_lookup_elem(g->fd[GM_BAN_QUOTA], &it->key.addr, &it->old_quota);
 	} else {
-		it->had_old = lpm_get(fd, &it->key.lpm, &it->old.rule);
+		it->had_old = !list_get(g, list_of_map(l->map), &it->key.lpm, &it->old.rule);
 	}
 }
 
@@ -101,7 +104,11 @@ static void roll_back(struct gate *g, enum gate_map map, struct item *items, int
 	int fd = g->fd[map];
 
 	while (n-- > 0) {
-		if (items[n].had_old)
+		if (is_list(map) && items[n].had_old)
+			list_put(g, list_of_map(map), &items[n].key.lpm, &items[n].old.rule);
+		else if (is_list(map))
+			list_del(g, list_of_map(map), &items[n].key.lpm);
+		else if (items[n].had_old)
 			bpf_map_update_elem(fd, &items[n].key, &items[n].old, BPF_ANY);
 		else
 			bpf_map_delete_elem(fd, &items[n].key);
@@ -118,7 +125,10 @@ static const char *full_note(struct gate *g, enum gate_map map, int err, char *b
 	buf[0] = 0;
 	if (err != -ENOSPC && err != -E2BIG)
 		return buf;
-	map_count(g->fd[map], &cap);
+	if (is_list(map))
+		cap = list_capacity(list_of_map(map));
+	else
+		map_count(g->fd[map], &cap);
 	snprintf(buf, len, " (%s is full: its capacity is %u entries)", gate_map_names[map], cap);
 	return buf;
 }
@@ -174,15 +184,14 @@ static int do_add(const struct list_desc *l, struct gate *g, struct item *items,
 			struct mg_ban b = { .expires_ns = ttl_ns ? now + ttl_ns : 0, .created_ns = now,
 					    .origin = MG_ORIGIN_CLI };
 
-			err = bpf_map_update_elem(fd, &items[i].key.addr, &b, BPF_ANY);
+			err = bpf_map_update_elem(fd, &items[i].key.addr, &b, BPF_ANY) ? -errno : 0;
 		} else {
 			struct mg_rule r = { .expires_ns = ttl_ns ? now + ttl_ns : 0,
 					     .prefixlen = items[i].key.lpm.prefixlen, .origin = MG_ORIGIN_CLI };
 
-			err = bpf_map_update_elem(fd, &items[i].key.lpm, &r, BPF_ANY);
+			err = list_put(g, list_of_map(l->map), &items[i].key.lpm, &r);
 		}
 		if (err) {
-			err = -errno;
 			roll_back(g, l->map, items, i, false);
 			return fail(EXIT_FAIL, "%s add: cannot add %s: %s%s (nothing added)", l->name,
 				    item_str(l, &items[i], buf, sizeof(buf)), strerror(-err),
@@ -206,9 +215,12 @@ static int do_del(const struct list_desc *l, struct gate *g, struct item *items,
 				    item_str(l, &items[i], buf, sizeof(buf)), l->name);
 	}
 	for (int i = 0; i < n; i++) {
-		if ((bpf_map_delete_elem(fd, &items[i].key) && errno != ENOENT) ||
+		int derr = is_list(l->map) ? list_del(g, list_of_map(l->map), &items[i].key.lpm)
+					   : bpf_map_delete_elem(fd, &items[i].key) ? -errno : 0;
+
+		if ((derr && derr != -ENOENT) ||
 		    (ban && bpf_map_delete_elem(g->fd[GM_BAN_QUOTA], &items[i].key) && errno != ENOENT)) {
-			int err = -errno;
+			int err = derr && derr != -ENOENT ? derr : -errno;
 
 			roll_back(g, l->map, items, i + 1, ban);
 			return fail(EXIT_FAIL, "%s del: cannot delete %s: %s (nothing deleted)", l->name,
@@ -277,7 +289,17 @@ static int load_rows(const struct list_desc *l, struct gate *g, struct row **out
 
 	memset(d, 0, sizeof(d));
 	for (int j = 0; j < nd && !err; j++) {
-		err = map_dump(g->fd[j ? GM_BAN_QUOTA : l->map], &d[j]);
+		if (is_list(l->map)) {
+			int fd = list_live_fd(g, list_of_map(l->map));
+
+			if (fd == -ENOENT) /* never had an entry */
+				continue;
+			err = fd < 0 ? fd : map_dump(fd, &d[j]);
+			if (fd >= 0)
+				close(fd);
+		} else {
+			err = map_dump(g->fd[j ? GM_BAN_QUOTA : l->map], &d[j]);
+		}
 		if (!err && (d[j].key_size != ksz || d[j].val_size != vsz))
 			err = -EPROTO;
 		total += d[j].n;
@@ -494,7 +516,7 @@ static int del_matching_cmd(const struct list_desc *l, bool all, const char *ori
 	size_t nrows, done = 0, hit = 0;
 	struct row *rows;
 	struct gate g;
-	int rc, fd;
+	int rc, fd, lock = -1;
 
 	if (n)
 		return fail(EXIT_USAGE, "%s del: give %ss or --all/--origin, not both ('%s')", l->name, l->what,
@@ -511,8 +533,19 @@ static int del_matching_cmd(const struct list_desc *l, bool all, const char *ori
 	if (rc)
 		return rc;
 	fd = g.fd[l->map];
-	rc = load_rows(l, &g, &rows, &nrows);
+	if (is_list(l->map)) { /* the live set, under the lists lock */
+		lock = list_lock(&g);
+		fd = lock < 0 ? lock : list_live_fd(&g, list_of_map(l->map));
+		if (fd == -ENOENT) /* never had an entry: nothing to delete */
+			fd = g.fd[l->map];
+		else if (fd < 0)
+			rc = fd;
+	}
+	rc = rc ?: load_rows(l, &g, &rows, &nrows);
 	if (rc) {
+		if (fd >= 0 && fd != g.fd[l->map])
+			close(fd);
+		list_unlock(lock);
 		gate_close(&g);
 		return fail(EXIT_FAIL, "%s del: cannot read %s: %s", l->name, gate_map_names[l->map], strerror(-rc));
 	}
@@ -550,6 +583,9 @@ static int del_matching_cmd(const struct list_desc *l, bool all, const char *ori
 		}
 	}
 	free(rows);
+	if (fd >= 0 && fd != g.fd[l->map])
+		close(fd);
+	list_unlock(lock);
 	gate_close(&g);
 	return rc;
 }
@@ -628,12 +664,20 @@ static int run_list_cmd(enum list_kind kind, int argc, char **argv)
 		free(items);
 		return rc;
 	}
-	if (!strcmp(verb, "list"))
+	if (!strcmp(verb, "list")) {
 		rc = do_list(l, &g, all);
-	else if (!strcmp(verb, "add"))
-		rc = do_add(l, &g, items, n, ttl_ns);
-	else
-		rc = do_del(l, &g, items, n);
+	} else {
+		int lock = kind == LIST_BAN ? -1 : list_lock(&g);
+
+		if (lock < 0 && kind != LIST_BAN)
+			rc = fail(EXIT_FAIL, "%s %s: cannot lock the lists under %s: %s", l->name, verb, g.pin_dir,
+				  strerror(-lock));
+		else if (!strcmp(verb, "add"))
+			rc = do_add(l, &g, items, n, ttl_ns);
+		else
+			rc = do_del(l, &g, items, n);
+		list_unlock(lock);
+	}
 	gate_close(&g);
 	free(items);
 	return rc;

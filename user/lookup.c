@@ -10,7 +10,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <json-c/json.h>
-#include "mailgate.h"
+#include "listset.h"
 
 #define STATE_LEN 256
 
@@ -92,36 +92,34 @@ static struct json_object *jexp(uint64_t exp, uint64_t now)
 	return exp ? json_object_new_int64(((int64_t)exp - (int64_t)now) / (int64_t)NSEC_PER_SEC) : NULL;
 }
 
-/* allow and deny: the data path looks up the longest matching prefix and
- * uses it only while it has not expired */
-static void list_step(struct lookup *l, const char *name, int fd, uint32_t reason)
+/* allow and deny: the data path's rule (include/lists.h), the longest
+ * active prefix; an expired longer one is skipped, a deny exclusion wins
+ * and means "not denied" */
+static void list_step(struct lookup *l, enum mg_list list, uint32_t reason)
 {
+	const char *name = list_name(list);
 	struct json_object *o = json_object_new_object();
-	struct mg_lpm_key k = { .prefixlen = 128 };
 	char cidr[MG_ADDRSTRLEN + 8], e[48], why[STATE_LEN];
+	struct mg_lpm_key k;
 	struct mg_rule r;
 
-	memcpy(k.a, l->addr.a, 16);
-	if (bpf_map_lookup_elem(fd, &k, &r)) {
+	if (!list_match(l->g, list, &l->addr, l->now, &k, &r)) {
 		json_object_object_add(o, "match", NULL);
 		step(l, name, o, MG_REASON_MAX, "", "no match");
 		return;
 	}
-	k.prefixlen = r.prefixlen <= 128 ? r.prefixlen : 128;
-	for (uint32_t bit = k.prefixlen; bit < 128; bit++)
-		k.a[bit / 8] &= ~(0x80 >> (bit % 8));
 	format_cidr(&k, cidr, sizeof(cidr));
 	format_expiry(r.expires_ns, l->now, e, sizeof(e));
 	json_object_object_add(o, "match", json_object_new_string(cidr));
 	json_object_object_add(o, "origin", json_object_new_string(origin_name(r.origin)));
 	json_object_object_add(o, "expires_in_s", jexp(r.expires_ns, l->now));
-	if (r.expires_ns && r.expires_ns <= l->now) {
-		json_object_object_add(o, "active", json_object_new_boolean(0));
-		step(l, name, o, MG_REASON_MAX, "", "%s (origin %s) %s: no longer applies", cidr,
-		     origin_name(r.origin), e);
+	json_object_object_add(o, "active", json_object_new_boolean(1));
+	if (!mg_rule_decides(list, &r)) {
+		json_object_object_add(o, "exclude", json_object_new_boolean(1));
+		step(l, name, o, MG_REASON_MAX, "", "!%s (origin %s): an exclusion, not denied", cidr,
+		     origin_name(r.origin));
 		return;
 	}
-	json_object_object_add(o, "active", json_object_new_boolean(1));
 	snprintf(why, sizeof(why), "%s list %s", name, cidr);
 	step(l, name, o, reason, why, "%s (origin %s, expires %s)", cidr, origin_name(r.origin),
 	     !strcmp(e, "never") ? "never" : e);
@@ -544,9 +542,9 @@ int do_lookup(int argc, char **argv)
 		l.reason = MG_REASON_PASS_NOT_GATED;
 		snprintf(l.why, sizeof(l.why), "port %u is not gated", l.port);
 	}
-	list_step(&l, "allow", g.fd[GM_ALLOW], MG_REASON_PASS_ALLOW);
+	list_step(&l, MG_LIST_ALLOW, MG_REASON_PASS_ALLOW);
 	flood_step(&l); /* right after the allow list, as in the data path */
-	list_step(&l, "deny", g.fd[GM_DENY], MG_REASON_DROP_DENY);
+	list_step(&l, MG_LIST_DENY, MG_REASON_DROP_DENY);
 	ban_step(&l);
 	dnsbl_step(&l);
 	rate_step(&l);
@@ -571,9 +569,24 @@ int do_lookup(int argc, char **argv)
 		}
 	}
 
+	/* denied / banned / listed = reject: answered by the responder instead
+	 * (the quotas after the step still apply; the data path checks them),
+	 * while the daemon that runs the responder shows signs of life */
+	struct mg_ctl ctl = { 0 };
+	bool alive = !gate_read_ctl(&g, &ctl) && ctl.alive_until_ns > l.now;
+	bool rejected = alive && ((l.reason == MG_REASON_DROP_DENY && (l.cfg.reject & MG_REJECT_DENY)) ||
+			(l.reason == MG_REASON_DROP_BAN && (l.cfg.reject & MG_REJECT_BAN)) ||
+			(l.reason == MG_REASON_DROP_DNSBL && (l.cfg.reject & MG_REJECT_DNSBL)));
+	if (rejected) {
+		l.reason = l.reason == MG_REASON_DROP_DENY ? MG_REASON_REJECT_DENY :
+			   l.reason == MG_REASON_DROP_BAN ? MG_REASON_REJECT_BAN : MG_REASON_REJECT_DNSBL;
+		strncat(l.why, "; the responder answers with the reason (unless the SYN is over a quota)",
+			sizeof(l.why) - strlen(l.why) - 1);
+	}
 	bool drop = MG_REASON_DROPS(l.reason);
 	bool observe = l.cfg.mode == MG_MODE_OBSERVE;
 	const char *verdict = !drop ? "PASS" : observe ? "PASS (observe mode; counted as a drop)" :
+			      rejected ? "REJECT" :
 			      l.cfg.action == MG_ACTION_RESET ? "DROP with a RST" : "DROP";
 
 	if (opts.json) {
@@ -585,7 +598,8 @@ int do_lookup(int argc, char **argv)
 		json_object_object_add(doc, "action", json_object_new_string(
 			l.cfg.action == MG_ACTION_RESET ? "reset" : "drop"));
 		json_object_object_add(doc, "steps", l.steps);
-		json_object_object_add(doc, "decision", json_object_new_string(drop ? "drop" : "pass"));
+		json_object_object_add(doc, "decision", json_object_new_string(
+			rejected && !observe ? "reject" : drop ? "drop" : "pass"));
 		json_object_object_add(doc, "reason", json_object_new_string(mg_reason_names[l.reason]));
 		json_object_object_add(doc, "why", json_object_new_string(l.why));
 		json_object_object_add(doc, "packet_passes", json_object_new_boolean(!drop || observe));
@@ -608,17 +622,15 @@ int do_lookup(int argc, char **argv)
 }
 
 /* ---- a one-line summary of a source, for `top` ---- */
-static bool lpm_active(int fd, const struct mg_addr *a, uint64_t now, char *cidr, size_t len)
+/* the list entry that decides for a (the data path's rule): its prefix */
+static bool list_decides(struct gate *g, enum mg_list list, const struct mg_addr *a, uint64_t now,
+			 char *cidr, size_t len)
 {
-	struct mg_lpm_key k = { .prefixlen = 128 };
+	struct mg_lpm_key k;
 	struct mg_rule r;
 
-	memcpy(k.a, a->a, 16);
-	if (bpf_map_lookup_elem(fd, &k, &r) || (r.expires_ns && r.expires_ns <= now))
+	if (!list_match(g, list, a, now, &k, &r) || !mg_rule_decides(list, &r))
 		return false;
-	k.prefixlen = r.prefixlen <= 128 ? r.prefixlen : 128;
-	for (uint32_t bit = k.prefixlen; bit < 128; bit++)
-		k.a[bit / 8] &= ~(0x80 >> (bit % 8));
 	format_cidr(&k, cidr, len);
 	return true;
 }
@@ -635,11 +647,11 @@ void source_brief(struct gate *g, const struct mg_config *c, const struct mg_add
 
 #define ADD(...) (off += snprintf(buf + off, off < len ? len - off : 0, __VA_ARGS__))
 	buf[0] = 0;
-	if (lpm_active(g->fd[GM_ALLOW], a, now, cidr, sizeof(cidr))) {
+	if (list_decides(g, MG_LIST_ALLOW, a, now, cidr, sizeof(cidr))) {
 		ADD("allow %s; ", cidr);
 		json_object_object_add(o, "allow", json_object_new_string(cidr));
 	}
-	if (lpm_active(g->fd[GM_DENY], a, now, cidr, sizeof(cidr))) {
+	if (list_decides(g, MG_LIST_DENY, a, now, cidr, sizeof(cidr))) {
 		ADD("deny %s; ", cidr);
 		json_object_object_add(o, "deny", json_object_new_string(cidr));
 	}

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* `mailgate zone load FILE`: an rbldnsd data file into the deny list, in
- * batches, replacing what an earlier load of the same file put there without
- * a moment where neither set is enforced (new entries first, then the old
- * ones that are gone). `mailgate zone export FILE`: the bans and the deny
+/* `mailgate zone load FILE`: an rbldnsd data file into the deny list,
+ * replacing what an earlier load of the same file put there: the new deny
+ * set is built beside the live one (operator entries, this file, the other
+ * files' entries) and switched in one step (user/listset.c), so a load that
+ * fails or is killed changes nothing. `mailgate zone export FILE`: the bans and the deny
  * list as an rbldnsd file, for a fleet's own rbldnsd. */
 #include <errno.h>
 #include <getopt.h>
@@ -17,16 +18,12 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 #include "zone.h"
+#include "listset.h"
 
 #define BATCH 16384
 #define MAX_BAD_SHOWN 20
 #define EXPORT_BAN_VALUE 0x7f000003u  /* bans answer 127.0.0.3 */
 #define EXPORT_DENY_VALUE 0x7f000002u /* deny entries without a value: 127.0.0.2 */
-
-struct rule_ent {
-	struct mg_lpm_key key;
-	struct mg_rule rule;
-};
 
 static double secs(uint64_t a, uint64_t b)
 {
@@ -43,124 +40,137 @@ static uint32_t set_id(const char *name)
 	return h ? h : 1;
 }
 
-static int open_map(const char *name)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", opts.pin_dir, name);
-	return bpf_obj_get(path);
-}
-
-struct rules {
-	struct rule_ent *e;
-	size_t n, cap;
+/* entries on their way into the new set, a batch at a time */
+struct batch {
+	struct mg_lpm_key k[BATCH];
+	struct mg_rule v[BATCH];
+	uint32_t n;
+	struct list_build *b;
+	int err;
 };
 
-static int add_rule(const void *key, const void *value, void *ctx)
+static void batch_flush(struct batch *bt)
 {
-	struct rules *r = ctx;
+	if (bt->n && !bt->err)
+		bt->err = list_build_add(bt->b, bt->k, bt->v, bt->n);
+	bt->n = 0;
+}
 
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? 2 * r->cap : 65536;
-		struct rule_ent *e = realloc(r->e, cap * sizeof(*e));
+static void batch_push(struct batch *bt, const struct mg_lpm_key *k, const struct mg_rule *v)
+{
+	bt->k[bt->n] = *k;
+	bt->v[bt->n++] = *v;
+	if (bt->n == BATCH)
+		batch_flush(bt);
+}
 
-		if (!e)
+/* the live deny list, seen by a load of set `set` */
+struct live {
+	uint32_t set;
+	uint64_t now;
+	const struct zone_data *z;
+	size_t own, own_kept;   /* entries of this file's earlier load; of them in the new file */
+	size_t others;          /* entries of other files */
+	struct mg_lpm_key *op;  /* operator entries (CLI, config): they win */
+	struct mg_rule *opv;
+	size_t n_op, cap_op;
+	struct batch *bt;       /* second pass: other files' entries into the new set */
+};
+
+static bool is_own(const struct live *l, const struct mg_rule *r)
+{
+	return r->origin == MG_ORIGIN_ZONE && MG_RULE_SET(r->flags) == l->set;
+}
+
+static int live_census(const void *key, const void *value, void *ctx)
+{
+	const struct mg_rule *r = value;
+	struct live *l = ctx;
+
+	if (!mg_rule_active(r, l->now)) /* a replace drops what has expired */
+		return 0;
+	if (is_own(l, r)) {
+		l->own++;
+		l->own_kept += zone_has_key(l->z, key);
+		return 0;
+	}
+	if (r->origin == MG_ORIGIN_ZONE) {
+		l->others++;
+		return 0;
+	}
+	if (l->n_op == l->cap_op) {
+		size_t cap = l->cap_op ? 2 * l->cap_op : 1024;
+		struct mg_lpm_key *k = realloc(l->op, cap * sizeof(*k));
+		struct mg_rule *v = k ? realloc(l->opv, cap * sizeof(*v)) : NULL;
+
+		if (k)
+			l->op = k;
+		if (!v)
 			return -ENOMEM;
-		r->e = e;
-		r->cap = cap;
+		l->opv = v;
+		l->cap_op = cap;
 	}
-	memcpy(&r->e[r->n].key, key, sizeof(r->e[0].key));
-	memcpy(&r->e[r->n].rule, value, sizeof(r->e[0].rule));
-	r->n++;
+	l->op[l->n_op] = *(const struct mg_lpm_key *)key;
+	l->opv[l->n_op++] = *r;
 	return 0;
 }
 
-/* every entry of the deny list (keys with their rules) */
-static int read_rules(int fd, struct rule_ent **out, size_t *n)
+static int live_others(const void *key, const void *value, void *ctx)
 {
-	struct rules r = {};
-	struct bpf_map_info info;
-	int err = map_info(fd, &info);
+	const struct mg_rule *r = value;
+	struct live *l = ctx;
 
-	if (!err && (info.key_size != sizeof(struct mg_lpm_key) || info.value_size != sizeof(struct mg_rule)))
-		err = -EPROTO;
-	if (!err)
-		err = map_walk(fd, add_rule, &r);
-	if (err) {
-		free(r.e);
-		r.e = NULL;
-		r.n = 0;
-	}
-	*out = r.e;
-	*n = r.n;
-	return err;
+	if (mg_rule_active(r, l->now) && r->origin == MG_ORIGIN_ZONE && !is_own(l, r))
+		batch_push(l->bt, key, r);
+	return l->bt->err;
 }
 
-static int rule_ent_cmp(const void *x, const void *y)
+static int key_cmp(const void *x, const void *y)
 {
-	return zone_key_cmp(&((const struct rule_ent *)x)->key, &((const struct rule_ent *)y)->key);
+	return zone_key_cmp(x, y);
 }
 
-static const struct rule_ent *find_rule(const struct rule_ent *v, size_t n, const struct mg_lpm_key *k)
+/* this file's entries into the new set: listings, then exclusions (written
+ * last, an exclusion wins over a listing of the same prefix); a prefix an
+ * operator entry holds is left to the operator's */
+static void file_entries(struct batch *bt, const struct zone_data *z, const struct live *l,
+			 uint64_t expires, uint32_t set, size_t *kept)
 {
-	size_t lo = 0, hi = n;
+	for (int excl = 0; excl <= 1; excl++) {
+		for (size_t i = 0; i < z->n; i++) {
+			const struct zone_entry *e = &z->e[i];
+			struct mg_rule r = { .expires_ns = expires, .prefixlen = e->key.prefixlen,
+					     .origin = MG_ORIGIN_ZONE, .value = e->value,
+					     .flags = (e->excl ? MG_RULE_EXCLUDE : 0) | set << 16 };
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = zone_key_cmp(&v[mid].key, k);
-
-		if (!c)
-			return &v[mid];
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-static bool find_entry(const struct zone_data *z, const struct mg_lpm_key *k)
-{
-	size_t lo = 0, hi = z->n;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = zone_key_cmp(&z->e[mid].key, k);
-
-		if (!c)
-			return true;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
-/* n updates, in batches when the kernel has them for this map (else one by one) */
-static int update_rules(int fd, const struct mg_lpm_key *keys, const struct mg_rule *vals, size_t n,
-			bool try_batch, bool *batched)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
-	size_t i = 0;
-
-	*batched = false;
-	while (try_batch && i < n) {
-		uint32_t cnt = n - i < BATCH ? n - i : BATCH;
-
-		if (!bpf_map_update_batch(fd, keys + i, vals + i, &cnt, &o)) {
-			i += cnt;
-			*batched = true;
-			continue;
+			if ((int)e->excl != excl)
+				continue;
+			if (l->n_op && bsearch(&e->key, l->op, l->n_op, sizeof(l->op[0]), key_cmp)) {
+				++*kept;
+				continue;
+			}
+			batch_push(bt, &e->key, &r);
 		}
-		if (i == 0 && (errno == EINVAL || errno == ENOTSUP || errno == EOPNOTSUPP || errno == 524))
-			break; /* not for this map type: one by one */
-		return -errno;
+		for (size_t i = 0; i < z->nr; i++) {
+			const struct zone_range *g = &z->r[i];
+			struct mg_lpm_key k;
+			uint64_t cur = g->lo;
+
+			if ((int)g->excl != excl)
+				continue;
+			while (zone_range_next(g, &cur, &k)) {
+				struct mg_rule r = { .expires_ns = expires, .prefixlen = k.prefixlen,
+						     .origin = MG_ORIGIN_ZONE, .value = g->value,
+						     .flags = (g->excl ? MG_RULE_EXCLUDE : 0) | set << 16 };
+
+				if (l->n_op && bsearch(&k, l->op, l->n_op, sizeof(l->op[0]), key_cmp)) {
+					++*kept;
+					continue;
+				}
+				batch_push(bt, &k, &r);
+			}
+		}
 	}
-	for (; i < n; i++)
-		if (bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_ANY))
-			return -errno;
-	return 0;
 }
 
 struct bad_ctx {
@@ -186,14 +196,14 @@ static void report_bad(void *ctx, size_t line, const char *msg)
 	}
 }
 
-#define ZONE_LOAD_USAGE "usage: mailgate zone load FILE [--ttl DUR] [--type auto|ip4set|ip4trie|ip6trie] [--name NAME] [--no-batch]"
+#define ZONE_LOAD_USAGE "usage: mailgate zone load FILE [--ttl DUR] [--type auto|ip4set|ip4trie|ip6trie] [--name NAME] [--force]"
 #define ZONE_EXPORT_USAGE "usage: mailgate zone export FILE|- [--family 4|6]"
 
 static const struct option load_opts[] = {
 	{ "ttl", required_argument, NULL, 't' },
 	{ "type", required_argument, NULL, 'T' },
 	{ "name", required_argument, NULL, 'n' },
-	{ "no-batch", no_argument, NULL, 'B' },
+	{ "force", no_argument, NULL, 'f' },
 	{ "help", no_argument, NULL, 'h' },
 	{ 0 },
 };
@@ -204,16 +214,17 @@ static int zone_load(int argc, char **argv)
 	const char *file = NULL, *name = NULL, *ttl_s = NULL, *type_s = "auto";
 	struct bad_ctx bad = {};
 	struct zone_data z = {};
-	struct rule_ent *old = NULL;
-	struct mg_lpm_key *keys = NULL;
-	struct mg_rule *vals = NULL;
+	struct live live = {};
+	struct list_build b = { .fd = -1 };
+	struct batch *bt = NULL;
+	struct gate g = {};
 	enum zone_type type;
-	uint64_t ttl = 0, t0, t1, t2, t3, t4, now;
-	size_t n_old = 0, n = 0, kept = 0, removed = 0;
-	bool try_batch = true, batched = false;
+	uint64_t ttl = 0, t0, t1, t2, t3, t4;
+	size_t kept = 0, total, loaded = 0, others = 0;
+	bool force = false;
 	char *namebuf = NULL;
 	uint32_t set;
-	int fd = -1, rc = EXIT_FAIL, r, opt;
+	int lock = -1, rc = EXIT_FAIL, r, opt;
 	FILE *f = NULL;
 
 	optind = 0;
@@ -229,8 +240,8 @@ static int zone_load(int argc, char **argv)
 		case 'n':
 			name = optarg;
 			break;
-		case 'B':
-			try_batch = false;
+		case 'f':
+			force = true;
 			break;
 		case 'h':
 			printf("%s\n", ZONE_LOAD_USAGE);
@@ -257,8 +268,7 @@ static int zone_load(int argc, char **argv)
 	}
 	set = set_id(name);
 
-	fd = open_map(MG_MAP_DENY);
-	if (fd < 0) {
+	if (gate_open_pinned(&g, opts.pin_dir)) {
 		rc = fail(EXIT_FAIL, "no deny list pinned under %s (is mailgate running? --pin-dir?): %s",
 			  opts.pin_dir, strerror(errno));
 		goto out;
@@ -275,10 +285,10 @@ static int zone_load(int argc, char **argv)
 	t0 = now_boot_ns();
 	r = zone_parse(f, type, &z, report_bad, &bad);
 	if (r) {
-		rc = fail(EXIT_FAIL, "reading %s: %s", file, strerror(-r));
+		rc = fail(EXIT_FAIL, "reading %s: %s (nothing changed)", file, strerror(-r));
 		goto out;
 	}
-	if (z.bad && !z.n) {
+	if (z.bad && !z.prefixes) {
 		rc = fail(EXIT_USAGE, "%s: no valid entry (%zu bad lines)", file, z.bad);
 		goto out;
 	}
@@ -286,56 +296,71 @@ static int zone_load(int argc, char **argv)
 		fprintf(stderr, "mailgate: %s: %zu more bad lines not shown\n", file, bad.shown - MAX_BAD_SHOWN);
 	t1 = now_boot_ns();
 
-	/* what is there now: operator entries win over the file's, and our
-	 * earlier load is what gets replaced */
-	r = read_rules(fd, &old, &n_old);
-	if (r) {
-		rc = fail(EXIT_FAIL, "reading the deny list: %s", strerror(-r));
+	/* what is there now, under the list lock: operator entries win over
+	 * the file's, other files' entries stay, our earlier load goes */
+	lock = list_lock(&g);
+	if (lock < 0) {
+		rc = fail(EXIT_FAIL, "cannot lock the lists under %s: %s", opts.pin_dir, strerror(-lock));
 		goto out;
 	}
-	qsort(old, n_old, sizeof(*old), rule_ent_cmp);
+	live.set = set;
+	live.now = now_boot_ns();
+	live.z = &z;
+	r = list_walk(&g, MG_LIST_DENY, live_census, &live);
+	if (r) {
+		rc = fail(EXIT_FAIL, "reading the deny list: %s (nothing changed)", strerror(-r));
+		goto out;
+	}
+	if (live.n_op)
+		qsort(live.op, live.n_op, sizeof(live.op[0]), key_cmp);
+	if (!force && live.own && z.prefixes < (live.own + 1) / 2) {
+		rc = fail(EXIT_FAIL, "zone %s: %zu prefixes where its last load has %zu: refused, it lost more "
+			  "than half (a truncated download?); --force loads it (nothing changed)", name,
+			  z.prefixes, live.own);
+		goto out;
+	}
+	total = live.n_op + z.prefixes + live.others;
+	if (total > list_capacity(MG_LIST_DENY)) {
+		rc = fail(EXIT_FAIL, "zone %s: the deny list would hold %zu entries (%zu from this file, %zu "
+			  "operator entries, %zu from other files), more than its capacity %u (nothing changed)",
+			  name, total, z.prefixes, live.n_op, live.others, list_capacity(MG_LIST_DENY));
+		goto out;
+	}
 	t2 = now_boot_ns();
 
-	keys = malloc((z.n ? z.n : 1) * sizeof(*keys));
-	vals = malloc((z.n ? z.n : 1) * sizeof(*vals));
-	if (!keys || !vals) {
-		rc = fail(EXIT_FAIL, "out of memory");
+	/* the new set beside the live one */
+	bt = calloc(1, sizeof(*bt));
+	if (!bt) {
+		rc = fail(EXIT_FAIL, "out of memory (nothing changed)");
 		goto out;
 	}
-	now = now_boot_ns();
-	for (size_t i = 0; i < z.n; i++) {
-		const struct rule_ent *o = find_rule(old, n_old, &z.e[i].key);
-
-		if (o && o->rule.origin != MG_ORIGIN_ZONE) {
-			kept++;
-			continue;
-		}
-		keys[n] = z.e[i].key;
-		vals[n] = (struct mg_rule){
-			.expires_ns = ttl ? now + ttl : 0,
-			.prefixlen = z.e[i].key.prefixlen,
-			.origin = MG_ORIGIN_ZONE,
-			.value = z.e[i].value,
-			.flags = (z.e[i].excl ? MG_RULE_EXCLUDE : 0) | set << 16,
-		};
-		n++;
-	}
-	r = update_rules(fd, keys, vals, n, try_batch, &batched);
+	r = list_build_start(MG_LIST_DENY, total, &b);
 	if (r) {
-		rc = fail(EXIT_FAIL, "updating the deny list: %s%s", strerror(-r),
-			  r == -E2BIG || r == -ENOSPC || r == -ENOMEM ? " (deny list full?)" : "");
+		rc = fail(EXIT_FAIL, "cannot create a deny set: %s (nothing changed)", strerror(-r));
+		goto out;
+	}
+	/* in the order of precedence, the strongest last (it overwrites): other
+	 * files' entries, this file's, the operator's */
+	bt->b = &b;
+	live.bt = bt;
+	r = live.others ? list_walk(&g, MG_LIST_DENY, live_others, &live) : 0;
+	batch_flush(bt);
+	others = b.n;
+	if (!r && !bt->err)
+		file_entries(bt, &z, &live, ttl ? live.now + ttl : 0, set, &kept);
+	batch_flush(bt);
+	loaded = b.n - others;
+	r = r ?: bt->err ?: list_build_add(&b, live.op, live.opv, live.n_op);
+	if (r) {
+		rc = fail(EXIT_FAIL, "building the new deny set: %s%s (nothing changed)", strerror(-r),
+			  r == -E2BIG ? " (deny list full)" : "");
 		goto out;
 	}
 	t3 = now_boot_ns();
-	/* then the entries of our earlier load that are not in this one */
-	for (size_t i = 0; i < n_old; i++) {
-		const struct rule_ent *o = &old[i];
-
-		if (o->rule.origin != MG_ORIGIN_ZONE || MG_RULE_SET(o->rule.flags) != set ||
-		    find_entry(&z, &o->key))
-			continue;
-		if (!bpf_map_delete_elem(fd, &o->key))
-			removed++;
+	r = list_build_publish(&g, &b);
+	if (r) {
+		rc = fail(EXIT_FAIL, "switching to the new deny set: %s (nothing changed)", strerror(-r));
+		goto out;
 	}
 	t4 = now_boot_ns();
 
@@ -345,41 +370,44 @@ static int zone_load(int argc, char **argv)
 		json_object_object_add(d, "file", json_object_new_string(file));
 		json_object_object_add(d, "name", json_object_new_string(name));
 		json_object_object_add(d, "lines", json_object_new_int64(z.lines));
-		json_object_object_add(d, "prefixes", json_object_new_int64(z.n));
+		json_object_object_add(d, "prefixes", json_object_new_int64(z.prefixes));
+		json_object_object_add(d, "ranges", json_object_new_int64(z.nr));
 		json_object_object_add(d, "exclusions", json_object_new_int64(z.excluded));
-		json_object_object_add(d, "loaded", json_object_new_int64(n));
+		json_object_object_add(d, "loaded", json_object_new_int64(loaded));
+		json_object_object_add(d, "previous", json_object_new_int64(live.own));
 		json_object_object_add(d, "kept_operator_entries", json_object_new_int64(kept));
-		json_object_object_add(d, "removed", json_object_new_int64(removed));
+		json_object_object_add(d, "removed", json_object_new_int64(live.own - live.own_kept));
 		json_object_object_add(d, "duplicates", json_object_new_int64(z.dups));
 		json_object_object_add(d, "bad_lines", json_object_new_int64(z.bad));
 		json_object_object_add(d, "bad", bad.list);
 		bad.list = NULL;
-		json_object_object_add(d, "batched", json_object_new_boolean(batched));
+		json_object_object_add(d, "entries", json_object_new_int64(others + loaded + live.n_op));
 		json_object_object_add(d, "ttl_s", json_object_new_int64(ttl / NSEC_PER_SEC));
 		json_object_object_add(d, "parse_s", json_object_new_double(secs(t0, t1)));
 		json_object_object_add(d, "read_s", json_object_new_double(secs(t1, t2)));
 		json_object_object_add(d, "update_s", json_object_new_double(secs(t2, t3)));
-		json_object_object_add(d, "remove_s", json_object_new_double(secs(t3, t4)));
+		json_object_object_add(d, "switch_s", json_object_new_double(secs(t3, t4)));
 		json_object_object_add(d, "total_s", json_object_new_double(secs(t0, t4)));
 		json_out(d);
 	} else {
 		printf("zone %s: %zu prefixes (%zu exclusions) from %zu lines; %zu bad lines, %zu duplicates\n",
-		       name, z.n, z.excluded, z.lines, z.bad, z.dups);
-		printf("  loaded %zu in %.2f s (%s), removed %zu of the previous load, kept %zu operator entries; "
-		       "total %.2f s\n", n, secs(t2, t3), batched ? "batched" : "one by one", removed, kept,
-		       secs(t0, t4));
+		       name, z.prefixes, z.excluded, z.lines, z.bad, z.dups);
+		printf("  loaded %zu, removed %zu of the previous load, kept %zu operator entries; deny list "
+		       "now %zu entries, switched in one step; total %.2f s\n", loaded, live.own - live.own_kept,
+		       kept, others + loaded + live.n_op, secs(t0, t4));
 	}
 	rc = EXIT_OK;
 out:
+	list_build_abort(&b);
+	list_unlock(lock);
 	json_object_put(bad.list);
 	if (f && f != stdin)
 		fclose(f);
-	if (fd >= 0)
-		close(fd);
+	gate_close(&g);
 	zone_data_free(&z);
-	free(old);
-	free(keys);
-	free(vals);
+	free(live.op);
+	free(live.opv);
+	free(bt);
 	free(namebuf);
 	return rc;
 }
@@ -498,7 +526,8 @@ static int zone_export(int argc, char **argv)
 	struct out_ent *out;
 	size_t n, n4 = 0;
 	char tmp[PATH_MAX] = "";
-	int fam = 0, dfd = -1, bfd = -1, qfd = -1, rc = EXIT_FAIL, r, opt;
+	struct gate g = {};
+	int fam = 0, rc = EXIT_FAIL, r, opt;
 	FILE *f = NULL;
 
 	optind = 0;
@@ -523,24 +552,21 @@ static int zone_export(int argc, char **argv)
 			return fail(EXIT_USAGE, "zone export: --family '%s': 4 or 6", fam_s);
 		fam = atoi(fam_s);
 	}
-	dfd = open_map(MG_MAP_DENY);
-	bfd = open_map(MG_MAP_BAN);
-	qfd = open_map(MG_MAP_BAN_QUOTA);
-	if (dfd < 0 || bfd < 0 || qfd < 0) {
+	if (gate_open_pinned(&g, opts.pin_dir)) {
 		rc = fail(EXIT_FAIL, "no data path pinned under %s (is mailgate running? --pin-dir?): %s",
 			  opts.pin_dir, strerror(errno));
 		goto out;
 	}
-	r = map_walk(dfd, export_deny, &x);
+	r = list_walk(&g, MG_LIST_DENY, export_deny, &x);
 	if (r) {
 		rc = fail(EXIT_FAIL, "reading the deny list: %s", strerror(-r));
 		goto out;
 	}
 	x.ban_fd = -1;
-	r = map_walk(bfd, export_ban, &x);
-	x.ban_fd = bfd;
+	r = map_walk(g.fd[GM_BAN], export_ban, &x);
+	x.ban_fd = g.fd[GM_BAN];
 	if (!r)
-		r = map_walk(qfd, export_ban, &x);
+		r = map_walk(g.fd[GM_BAN_QUOTA], export_ban, &x);
 	if (r) {
 		rc = fail(EXIT_FAIL, "reading the bans: %s", strerror(-r));
 		goto out;
@@ -625,12 +651,7 @@ out:
 		fclose(f);
 	if (tmp[0])
 		unlink(tmp);
-	if (dfd >= 0)
-		close(dfd);
-	if (bfd >= 0)
-		close(bfd);
-	if (qfd >= 0)
-		close(qfd);
+	gate_close(&g);
 	free(x.e);
 	return rc;
 }

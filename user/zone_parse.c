@@ -17,6 +17,13 @@
 #include <string.h>
 #include "zone.h"
 
+static bool mg_addr_v4_key(const struct mg_lpm_key *k)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	return !memcmp(k->a, mapped, 12);
+}
+
 #define ERR(...) (snprintf(err, errlen, __VA_ARGS__), -EINVAL)
 
 int zone_type_parse(const char *s, enum zone_type *t)
@@ -95,27 +102,64 @@ static int add_v4_cidr(struct zone_data *z, uint32_t a, int bits, uint32_t value
 	return push(z, &k, value, excl);
 }
 
-/* the fewest CIDRs that cover [lo, hi] exactly */
-static int add_v4_range(struct zone_data *z, uint32_t lo, uint32_t hi, uint32_t value, bool excl)
+/* the CIDR at cur of the fewest that cover [cur, end): its length */
+static int piece_bits(uint64_t cur, uint64_t end)
 {
-	uint64_t cur = lo, end = (uint64_t)hi + 1;
-	int r;
+	int bits = 32;
+
+	while (bits > 0) {
+		uint64_t size = 1ull << (33 - bits);
+
+		if ((cur & (size - 1)) || cur + size > end)
+			break;
+		bits--;
+	}
+	return bits;
+}
+
+bool zone_range_next(const struct zone_range *r, uint64_t *cur, struct mg_lpm_key *k)
+{
+	uint64_t end = (uint64_t)r->hi + 1;
+	int bits;
+
+	if (*cur >= end)
+		return false;
+	bits = piece_bits(*cur, end);
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = 96 + bits;
+	k->a[10] = k->a[11] = 0xff;
+	k->a[12] = *cur >> 24;
+	k->a[13] = *cur >> 16;
+	k->a[14] = *cur >> 8;
+	k->a[15] = *cur;
+	*cur += 1ull << (32 - bits);
+	return true;
+}
+
+size_t zone_range_cidrs(const struct zone_range *r)
+{
+	uint64_t cur = r->lo, end = (uint64_t)r->hi + 1;
+	size_t n = 0;
 
 	while (cur < end) {
-		int bits = 32;
-
-		while (bits > 0) {
-			uint64_t size = 1ull << (33 - bits);
-
-			if ((cur & (size - 1)) || cur + size > end)
-				break;
-			bits--;
-		}
-		r = add_v4_cidr(z, (uint32_t)cur, bits, value, excl);
-		if (r)
-			return r;
-		cur += 1ull << (32 - bits);
+		cur += 1ull << (32 - piece_bits(cur, end));
+		n++;
 	}
+	return n;
+}
+
+static int push_range(struct zone_data *z, uint32_t lo, uint32_t hi, uint32_t value, bool excl)
+{
+	if (z->nr == z->rcap) {
+		size_t cap = z->rcap ? z->rcap * 2 : 1024;
+		struct zone_range *r = realloc(z->r, cap * sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		z->r = r;
+		z->rcap = cap;
+	}
+	z->r[z->nr++] = (struct zone_range){ .lo = lo, .hi = hi, .value = excl ? 0 : value, .excl = excl };
 	return 0;
 }
 
@@ -371,7 +415,7 @@ int zone_parse_line(char *line, enum zone_type *type, uint32_t *def, uint32_t *m
 			return -EINVAL;
 		if (bits >= 0)
 			return add_v4_cidr(out, lo, bits, value, excl);
-		return add_v4_range(out, lo, hi, value, excl);
+		return push_range(out, lo, hi, value, excl);
 	}
 }
 
@@ -394,16 +438,42 @@ static int entry_cmp(const void *x, const void *y)
 	return (int)b->excl - (int)a->excl; /* exclusions first: they win */
 }
 
+static int range_cmp(const void *x, const void *y)
+{
+	const struct zone_range *a = x, *b = y;
+
+	if (a->excl != b->excl)
+		return a->excl ? -1 : 1; /* exclusions first: they win */
+	if (a->value != b->value)
+		return a->value < b->value ? -1 : 1;
+	return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+const char *zone_escape(const char *s, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (const unsigned char *p = (const unsigned char *)s; *p && o + 5 < len; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			o += snprintf(out + o, len - o, "\\x%02x", *p);
+		else
+			out[o++] = *p;
+	}
+	if (len)
+		out[o < len ? o : len - 1] = 0;
+	return out;
+}
+
 int zone_parse(FILE *f, enum zone_type type, struct zone_data *z, zone_bad_fn bad, void *ctx)
 {
 	uint32_t def = 0, maxr = 0;
-	char *line = NULL, err[320];
+	char *line = NULL, err[320], msg[4 * sizeof(err)];
 	size_t cap = 0, out = 0;
 	int r = 0;
 
 	memset(z, 0, sizeof(*z));
 	while (getline(&line, &cap, f) > 0) {
-		size_t before = z->n;
+		size_t before = z->n, before_r = z->nr;
 
 		z->lines++;
 		r = zone_parse_line(line, &type, &def, &maxr, z, err, sizeof(err));
@@ -411,9 +481,10 @@ int zone_parse(FILE *f, enum zone_type type, struct zone_data *z, zone_bad_fn ba
 			break;
 		if (r) {
 			z->n = before;
+			z->nr = before_r;
 			z->bad++;
 			if (bad)
-				bad(ctx, z->lines, err);
+				bad(ctx, z->lines, zone_escape(err, msg, sizeof(msg)));
 		}
 		r = 0;
 	}
@@ -423,7 +494,8 @@ int zone_parse(FILE *f, enum zone_type type, struct zone_data *z, zone_bad_fn ba
 	if (r)
 		return r;
 	/* one entry per prefix, sorted */
-	qsort(z->e, z->n, sizeof(z->e[0]), entry_cmp);
+	if (z->n)
+		qsort(z->e, z->n, sizeof(z->e[0]), entry_cmp);
 	for (size_t i = 0; i < z->n; i++) {
 		if (out && !zone_key_cmp(&z->e[out - 1].key, &z->e[i].key)) {
 			z->dups++;
@@ -433,11 +505,93 @@ int zone_parse(FILE *f, enum zone_type type, struct zone_data *z, zone_bad_fn ba
 		z->excluded += z->e[i].excl;
 	}
 	z->n = out;
+	/* ranges of the same kind and value that overlap or touch: one */
+	out = 0;
+	if (z->nr)
+		qsort(z->r, z->nr, sizeof(z->r[0]), range_cmp);
+	for (size_t i = 0; i < z->nr; i++) {
+		struct zone_range *p = out ? &z->r[out - 1] : NULL;
+
+		if (p && p->excl == z->r[i].excl && p->value == z->r[i].value &&
+		    (uint64_t)z->r[i].lo <= (uint64_t)p->hi + 1) {
+			if (z->r[i].hi > p->hi)
+				p->hi = z->r[i].hi;
+			z->dups++;
+			continue;
+		}
+		z->r[out++] = z->r[i];
+	}
+	z->nr = out;
+	z->prefixes = z->n;
+	for (size_t i = 0; i < z->nr; i++) {
+		size_t c = zone_range_cidrs(&z->r[i]);
+
+		z->prefixes += c;
+		if (z->r[i].excl)
+			z->excluded += c;
+	}
 	return 0;
+}
+
+static bool range_has(const struct zone_range *r, size_t n, uint32_t lo, uint32_t hi, int bits)
+{
+	for (size_t i = 0; i < n; i++) { /* ranges of each kind are sorted by lo: few kinds */
+		size_t a = i, b = n;
+
+		/* [i, b): the run of this kind */
+		while (b > a + 1 && (r[b - 1].excl != r[i].excl || r[b - 1].value != r[i].value))
+			b--;
+		while (a < b) {
+			size_t m = (a + b) / 2;
+
+			if (r[m].hi < lo) {
+				a = m + 1;
+			} else if (r[m].lo > hi) {
+				b = m;
+			} else {
+				/* a piece of r[m] iff inside it and its parent block is not */
+				uint64_t size = 1ull << (32 - bits), plo = bits ? lo & ~((size << 1) - 1) : 0;
+
+				if (r[m].lo <= lo && hi <= r[m].hi &&
+				    (!bits || plo < r[m].lo || plo + 2 * size - 1 > r[m].hi))
+					return true;
+				break;
+			}
+		}
+		while (i + 1 < n && r[i + 1].excl == r[i].excl && r[i + 1].value == r[i].value)
+			i++;
+	}
+	return false;
+}
+
+bool zone_has_key(const struct zone_data *z, const struct mg_lpm_key *k)
+{
+	size_t lo = 0, hi = z->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = zone_key_cmp(&z->e[mid].key, k);
+
+		if (!c)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (z->nr && k->prefixlen >= 96 && mg_addr_v4_key(k)) {
+		uint32_t a = (uint32_t)k->a[12] << 24 | k->a[13] << 16 | k->a[14] << 8 | k->a[15];
+		int bits = k->prefixlen - 96;
+		uint32_t hi4 = a | (bits ? (uint32_t)((1ull << (32 - bits)) - 1) : 0xffffffffu);
+
+		return range_has(z->r, z->nr, a, hi4, bits);
+	}
+	return false;
 }
 
 void zone_data_free(struct zone_data *z)
 {
 	free(z->e);
+	free(z->r);
 	memset(z, 0, sizeof(*z));
 }

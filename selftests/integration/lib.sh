@@ -6,6 +6,8 @@
 #                       connection until the client closes); leftovers of killed runs of
 #                       PREFIX are removed first, and everything is removed
 #                       on exit (trap), also when the test is interrupted.
+#   it_setup PREFIX nolistener   the same without the listener (a test that
+#                       runs real servers on those ports)
 #   pass NAME / fail NAME WHY / skip NAME WHY / check NAME CMD...
 #                       one line per case; it_summary ends the test
 #   client CMD...       run in the client namespace; probe/burst/hop/watch
@@ -56,7 +58,7 @@ it_require() { # exits with one SKIP line when the machine cannot run the test
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 }
 
-it_setup() { # PREFIX
+it_setup() { # PREFIX [nolistener]
 	it_require
 	IT_PREFIX=$1
 	IT_ID=$1-$$
@@ -73,6 +75,7 @@ it_setup() { # PREFIX
 	done
 	lab_up "$IT_ID" || { fail setup "cannot create the lab $IT_ID"; exit 1; }
 	GWIF=$LAB_GW_IF
+	[ "${2:-}" = nolistener ] && return 0
 	nsenter --net="/run/netns/$LAB_GW_NS" -- $NETTOOL listen 25 587:hold >"$IT_TMP/listener.log" 2>&1 &
 	IT_PIDS+=($!)
 	disown $!
@@ -129,7 +132,7 @@ daemon_start() { # ARGS...: start `mailgate run`, wait until it runs (or died)
 	wait_for 20 daemon_running_or_dead
 	daemon_running
 }
-daemon_running() { kill -0 "$DAEMON_PID" 2>/dev/null && grep -q 'msg="running"' "$DAEMON_LOG"; }
+daemon_running() { kill -0 "$DAEMON_PID" 2>/dev/null && grep -qs 'msg="running"' "$DAEMON_LOG"; }
 daemon_running_or_dead() { daemon_running || ! kill -0 "$DAEMON_PID" 2>/dev/null; }
 daemon_stop() { # [SIGNAL]: stop the daemon; its exit status in DAEMON_RC
 	kill "-${1:-TERM}" "$DAEMON_PID" 2>/dev/null
@@ -158,17 +161,10 @@ cli_ready() {
 map_update() { bpftool map update pinned "$PIN/$1" key hex $2 value hex $3; }
 map_delete() { bpftool map delete pinned "$PIN/$1" key hex $2; }
 map_has() { bpftool map lookup pinned "$PIN/$1" key hex $2 >/dev/null 2>&1; } # MAP KEYHEX
-list_add() { # allow|deny CIDR [TTL_S]
-	if cli_ready; then
-		mg "$1" add "$2" ${3:+--ttl "$3"s} >/dev/null
-	else
-		map_update "mg_$1" "$($NETTOOL lpm "$2")" "$($NETTOOL rule "$2" "${3:-0}")"
-	fi
-}
-list_del() { # allow|deny CIDR
-	if cli_ready; then mg "$1" del "$2" >/dev/null; else map_delete "mg_$1" "$($NETTOOL lpm "$2")"; fi
-}
-list_has() { map_has "mg_$1" "$($NETTOOL lpm "$2")"; } # allow|deny CIDR
+# the lists (sets switched by the controller, include/lists.h): through the CLI only
+list_add() { mg "$1" add "$2" ${3:+--ttl "$3"s} >/dev/null; } # allow|deny CIDR [TTL_S]
+list_del() { mg "$1" del "$2" >/dev/null; } # allow|deny CIDR
+list_has() { mg "$1" list --all --json | grep -q "\"cidr\":\"$2\""; } # allow|deny ADDR/LEN, expired included
 ban_add() { # ADDR [TTL_S]
 	if cli_ready; then
 		mg ban add "$1" ${2:+--ttl "$2"s} >/dev/null

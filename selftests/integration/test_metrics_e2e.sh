@@ -138,13 +138,8 @@ for _ in range(n):
 EOF
 }
 
-# the deny entry, written straight into the pinned trie (struct mg_lpm_key
-# {prefixlen 128, ::ffff:198.51.100.3} -> struct mg_rule {prefixlen 128})
-deny_denied_addr() {
-	bpftool map update pinned "$PIN/mg_deny" \
-		key hex 80 00 00 00 00 00 00 00 00 00 00 00 00 00 ff ff c6 33 64 03 \
-		value hex 00 00 00 00 00 00 00 00 80 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
-}
+# the deny entry
+deny_denied_addr() { "$MG" --pin-dir "$PIN" deny add 198.51.100.3 >/dev/null; }
 
 packets() { # reason class value
 	printf '[{"reason": "%s", "class": "%s"}, %s]' "$1" "$2" "$3"

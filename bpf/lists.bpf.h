@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The allow and deny lists in the data path: their maps and the allow/deny
+ * steps of judge(). Layout and rules: include/lists.h. */
+#ifndef MAILGATE_LISTS_BPF_H
+#define MAILGATE_LISTS_BPF_H
+
+#define mg_list_probe(set, k) ((const struct mg_rule *)bpf_map_lookup_elem(set, k))
+#define LISTS_INLINE static __always_inline
+#include "lists.h"
+
+/* a set: (prefix length, masked address) -> rule. Entries are allocated as
+ * they come (no prealloc): an empty deny set costs its bucket array only. */
+struct mg_allow_set {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MG_MAX_ALLOW);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct mg_lpm_key)); /* sizes, not types: BTF would have */
+	__uint(value_size, sizeof(struct mg_rule));   /* only a forward declaration here */
+};
+
+struct mg_deny_set {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MG_MAX_DENY);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(key_size, sizeof(struct mg_lpm_key)); /* sizes, not types: BTF would have */
+	__uint(value_size, sizeof(struct mg_rule));   /* only a forward declaration here */
+};
+
+/* allow list: two slots, the live one named by mg_lists */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct mg_allow_set);
+} mg_allow SEC(".maps");
+
+/* deny list */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct mg_deny_set);
+} mg_deny SEC(".maps");
+
+/* which slot is live, and the prefix lengths in use in each */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MG_LISTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct mg_list_meta);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_lists SEC(".maps");
+
+struct list_search {
+	void *set;
+	const struct mg_list_lens *lens;
+	const __u8 *addr;
+	__u64 now;
+	__u32 list;
+	int v4;
+	int decides; /* out: 1 when the winning rule decides (mg_rule_decides) */
+	struct mg_lpm_key k;
+};
+
+#define LIST_INLINE_PROBES 2 /* probes made in line; the rest through bpf_loop */
+
+/* one probe of the search past the first ones (bpf_loop: verified once,
+ * whatever the count) */
+static long list_search_step(__u64 i, void *ctx)
+{
+	struct list_search *s = ctx;
+	const struct mg_rule *r = mg_list_step(s->set, s->lens, s->v4, s->addr, s->now,
+					       i + LIST_INLINE_PROBES, &s->k);
+
+	if (!r)
+		return 0;
+	s->decides = mg_rule_decides(s->list, r);
+	return 1; /* the longest active prefix: stop */
+}
+
+/* Does the longest active prefix of src in the live set of a list decide
+ * the SYN? outer is &mg_allow or &mg_deny, list the matching MG_LIST_*. */
+static __always_inline bool list_lookup(void *outer, __u32 list, const struct mg_addr *src, __u64 now)
+{
+	struct mg_list_meta *m = bpf_map_lookup_elem(&mg_lists, &list);
+	struct list_search s = { .addr = src->a, .now = now, .list = list };
+	__u32 slot, n;
+
+	if (!m)
+		return false;
+	slot = *(volatile __u32 *)&m->gen & 1;
+	s.set = bpf_map_lookup_elem(outer, &slot);
+	if (!s.set)
+		return false;
+	/* a constant offset per slot: the verifier then needs no bounds on slot */
+	s.lens = slot ? &m->lens[1] : &m->lens[0];
+	s.v4 = mg_addr_v4(src->a);
+	n = mg_list_count(s.lens, s.v4);
+	/* the common lists (one or two lengths per family) take no helper call */
+#pragma unroll
+	for (__u32 i = 0; i < LIST_INLINE_PROBES; i++) {
+		const struct mg_rule *r;
+
+		if (i >= n)
+			return false;
+		r = mg_list_step(s.set, s.lens, s.v4, s.addr, now, i, &s.k);
+		if (r)
+			return mg_rule_decides(list, r);
+	}
+	if (n > LIST_INLINE_PROBES)
+		bpf_loop(n - LIST_INLINE_PROBES, list_search_step, &s, 0);
+	return s.decides;
+}
+
+/* the allow step: true when src is on the allow list */
+static __always_inline bool list_allowed(const struct mg_addr *src, __u64 now)
+{
+	return list_lookup(&mg_allow, MG_LIST_ALLOW, src, now);
+}
+
+/* the deny step: true when src is denied (its longest active match is a
+ * deny entry, not an exclusion) */
+static __always_inline bool list_denied(const struct mg_addr *src, __u64 now)
+{
+	return list_lookup(&mg_deny, MG_LIST_DENY, src, now);
+}
+
+#endif /* MAILGATE_LISTS_BPF_H */

@@ -1,0 +1,449 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#define _GNU_SOURCE
+/* The allow and deny lists from userspace: the live set of each, the match
+ * rule shared with the data path (include/lists.h), single changes, and
+ * replaces switched in one step. Layout: include/lists.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <bpf/bpf.h>
+#include "gate.h"
+
+struct probe_ctx {
+	int fd;
+	struct mg_rule r;
+};
+#define mg_list_probe(set, k) listset_probe(set, k)
+static const struct mg_rule *listset_probe(void *set, const struct mg_lpm_key *k);
+#include "listset.h"
+
+#define BATCH 16384
+
+static const struct mg_rule *listset_probe(void *set, const struct mg_lpm_key *k)
+{
+	struct probe_ctx *p = set;
+
+	return bpf_map_lookup_elem(p->fd, k, &p->r) ? NULL : &p->r;
+}
+
+enum gate_map list_map(enum mg_list l)
+{
+	return l == MG_LIST_ALLOW ? GM_ALLOW : GM_DENY;
+}
+
+uint32_t list_capacity(enum mg_list l)
+{
+	return l == MG_LIST_ALLOW ? MG_MAX_ALLOW : MG_MAX_DENY;
+}
+
+const char *list_name(enum mg_list l)
+{
+	return l == MG_LIST_ALLOW ? "allow" : "deny";
+}
+
+static int read_meta(struct gate *g, enum mg_list l, struct mg_list_meta *m)
+{
+	uint32_t k = l;
+
+	return bpf_map_lookup_elem(g->fd[GM_LISTS], &k, m) ? -errno : 0;
+}
+
+/* Each slot's set is also pinned, as mg_allow_set_0 ... mg_deny_set_1, so
+ * that any process opens it by path (an inner map's id would need
+ * CAP_SYS_ADMIN to become an fd, which the daemon gives up). */
+static void slot_path(struct gate *g, enum mg_list l, uint32_t slot, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s_%u", g->pin_dir, l == MG_LIST_ALLOW ? MG_LIST_SET_NAME_ALLOW : MG_LIST_SET_NAME_DENY,
+		 slot);
+}
+
+static int slot_fd(struct gate *g, enum mg_list l, uint32_t slot)
+{
+	char path[PATH_MAX + 32];
+	int fd;
+
+	slot_path(g, l, slot, path, sizeof(path));
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+/* slot's pin names set_fd (the slot is not live while this runs) */
+static int slot_pin(struct gate *g, enum mg_list l, uint32_t slot, int set_fd)
+{
+	char path[PATH_MAX + 32];
+
+	slot_path(g, l, slot, path, sizeof(path));
+	if (unlink(path) && errno != ENOENT)
+		return -errno;
+	return bpf_obj_pin(set_fd, path) ? -errno : 0;
+}
+
+int list_live_fd(struct gate *g, enum mg_list l)
+{
+	struct mg_list_meta m;
+	int err = read_meta(g, l, &m);
+
+	return err ? err : slot_fd(g, l, m.gen & 1);
+}
+
+bool list_match(struct gate *g, enum mg_list l, const struct mg_addr *a, uint64_t now,
+		struct mg_lpm_key *key, struct mg_rule *rule)
+{
+	struct probe_ctx p;
+	struct mg_list_meta m;
+	const struct mg_rule *r;
+
+	if (read_meta(g, l, &m))
+		return false;
+	p.fd = slot_fd(g, l, m.gen & 1);
+	if (p.fd < 0)
+		return false;
+	r = NULL;
+	for (uint32_t i = 0, v4 = mg_addr_v4(a->a), n = mg_list_count(&m.lens[m.gen & 1], v4); i < n && !r; i++)
+		r = mg_list_step(&p, &m.lens[m.gen & 1], v4, a->a, now, i, key);
+	close(p.fd);
+	if (r)
+		*rule = *r;
+	return r != NULL;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / NSEC_PER_SEC, .tv_nsec = ns % NSEC_PER_SEC };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static size_t meta_len(void)
+{
+	size_t len = (size_t)MG_LISTS * ((sizeof(struct mg_list_meta) + 7) & ~7ul);
+	long page = sysconf(_SC_PAGESIZE);
+
+	return (len + page - 1) / page * page;
+}
+
+static struct mg_list_meta *meta_map(struct gate *g)
+{
+	void *base = mmap(NULL, meta_len(), PROT_READ | PROT_WRITE, MAP_SHARED, g->fd[GM_LISTS], 0);
+
+	return base == MAP_FAILED ? NULL : base;
+}
+
+static struct mg_list_meta *meta_of(struct mg_list_meta *base, enum mg_list l)
+{
+	return (struct mg_list_meta *)((char *)base + l * ((sizeof(*base) + 7) & ~7ul));
+}
+
+/* The lists lock: the pid of its holder in mg_lists, taken by compare and
+ * swap (writers are separate processes: CLI, zone load, the daemon, whose
+ * own lock on the pin dir is for the daemon alone). A holder that died (kill
+ * -9) is noticed and replaced. */
+static __thread struct mg_list_meta *lock_base;
+
+int list_lock(struct gate *g)
+{
+	uint32_t me = gettid(), holder; /* a thread id: the daemon's threads are writers apart */
+	struct mg_list_meta *base = meta_map(g);
+
+	if (!base)
+		return -errno;
+	for (;;) {
+		holder = 0;
+		if (__atomic_compare_exchange_n(&base->lock, &holder, me, false, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			break;
+		if (kill(holder, 0) && errno == ESRCH) { /* its holder died */
+			if (__atomic_compare_exchange_n(&base->lock, &holder, me, false, __ATOMIC_ACQUIRE,
+							__ATOMIC_RELAXED))
+				break;
+			continue;
+		}
+		sleep_ns(NSEC_PER_SEC / 1000);
+	}
+	lock_base = base;
+	return 0;
+}
+
+void list_unlock(int lock)
+{
+	uint32_t me = gettid();
+
+	if (lock < 0 || !lock_base)
+		return;
+	__atomic_compare_exchange_n(&lock_base->lock, &me, 0, false, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	munmap(lock_base, meta_len());
+	lock_base = NULL;
+}
+
+static void lens_from_used(const uint8_t used[2][MG_LIST_LENS], struct mg_list_lens *lens)
+{
+	memset(lens, 0, sizeof(*lens));
+	for (int p = MG_LIST_LENS - 1; p >= 0; p--) {
+		if (used[0][p])
+			lens->v4[lens->n4++] = p;
+		if (used[1][p])
+			lens->v6[lens->n6++] = p;
+	}
+}
+
+static void used_from_lens(const struct mg_list_lens *lens, uint8_t used[2][MG_LIST_LENS])
+{
+	memset(used, 0, 2 * MG_LIST_LENS);
+	for (int i = 0; i < lens->n4 && i < MG_LIST_LENS; i++)
+		used[0][lens->v4[i]] = 1;
+	for (int i = 0; i < lens->n6 && i < MG_LIST_LENS; i++)
+		used[1][lens->v6[i]] = 1;
+}
+
+static void mark_used(uint8_t used[2][MG_LIST_LENS], const struct mg_lpm_key *k)
+{
+	uint32_t fam = mg_list_families(k);
+
+	if (k->prefixlen > 128)
+		return;
+	if (fam & 1)
+		used[0][k->prefixlen] = 1;
+	if (fam & 2)
+		used[1][k->prefixlen] = 1;
+}
+
+/* Switch list l to the set set_fd with these lengths: written into the
+ * slot that is not live, then one store of gen. A grace period later the
+ * old slot gets the same set, which frees the old one. */
+static int publish(struct gate *g, enum mg_list l, int set_fd, const struct mg_list_lens *lens,
+		   uint64_t entries)
+{
+	struct mg_list_meta *base = meta_map(g), *m;
+	uint32_t live, other, gen;
+	uint64_t now;
+	int err = 0;
+
+	if (!base)
+		return -errno;
+	m = meta_of(base, l);
+	gen = __atomic_load_n(&m->gen, __ATOMIC_ACQUIRE);
+	live = gen & 1;
+	other = live ^ 1;
+	now = now_boot_ns();
+	if (m->flipped_ns && now < m->flipped_ns + MG_LIST_GRACE_NS)
+		sleep_ns(m->flipped_ns + MG_LIST_GRACE_NS - now);
+	m->lens[other] = *lens;
+	m->entries[other] = entries;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	err = slot_pin(g, l, other, set_fd);
+	if (err)
+		goto out;
+	if (bpf_map_update_elem(g->fd[list_map(l)], &other, &set_fd, BPF_ANY)) {
+		err = -errno;
+		goto out;
+	}
+	__atomic_store_n(&m->gen, gen + 1, __ATOMIC_RELEASE);
+	m->flipped_ns = now_boot_ns();
+	/* the old slot: a copy of the live one once no run can still use it */
+	sleep_ns(MG_LIST_GRACE_NS);
+	m->lens[live] = *lens;
+	m->entries[live] = entries;
+	if (!slot_pin(g, l, live, set_fd) && !bpf_map_update_elem(g->fd[list_map(l)], &live, &set_fd, BPF_ANY))
+		m->flipped_ns = 0; /* both slots alike: the next switch need not wait */
+out:
+	munmap(base, meta_len());
+	return err;
+}
+
+#define MIN_SET 16384
+
+/* A set for about n entries: room for twice that (a hash's bucket array is
+ * what an empty set costs, and what a walk goes through), at most the
+ * list's capacity. Sets of one list may differ in size: the data path does
+ * not care (a hash's max_entries is not part of the inner map's type). */
+static int create_set(enum mg_list l, size_t n)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = BPF_F_NO_PREALLOC);
+	size_t size = n * 2 < MIN_SET ? MIN_SET : n * 2;
+	int fd;
+
+	if (size > list_capacity(l))
+		size = list_capacity(l);
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, l == MG_LIST_ALLOW ? MG_LIST_SET_NAME_ALLOW : MG_LIST_SET_NAME_DENY,
+			    sizeof(struct mg_lpm_key), sizeof(struct mg_rule), size, &o);
+	return fd < 0 ? -errno : fd;
+}
+
+static int max_entries(int fd)
+{
+	struct bpf_map_info info;
+
+	return map_info(fd, &info) ? 0 : (int)info.max_entries;
+}
+
+struct copy {
+	struct list_build *b;
+	struct mg_lpm_key k[BATCH];
+	struct mg_rule v[BATCH];
+	uint32_t n;
+	int err;
+};
+
+static int copy_one(const void *key, const void *value, void *ctx)
+{
+	struct copy *c = ctx;
+
+	memcpy(&c->k[c->n], key, sizeof(c->k[0]));
+	memcpy(&c->v[c->n++], value, sizeof(c->v[0]));
+	if (c->n == BATCH) {
+		c->err = list_build_add(c->b, c->k, c->v, c->n);
+		c->n = 0;
+	}
+	return c->err;
+}
+
+/* the live set is full below the list's capacity: the same entries in a
+ * set twice as big, switched in */
+static int grow(struct gate *g, enum mg_list l, int fd)
+{
+	struct list_build b;
+	struct copy *c = calloc(1, sizeof(*c));
+	int err = c ? list_build_start(l, max_entries(fd), &b) : -ENOMEM;
+
+	if (!err) {
+		c->b = &b;
+		err = map_walk(fd, copy_one, c);
+		err = err ?: (c->n ? list_build_add(&b, c->k, c->v, c->n) : 0);
+		err = err ?: list_build_publish(g, &b);
+		list_build_abort(&b);
+	}
+	free(c);
+	return err;
+}
+
+int list_get(struct gate *g, enum mg_list l, const struct mg_lpm_key *k, struct mg_rule *r)
+{
+	int fd = list_live_fd(g, l), err = 0;
+
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, k, r))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int list_put(struct gate *g, enum mg_list l, const struct mg_lpm_key *k, const struct mg_rule *r)
+{
+	uint8_t used[2][MG_LIST_LENS], before[2][MG_LIST_LENS];
+	struct mg_list_meta m;
+	struct mg_list_lens lens;
+	bool fresh = false;
+	int fd, err;
+
+	err = read_meta(g, l, &m);
+	if (err)
+		return err;
+	fd = slot_fd(g, l, m.gen & 1);
+	if (fd == -ENOENT) { /* the first entry ever: a set for it */
+		memset(&m.lens[m.gen & 1], 0, sizeof(m.lens[0]));
+		fd = create_set(l, 0);
+		fresh = true;
+	}
+	if (fd < 0)
+		return fd;
+	/* the entry first: invisible until its length is published */
+	if (bpf_map_update_elem(fd, k, r, BPF_ANY)) {
+		err = -errno;
+		if (err == -E2BIG && !fresh && (uint32_t)max_entries(fd) < list_capacity(l)) {
+			err = grow(g, l, fd);
+			close(fd);
+			return err ?: list_put(g, l, k, r);
+		}
+		goto out;
+	}
+	used_from_lens(&m.lens[m.gen & 1], used);
+	memcpy(before, used, sizeof(used));
+	mark_used(used, k);
+	if (fresh || memcmp(before, used, sizeof(used))) {
+		lens_from_used((const uint8_t (*)[MG_LIST_LENS])used, &lens);
+		err = publish(g, l, fd, &lens, m.entries[m.gen & 1] + 1);
+	}
+out:
+	close(fd);
+	return err;
+}
+
+int list_del(struct gate *g, enum mg_list l, const struct mg_lpm_key *k)
+{
+	int fd = list_live_fd(g, l), err = 0;
+
+	if (fd < 0)
+		return fd;
+	/* a length no entry uses any more stays published (one probe more)
+	 * until the next replace */
+	if (bpf_map_delete_elem(fd, k))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int list_walk(struct gate *g, enum mg_list l, map_walk_fn fn, void *ctx)
+{
+	int fd = list_live_fd(g, l), err;
+
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return fd;
+	err = map_walk(fd, fn, ctx);
+	close(fd);
+	return err;
+}
+
+int list_build_start(enum mg_list l, size_t expect, struct list_build *b)
+{
+	memset(b, 0, sizeof(*b));
+	b->list = l;
+	b->fd = create_set(l, expect);
+	return b->fd < 0 ? b->fd : 0;
+}
+
+int list_build_add(struct list_build *b, const struct mg_lpm_key *keys, const struct mg_rule *vals,
+		   size_t n)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	size_t i = 0;
+
+	while (i < n) {
+		uint32_t cnt = n - i < BATCH ? n - i : BATCH;
+		int err = bpf_map_update_batch(b->fd, keys + i, vals + i, &cnt, &o) ? -errno : 0;
+
+		for (uint32_t j = 0; j < cnt; j++)
+			mark_used(b->used, &keys[i + j]);
+		b->n += cnt;
+		i += cnt;
+		if (err)
+			return err == -ENOMEM || err == -ENOSPC ? -E2BIG : err;
+	}
+	return 0;
+}
+
+int list_build_publish(struct gate *g, struct list_build *b)
+{
+	struct mg_list_lens lens;
+	int err;
+
+	lens_from_used((const uint8_t (*)[MG_LIST_LENS])b->used, &lens);
+	err = publish(g, b->list, b->fd, &lens, b->n);
+	list_build_abort(b); /* our fd: the slots hold the set now */
+	return err;
+}
+
+void list_build_abort(struct list_build *b)
+{
+	if (b->fd >= 0)
+		close(b->fd);
+	b->fd = -1;
+}
