@@ -132,7 +132,7 @@ TEST(example_is_defaults)
 TEST(example_has_every_key)
 {
 	static const char *const keys[] = {
-		"ports", "mode", "action", "keep_attached", "syn_rate", "syn_burst", "prefix_v4",
+		"ports", "mode", "action", "keep_attached", "state_dir", "syn_rate", "syn_burst", "prefix_v4",
 		"prefix_v6", "prefix_rate", "prefix_burst", "max_concurrent", "max_total_concurrent",
 		"ban_after", "ban_window", "ban_evidence", "ban_concurrent", "ban_time", "ban_time_max", "flood_threshold",
 		"flood_budget", "max_sources", "sites", "threshold", "allowlist_threshold",
