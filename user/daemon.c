@@ -98,6 +98,7 @@ struct daemon {
 	/* the state file (state.c); "" = none */
 	char state_file[PATH_MAX];
 	bool state_dirty;           /* a change the daemon made or saw (sweep, ban event) */
+	bool state_lists_dirty;     /* the sweep removed a list entry */
 	uint32_t state_changes;     /* mg_ctl.changes as of the last write (CLI changes) */
 	uint64_t state_entries[2];  /* mg_ban, mg_ban_quota entries as of the last write */
 };
@@ -722,6 +723,7 @@ static void sweep_delete_cur(struct daemon *d, struct sweep *s, int fd)
 	if (bpf_map_delete_elem(fd, &s->cur))
 		return;
 	d->state_dirty = true;
+	d->state_lists_dirty |= s->map == GM_ALLOW || s->map == GM_DENY;
 	if (s->map == GM_BAN || s->map == GM_BAN_QUOTA)
 		pr_info("msg=\"ban removed\" addr=%s", addr_str(&s->cur.addr, buf));
 	else
@@ -855,13 +857,13 @@ static void state_tick(struct daemon *d, bool final)
 	if (!final && !d->state_dirty && changes == d->state_changes &&
 	    c.entries[GM_BAN] == d->state_entries[0] && c.entries[GM_BAN_QUOTA] == d->state_entries[1])
 		return;
-	err = state_save(&d->gate, d->state_file, &n);
+	err = state_save(&d->gate, d->state_file, final || d->state_lists_dirty || changes != d->state_changes, &n);
 	if (err) {
 		log_ratelimited("state_write", 60 * NSEC_PER_SEC, LOG_LVL_WARN,
 				"msg=\"cannot write the state file\" path=%s err=\"%s\"", d->state_file, strerror(-err));
 		return;
 	}
-	d->state_dirty = false;
+	d->state_dirty = d->state_lists_dirty = false;
 	d->state_changes = changes;
 	d->state_entries[0] = c.entries[GM_BAN];
 	d->state_entries[1] = c.entries[GM_BAN_QUOTA];

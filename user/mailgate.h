@@ -200,8 +200,11 @@ long map_count(int fd, uint32_t *max_entries);
 int state_path(const char *state_dir, const char *pin_dir, char *buf, size_t len);
 /* Every ban (both maps) and the allow/deny entries of origin cli, times in
  * CLOCK_REALTIME, written atomically (temp file, fsync, rename, fsync of the
- * dir). 0 or -errno. n (may be NULL): entries written. */
-int state_save(struct gate *g, const char *path, size_t *n);
+ * dir). The lists are walked when walk_lists (their CLI entries may have
+ * changed), else their part of the last file is written again (a deny list
+ * of millions of zone entries is not walked for a ban). 0 or -errno. n (may
+ * be NULL): entries written. */
+int state_save(struct gate *g, const char *path, bool walk_lists, size_t *n);
 /* Read a state file whole, check its version, count and checksum, then put
  * what has not run out into the maps (times back in CLOCK_BOOTTIME; quota
  * bans are kept ban_time_max_ns past their end, as the data path does, for

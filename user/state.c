@@ -141,7 +141,47 @@ static int write_file(const char *path, const char *data, size_t len)
 	return err;
 }
 
-int state_save(struct gate *g, const char *path, size_t *n)
+/* the lists' part of the last file: a deny list of millions of zone entries
+ * is walked only when its CLI entries may have changed */
+static struct {
+	char *text;
+	size_t len, n;
+	uint64_t off;
+	bool valid;
+} lists_cache;
+
+static int save_lists(struct gate *g, struct saver *s)
+{
+	struct saver ls = { .now = s->now, .off = s->off };
+	char *buf = NULL;
+	size_t len = 0;
+	int err = 0;
+
+	ls.f = open_memstream(&buf, &len);
+	if (!ls.f)
+		return -errno;
+	for (int l = 0; !err && l < MG_LISTS; l++) {
+		ls.list = list_name(l);
+		err = list_walk(g, l, save_rule, &ls);
+		if (err == -ENOENT) /* the list never had a set */
+			err = 0;
+	}
+	if (fclose(ls.f) && !err)
+		err = -errno;
+	if (err) {
+		free(buf);
+		return err;
+	}
+	free(lists_cache.text);
+	lists_cache.text = buf;
+	lists_cache.len = len;
+	lists_cache.n = ls.n;
+	lists_cache.off = s->off;
+	lists_cache.valid = true;
+	return 0;
+}
+
+int state_save(struct gate *g, const char *path, bool walk_lists, size_t *n)
 {
 	struct saver s = { .now = now_boot_ns() };
 	char *buf = NULL;
@@ -156,11 +196,13 @@ int state_save(struct gate *g, const char *path, size_t *n)
 	err = map_walk(g->fd[GM_BAN], save_ban, &s);
 	if (!err)
 		err = map_walk(g->fd[GM_BAN_QUOTA], save_ban, &s);
-	for (int l = 0; !err && l < MG_LISTS; l++) {
-		s.list = list_name(l);
-		err = list_walk(g, l, save_rule, &s);
-		if (err == -ENOENT) /* the list never had a set */
-			err = 0;
+	/* the clocks' offset moves only with a wall-clock step: then walk again */
+	if (!err && (walk_lists || !lists_cache.valid || lists_cache.off + NSEC_PER_SEC < s.off ||
+		     s.off + NSEC_PER_SEC < lists_cache.off))
+		err = save_lists(g, &s);
+	if (!err) {
+		fwrite(lists_cache.text, 1, lists_cache.len, s.f);
+		s.n += lists_cache.n;
 	}
 	if (fflush(s.f) && !err)
 		err = -errno;
@@ -339,7 +381,7 @@ int state_restore(struct gate *g, const char *path, uint64_t ban_time_max_ns, si
 	struct rec *recs = NULL;
 	size_t nrec = 0;
 	uint64_t now = now_boot_ns(), off = now_real_ns() - now, real = now + off;
-	int rc, fails = 0, first_err = 0;
+	int rc, fails = 0, first_err = 0, lock = -1;
 
 	*n = *n_expired = 0;
 	if (!f)
@@ -375,7 +417,9 @@ int state_restore(struct gate *g, const char *path, uint64_t ban_time_max_ns, si
 			}
 			if (ru->expires_ns)
 				ru->expires_ns -= off;
-			e = list_put(g, r->kind - 1, &r->rule.k, ru);
+			if (lock < 0)
+				lock = list_lock(g);
+			e = lock < 0 ? lock : list_put(g, r->kind - 1, &r->rule.k, ru);
 		}
 		if (e) {
 			fails++;
@@ -385,6 +429,7 @@ int state_restore(struct gate *g, const char *path, uint64_t ban_time_max_ns, si
 			(*n)++;
 		}
 	}
+	list_unlock(lock);
 	free(recs);
 	if (fails) {
 		snprintf(err, errlen, "%d entries not restored: %s", fails, strerror(-first_err));

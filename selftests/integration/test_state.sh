@@ -166,4 +166,26 @@ else
 	fail written_at_exit "rc=$DAEMON_RC; dir: $(ls "$STATE_DIR" | tr '\n' ' ')"
 fi
 
+# ---- two pin dirs, two daemons: two files ----
+gw ip link add "${IT_PREFIX}x$$" type veth peer name "${IT_PREFIX}y$$" && gw ip link set "${IT_PREFIX}x$$" up &&
+	gw ip link set "${IT_PREFIX}y$$" up
+daemon_start -c "$CONF"
+pid1=$DAEMON_PID log1=$DAEMON_LOG
+DAEMON_LOG=$IT_TMP/daemon.b.log
+nsenter --net="/run/netns/$LAB_GW_NS" -- "$MG" run -i "${IT_PREFIX}x$$" --pin-dir "$PIN-b" -c "$CONF" >"$DAEMON_LOG" 2>&1 &
+DAEMON_PID=$!
+wait_for 10 daemon_running_or_dead
+"$MG" --pin-dir "$PIN-b" ban add 192.0.2.11 >/dev/null
+wait_for 5 grep -qs "ban 192.0.2.11 cli" "$STATE_DIR"/*mgst-$$-b-*.state
+files=$(ls "$STATE_DIR")
+if [ "$(echo "$files" | wc -l)" = 2 ] && grep -qs "^pin_dir $PIN-b$" "$STATE_DIR"/*mgst-$$-b-*.state &&
+	! grep -qs "192.0.2.11" "$(ls "$STATE_DIR"/*.state | grep -v -- "-b-")"; then
+	pass two_pin_dirs_two_files
+else
+	fail two_pin_dirs_two_files "state dir: $(echo "$files" | tr '\n' ' ')"
+fi
+daemon_stop TERM
+DAEMON_PID=$pid1 DAEMON_LOG=$log1
+daemon_stop TERM
+
 it_summary
