@@ -179,6 +179,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mg_socks SEC(".maps");
 
+/* refused SYNs passed for the responder: which connections sk_lookup steers */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MG_MAX_REJECT);
+	__type(key, struct mg_reject_key);
+	__type(value, struct mg_reject);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_reject SEC(".maps");
+
+/* the daemon's responder sockets, [0] IPv4 and [1] IPv6 (not pinned: they
+ * go away with the daemon) */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKMAP);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} mg_responder SEC(".maps");
+
 /* ---- helpers ---- */
 static __always_inline __u64 now_ns(void)
 {
@@ -623,32 +641,53 @@ static __always_inline bool flood_drop(const struct mg_config *cfg, const struct
 	return !gcra(&g->flood_budget_tat_ns, now, cfg->flood_budget_interval_ns, burst ? burst : 1);
 }
 
-/* The decision for a gated pure SYN from src: first match wins. */
+/* The decision for a gated pure SYN from src: first match wins. A deny,
+ * ban or DNSBL match whose refusal is answered (cfg->reject) still meets the
+ * quotas: over them it is dropped like any source, within them it is a
+ * REJECT_* reason. Only while the daemon shows signs of life: its responder
+ * answers rejected SYNs, and with the daemon dead (kill -9) a rejected SYN
+ * let through would reach the mail server itself, so then it is dropped. */
 static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_addr *src,
 				   __u32 class, __u64 now)
 {
 	bool pending = false, unasked = false;
+	__u32 rej = 0;
 	__u32 *n;
 
 	if (list_allowed(src, now))
 		return MG_REASON_PASS_ALLOW;
 	if (flood_drop(cfg, src, now)) /* step 8, here for its cost: see flood mode */
 		return MG_REASON_DROP_FLOOD;
-	if (list_denied(src, now)) /* the longest active match; an exclusion is no match */
-		return MG_REASON_DROP_DENY;
+	if (list_denied(src, now)) { /* the longest active match; an exclusion is no match */
+		if (!(cfg->reject & MG_REJECT_DENY) || !controller_alive(now))
+			return MG_REASON_DROP_DENY;
+		rej = MG_REASON_REJECT_DENY;
+		goto quotas;
+	}
 
 	struct mg_ban *ban = bpf_map_lookup_elem(&mg_ban, src);
-	if (ban && (ban->expires_ns == 0 || ban->expires_ns > now))
-		return MG_REASON_DROP_BAN;
-	ban = bpf_map_lookup_elem(&mg_ban_quota, src);
-	if (ban && ban->expires_ns > now)
-		return MG_REASON_DROP_BAN;
+	bool banned = ban && (ban->expires_ns == 0 || ban->expires_ns > now);
+
+	if (!banned) {
+		ban = bpf_map_lookup_elem(&mg_ban_quota, src);
+		banned = ban && ban->expires_ns > now;
+	}
+	if (banned) {
+		if (!(cfg->reject & MG_REJECT_BAN) || !controller_alive(now))
+			return MG_REASON_DROP_BAN;
+		rej = MG_REASON_REJECT_BAN;
+		goto quotas;
+	}
 
 	if (cfg->dnsbl_enabled) {
 		struct mg_verdict *v = bpf_map_lookup_elem(&mg_verdict, src);
 
-		if (v && v->expires_ns > now && v->state == MG_VERDICT_LISTED)
-			return MG_REASON_DROP_DNSBL;
+		if (v && v->expires_ns > now && v->state == MG_VERDICT_LISTED) {
+			if (!(cfg->reject & MG_REJECT_DNSBL) || !controller_alive(now))
+				return MG_REASON_DROP_DNSBL;
+			rej = MG_REASON_REJECT_DNSBL;
+			goto quotas;
+		}
 		if (v && v->expires_ns > now && v->state == MG_VERDICT_ALLOWED) {
 			if (!is_verified(src)) /* DNSWL counts as verified in flood mode */
 				mark_verified(src, now);
@@ -675,6 +714,7 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 		}
 	}
 
+quotas:
 	if (!source_bucket(cfg, src, now))
 		return MG_REASON_DROP_RATE;
 	if (!prefix_bucket(cfg, src, cfg->prefix_interval_ns && is_verified(src), now))
@@ -692,7 +732,15 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 		if (n && *n >= cfg->max_total_concurrent)
 			return MG_REASON_DROP_TOTAL_CONCURRENT;
 	}
+	if (rej)
+		return rej;
 	return unasked ? MG_REASON_PASS_UNASKED : pending ? MG_REASON_PASS_PENDING : MG_REASON_PASS_OK;
+}
+
+static __always_inline bool is_reject(__u32 reason)
+{
+	return reason == MG_REASON_REJECT_DENY || reason == MG_REASON_REJECT_BAN ||
+	       reason == MG_REASON_REJECT_DNSBL;
 }
 
 /* Decide on a gated pure SYN from src, account for it (violations, ban,
@@ -886,6 +934,13 @@ int mg_xdp(struct xdp_md *ctx)
 	cfg = cur_config();
 	if (!cfg || !MG_REASON_DROPS(reason) || cfg->mode == MG_MODE_OBSERVE)
 		return XDP_PASS;
+	if (is_reject(reason)) { /* for the responder: mark this connection, let it pass */
+		struct mg_reject_key k = { .addr = src, .sport = bpf_ntohs(tcp->source), .dport = port };
+		struct mg_reject r = { .ts_ns = now_ns(), .reason = reason, .class = class };
+
+		bpf_map_update_elem(&mg_reject, &k, &r, BPF_ANY);
+		return XDP_PASS;
+	}
 	/* a held SYN (DNSBL pending) is dropped silently: the client must
 	 * retransmit it, not give up on a RST */
 	if (cfg->action == MG_ACTION_RESET && reason != MG_REASON_DROP_PENDING &&
@@ -1006,4 +1061,52 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(mg_sock_state2, const struct sock *sk, const int oldstate, const int newstate)
 {
 	return sock_state((struct sock *)sk, oldstate, newstate);
+}
+
+/* ---- the responder: sk_lookup on the gated namespace ----
+ * A connection whose SYN the XDP program marked as rejected goes to the
+ * daemon's responder socket instead of the server's listener: the kernel
+ * completes the handshake there (so a forged source never gets further than
+ * a SYN-ACK), the daemon writes one line with the reason and closes. */
+SEC("sk_lookup")
+int mg_sk_lookup(struct bpf_sk_lookup *ctx)
+{
+	struct mg_reject_key k = {};
+	struct mg_reject *r;
+	struct bpf_sock *sk;
+	__u32 idx = 0;
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return SK_PASS;
+	/* each context field read on its own (the verifier refuses a load
+	 * through a ctx pointer the compiler moved) */
+	if (ctx->family == AF_INET) {
+		__u32 ip = ctx->remote_ip4;
+
+		k.addr.a[10] = 0xff;
+		k.addr.a[11] = 0xff;
+		__builtin_memcpy(&k.addr.a[12], &ip, 4);
+	} else if (ctx->family == AF_INET6) {
+		__u32 w0 = ctx->remote_ip6[0], w1 = ctx->remote_ip6[1];
+		__u32 w2 = ctx->remote_ip6[2], w3 = ctx->remote_ip6[3];
+
+		__builtin_memcpy(&k.addr.a[0], &w0, 4);
+		__builtin_memcpy(&k.addr.a[4], &w1, 4);
+		__builtin_memcpy(&k.addr.a[8], &w2, 4);
+		__builtin_memcpy(&k.addr.a[12], &w3, 4);
+		idx = 1;
+	} else {
+		return SK_PASS;
+	}
+	k.sport = bpf_ntohs(ctx->remote_port);
+	k.dport = ctx->local_port;
+	r = bpf_map_lookup_elem(&mg_reject, &k);
+	if (!r || now_ns() - r->ts_ns > MG_REJECT_MARK_NS)
+		return SK_PASS;
+	sk = bpf_map_lookup_elem(&mg_responder, &idx);
+	if (!sk)
+		return SK_PASS; /* no responder: the server's listener gets it */
+	bpf_sk_assign(ctx, sk, 0);
+	bpf_sk_release(sk);
+	return SK_PASS;
 }

@@ -31,6 +31,7 @@
 #define MG_MAP_CTL        "mg_ctl"        /* array[1] of struct mg_ctl, mmapable: written by the controller only */
 #define MG_MAP_PENDING    "mg_pending"    /* LRU hash: mg_addr -> __u64 pending until (ns): DNSBL
 					   * questions asked, apart from the answers in mg_verdict */
+#define MG_MAP_REJECT     "mg_reject"     /* LRU hash: mg_reject_key -> mg_reject: SYNs to steer to the responder */
 /* created and pinned by the controller, not by the BPF object: */
 #define MG_MAP_DNSBL_CACHE "mg_dnsbl_cache" /* LRU hash: (source, zone) -> DNSBL answer (user/dnsbl.h) */
 #define MG_MAP_DNSBL_ZONES "mg_dnsbl_zones" /* hash: zone id -> zone name */
@@ -41,6 +42,7 @@
 #define MG_MAX_DENY            4000000
 #define MG_MAX_CONN            65536
 #define MG_MAX_BAN             262144 /* operator bans (CLI, config, fail2ban, CrowdSec) */
+#define MG_MAX_REJECT          65536
 #define MG_EVENTS_BYTES        (1 << 20)
 
 /* ---- port classes ---- */
@@ -60,7 +62,10 @@ enum mg_class {
 
 /* ---- decision reasons: every packet the program sees is counted under
  * exactly one. PASS_* let the packet through, DROP_* drop it (or answer with
- * a RST), except in observe mode, where they are counted but pass. ---- */
+ * a RST), except in observe mode, where they are counted but pass. REJECT_*
+ * are refusals too, but the SYN passes, marked in mg_reject, and the
+ * sk_lookup program steers it to the daemon's responder socket, which
+ * answers with the reason and closes. ---- */
 #define MG_REASONS(X) \
 	X(PASS_OTHER,        "pass_other")        /* not IP/TCP, or TCP but not a pure SYN */ \
 	X(PASS_MALFORMED,    "pass_malformed")    /* truncated or inconsistent headers */ \
@@ -85,7 +90,10 @@ enum mg_class {
 	X(DROP_UNPARSED,     "drop_unparsed")     /* could be a gated SYN behind headers beyond the \
 						   * walk: IPv6 chain > MG_MAX_EXTHDRS, tiny first \
 						   * fragment (unparsed = drop) */ \
-	X(PASS_UNPARSED,     "pass_unparsed")     /* the same, unparsed = pass */
+	X(PASS_UNPARSED,     "pass_unparsed")     /* the same, unparsed = pass */ \
+	X(REJECT_DENY,       "reject_deny")       /* deny list, denied = reject: to the responder */ \
+	X(REJECT_BAN,        "reject_ban")        /* banned, banned = reject: to the responder */ \
+	X(REJECT_DNSBL,      "reject_dnsbl")      /* DNSBL listed, listed = reject: to the responder */
 
 enum mg_reason {
 #define MG_X(n, s) MG_REASON_##n,
@@ -252,6 +260,9 @@ struct mg_config {
 	__u32 unparsed;            /* enum mg_unparsed: packets that could be a gated SYN
 				    * behind headers the parser does not walk */
 	__u32 unparsed_pad;
+	__u32 reject;              /* MG_REJECT_*: refusals answered by the responder (set only
+				    * while the daemon's responder runs), the others are dropped */
+	__u32 reject_pad;
 };
 
 /* Written by the controller only (mmapped, one field at a time), read by the
@@ -266,6 +277,28 @@ struct mg_ctl {
 				    * pending = hold holds nothing (pass_unasked) */
 };
 #define MG_HEARTBEAT_NS (5 * 1000000000ULL) /* how long one heartbeat promises life */
+
+#define MG_REJECT_DENY  1u /* [gate] denied = reject */
+#define MG_REJECT_BAN   2u /* [gate] banned = reject */
+#define MG_REJECT_DNSBL 4u /* [dnsbl] listed = reject */
+
+/* mg_reject: one entry per rejected SYN (retransmissions and the SYN-cookie
+ * ACK find the same one); the sk_lookup program steers a connection whose
+ * entry is younger than MG_REJECT_MARK_NS. */
+struct mg_reject_key {
+	struct mg_addr addr; /* the source */
+	__u16 sport;         /* host order */
+	__u16 dport;         /* host order */
+	__u32 pad;
+};
+
+struct mg_reject {
+	__u64 ts_ns;  /* CLOCK_BOOTTIME of the SYN */
+	__u32 reason; /* MG_REASON_REJECT_* */
+	__u32 class;  /* enum mg_class */
+};
+
+#define MG_REJECT_MARK_NS 10000000000ULL
 
 #define MG_FLOOD_WINDOW_NS 100000000ULL    /* the rate is measured over 100 ms windows */
 #define MG_FLOOD_HOLD_NS   10000000000ULL  /* default hysteresis: 10 s below half the threshold */

@@ -9,6 +9,7 @@ PKGS=(
   libc-ares-dev libmicrohttpd-dev libinih-dev libjson-c-dev libsystemd-dev libcurl4-openssl-dev
   iproute2 nftables rbldnsd python3 python3-prometheus-client ethtool util-linux procps
   gnuplot-nox
+  postfix dovecot-imapd dovecot-pop3d swaks libio-socket-inet6-perl fail2ban
   dpkg-dev lintian man-db bash-completion systemd xdp-tools
   crowdsec
 )
@@ -25,20 +26,23 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-# crowdsec (the CrowdSec bouncer's test runs its own Local API): its postinst
-# registers with the Central API (network) unless a credentials file is
-# there, and must not start a system instance
+# The servers among these (postfix, dovecot, fail2ban, crowdsec) are for the
+# tests, which run their own instances: their postinst must neither start nor
+# configure system ones (a policy-rc.d refusing every start; Postfix's debconf
+# question answered "No configuration"). crowdsec's postinst also registers
+# with the Central API (network) unless a credentials file is there.
 policy_rc=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  policy_rc=yes
+fi
+trap '[ -n "$policy_rc" ] && rm -f /usr/sbin/policy-rc.d' EXIT
+echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
 if [[ " ${missing[*]} " == *" crowdsec "* ]]; then
   mkdir -p /etc/crowdsec
   [ -s /etc/crowdsec/online_api_credentials.yaml ] ||
     echo "# no Central API (mailgate scripts/install-deps.sh)" >/etc/crowdsec/online_api_credentials.yaml
-  if [ ! -e /usr/sbin/policy-rc.d ]; then
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod 755 /usr/sbin/policy-rc.d
-    policy_rc=yes
-  fi
 fi
-trap '[ -n "$policy_rc" ] && rm -f /usr/sbin/policy-rc.d' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -146,6 +146,7 @@ static inline int fx_reset(struct fixture *fx, const struct mg_config *cfg)
 	fx_map_clear(fx->g.fd[GM_PREFIX], sizeof(struct mg_prefix_key));
 	fx_map_clear(fx->g.fd[GM_CONN], sizeof(struct mg_conn_key));
 	fx_map_clear(fx->g.fd[GM_VERIFIED], sizeof(struct mg_addr));
+	fx_map_clear(fx->g.fd[GM_REJECT], sizeof(struct mg_reject_key));
 	fx_array_zero(fx->g.fd[GM_CLASS_CONN], MG_CLASS_MAX, sizeof(uint32_t));
 	fx_array_zero(fx->g.fd[GM_GLOBAL], 1, sizeof(struct mg_global));
 	gate_default_ports(ports);

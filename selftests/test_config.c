@@ -138,6 +138,7 @@ TEST(example_has_every_key)
 		"flood_budget", "max_sources", "sites", "threshold", "allowlist_threshold",
 		"pending", "resolvers", "timeout", "max_inflight", "ttl_min", "ttl_max", "cidrs",
 		"listen", "lapi_url", "api_key", "api_key_file", "poll",
+		"denied", "banned", "listed",
 	};
 	char line[1024], want[64];
 	FILE *f = fopen("examples/mailgate.conf", "r");
@@ -275,6 +276,19 @@ TEST(dnsbl_keys)
 	ASSERT_EQ(s->cfg.pending, MG_PENDING_PASS, "pending pass");
 }
 
+TEST(refusal_keys)
+{
+	if (!ASSERT_OK(load(""), err))
+		return;
+	ASSERT_EQ(s->cfg.reject, 0, "default: every refusal dropped");
+	if (!ASSERT_OK(load("[gate]\ndenied = reject\nbanned = drop\n[dnsbl]\nlisted = reject\n"), err))
+		return;
+	ASSERT_EQ(s->cfg.reject, MG_REJECT_DENY | MG_REJECT_DNSBL, "denied and listed rejected");
+	if (!ASSERT_OK(load("[gate]\nbanned = reject\n"), err))
+		return;
+	ASSERT_EQ(s->cfg.reject, MG_REJECT_BAN, "banned rejected");
+}
+
 /* sites are validated by dnsbl.c; whatever it accepts must switch the DNSBL
  * step on, whatever it refuses must be a line-numbered error */
 TEST(dnsbl_sites)
@@ -393,6 +407,9 @@ static const struct {
 	{ "crowdsec", "poll", "0s" },
 	{ "crowdsec", "poll", "2h" },
 	{ "crowdsec", "poll", "10 s" },
+	{ "gate", "denied", "refuse" },
+	{ "gate", "banned", "Reject" },
+	{ "dnsbl", "listed", "" },
 };
 
 TEST(bad_values)

@@ -59,6 +59,13 @@ static void cfg_norate(struct mg_config *c) { c->syn_interval_ns = 0; c->prefix_
 static void cfg_total3(struct mg_config *c) { c->max_total_concurrent = 3; }
 static void cfg_noconc(struct mg_config *c) { memset(c->max_concurrent, 0, sizeof(c->max_concurrent)); }
 static void cfg_unparsed_pass(struct mg_config *c) { c->unparsed = MG_UNPARSED_PASS; }
+static void cfg_reject(struct mg_config *c)
+{
+	c->dnsbl_enabled = 1;
+	c->reject = MG_REJECT_DENY | MG_REJECT_BAN | MG_REJECT_DNSBL;
+}
+static void cfg_reject_listed(struct mg_config *c) { cfg_dnsbl(c); c->reject = MG_REJECT_DNSBL; }
+static void cfg_reject_reset(struct mg_config *c) { cfg_reject(c); cfg_reset(c); }
 
 #define V6 .family = 6
 #define PASS_AS(r, c) .xdp = XDP_PASS, .reason = MG_REASON_##r, .class = MG_CLASS_##c
@@ -333,6 +340,25 @@ static const struct row rows[] = {
 	{ "reset_pending_hold_drops_silently", {}, .cfg = cfg_hold_reset, DROP_AS(DROP_PENDING, SMTP) },
 	{ "reset_rate", {}, .exhaust = EX_SRC, .cfg = cfg_reset, .xdp = XDP_TX,
 	  .reason = MG_REASON_DROP_RATE, .class = MG_CLASS_SMTP },
+	/* denied / banned / listed = reject: passed for the responder, within the quotas */
+	{ "reject_deny", {}, DENY_DOC, .cfg = cfg_reject, PASS_AS(REJECT_DENY, SMTP) },
+	{ "reject_deny_v6", { V6 }, DENY_DOC, .cfg = cfg_reject, PASS_AS(REJECT_DENY, SMTP) },
+	{ "reject_ban", {}, .ban = TTL_LIVE, .cfg = cfg_reject, PASS_AS(REJECT_BAN, SMTP) },
+	{ "reject_deny_beats_ban", {}, DENY_DOC, .ban = TTL_LIVE, .cfg = cfg_reject, PASS_AS(REJECT_DENY, SMTP) },
+	{ "reject_listed", {}, .verdict = 1 + MG_VERDICT_LISTED, .verdict_ttl = TTL_LIVE,
+	  .cfg = cfg_reject, PASS_AS(REJECT_DNSBL, SMTP) },
+	{ "reject_listed_v6_imap", { V6, .dport = 143 }, .verdict = 1 + MG_VERDICT_LISTED,
+	  .verdict_ttl = TTL_LIVE, .cfg = cfg_reject, PASS_AS(REJECT_DNSBL, IMAP) },
+	{ "reject_listed_keeps_rate", {}, .verdict = 1 + MG_VERDICT_LISTED, .verdict_ttl = TTL_LIVE,
+	  .exhaust = EX_SRC, .cfg = cfg_reject, DROP_AS(DROP_RATE, SMTP) },
+	{ "reject_deny_keeps_prefix_rate", {}, DENY_DOC, .exhaust = EX_PREFIX, .cfg = cfg_reject,
+	  DROP_AS(DROP_PREFIX_RATE, SMTP) },
+	{ "reject_ban_keeps_concurrency", {}, .ban = TTL_LIVE, .conn = 50, .cfg = cfg_reject,
+	  DROP_AS(DROP_CONCURRENT, SMTP) },
+	{ "reject_allow_wins", {}, .allow = { { "192.0.2.1" } }, .verdict = 1 + MG_VERDICT_LISTED,
+	  .verdict_ttl = TTL_LIVE, .cfg = cfg_reject, PASS_AS(PASS_ALLOW, SMTP) },
+	{ "reject_only_what_is_set", {}, DENY_DOC, .cfg = cfg_reject_listed, DROP_AS(DROP_DENY, SMTP) },
+	{ "reject_never_resets", {}, DENY_DOC, .cfg = cfg_reject_reset, PASS_AS(REJECT_DENY, SMTP) },
 };
 
 static uint64_t ttl_ns(enum ttl t, uint64_t now)
@@ -774,6 +800,64 @@ TEST(dnsbl_hold_then_verdict)
 	fx_verdict(&fx, "192.0.2.9", MG_VERDICT_LISTED, now_boot_ns() + 60 * SEC_NS);
 	ASSERT_EQ(syn_from("192.0.2.9", 4, 25), XDP_DROP, "listed dropped");
 	ASSERT_EQ(counter(MG_REASON_DROP_DNSBL, MG_CLASS_SMTP), 1, "counted listed");
+}
+
+/* A rejected SYN marks its connection (source, ports) for the sk_lookup
+ * program, with the reason and class; observe mode marks nothing. */
+TEST(reject_marks_connection)
+{
+	struct frame f = { .family = 6, .src = "2001:db8::7", .sport = 41000, .dport = 110 };
+	struct mg_reject_key k = { .addr = fx_addr("2001:db8::7"), .sport = 41000, .dport = 110 };
+	struct mg_reject m;
+	struct mg_config cfg;
+	uint8_t pkt[256];
+	size_t len = frame_build(pkt, sizeof(pkt), &f, NULL);
+	uint64_t t0;
+
+	fx_config(&cfg);
+	cfg.reject = MG_REJECT_BAN;
+	fx_reset(&fx, &cfg);
+	fx_ban(&fx, "2001:db8::7", 0, 0, now_boot_ns());
+	t0 = now_boot_ns();
+	ASSERT_EQ(fx_run(&fx, pkt, len, NULL, NULL), XDP_PASS, "banned, rejected: passes");
+	if (ASSERT_OK(bpf_map_lookup_elem(fx.g.fd[GM_REJECT], &k, &m), "marked")) {
+		ASSERT_EQ(m.reason, MG_REASON_REJECT_BAN, "mark reason");
+		ASSERT_EQ(m.class, MG_CLASS_POP3, "mark class");
+		ASSERT_RANGE(m.ts_ns, t0, now_boot_ns(), "mark time");
+	}
+	cfg.mode = MG_MODE_OBSERVE;
+	fx_reset(&fx, &cfg);
+	fx_ban(&fx, "2001:db8::7", 0, 0, now_boot_ns());
+	ASSERT_EQ(fx_run(&fx, pkt, len, NULL, NULL), XDP_PASS, "observe passes");
+	ASSERT_TRUE(bpf_map_lookup_elem(fx.g.fd[GM_REJECT], &k, &m) != 0, "observe marks nothing");
+	ASSERT_EQ(counter(MG_REASON_REJECT_BAN, MG_CLASS_POP3), 1, "observe counts the reject");
+}
+
+/* With the daemon dead (heartbeat run out: kill -9) nobody answers a
+ * rejected SYN, and one let through would reach the mail server itself:
+ * it is dropped instead, for deny, ban and listed alike; a fresh heartbeat
+ * brings the reject back. */
+TEST(reject_needs_a_live_daemon)
+{
+	struct mg_config cfg;
+
+	fx_config(&cfg);
+	cfg.reject = MG_REJECT_DENY | MG_REJECT_BAN | MG_REJECT_DNSBL;
+	cfg.dnsbl_enabled = 1;
+	fx_reset(&fx, &cfg);
+	fx_rule(&fx, GM_DENY, "192.0.2.0/28", 0);
+	fx_ban(&fx, "198.51.100.7", 0, 0, now_boot_ns());
+	fx_verdict(&fx, "203.0.113.9", MG_VERDICT_LISTED, now_boot_ns() + 60 * SEC_NS);
+	ASSERT_OK(gate_heartbeat(&fx.g, now_boot_ns() - SEC_NS), "the daemon died");
+	ASSERT_EQ(syn_from("192.0.2.1", 4, 25), XDP_DROP, "denied: dropped");
+	ASSERT_EQ(syn_from("198.51.100.7", 4, 25), XDP_DROP, "banned: dropped");
+	ASSERT_EQ(syn_from("203.0.113.9", 4, 25), XDP_DROP, "listed: dropped");
+	ASSERT_EQ(counter(MG_REASON_DROP_DENY, MG_CLASS_SMTP), 1, "counted drop_deny");
+	ASSERT_EQ(counter(MG_REASON_DROP_BAN, MG_CLASS_SMTP), 1, "counted drop_ban");
+	ASSERT_EQ(counter(MG_REASON_DROP_DNSBL, MG_CLASS_SMTP), 1, "counted drop_dnsbl");
+	ASSERT_OK(gate_heartbeat(&fx.g, now_boot_ns() + 60 * SEC_NS), "the daemon is back");
+	ASSERT_EQ(syn_from("192.0.2.2", 4, 25), XDP_PASS, "denied: rejected again");
+	ASSERT_EQ(counter(MG_REASON_REJECT_DENY, MG_CLASS_SMTP), 1, "counted reject_deny");
 }
 
 /* per-source rate 1/h burst 1: every SYN after the first is a violation */

@@ -29,6 +29,7 @@ SCHEMA = {
     "mailgate_events_lost_total": ("counter", set()),
     "mailgate_bans_created_total": ("counter", {"origin"}),
     "mailgate_bans": ("gauge", {"origin"}),
+    "mailgate_rejects_answered_total": ("counter", {"reason"}),
     "mailgate_sources": ("gauge", {"map"}),
     "mailgate_map_capacity": ("gauge", {"map"}),
     "mailgate_map_turnover_per_second": ("gauge", {"map"}),

@@ -29,7 +29,7 @@ static bool counted_map(enum gate_map m)
 	switch (m) {
 	case GM_ALLOW: case GM_DENY: case GM_BAN: case GM_VERDICT:
 	case GM_SRC: case GM_PREFIX: case GM_CONN: case GM_VERIFIED:
-	case GM_BAN_QUOTA:
+	case GM_BAN_QUOTA: case GM_REJECT:
 		return true;
 	default:
 		return false;

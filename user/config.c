@@ -386,6 +386,22 @@ static int set_pending(struct cfg_ctx *c, const char *v)
 	return 0;
 }
 
+/* [gate] denied, [gate] banned, [dnsbl] listed: drop, or reject (the
+ * responder answers with the reason) */
+static int set_refusal(struct cfg_ctx *c, const char *v, uint32_t bit)
+{
+	if (!strcmp(v, "drop"))
+		c->s->cfg.reject &= ~bit;
+	else if (!strcmp(v, "reject"))
+		c->s->cfg.reject |= bit;
+	else
+		return bad(c, v, NULL);
+	return 0;
+}
+static int set_denied(struct cfg_ctx *c, const char *v) { return set_refusal(c, v, MG_REJECT_DENY); }
+static int set_banned(struct cfg_ctx *c, const char *v) { return set_refusal(c, v, MG_REJECT_BAN); }
+static int set_listed(struct cfg_ctx *c, const char *v) { return set_refusal(c, v, MG_REJECT_DNSBL); }
+
 /* one server per item, in the syntax the DNSBL module reads */
 static int set_resolver_item(struct cfg_ctx *c, char *item)
 {
@@ -561,6 +577,9 @@ static const struct cfg_key keys[] = {
 	{ "crowdsec", "api_key", set_api_key, "the bouncer key from cscli bouncers add NAME -o raw" },
 	{ "crowdsec", "api_key_file", set_api_key_file, "a file with the bouncer key on its first line" },
 	{ "crowdsec", "poll", set_poll, DUR ", 1s..1h" },
+	{ "gate", "denied", set_denied, "drop or reject" },
+	{ "gate", "banned", set_banned, "drop or reject" },
+	{ "dnsbl", "listed", set_listed, "drop or reject" },
 };
 #define N_KEYS ((int)(sizeof(keys) / sizeof(keys[0])))
 

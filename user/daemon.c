@@ -101,6 +101,9 @@ struct daemon {
 	bool state_lists_dirty;     /* the sweep removed a list entry */
 	uint32_t state_changes;     /* mg_ctl.changes as of the last write (CLI changes) */
 	uint64_t state_entries[2];  /* mg_ban, mg_ban_quota entries as of the last write */
+	struct responder resp;   /* runs once a refusal is configured as reject */
+	int ep;                  /* the event loop's epoll fd, -1 before it exists */
+	bool stopping;           /* refusals fall back to drop: no responder after exit */
 };
 
 static int remove_pins(const char *dir, int *count, char *left, size_t left_len, int *n_left);
@@ -314,11 +317,36 @@ static int allow_apply_config(struct daemon *d, const struct mg_settings *s)
 
 /* Put settings into the maps: allow additions, one mg_config write, the
  * port table, then allow removals. */
+static void responder_ensure(struct daemon *d, const struct mg_settings *s)
+{
+	struct epoll_event ev;
+	int err;
+
+	if (!s->cfg.reject || d->resp.link || d->stopping)
+		return;
+	err = responder_start(&d->resp, &d->gate);
+	if (err) {
+		pr_warn("msg=\"cannot start the responder; rejected sources are dropped instead\" err=\"%s\"",
+			strerror(-err));
+		return;
+	}
+	pr_info("msg=\"responder started\" denied=%s banned=%s listed=%s",
+		s->cfg.reject & MG_REJECT_DENY ? "reject" : "drop", s->cfg.reject & MG_REJECT_BAN ? "reject" : "drop",
+		s->cfg.reject & MG_REJECT_DNSBL ? "reject" : "drop");
+	for (int i = 0; d->ep >= 0 && i < 2; i++) {
+		ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = d->resp.fd[i] };
+		epoll_ctl(d->ep, EPOLL_CTL_ADD, d->resp.fd[i], &ev);
+	}
+}
+
 static int apply_settings(struct daemon *d, const struct mg_settings *s)
 {
 	struct mg_config c = s->cfg;
 	int err;
 
+	responder_ensure(d, s);
+	/* a refusal is answered only while the responder runs */
+	c.reject = d->resp.link && !d->stopping ? s->cfg.reject : 0;
 	c.netns_ino = netns_ino();
 	c.dnsbl_enabled = d->rt.dnsbl != NULL;
 	if (d->dry_run)
@@ -1031,6 +1059,8 @@ static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
 					return 1;
 				}
 			}
+		} else if (d->resp.link && (evs[i].data.fd == d->resp.fd[0] || evs[i].data.fd == d->resp.fd[1])) {
+			responder_answer(evs[i].data.fd, &d->gate, d->set, &d->rt);
 		} else if (ring_buffer__consume(d->rb) < 0) {
 			pr_warn("msg=\"ring buffer read failed\"");
 		}
@@ -1053,6 +1083,8 @@ static void daemon_init(struct daemon *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->lock_fd = -1;
+	d->resp.fd[0] = d->resp.fd[1] = -1;
+	d->ep = -1;
 	for (int i = 0; i < GM_MAX; i++)
 		d->gate.fd[i] = -1;
 	d->sweeps[0] = (struct sweep){ .map = GM_BAN, .expired = ban_expired, .what = "ban" };
@@ -1206,6 +1238,11 @@ int do_run(int argc, char **argv)
 	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
 	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = ring_buffer__epoll_fd(d->rb) };
 	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	for (int i = 0; d->resp.link && i < 2; i++) {
+		ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = d->resp.fd[i] };
+		epoll_ctl(ep, EPOLL_CTL_ADD, d->resp.fd[i], &ev);
+	}
+	d->ep = ep;
 
 	d->metrics = metrics_start(d->set, &d->rt);
 	if (d->set->crowdsec_url[0]) {
@@ -1231,6 +1268,10 @@ int do_run(int argc, char **argv)
 		code = EXIT_OK;
 	}
 	sd_notify(0, "STOPPING=1");
+	if (d->resp.link) { /* a program left attached drops what it rejected */
+		d->stopping = true;
+		apply_settings(d, d->set);
+	}
 	gate_heartbeat(&d->gate, 0); /* nobody drains the ring buffer from now on */
 	state_tick(d, true);
 	if (d->rt.dnsbl)
@@ -1254,6 +1295,7 @@ out:
 	}
 	crowdsec_stop(d->crowdsec);
 	metrics_stop(d->metrics);
+	responder_stop(&d->resp);
 	if (d->rt.dnsbl)
 		dnsbl_stop(d->rt.dnsbl);
 	ring_buffer__free(d->rb);

@@ -28,6 +28,7 @@ const char *const gate_map_names[GM_MAX] = {
 	[GM_GLOBAL] = MG_MAP_GLOBAL,       [GM_EVENTS] = MG_MAP_EVENTS,
 	[GM_SOCKS] = MG_MAP_SOCKS,         [GM_BAN_QUOTA] = MG_MAP_BAN_QUOTA,
 	[GM_CTL] = MG_MAP_CTL,             [GM_PENDING] = MG_MAP_PENDING,
+	[GM_REJECT] = MG_MAP_REJECT,
 	[GM_LISTS] = MG_MAP_LISTS,
 };
 
@@ -160,6 +161,7 @@ int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *size
 	g->fd[GM_BAN_QUOTA] = bpf_map__fd(skel->maps.mg_ban_quota);
 	g->fd[GM_CTL] = bpf_map__fd(skel->maps.mg_ctl);
 	g->fd[GM_PENDING] = bpf_map__fd(skel->maps.mg_pending);
+	g->fd[GM_REJECT] = bpf_map__fd(skel->maps.mg_reject);
 	g->fd[GM_LISTS] = bpf_map__fd(skel->maps.mg_lists);
 	return 0;
 }

@@ -565,9 +565,24 @@ int do_lookup(int argc, char **argv)
 		}
 	}
 
+	/* denied / banned / listed = reject: answered by the responder instead
+	 * (the quotas after the step still apply; the data path checks them),
+	 * while the daemon that runs the responder shows signs of life */
+	struct mg_ctl ctl = { 0 };
+	bool alive = !gate_read_ctl(&g, &ctl) && ctl.alive_until_ns > l.now;
+	bool rejected = alive && ((l.reason == MG_REASON_DROP_DENY && (l.cfg.reject & MG_REJECT_DENY)) ||
+			(l.reason == MG_REASON_DROP_BAN && (l.cfg.reject & MG_REJECT_BAN)) ||
+			(l.reason == MG_REASON_DROP_DNSBL && (l.cfg.reject & MG_REJECT_DNSBL)));
+	if (rejected) {
+		l.reason = l.reason == MG_REASON_DROP_DENY ? MG_REASON_REJECT_DENY :
+			   l.reason == MG_REASON_DROP_BAN ? MG_REASON_REJECT_BAN : MG_REASON_REJECT_DNSBL;
+		strncat(l.why, "; the responder answers with the reason (unless the SYN is over a quota)",
+			sizeof(l.why) - strlen(l.why) - 1);
+	}
 	bool drop = MG_REASON_DROPS(l.reason);
 	bool observe = l.cfg.mode == MG_MODE_OBSERVE;
 	const char *verdict = !drop ? "PASS" : observe ? "PASS (observe mode; counted as a drop)" :
+			      rejected ? "REJECT" :
 			      l.cfg.action == MG_ACTION_RESET ? "DROP with a RST" : "DROP";
 
 	if (opts.json) {
@@ -579,7 +594,8 @@ int do_lookup(int argc, char **argv)
 		json_object_object_add(doc, "action", json_object_new_string(
 			l.cfg.action == MG_ACTION_RESET ? "reset" : "drop"));
 		json_object_object_add(doc, "steps", l.steps);
-		json_object_object_add(doc, "decision", json_object_new_string(drop ? "drop" : "pass"));
+		json_object_object_add(doc, "decision", json_object_new_string(
+			rejected && !observe ? "reject" : drop ? "drop" : "pass"));
 		json_object_object_add(doc, "reason", json_object_new_string(mg_reason_names[l.reason]));
 		json_object_object_add(doc, "why", json_object_new_string(l.why));
 		json_object_object_add(doc, "packet_passes", json_object_new_boolean(!drop || observe));

@@ -82,6 +82,7 @@ enum gate_map {
 	GM_CONFIG, GM_PORTS, GM_ALLOW, GM_DENY, GM_BAN, GM_VERDICT, GM_SRC, GM_PREFIX,
 	GM_CONN, GM_CLASS_CONN, GM_VERIFIED, GM_COUNTERS, GM_GLOBAL, GM_EVENTS, GM_SOCKS,
 	GM_BAN_QUOTA, GM_CTL, GM_PENDING,
+	GM_REJECT,
 	GM_LISTS,
 	GM_MAX
 };
@@ -335,7 +336,21 @@ struct mg_runtime {
 	uint64_t bans_created[MG_ORIGIN_MAX];       /* bans the daemon saw created, by origin (atomic) */
 	uint64_t start_ns;                          /* CLOCK_BOOTTIME at start */
 	struct crowdsec_stats crowdsec;             /* the CrowdSec bouncer (crowdsec.h) */
+	uint64_t rejects_answered[MG_REASON_MAX];   /* connections the responder answered (atomic) */
 };
+
+/* ---- responder.c: answers the connections the data path rejected ---- */
+struct responder {
+	int fd[2];             /* listening sockets, IPv4 and IPv6; -1 when not running */
+	struct bpf_link *link; /* sk_lookup on the daemon's network namespace */
+};
+/* Listen on 127.0.0.1 and [::1] (any port), put the sockets into
+ * mg_responder and attach the sk_lookup program to the current network
+ * namespace. */
+int responder_start(struct responder *r, struct gate *g);
+/* Accept what is waiting on fd; each gets one line naming the reason, then close. */
+void responder_answer(int fd, struct gate *g, const struct mg_settings *s, struct mg_runtime *rt);
+void responder_stop(struct responder *r);
 
 /* ---- dnsbl.c: DNSBL lookups (c-ares), its own thread ---- */
 /* Validate postscreen-syntax sites; 0 or -EINVAL with a message in err. */

@@ -226,6 +226,12 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 		sample1(f, "mailgate_bans_created_total", "origin", mg_origin_names[o],
 			__atomic_load_n(&rt->bans_created[o], __ATOMIC_RELAXED));
 
+	metrics_family(f, "mailgate_rejects_answered_total", "counter",
+		       "Rejected connections the responder answered with the reason, by reason (since the daemon started).");
+	for (int r = MG_REASON_REJECT_DENY; r <= MG_REASON_REJECT_DNSBL; r++)
+		sample1(f, "mailgate_rejects_answered_total", "reason", mg_reason_names[r],
+			__atomic_load_n(&rt->rejects_answered[r], __ATOMIC_RELAXED));
+
 	metrics_family(f, "mailgate_bans", "gauge", "Bans in force now, by origin.");
 	for (int o = 0; o < MG_ORIGIN_MAX; o++)
 		sample1(f, "mailgate_bans", "origin", mg_origin_names[o], bans[o]);

@@ -6,6 +6,8 @@
 #                       connection until the client closes); leftovers of killed runs of
 #                       PREFIX are removed first, and everything is removed
 #                       on exit (trap), also when the test is interrupted.
+#   it_setup PREFIX nolistener   the same without the listener (a test that
+#                       runs real servers on those ports)
 #   pass NAME / fail NAME WHY / skip NAME WHY / check NAME CMD...
 #                       one line per case; it_summary ends the test
 #   client CMD...       run in the client namespace; probe/burst/hop/watch
@@ -56,7 +58,7 @@ it_require() { # exits with one SKIP line when the machine cannot run the test
 	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 }
 
-it_setup() { # PREFIX
+it_setup() { # PREFIX [nolistener]
 	it_require
 	IT_PREFIX=$1
 	IT_ID=$1-$$
@@ -74,6 +76,7 @@ it_setup() { # PREFIX
 	done
 	lab_up "$IT_ID" || { fail setup "cannot create the lab $IT_ID"; exit 1; }
 	GWIF=$LAB_GW_IF
+	[ "${2:-}" = nolistener ] && return 0
 	nsenter --net="/run/netns/$LAB_GW_NS" -- $NETTOOL listen 25 587:hold >"$IT_TMP/listener.log" 2>&1 &
 	IT_PIDS+=($!)
 	disown $!
@@ -130,7 +133,7 @@ daemon_start() { # ARGS...: start `mailgate run`, wait until it runs (or died)
 	wait_for 20 daemon_running_or_dead
 	daemon_running
 }
-daemon_running() { kill -0 "$DAEMON_PID" 2>/dev/null && grep -q 'msg="running"' "$DAEMON_LOG"; }
+daemon_running() { kill -0 "$DAEMON_PID" 2>/dev/null && grep -qs 'msg="running"' "$DAEMON_LOG"; }
 daemon_running_or_dead() { daemon_running || ! kill -0 "$DAEMON_PID" 2>/dev/null; }
 daemon_stop() { # [SIGNAL]: stop the daemon; its exit status in DAEMON_RC
 	kill "-${1:-TERM}" "$DAEMON_PID" 2>/dev/null
