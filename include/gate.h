@@ -277,7 +277,8 @@ enum mg_flood_action { MG_FLOOD_DROP = 0, MG_FLOOD_COOKIE = 1 };
  * data path: which mg_config slot is in effect, and the daemon's heartbeat. */
 struct mg_ctl {
 	__u32 config_slot;         /* 0 or 1: the other slot is written, then this flips */
-	__u32 pad;
+	__u32 changes;             /* +1 by every CLI change of the bans and lists (gate_touch):
+				    * the daemon writes its state file when it moves */
 	__u64 alive_until_ns;      /* CLOCK_BOOTTIME: the daemon drains the event ring buffer
 				    * until then (it moves this on every second); past it
 				    * nobody answers DNSBL questions, so none are asked and

@@ -9,7 +9,10 @@ cd "$(dirname "$0")/.."
 OUT=${OUTPUT:-.output}
 filter=${1:-}
 log=$(mktemp /tmp/mailgate-tests.XXXXXX)
-trap 'rm -f "$log"' EXIT
+# the daemons the tests start keep their state files here, not in /var/lib/mailgate
+state_dir=$(mktemp -d /tmp/mailgate-state.XXXXXX)
+export MAILGATE_STATE_DIR=${MAILGATE_STATE_DIR:-$state_dir}
+trap 'rm -f "$log"; rm -rf "$state_dir"' EXIT
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
 run_one() { # name, command...

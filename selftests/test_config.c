@@ -132,7 +132,7 @@ TEST(example_is_defaults)
 TEST(example_has_every_key)
 {
 	static const char *const keys[] = {
-		"ports", "mode", "action", "keep_attached", "syn_rate", "syn_burst", "prefix_v4",
+		"ports", "mode", "action", "keep_attached", "state_dir", "syn_rate", "syn_burst", "prefix_v4",
 		"prefix_v6", "prefix_rate", "prefix_burst", "max_concurrent", "max_total_concurrent",
 		"ban_after", "ban_window", "ban_evidence", "ban_concurrent", "ban_time", "ban_time_max", "flood_threshold",
 		"flood_budget", "max_sources", "sites", "threshold", "allowlist_threshold",
@@ -339,6 +339,7 @@ static const struct {
 	{ "gate", "mode", "enforcing" },
 	{ "gate", "action", "rst" },
 	{ "gate", "keep_attached", "maybe" },
+	{ "gate", "state_dir", "var/lib/mailgate" },
 	{ "limits", "syn_rate", "10" },
 	{ "limits", "syn_rate", "10/x" },
 	{ "limits", "syn_rate", "-1/s" },
@@ -719,6 +720,28 @@ TEST(format_values)
 	ASSERT_TRUE(!strcmp(format_count(1234, buf, sizeof(buf)), "1.2k"), buf);
 	ASSERT_TRUE(!strcmp(format_count(2.5, buf, sizeof(buf)), "2.5"), buf);
 	ASSERT_TRUE(!strcmp(format_count(37, buf, sizeof(buf)), "37"), buf);
+}
+
+/* [gate] state_dir: an absolute path or none; the state file is named
+ * after the pin dir, so two pin dirs never share one */
+TEST(state_dir)
+{
+	char a[PATH_MAX], b[PATH_MAX], c[PATH_MAX];
+
+	config_defaults(d);
+	ASSERT_TRUE(!strcmp(d->state_dir, "/var/lib/mailgate"), "default");
+	if (ASSERT_OK(load("[gate]\nstate_dir = none\n"), err))
+		ASSERT_TRUE(!strcmp(s->state_dir, "none"), "none");
+	if (ASSERT_OK(load("[gate]\nstate_dir = /srv/mg state\n"), err))
+		ASSERT_TRUE(!strcmp(s->state_dir, "/srv/mg state"), s->state_dir);
+	ASSERT_OK(state_path("/var/lib/mailgate", "/sys/fs/bpf/mailgate", a, sizeof(a)), "path a");
+	ASSERT_OK(state_path("/var/lib/mailgate", "/sys/fs/bpf/mailgate_2", b, sizeof(b)), "path b");
+	ASSERT_OK(state_path("/var/lib/mailgate", "/sys/fs/bpf/mailgate/2", c, sizeof(c)), "path c");
+	ASSERT_TRUE(!strncmp(a, "/var/lib/mailgate/sys_fs_bpf_mailgate-", 38) && strstr(a, ".state"), a);
+	/* the same name after sanitizing, told apart by the hash of the path */
+	ASSERT_TRUE(strcmp(a, b) && strcmp(b, c) && strcmp(a, c), c);
+	ASSERT_OK(state_path("/x", "/sys/fs/bpf/mailgate/", c, sizeof(c)), "trailing slash");
+	ASSERT_EQ(state_path("/x", "/sys/fs/bpf/mailgate", c, 20), -ENAMETOOLONG, "too long");
 }
 
 int main(int argc, char **argv)

@@ -242,6 +242,16 @@ static int set_keep_attached(struct cfg_ctx *c, const char *v)
 	return parse_bool(v, &c->s->keep_attached) ? bad(c, v, NULL) : 0;
 }
 
+static int set_state_dir(struct cfg_ctx *c, const char *v)
+{
+	if (strlen(v) >= sizeof(c->s->state_dir))
+		return bad(c, "...", "a path shorter than 256 bytes");
+	if (strcmp(v, "none") && v[0] != '/')
+		return bad(c, v, NULL);
+	snprintf(c->s->state_dir, sizeof(c->s->state_dir), "%s", v);
+	return 0;
+}
+
 /* ---- [limits] ---- */
 #define U32_SETTER(fn, field, lo, hi)                                      \
 	static int fn(struct cfg_ctx *c, const char *v)                    \
@@ -544,6 +554,7 @@ static const struct cfg_key keys[] = {
 	{ "gate", "action", set_action, "drop or reset" },
 	{ "gate", "keep_attached", set_keep_attached, "yes or no" },
 	{ "gate", "unparsed", set_unparsed, "drop or pass" },
+	{ "gate", "state_dir", set_state_dir, "an absolute path, or none" },
 	{ "limits", "syn_rate", set_syn_rate, RATE },
 	{ "limits", "syn_burst", set_syn_burst, "an integer 1..100000" },
 	{ "limits", "prefix_v4", set_prefix_v4, "a prefix length 8..32" },
@@ -770,6 +781,7 @@ void config_defaults(struct mg_settings *s)
 	}
 	s->n_ports = sizeof(services) / sizeof(services[0]);
 	s->keep_attached = false;
+	snprintf(s->state_dir, sizeof(s->state_dir), "%s", MG_DEFAULT_STATE_DIR);
 	s->max_sources = MG_DEFAULT_MAX_SOURCES;
 	for (size_t i = 0; i < sizeof(allow) / sizeof(allow[0]); i++)
 		parse_cidr(allow[i], &s->allow[s->n_allow++]);

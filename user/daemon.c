@@ -34,6 +34,7 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/if_link.h>
@@ -94,6 +95,12 @@ struct daemon {
 	struct crowdsec *crowdsec;  /* the CrowdSec bouncer; NULL when off */
 	char sd_status[256];        /* the last STATUS= sent to systemd */
 	struct sweep sweeps[4];
+	/* the state file (state.c); "" = none */
+	char state_file[PATH_MAX];
+	bool state_dirty;           /* a change the daemon made or saw (sweep, ban event) */
+	bool state_lists_dirty;     /* the sweep removed a list entry */
+	uint32_t state_changes;     /* mg_ctl.changes as of the last write (CLI changes) */
+	uint64_t state_entries[2];  /* mg_ban, mg_ban_quota entries as of the last write */
 	struct responder resp;   /* runs once a refusal is configured as reject */
 	int ep;                  /* the event loop's epoll fd, -1 before it exists */
 	bool stopping;           /* refusals fall back to drop: no responder after exit */
@@ -756,6 +763,7 @@ static int on_event(void *ctx, void *data, size_t len)
 	__atomic_fetch_add(&d->rt.events[e->kind], 1, __ATOMIC_RELAXED);
 	switch (e->kind) {
 	case MG_EVENT_BAN:
+		d->state_dirty = true;
 		__atomic_fetch_add(&d->rt.bans_created[MG_ORIGIN_QUOTA], 1, __ATOMIC_RELAXED);
 		pr_info("msg=\"ban created\" addr=%s level=%u expires_in=%s reason=%s class=%s",
 			addr_str(&e->addr, addr), e->level,
@@ -808,6 +816,8 @@ static void sweep_delete_cur(struct daemon *d, struct sweep *s, int fd)
 		return;
 	if (bpf_map_delete_elem(fd, &s->cur))
 		return;
+	d->state_dirty = true;
+	d->state_lists_dirty |= s->map == GM_ALLOW || s->map == GM_DENY;
 	if (s->map == GM_BAN || s->map == GM_BAN_QUOTA)
 		pr_info("msg=\"ban removed\" addr=%s", addr_str(&s->cur.addr, buf));
 	else
@@ -863,6 +873,95 @@ static void check_links(struct daemon *d)
 			       ifc->name);
 		}
 	}
+}
+
+/* ---- the state file (user/state.c) ---- */
+
+/* $MAILGATE_STATE_DIR, else [gate] state_dir; created (root's, 0700) while
+ * the daemon still may; "" = none */
+static void state_setup(struct daemon *d)
+{
+	const char *dir = getenv("MAILGATE_STATE_DIR");
+	int err;
+
+	if (!dir || !*dir)
+		dir = d->set->state_dir;
+	if (!strcmp(dir, "none")) {
+		pr_info("msg=\"no state file (state_dir = none): bans and CLI entries do not survive a reboot or detach\"");
+		return;
+	}
+	err = mkdir_parents(dir);
+	if (!err)
+		err = state_path(dir, opts.pin_dir, d->state_file, sizeof(d->state_file));
+	if (err) {
+		d->state_file[0] = 0;
+		pr_warn("msg=\"cannot use the state dir; bans and CLI entries do not survive a reboot or detach\" dir=%s err=\"%s\"",
+			dir, strerror(-err));
+		return;
+	}
+	d->state_dirty = true; /* written on the first tick */
+}
+
+/* The pinned maps are new (a reboot, a detach): put back what the state
+ * file holds. A file that does not check out is moved aside whole. */
+static void state_load(struct daemon *d)
+{
+	char err[256], aside[PATH_MAX + 64], when[32];
+	size_t n, expired;
+	time_t t = time(NULL);
+	int r;
+
+	if (!d->state_file[0])
+		return;
+	r = state_restore(&d->gate, d->state_file, d->set->cfg.ban_time_max_ns, &n, &expired, err, sizeof(err));
+	if (r == -ENOENT) {
+		pr_info("msg=\"no state file yet; starting empty\" path=%s", d->state_file);
+	} else if (r == -EBADMSG) {
+		strftime(when, sizeof(when), "%Y%m%dT%H%M%SZ", gmtime(&t));
+		snprintf(aside, sizeof(aside), "%s.corrupt-%s", d->state_file, when);
+		if (rename(d->state_file, aside))
+			snprintf(aside, sizeof(aside), "(not moved: %s)", strerror(errno));
+		pr_err("msg=\"state file refused, nothing restored; starting empty\" path=%s err=\"%s\" moved_to=%s",
+		       d->state_file, err, aside);
+	} else if (r && n == 0 && expired == 0 && !err[0]) {
+		pr_err("msg=\"cannot read the state file; starting empty\" path=%s err=\"%s\"", d->state_file,
+		       strerror(-r));
+	} else {
+		if (r)
+			pr_warn("msg=\"state file partly restored\" path=%s err=\"%s\"", d->state_file, err);
+		pr_info("msg=\"state restored\" path=%s entries=%zu expired=%zu", d->state_file, n, expired);
+	}
+}
+
+/* Once a tick (and at exit): write the state file when something changed:
+ * a CLI change (mg_ctl.changes), a ban the data path made or the sweep
+ * removed, or the ban maps' census (what bypasses the CLI). */
+static void state_tick(struct daemon *d, bool final)
+{
+	uint32_t changes;
+	struct census c;
+	size_t n;
+	int err;
+
+	if (!d->state_file[0])
+		return;
+	changes = gate_changes(&d->gate);
+	if (census_read(&d->gate, &c))
+		c.entries[GM_BAN] = c.entries[GM_BAN_QUOTA] = 0;
+	if (!final && !d->state_dirty && changes == d->state_changes &&
+	    c.entries[GM_BAN] == d->state_entries[0] && c.entries[GM_BAN_QUOTA] == d->state_entries[1])
+		return;
+	err = state_save(&d->gate, d->state_file, final || d->state_lists_dirty || changes != d->state_changes, &n);
+	if (err) {
+		log_ratelimited("state_write", 60 * NSEC_PER_SEC, LOG_LVL_WARN,
+				"msg=\"cannot write the state file\" path=%s err=\"%s\"", d->state_file, strerror(-err));
+		return;
+	}
+	d->state_dirty = d->state_lists_dirty = false;
+	d->state_changes = changes;
+	d->state_entries[0] = c.entries[GM_BAN];
+	d->state_entries[1] = c.entries[GM_BAN_QUOTA];
+	pr_debug("msg=\"state written\" path=%s entries=%zu", d->state_file, n);
 }
 
 /* ---- least privilege ---- */
@@ -1039,6 +1138,7 @@ static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
 			sweep_tick(d, &d->sweeps[i], now);
 		check_links(d);
 		log_map_fill(&d->gate);
+		state_tick(d, false);
 		notify_status(d, false);
 		if (d->rt.cookies)
 			cookie_keys_rotate(&d->gate, now);
@@ -1169,6 +1269,9 @@ int do_run(int argc, char **argv)
 		fail(EXIT_FAIL, "cannot apply the configuration");
 		goto out_links;
 	}
+	state_setup(d);
+	if (!pinned)
+		state_load(d);
 	/* the first heartbeat before the program is attached: questions sent
 	 * from now on wait in the ring buffer for the loop, seconds away */
 	heartbeat(d, now_boot_ns());
@@ -1239,6 +1342,7 @@ int do_run(int argc, char **argv)
 		apply_settings(d, d->set);
 	}
 	gate_heartbeat(&d->gate, 0); /* nobody drains the ring buffer from now on */
+	state_tick(d, true);
 	if (d->rt.dnsbl)
 		pr_info("msg=\"DNSBL step off until a daemon runs again (unknown sources pass unasked)\"");
 	detach = !d->set->keep_attached;

@@ -334,6 +334,21 @@ int gate_heartbeat(struct gate *g, uint64_t until_ns)
 	return 0;
 }
 
+void gate_touch(struct gate *g)
+{
+	struct mg_ctl *ctl = gate_ctl(g);
+
+	if (ctl)
+		__atomic_fetch_add(&ctl->changes, 1, __ATOMIC_RELEASE);
+}
+
+uint32_t gate_changes(struct gate *g)
+{
+	struct mg_ctl *ctl = gate_ctl(g);
+
+	return ctl ? __atomic_load_n(&ctl->changes, __ATOMIC_ACQUIRE) : 0;
+}
+
 void gate_default_ports(uint8_t *ports)
 {
 	memset(ports, 0, 65536);

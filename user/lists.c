@@ -586,6 +586,7 @@ static int del_matching_cmd(const struct list_desc *l, bool all, const char *ori
 	if (fd >= 0 && fd != g.fd[l->map])
 		close(fd);
 	list_unlock(lock);
+	gate_touch(&g); /* the daemon's state file follows */
 	gate_close(&g);
 	return rc;
 }
@@ -677,6 +678,7 @@ static int run_list_cmd(enum list_kind kind, int argc, char **argv)
 		else
 			rc = do_del(l, &g, items, n);
 		list_unlock(lock);
+		gate_touch(&g); /* the daemon's state file follows */
 	}
 	gate_close(&g);
 	free(items);

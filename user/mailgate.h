@@ -141,6 +141,10 @@ int gate_read_config(struct gate *g, struct mg_config *c);
 /* The daemon's heartbeat: the data path asks DNSBL questions until
  * until_ns (CLOCK_BOOTTIME); 0 = now (nobody answers). */
 int gate_heartbeat(struct gate *g, uint64_t until_ns);
+/* A CLI change of the bans or lists: mg_ctl.changes + 1, so the daemon
+ * writes its state file (state.c); gate_changes() reads the count. */
+void gate_touch(struct gate *g);
+uint32_t gate_changes(struct gate *g);
 /* mg_ctl as it is now (config slot, heartbeat) */
 int gate_read_ctl(struct gate *g, struct mg_ctl *c);
 /* ports[p] = class, for all 65536 ports (0 = not gated) */
@@ -192,6 +196,27 @@ void map_dump_free(struct map_dump *d);
 /* Number of entries (map_walk; max_entries for arrays) and the capacity;
  * < 0 on error. For all the gate's maps at once, census_read() is faster. */
 long map_count(int fd, uint32_t *max_entries);
+
+/* ---- state.c: bans and CLI list entries kept in a file (reboots, detach) ---- */
+#define MG_DEFAULT_STATE_DIR "/var/lib/mailgate"
+/* The state file of a pin dir under state_dir: the pin dir's absolute path
+ * made a name ("sys_fs_bpf_mailgate") and a hash of it, so that two pin
+ * dirs never share one: DIR/sys_fs_bpf_mailgate-1a2b3c4d.state */
+int state_path(const char *state_dir, const char *pin_dir, char *buf, size_t len);
+/* Every ban (both maps) and the allow/deny entries of origin cli, times in
+ * CLOCK_REALTIME, written atomically (temp file, fsync, rename, fsync of the
+ * dir). The lists are walked when walk_lists (their CLI entries may have
+ * changed), else their part of the last file is written again (a deny list
+ * of millions of zone entries is not walked for a ban). 0 or -errno. n (may
+ * be NULL): entries written. */
+int state_save(struct gate *g, const char *path, bool walk_lists, size_t *n);
+/* Read a state file whole, check its version, count and checksum, then put
+ * what has not run out into the maps (times back in CLOCK_BOOTTIME; quota
+ * bans are kept ban_time_max_ns past their end, as the data path does, for
+ * their level). -ENOENT: no file; -EBADMSG: refused (err says why), nothing
+ * applied; else 0 with n restored and n_expired left out. */
+int state_restore(struct gate *g, const char *path, uint64_t ban_time_max_ns, size_t *n, size_t *n_expired,
+		  char *err, size_t errlen);
 
 /* ---- veth.c: action = reset on a veth ---- */
 /* NULL when a natively attached program's RSTs reach the wire (not a veth,
@@ -269,6 +294,7 @@ struct mg_settings {
 	struct mg_port_entry port_list[64];
 	int n_ports;
 	bool keep_attached;
+	char state_dir[256];             /* "none" = no state file */
 	uint32_t max_sources;
 	struct mg_lpm_key allow[MG_MAX_ALLOW_CFG];
 	int n_allow;

@@ -600,6 +600,8 @@ static int zone_export(int argc, char **argv)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 		fprintf(f, "# mailgate zone export %s: deny list (value, default 127.0.0.2) and bans (127.0.0.3)\n",
 			when);
+		if (x.n_ban)
+			fprintf(f, "# bans carry no time left here: 'mailgate zone load' makes them permanent deny entries\n");
 		if (!fam)
 			fprintf(f, "# rbldnsd dataset type: combined (ZONE:combined:FILE)\n");
 		else

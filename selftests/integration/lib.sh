@@ -64,6 +64,7 @@ it_setup() { # PREFIX [nolistener]
 	IT_ID=$1-$$
 	PIN=/sys/fs/bpf/$IT_ID
 	IT_TMP=$(mktemp -d "/tmp/$IT_ID.XXXXXX")
+	export MAILGATE_STATE_DIR=$IT_TMP/state # the daemons' state files, not /var/lib/mailgate's
 	trap it_cleanup EXIT
 	trap 'exit 130' INT TERM
 	lab_clean "$IT_PREFIX"
