@@ -337,9 +337,11 @@ EOF
 	DPID=$!
 	PIDS+=($DPID)
 	echo $DPID >"$DIR/daemon-$1.pid"
-	# attached once its maps are pinned; then a second for the zone's self-test
-	for i in $(seq 100); do
-		[ -e "$PIN/mg_events" ] && break
+	# running (attached, heartbeat written) once it says so; then a second
+	# for the zone's self-test. Its maps are pinned well before that: a
+	# client then would meet a gate whose daemon shows no sign of life yet.
+	for i in $(seq 150); do
+		grep -q 'msg="running"' "$DIR/daemon-$1.log" 2>/dev/null && break
 		sleep 0.1
 	done
 	sleep 1
