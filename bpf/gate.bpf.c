@@ -681,6 +681,23 @@ static __always_inline __u32 flood_step(const struct mg_config *cfg, const struc
 	return MG_REASON_DROP_FLOOD;
 }
 
+/* An operator's ban (mg_ban: 0 = never expires) or a quota ban in force */
+static __always_inline bool banned(const struct mg_addr *src, __u64 now)
+{
+	struct mg_ban *ban = bpf_map_lookup_elem(&mg_ban, src);
+
+	if (ban && (ban->expires_ns == 0 || ban->expires_ns > now))
+		return true;
+	ban = bpf_map_lookup_elem(&mg_ban_quota, src);
+	return ban && ban->expires_ns > now;
+}
+
+/* a DNSBL answer "listed" that has not expired */
+static __always_inline bool verdict_listed(const struct mg_verdict *v, __u64 now)
+{
+	return v && v->expires_ns > now && v->state == MG_VERDICT_LISTED;
+}
+
 /* The decision for a gated pure SYN from src: first match wins. A deny,
  * ban or DNSBL match whose refusal is answered (cfg->reject) still meets the
  * quotas: over them it is dropped like any source, within them it is a
@@ -697,6 +714,17 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 	if (list_allowed(src, now))
 		return MG_REASON_PASS_ALLOW;
 	flood = flood_step(cfg, src, cookie_ok, now); /* step 8, here for its cost: see flood mode */
+	/* a cookie admits the source once it answers: never one the deny,
+	 * ban or DNSBL step refuses (nor answered by the responder: in flood
+	 * mode an unverified source's refusal is a silent drop) */
+	if (flood == MG_REASON_DROP_COOKIE) {
+		if (list_denied(src, now))
+			return MG_REASON_DROP_DENY;
+		if (banned(src, now))
+			return MG_REASON_DROP_BAN;
+		if (cfg->dnsbl_enabled && verdict_listed(bpf_map_lookup_elem(&mg_verdict, src), now))
+			return MG_REASON_DROP_DNSBL;
+	}
 	if (flood)
 		return flood;
 	if (list_denied(src, now)) { /* the longest active match; an exclusion is no match */
@@ -706,14 +734,7 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 		goto quotas;
 	}
 
-	struct mg_ban *ban = bpf_map_lookup_elem(&mg_ban, src);
-	bool banned = ban && (ban->expires_ns == 0 || ban->expires_ns > now);
-
-	if (!banned) {
-		ban = bpf_map_lookup_elem(&mg_ban_quota, src);
-		banned = ban && ban->expires_ns > now;
-	}
-	if (banned) {
+	if (banned(src, now)) {
 		if (!(cfg->reject & MG_REJECT_BAN) || !controller_alive(now))
 			return MG_REASON_DROP_BAN;
 		rej = MG_REASON_REJECT_BAN;
@@ -723,7 +744,7 @@ static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_
 	if (cfg->dnsbl_enabled) {
 		struct mg_verdict *v = bpf_map_lookup_elem(&mg_verdict, src);
 
-		if (v && v->expires_ns > now && v->state == MG_VERDICT_LISTED) {
+		if (verdict_listed(v, now)) {
 			if (!(cfg->reject & MG_REJECT_DNSBL) || !controller_alive(now))
 				return MG_REASON_DROP_DNSBL;
 			rej = MG_REASON_REJECT_DNSBL;

@@ -251,6 +251,37 @@ TEST(verified_passes_reset_still_cookies)
 	ASSERT_EQ(out[o.l4 + 13], TH_SYN | TH_ACK, "a SYN-ACK, not a RST");
 }
 
+/* A cookie admits whoever answers it, so no source the deny, ban or DNSBL
+ * step refuses gets one: in flood mode an unverified denied, banned or
+ * listed source is dropped under its own reason, never answered (before,
+ * every one of them got a SYN-ACK and reached the mail server). */
+TEST(no_cookie_for_refused_sources)
+{
+	struct mg_config c;
+	struct frame_off o;
+	uint8_t pkt[256];
+	size_t len;
+
+	flood_config(&c);
+	c.dnsbl_enabled = 1;
+	gate_write_config(&fx.g, &c);
+	fx_rule(&fx, GM_DENY, "203.0.113.0/28", 0);
+	fx_ban(&fx, "203.0.113.20", 0, 0, now_boot_ns());
+	fx_verdict(&fx, "203.0.113.30", MG_VERDICT_LISTED, now_boot_ns() + 60 * 1000000000ULL);
+	len = syn(pkt, "203.0.113.1", "192.0.2.1", 0, linux_opts, 20, &o);
+	ASSERT_EQ(fx_run(&fx, pkt, len, NULL, NULL), XDP_DROP, "denied: no cookie");
+	len = syn(pkt, "203.0.113.20", "192.0.2.1", 0, linux_opts, 20, &o);
+	ASSERT_EQ(fx_run(&fx, pkt, len, NULL, NULL), XDP_DROP, "banned: no cookie");
+	len = syn(pkt, "203.0.113.30", "192.0.2.1", 0, linux_opts, 20, &o);
+	ASSERT_EQ(fx_run(&fx, pkt, len, NULL, NULL), XDP_DROP, "listed: no cookie");
+	ASSERT_EQ(fx_count(&fx, MG_REASON_DROP_DENY, MG_CLASS_SMTP), 1, "drop_deny");
+	ASSERT_EQ(fx_count(&fx, MG_REASON_DROP_BAN, MG_CLASS_SMTP), 1, "drop_ban");
+	ASSERT_EQ(fx_count(&fx, MG_REASON_DROP_DNSBL, MG_CLASS_SMTP), 1, "drop_dnsbl");
+	ASSERT_EQ(fx_count(&fx, MG_REASON_DROP_COOKIE, MG_CLASS_SMTP), 0, "drop_cookie");
+	len = syn(pkt, "203.0.113.40", "192.0.2.1", 0, linux_opts, 20, &o);
+	ASSERT_EQ(fx_run(&fx, pkt, len, NULL, NULL), XDP_TX, "anyone else: a cookie");
+}
+
 /* ---- the lab ---- */
 #define FLOOD_PPS 5000
 

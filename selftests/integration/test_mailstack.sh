@@ -287,6 +287,7 @@ max_concurrent = 4
 ban_after = 2
 ban_window = 60s
 ban_time = 1m
+flood_hold = 2s
 [dnsbl]
 sites = bl.test*3
 threshold = 3
@@ -513,6 +514,10 @@ t_flood() {
 	note "flood: $(echo "$out" | sed -n 's/^\(frames sent\|rate\): /\1 /p' | paste -sd' '); mailgate counted $((p1 - p0)) packets meanwhile"
 }
 t_flood
+# the cases below are about a gate out of flood mode: in flood mode an
+# unverified source gets a SYN cookie or a silent drop, never the responder
+flood_off() { mg stats --json 2>/dev/null | python3 -c 'import json, sys; sys.exit(json.load(sys.stdin)["flood_mode"])'; }
+wait_for 20 flood_off || note "flood mode still on 20 s after the flood"
 
 # ---- pending = pass: a listed sender's first connection reaches postscreen
 # (and its 550 naming the zone), every later one is dropped silently ----
