@@ -9,6 +9,7 @@
 #include <bpf/bpf_tracing.h>
 #include "gate.h"
 #include "parse.bpf.h"
+#include "shared_maps.bpf.h"
 #include "lists.bpf.h"
 #include "cookie.bpf.h"
 
@@ -22,35 +23,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NSEC_PER_SEC 1000000000ULL
 
 /* ---- maps: sizes of the LRU maps are set at load by the controller ---- */
-/* runtime tunables: two slots, the one mg_ctl.config_slot names is in
- * effect (the controller writes the other one, then flips the index) */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 2);
-	__type(key, __u32);
-	__type(value, struct mg_config);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mg_config SEC(".maps");
-
-/* the controller's word: config slot, heartbeat */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__type(key, __u32);
-	__type(value, struct mg_ctl);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mg_ctl SEC(".maps");
-
-/* gated ports: port -> class (0 = not gated) */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, __u8);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mg_ports SEC(".maps");
-
 /* operator bans (CLI, config, fail2ban, CrowdSec): a plain hash, so that
  * nothing evicts them; only userspace writes it, and it refuses when full */
 struct {
@@ -154,15 +126,6 @@ struct {
 	__type(value, __u64);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mg_counters SEC(".maps");
-
-/* global state: event budget */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct mg_global);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} mg_global SEC(".maps");
 
 /* events to the controller */
 struct {
