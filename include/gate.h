@@ -34,6 +34,8 @@
 #define MG_MAP_REJECT     "mg_reject"     /* LRU hash: mg_reject_key -> mg_reject: SYNs to steer to the responder */
 #define MG_MAP_STOPPED    "mg_stopped"    /* LRU hash: mg_stopped_key -> __u64 SYNs: the sources the allow,
 					   * deny, ban and DNSBL steps decided, while `top` watches */
+#define MG_MAP_STOPPED_CPU "mg_stopped_cpu" /* per-CPU array[1] of struct mg_stopped_cpu: mg_stopped's
+					   * insert budget, and the SYNs it left out */
 /* created and pinned by the controller, not by the BPF object: */
 #define MG_MAP_DNSBL_CACHE "mg_dnsbl_cache" /* LRU hash: (source, zone) -> DNSBL answer (user/dnsbl.h) */
 #define MG_MAP_DNSBL_ZONES "mg_dnsbl_zones" /* hash: zone id -> zone name */
@@ -46,6 +48,7 @@
 #define MG_MAX_BAN             262144 /* operator bans (CLI, config, fail2ban, CrowdSec) */
 #define MG_MAX_REJECT          65536
 #define MG_MAX_STOPPED         16384  /* mg_stopped: only `top` reads it */
+#define MG_STOPPED_NEW_PER_S   4096   /* new sources each CPU puts into mg_stopped a second, at most */
 #define MG_EVENTS_BYTES        (1 << 20)
 
 /* ---- port classes ---- */
@@ -325,6 +328,13 @@ struct mg_stopped_key {
 	struct mg_addr addr;
 	__u32 reason;        /* enum mg_reason, one of MG_REASON_STOPPED() */
 	__u32 pad;
+};
+
+/* each CPU's budget of inserts into mg_stopped (MG_STOPPED_NEW_PER_S) */
+struct mg_stopped_cpu {
+	__u64 win_ns;     /* start of this CPU's current second */
+	__u64 new_in_win; /* sources it put into mg_stopped in that second */
+	__u64 not_kept;   /* SYNs of new sources it left out (over the budget); top reports them */
 };
 
 #define MG_REASON_STOPPED(r) ((r) == MG_REASON_PASS_ALLOW || (r) == MG_REASON_DROP_DENY || \

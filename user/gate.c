@@ -33,6 +33,7 @@ const char *const gate_map_names[GM_MAX] = {
 	[GM_LISTS] = MG_MAP_LISTS,
 	[GM_COOKIE] = MG_MAP_COOKIE,
 	[GM_STOPPED] = MG_MAP_STOPPED,
+	[GM_STOPPED_CPU] = MG_MAP_STOPPED_CPU,
 };
 
 const char *const mg_reason_names[MG_REASON_MAX] = {
@@ -173,6 +174,7 @@ int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *size
 	g->fd[GM_LISTS] = bpf_map__fd(skel->maps.mg_lists);
 	g->fd[GM_COOKIE] = bpf_map__fd(skel->maps.mg_cookie);
 	g->fd[GM_STOPPED] = bpf_map__fd(skel->maps.mg_stopped);
+	g->fd[GM_STOPPED_CPU] = bpf_map__fd(skel->maps.mg_stopped_cpu);
 	return 0;
 }
 

@@ -86,6 +86,7 @@ enum gate_map {
 	GM_LISTS,
 	GM_COOKIE,
 	GM_STOPPED,
+	GM_STOPPED_CPU,
 	GM_MAX
 };
 /* Bans live in two maps: GM_BAN_QUOTA for the data path's own (origin

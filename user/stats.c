@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <json-c/json.h>
 #include "mailgate.h"
 
@@ -416,6 +417,7 @@ struct top_result {
 	size_t n_stopped;
 	uint64_t stopped_entries;             /* in mg_stopped at the end, of ... */
 	uint32_t stopped_capacity;
+	uint64_t not_kept;                    /* SYNs of new sources over the insert budget */
 	int watch_err;                        /* the data path could not be asked to keep them */
 	uint64_t c1[MG_COUNTER_SLOTS], c2[MG_COUNTER_SLOTS];
 	struct top_ban *bans;                 /* created in the interval */
@@ -604,6 +606,21 @@ static void top_result_free(struct top_result *r)
 	free(r->bans);
 }
 
+/* SYNs of new sources the data path left out of mg_stopped, all CPUs */
+static uint64_t stopped_not_kept(struct gate *g)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct mg_stopped_cpu *v = ncpu > 0 ? calloc(ncpu, sizeof(*v)) : NULL;
+	uint32_t zero = 0;
+	uint64_t t = 0;
+
+	if (v && !bpf_map_lookup_elem(g->fd[GM_STOPPED_CPU], &zero, v))
+		for (int i = 0; i < ncpu; i++)
+			t += v[i].not_kept;
+	free(v);
+	return t;
+}
+
 /* Two samples an interval apart, the data path asked to keep the stopped
  * sources meanwhile. On failure: -errno, *what names the map (NULL: memory). */
 static int top_collect(struct gate *g, const struct top_opts *o, struct top_result *r, const char **what)
@@ -617,6 +634,7 @@ static int top_collect(struct gate *g, const struct top_opts *o, struct top_resu
 	r->t1 = now_boot_ns();
 	r->watch_err = gate_watch_stopped(g, r->t1 + o->interval_ns + NSEC_PER_SEC);
 	gate_read_counters(g, r->c1);
+	r->not_kept = stopped_not_kept(g);
 	*what = MG_MAP_SRC;
 	err = take_sample(g->fd[GM_SRC], sizeof(struct mg_addr), sizeof(struct mg_src), &s1);
 	if (!err) {
@@ -634,6 +652,7 @@ static int top_collect(struct gate *g, const struct top_opts *o, struct top_resu
 		*what = MG_MAP_STOPPED;
 		err = take_sample(g->fd[GM_STOPPED], ks, sizeof(uint64_t), &p2);
 		gate_read_counters(g, r->c2);
+		r->not_kept = stopped_not_kept(g) - r->not_kept;
 	}
 	r->secs = (double)(r->t2 - r->t1) / NSEC_PER_SEC;
 	if (!err) {
@@ -721,6 +740,10 @@ static void text_stopped(struct gate *g, const struct mg_config *cfg, const stru
 		printf("  (%s is full, %llu entries: many distinct refused sources, a forged flood perhaps, "
 		       "recycle it; these counts can be low and a source missing)\n",
 		       MG_MAP_STOPPED, (unsigned long long)r->stopped_entries);
+	if (r->not_kept)
+		printf("  (%llu SYNs of new sources not kept: more than %u new refused sources a second on a CPU, "
+		       "a flood of distinct sources, forged perhaps)\n",
+		       (unsigned long long)r->not_kept, MG_STOPPED_NEW_PER_S);
 }
 
 static void top_print_text(struct gate *g, const struct mg_config *cfg, const struct top_opts *o,
@@ -831,6 +854,7 @@ static void top_print_json(struct gate *g, const struct mg_config *cfg, const st
 	json_object_object_add(m, "capacity", json_object_new_int64(r->stopped_capacity));
 	json_object_object_add(m, "full", json_object_new_boolean(top_stopped_full(r)));
 	json_object_object_add(m, "kept", json_object_new_boolean(!r->watch_err));
+	json_object_object_add(m, "not_kept_syns", json_object_new_int64(r->not_kept));
 	json_object_object_add(doc, "interval_s", json_object_new_double(r->secs));
 	json_object_object_add(doc, "active_sources", json_object_new_int64(r->n_src));
 	json_object_object_add(doc, "known_sources", json_object_new_int64(r->known));
