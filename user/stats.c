@@ -750,6 +750,7 @@ static void top_print_text(struct gate *g, const struct mg_config *cfg, const st
 			   const struct top_result *r)
 {
 	char d[32], e[48], a[MG_ADDRSTRLEN], x[32];
+	int shown = 0;
 
 	printf("sources over the last %s: %zu sent gated SYNs (%zu known)\n"
 	       "(SYNs and drops as counted at the quota steps; the sources the allow list, deny list, "
@@ -761,12 +762,16 @@ static void top_print_text(struct gate *g, const struct mg_config *cfg, const st
 	text_stopped(g, cfg, r, o->max);
 	printf("\nall of them, per reason:\n");
 	for (int reason = 0; reason < MG_REASON_MAX; reason++) {
-		uint64_t n = top_reason_syns(r, reason);
+		uint64_t n = MG_REASON_STOPPED(reason) ? top_reason_syns(r, reason) : 0;
 
-		if (MG_REASON_STOPPED(reason))
-			printf("  %-12s %8llu SYNs  %s/s\n", mg_reason_names[reason], (unsigned long long)n,
-			       format_count(r->secs > 0 ? n / r->secs : 0, x, sizeof(x)));
+		if (!n)
+			continue;
+		printf("  %-12s %8llu SYNs  %s/s\n", mg_reason_names[reason], (unsigned long long)n,
+		       format_count(r->secs > 0 ? n / r->secs : 0, x, sizeof(x)));
+		shown++;
 	}
+	if (!shown)
+		printf("  none\n");
 	for (size_t i = 0; i < r->n_bans; i++) {
 		const struct mg_ban *b = &r->bans[i].b;
 
