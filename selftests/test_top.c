@@ -80,24 +80,24 @@ static int connected(const char *src, const char *dst, int n)
 	return ok;
 }
 
-/* `mailgate --json top` started in the background; returns once it has
- * asked the data path to keep stopped sources (before its first sample),
- * plus time for that sample */
-static FILE *top_start(const char *args)
+/* `mailgate [--json] top ARGS` started in the background; returns once it
+ * has asked the data path to keep stopped sources (before its first
+ * sample), plus time for that sample */
+static FILE *top_start(bool json, const char *args)
 {
 	char cmd[PATH_MAX + 1024];
 	uint32_t zero = 0;
 	struct mg_ctl c;
 	FILE *p;
 
-	snprintf(cmd, sizeof(cmd), "%s --pin-dir %s --json top %s", bin, fx.g.pin_dir, args);
+	snprintf(cmd, sizeof(cmd), "%s --pin-dir %s %s top %s", bin, fx.g.pin_dir, json ? "--json" : "", args);
 	p = popen(cmd, "r");
 	for (int i = 0; p && i < 300; i++) {
 		if (!bpf_map_lookup_elem(fx.g.fd[GM_CTL], &zero, &c) && c.top_until_ns > now_boot_ns())
 			break;
 		usleep(10 * 1000);
 	}
-	usleep(300 * 1000);
+	usleep(500 * 1000);
 	return p;
 }
 
@@ -151,7 +151,7 @@ TEST(top_shows_stopped_sources)
 	fx_ban(&fx, "2001:db8::4", 0, 0, now_boot_ns());
 	fx_verdict(&fx, "192.0.2.6", MG_VERDICT_LISTED, now_boot_ns() + 600 * NSEC_PER_SEC);
 	fx_verdict(&fx, "192.0.2.5", MG_VERDICT_CLEAN, now_boot_ns() + 600 * NSEC_PER_SEC);
-	p = top_start("--interval 3s -n 20");
+	p = top_start(true, "--interval 3s -n 20");
 	if (!ASSERT_TRUE(p != NULL, "popen top"))
 		return;
 	ASSERT_EQ(dropped("192.0.2.2", SRV4, 3), 3, "denied: 3 connects time out");
@@ -180,7 +180,7 @@ TEST(top_shows_stopped_sources)
 /* the human form has the section, one row per source with its reason */
 TEST(top_text_lists_stopped_sources)
 {
-	static char cmd[PATH_MAX + 1024], buf[1 << 16];
+	static char buf[1 << 16];
 	struct mg_config cfg;
 	size_t n;
 	FILE *p;
@@ -188,11 +188,9 @@ TEST(top_text_lists_stopped_sources)
 	cfg_lab(&cfg);
 	reset(&cfg);
 	fx_rule(&fx, GM_DENY, "192.0.2.7", 0);
-	snprintf(cmd, sizeof(cmd), "%s --pin-dir %s top --interval 1500ms", bin, fx.g.pin_dir);
-	p = popen(cmd, "r");
+	p = top_start(false, "--interval 2s");
 	if (!ASSERT_TRUE(p != NULL, "popen top"))
 		return;
-	usleep(500 * 1000);
 	ASSERT_EQ(dropped("192.0.2.7", SRV4, 2), 2, "denied: 2 connects time out");
 	n = fread(buf, 1, sizeof(buf) - 1, p);
 	buf[n] = 0;
@@ -277,7 +275,7 @@ TEST(forged_flood_touches_only_stopped)
 		return;
 	ASSERT_OK(bpf_map_lookup_elem(fx.g.fd[GM_SRC], &real, &s1) ? -errno : 0, "its mg_src entry");
 	src_before = map_count(fx.g.fd[GM_SRC], NULL);
-	p = top_start("--interval 3s -n 5");
+	p = top_start(true, "--interval 3s -n 5");
 	if (!ASSERT_TRUE(p != NULL, "popen top"))
 		return;
 	sent = forge_flood(n);
