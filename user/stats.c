@@ -629,6 +629,7 @@ static int top_collect(struct gate *g, const struct top_opts *o, struct top_resu
 	struct sample s1 = { 0 }, s2 = { 0 }, p1 = { 0 }, p2 = { 0 };
 	const size_t ks = sizeof(struct mg_stopped_key);
 	struct bpf_map_info info;
+	uint64_t n2;
 	int err;
 
 	r->t1 = now_boot_ns();
@@ -652,7 +653,8 @@ static int top_collect(struct gate *g, const struct top_opts *o, struct top_resu
 		*what = MG_MAP_STOPPED;
 		err = take_sample(g->fd[GM_STOPPED], ks, sizeof(uint64_t), &p2);
 		gate_read_counters(g, r->c2);
-		r->not_kept = stopped_not_kept(g) - r->not_kept;
+		n2 = stopped_not_kept(g);
+		r->not_kept = n2 >= r->not_kept ? n2 - r->not_kept : 0;
 	}
 	r->secs = (double)(r->t2 - r->t1) / NSEC_PER_SEC;
 	if (!err) {
