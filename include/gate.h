@@ -374,6 +374,8 @@ enum mg_flood_why { MG_FLOOD_WHY_NONE = 0, MG_FLOOD_WHY_THRESHOLD = 1, MG_FLOOD_
 #define MG_TROUBLE_SYNCOOKIES   1u /* TcpExtSyncookiesSent: the SYN queue overflowed */
 #define MG_TROUBLE_LISTEN_OVF   2u /* TcpExtListenOverflows: an accept queue overflowed */
 #define MG_TROUBLE_REQQ_FULL    4u /* TcpExtTCPReqQFullDrop: SYNs dropped, SYN queue full */
+#define MG_TROUBLE_REQQ_COOKIES 8u /* TcpExtTCPReqQFullDoCookies: SYN queue full, cookies on
+				    * (counted also where the reply has no route) */
 #define MG_TROUBLE_NS (2 * 1000000000ULL) /* a report holds this long after the daemon's reading */
 
 /* ---- the verified filter ----

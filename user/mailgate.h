@@ -455,7 +455,7 @@ int cookie_tc_detach(const char *pin); /* detach the pinned link, remove the pin
 void cookie_tc_close(struct cookie_tc *c);
 
 /* ---- netstat.c: the kernel's SYN trouble (TcpExt counters) ---- */
-#define NETSTAT_FIELDS 3 /* SyncookiesSent, ListenOverflows, TCPReqQFullDrop */
+#define NETSTAT_FIELDS 4 /* SyncookiesSent, ListenOverflows, TCPReqQFullDrop, TCPReqQFullDoCookies */
 struct netstat {
 	uint64_t v[NETSTAT_FIELDS];
 	uint32_t seen; /* bit i: field i was in the file */

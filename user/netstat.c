@@ -18,6 +18,7 @@ static const struct {
 	{ "SyncookiesSent", MG_TROUBLE_SYNCOOKIES },
 	{ "ListenOverflows", MG_TROUBLE_LISTEN_OVF },
 	{ "TCPReqQFullDrop", MG_TROUBLE_REQQ_FULL },
+	{ "TCPReqQFullDoCookies", MG_TROUBLE_REQQ_COOKIES },
 };
 
 const char *netstat_name(int i)
