@@ -66,6 +66,11 @@ else
 	ABS_SECS=3 SVC_SECS=8 TIMEOUT=3 N_CLIENTS=20 N_NEW=40 N_DENY=1000 N_VERIFIED=100000 MAX_SOURCES=1000000
 	LEVELS="10k 30k 100k 300k 1M" # the open-loop ladder, paced (AF_PACKET); 1M: the generator's maximum here
 fi
+# a part of the ladder only (to look into one rung), with --out elsewhere:
+# BENCH_LEVELS="300k" BENCH_FILTERS="mailgate" BENCH_ONLY=service
+LEVELS=${BENCH_LEVELS:-$LEVELS}
+FILTERS=${BENCH_FILTERS:-"mailgate nftables none"}
+ONLY=${BENCH_ONLY:-}
 
 die() { echo "bench: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, XDP)"
@@ -196,6 +201,9 @@ filter_off() { # $1 scenario, $2 file for what the filter says about itself
 	esac
 }
 
+# CPU time of NAPI_CPU (user, system, softirq and the rest: not idle, not
+# iowait) and in all, in clock ticks, from /proc/stat
+cpu_busy() { awk -v c="cpu$NAPI_CPU" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat; }
 rx() { ip -j -s -n $V link show dev $VS | python3 -c 'import json, sys; r = json.load(sys.stdin)[0]["stats64"]["rx"]; print(r["packets"], r["dropped"])'; }
 
 # The generator runs as a real-time task on its CPU: a continuous flood,
@@ -207,14 +215,16 @@ flood() { # $1 duration, $2 extra flags; JSON on stdout
 }
 
 # ---- 1. data-path cost ----
-if [ -x "$DPBENCH" ]; then
+if [ "$ONLY" = service ]; then
+	log "data-path cost and absorption skipped (BENCH_ONLY=service)"
+elif [ -x "$DPBENCH" ]; then
 	log "data-path cost: $DPBENCH"
 	"$DPBENCH" $([ $quick = 1 ] && echo --quick) >"$WORK/datapath.txt" 2>&1 ||
 		log "bench_gate failed (see the report)"
 else
 	log "data-path cost: $DPBENCH not built, skipped"
 fi
-if [ -x "$CPUBENCH" ]; then
+if [ -x "$CPUBENCH" ] && [ "$ONLY" != service ]; then
 	log "flood path on one and two CPUs: $CPUBENCH"
 	"$CPUBENCH" $([ $quick = 1 ] && echo --quick) >"$WORK/cpus.txt" 2>&1 ||
 		log "bench_flood_cpus failed (see the report)"
@@ -236,7 +246,7 @@ for _ in $(seq 50); do grep -q ready "$WORK/smtp.out" && break; sleep 0.1; done
 # come back (no longer SYNs), so the figure would not be of the flood
 napi_threaded 0
 FLOOD_ACTION=drop
-for sc in xdp_drop xdp_parse mailgate nftables none; do
+for sc in $([ "$ONLY" = service ] || echo xdp_drop xdp_parse mailgate nftables none); do
 	log "absorption: $sc"
 	filter_on $sc
 	log "  on"
@@ -256,7 +266,7 @@ FLOOD_ACTION=cookie
 for level in $LEVELS; do
 	rate=""
 	[ "$level" = full ] || rate="--rate $level"
-	for sc in mailgate nftables none; do
+	for sc in $FILTERS; do
 		log "service under flood ($level): $sc"
 		filter_on $sc
 		# the verified clients complete a handshake before the flood
@@ -266,6 +276,8 @@ for level in $LEVELS; do
 		fp=$!
 		PIDS+=($fp)
 		sleep 0.5 # the flood is on (and mailgate in flood mode)
+		read -r p0 d0 < <(rx)
+		read -r b0 t0 < <(cpu_busy)
 		ip netns exec $G $SMTP clients --dst 2001:db8::1 --prefix 2001:db8:1:: \
 			--count $N_CLIENTS --duration $SVC_SECS --timeout $TIMEOUT >"$WORK/svc-$level-$sc.verified.json" &
 		vp=$!
@@ -273,6 +285,12 @@ for level in $LEVELS; do
 		ip netns exec $G $SMTP clients --dst 2001:db8::1 --prefix 2001:db8:2:: \
 			--count $N_NEW --once --spread $SVC_SECS --timeout $TIMEOUT >"$WORK/svc-$level-$sc.new.json"
 		wait $vp
+		read -r p1 d1 < <(rx)
+		read -r b1 t1 < <(cpu_busy)
+		# while the clients ran: srv's ring drops (the clients' frames with
+		# the flood's) and how busy NAPI_CPU was (NAPI, wire, clients, server)
+		echo "{\"rx_packets\": $((p1 - p0)), \"rx_dropped\": $((d1 - d0)), \"cpu_busy\": $(awk -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN { printf "%.3f", t ? b / t : 0 }')}" \
+			>"$WORK/svc-$level-$sc.rx.json"
 		log "  clients done"
 		wait $fp || true
 		filter_off $sc "$WORK/svc-$level-$sc.filter.json"

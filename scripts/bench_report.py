@@ -140,6 +140,11 @@ def service(work, levels):
                 "warmup_ok": warm.get("ok"),
                 "flood_offered_pps": round(fl["frames_sent"] / fl["elapsed_s"]) if fl.get("elapsed_s") else None,
             }
+            rx = load(base + ".rx.json", {})
+            if "rx_packets" in rx:  # while the clients ran
+                seen = rx["rx_packets"] + rx["rx_dropped"]
+                entry["ring_drop_share"] = round(rx["rx_dropped"] / seen, 4) if seen else 0
+                entry["napi_cpu_busy"] = rx.get("cpu_busy")
             filt = load(base + ".filter.json")
             if sc == "mailgate" and filt:
                 entry["gate"] = filt
@@ -149,6 +154,10 @@ def service(work, levels):
 
 def ratio(a, b):
     return round(a / b, 2) if a and b else None
+
+
+def times100(v):
+    return None if v is None else v * 100
 
 
 def fmt_pps(v):
@@ -250,19 +259,29 @@ def markdown(r):
         "the flood budget out in bursts: both favour the clients over a real NIC's ring. The "
         "absorption figures are the sounder comparison.",
         "",
-        "| flood | filter | offered | verified ok | p50 | p99 | new ok | p50 | p99 |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "Ring drops: the share of the frames offered to the server's veth that did not fit "
+        "into its ring while the clients ran (the clients' frames are lost with the flood's); "
+        f"CPU {s['napi_cpu']}: how busy it was meanwhile (the receive path, the wire's return "
+        "path, the clients, the server).",
+        "",
+        "| flood | filter | offered | verified ok | p50 | p99 | new ok | p50 | p99 | ring drops | CPU "
+        f"{s['napi_cpu']} |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for level, per in r["service"].items():
         for sc in SERVICE:
-            e = per[sc]
+            e = per.get(sc)
+            if not e or not e["verified"]["attempts"]:
+                continue
             v, n = e["verified"], e["new"]
             lines.append(
                 f"| {level} | {SCENARIOS[sc]} | {fmt_pps(e['flood_offered_pps'])}pps "
                 f"| **{fmt(v['success_rate'] and v['success_rate'] * 100, '%')}** ({v['ok']}/{v['attempts']}) "
                 f"| {fmt(v['p50_ms'], ' ms')} | {fmt(v['p99_ms'], ' ms')} "
                 f"| {fmt(n['success_rate'] and n['success_rate'] * 100, '%')} ({n['ok']}/{n['attempts']}) "
-                f"| {fmt(n['p50_ms'], ' ms')} | {fmt(n['p99_ms'], ' ms')} |")
+                f"| {fmt(n['p50_ms'], ' ms')} | {fmt(n['p99_ms'], ' ms')} "
+                f"| {fmt(times100(e.get('ring_drop_share')), '%')} "
+                f"| {fmt(times100(e.get('napi_cpu_busy')), '%', 0)} |")
     # the ladder: for each filter, the highest rung up to which it serves
     levels = list(r["service"].keys())
     if len(levels) > 1:
