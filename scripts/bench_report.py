@@ -145,6 +145,8 @@ def service(work, levels):
                 seen = rx["rx_packets"] + rx["rx_dropped"]
                 entry["ring_drop_share"] = round(rx["rx_dropped"] / seen, 4) if seen else 0
                 entry["napi_cpu_busy"] = rx.get("cpu_busy")
+                entry["napi_cpu_softirq"] = rx.get("cpu_softirq")
+                entry["napi_thread"] = rx.get("napi_thread")
             filt = load(base + ".filter.json")
             if sc == "mailgate" and filt:
                 entry["gate"] = filt
@@ -261,12 +263,14 @@ def markdown(r):
         "",
         "Ring drops: the share of the frames offered to the server's veth that did not fit "
         "into its ring while the clients ran (the clients' frames are lost with the flood's); "
-        f"CPU {s['napi_cpu']}: how busy it was meanwhile (the receive path, the wire's return "
-        "path, the clients, the server).",
+        f"CPU {s['napi_cpu']}: how busy it was meanwhile (anything: the receive path, the "
+        "wire's return path, the clients, the server, other work on the machine), of which "
+        "the server's NAPI thread (its filter and TCP) and softirq (the wire's return path: "
+        "SYN-ACKs, cookies).",
         "",
         "| flood | filter | offered | verified ok | p50 | p99 | new ok | p50 | p99 | ring drops | CPU "
-        f"{s['napi_cpu']} |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"{s['napi_cpu']} | NAPI thread | softirq |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for level, per in r["service"].items():
         for sc in SERVICE:
@@ -281,7 +285,9 @@ def markdown(r):
                 f"| {fmt(n['success_rate'] and n['success_rate'] * 100, '%')} ({n['ok']}/{n['attempts']}) "
                 f"| {fmt(n['p50_ms'], ' ms')} | {fmt(n['p99_ms'], ' ms')} "
                 f"| {fmt(times100(e.get('ring_drop_share')), '%')} "
-                f"| {fmt(times100(e.get('napi_cpu_busy')), '%', 0)} |")
+                f"| {fmt(times100(e.get('napi_cpu_busy')), '%', 0)} "
+                f"| {fmt(times100(e.get('napi_thread')), '%', 0)} "
+                f"| {fmt(times100(e.get('napi_cpu_softirq')), '%', 0)} |")
     # the ladder: for each filter, the highest rung up to which it serves
     levels = list(r["service"].keys())
     if len(levels) > 1:
