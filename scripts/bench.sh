@@ -24,8 +24,8 @@
 #    (a) bare XDP_DROP, (a2) an XDP program that parses the headers and
 #    drops, (b) mailgate, (c) nftables netdev ingress (the same deny list, a
 #    per-source meter), (d) no filter (SYN cookies, a listener on 25).
-# 3. service under flood, the flood on CPU 0 and srv's NAPI in a thread on
-#    CPU 1: while the flood runs, the clients open real SMTP
+# 3. service under flood, the flood on CPU 0 and srv's NAPI in a real-time
+#    thread on CPU 1 (as a NIC's softirq, which preempts tasks): while the flood runs, the clients open real SMTP
 #    connections (verified clients again and again, new sources once
 #    each): success rate and connect latency p50/p99 for (b) (c) (d),
 #    on a ladder of paced floods (AF_PACKET: 10k, 30k, 100k, 300k, 1M/s,
@@ -33,7 +33,8 @@
 #    frames: mailgate's cookie SYN-ACKs (XDP_TX, rewritten in place) go back
 #    into the generator's pages. The report names each filter's highest
 #    rung at >= 99% verified and >= 95% new, and what mailgate decided at
-#    each (its counters, why flood mode engaged, cookie handshakes). The
+#    each (its counters, why flood mode engaged, cookie handshakes), and
+#    per rung srv's ring drops and how CPU 1 was spent. The
 #    forged range is routed to a blackhole in gen.
 # Output: DIR/latest.md, DIR/latest.json (every figure, machine facts),
 # DIR/latest.png (gnuplot).

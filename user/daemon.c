@@ -1129,7 +1129,7 @@ static void netstat_tick(struct daemon *d, uint64_t now)
 	}
 	bits = d->netstat_ok ? netstat_trouble(&d->netstat, &cur) : 0;
 	if (bits) {
-		if (gate_trouble(&d->gate, bits, now))
+		if (gate_trouble(&d->gate, bits, now) && !d->trouble_ns) /* once per episode */
 			pr_warn("msg=\"cannot write the kernel's SYN trouble into %s\" err=\"%s\"", MG_MAP_CTL,
 				strerror(errno));
 		if (!d->trouble_ns) {
