@@ -244,8 +244,8 @@ def markdown(r):
         f"connecting again and again, {s['new_sources']} new sources trying once each; SMTP "
         f"connect, greeting, QUIT; {s['timeout_s']} s timeout)",
         "",
-        f"The flood on CPU {s['gen_cpu']}, the server's receive path in a real-time NAPI thread "
-        f"(as a NIC's softirq) on CPU {s['napi_cpu']}: what the server cannot take overflows its ring, the clients' "
+        f"The flood on CPU {s['gen_cpu']}, the server's receive path in a NAPI thread on CPU "
+        f"{s['napi_cpu']}: what the server cannot take overflows its ring, the clients' "
         "packets with the flood's. Verified: the clients completed one connection before the "
         "flood. New: never seen before it; each tries once (one that gets through is verified "
         "from then on). Latency: TCP connect of the successful connections; about 1 s or 2 s "
