@@ -203,7 +203,8 @@ def markdown(r):
         lines.append("Not measured: `.output/selftests/bench_gate` is not built in this tree.")
     if r.get("cpus"):
         lines += ["", "Flood path per packet on one CPU and on two at once (bench_flood_cpus; meter: flood "
-                  "mode armed, off; drop: flood mode on, flood_action = drop):", "",
+                  "mode armed, off; drop: flood mode on, flood_action = drop, the budget spent; budget: "
+                  "flood mode on, every SYN takes a budget token; one source per thread):", "",
                   "| case | 1 CPU ns | 2 CPUs ns (each) | ratio |", "|---|---:|---:|---:|"]
         for c in r["cpus"]:
             lines.append(f"| {c['case']} | {c['one_cpu_ns']:.1f} | {c['two_cpus_ns']:.1f} | {c['ratio']:.2f}x |")
