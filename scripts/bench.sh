@@ -212,6 +212,15 @@ cpu_busy() {
 	awk -v c="cpu$NAPI_CPU" '$1 == c { printf "%d %d %d ", $2 + $3 + $4 + $7 + $8 + $9, $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
 	awk '{ print $14 + $15 }' /proc/"${napi:-self}"/stat 2>/dev/null || echo 0
 }
+# srv's TcpExt counters of SYN and listener trouble (a JSON object)
+tcpext() {
+	nsenter --net=/run/netns/$V python3 -c 'import json
+lines = [l.split() for l in open("/proc/net/netstat") if l.startswith("TcpExt:")]
+d = dict(zip(lines[0][1:], map(int, lines[1][1:])))
+keep = ("SyncookiesSent", "SyncookiesRecv", "SyncookiesFailed", "ListenOverflows", "ListenDrops",
+        "TCPReqQFullDrop", "TCPReqQFullDoCookies")
+print(json.dumps({k: d.get(k, 0) for k in keep}))'
+}
 rx() { ip -j -s -n $V link show dev $VS | python3 -c 'import json, sys; r = json.load(sys.stdin)[0]["stats64"]["rx"]; print(r["packets"], r["dropped"])'; }
 
 # The generator runs as a real-time task on its CPU: a continuous flood,
@@ -286,6 +295,7 @@ for level in $LEVELS; do
 		sleep 0.5 # the flood is on (and mailgate in flood mode)
 		read -r p0 d0 < <(rx)
 		read -r b0 q0 t0 n0 < <(cpu_busy)
+		tcpext >"$WORK/svc-$level-$sc.tcpext0.json"
 		ip netns exec $G $SMTP clients --dst 2001:db8::1 --prefix 2001:db8:1:: \
 			--count $N_CLIENTS --duration $SVC_SECS --timeout $TIMEOUT >"$WORK/svc-$level-$sc.verified.json" &
 		vp=$!
@@ -295,6 +305,7 @@ for level in $LEVELS; do
 		wait $vp
 		read -r p1 d1 < <(rx)
 		read -r b1 q1 t1 n1 < <(cpu_busy)
+		tcpext >"$WORK/svc-$level-$sc.tcpext1.json"
 		# while the clients ran: srv's ring drops (the clients' frames with
 		# the flood's) and how busy NAPI_CPU was (NAPI, wire, clients, server)
 		share() { awk -v a=$1 -v t=$((t1 - t0)) 'BEGIN { printf "%.3f", t ? a / t : 0 }'; }

@@ -147,6 +147,9 @@ def service(work, levels):
                 entry["napi_cpu_busy"] = rx.get("cpu_busy")
                 entry["napi_cpu_softirq"] = rx.get("cpu_softirq")
                 entry["napi_thread"] = rx.get("napi_thread")
+            t0, t1 = load(base + ".tcpext0.json", {}), load(base + ".tcpext1.json", {})
+            if t0 and t1:  # srv's kernel while the clients ran
+                entry["tcpext"] = {k: t1[k] - t0.get(k, 0) for k in t1 if t1[k] - t0.get(k, 0)}
             filt = load(base + ".filter.json")
             if sc == "mailgate" and filt:
                 entry["gate"] = filt
@@ -309,6 +312,12 @@ def markdown(r):
                               + (f", flood mode by {g.get('flood_why')}, {g.get('cookie_handshakes')} cookie handshakes"
                                  if g and g.get("flood_entries") else ", flood mode never on")
                               for level, g in gates)]
+    kern = [(level, sc, r["service"][level][sc].get("tcpext")) for level in levels for sc in SERVICE
+            if r["service"][level][sc].get("tcpext")]
+    if kern:
+        lines += ["", "The server's kernel while the clients ran (TcpExt counters that moved): "
+                  + "; ".join(f"{level} {SCENARIOS[sc]}: " + ", ".join(f"{k} {v}" for k, v in t.items())
+                              for level, sc, t in kern)]
     lines += ["", "![service under flood](latest.png)", "",
               "Reproduce: `make bench` (or `scripts/bench.sh`; `--quick` for a smoke run). "
               "Every figure, with the machine facts: latest.json.", ""]
