@@ -506,7 +506,8 @@ static void flood_step(struct gate *g, struct lookup_result *l)
 	     "flood mode: unverified, the shared flood budget is spent",
 	     "flood mode ON (%s); %s: %s", flood_why_name(gl.flood_why), ver,
 	     l->f.flood == MG_REASON_DROP_COOKIE ? "answered with a SYN cookie (drop_cookie; the kernel completes its ACK)" :
-	     l->f.flood ? "the shared flood budget is spent (drop_flood)" : "within the shared flood budget");
+	     l->f.flood ? "the shared flood budget is spent (drop_flood; a CPU that still holds tokens it took "
+	     "from it, at most 16 for 100 ms, lets it pass)" : "within the shared flood budget");
 }
 
 /* the step that decides a reason */
