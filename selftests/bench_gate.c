@@ -8,7 +8,9 @@
  * the figure printed is the median over the rounds. The test-run loop's own
  * overhead is in both numbers; "extra" is the difference.
  *
- * Usage: bench_gate [--quick]   (--quick: 100k-entry tables, fewer repeats) */
+ * Usage: bench_gate [--quick] [--size N] [--case TEXT]
+ *   --quick: 1k and 100k deny entries, fewer repeats; --size: only that deny
+ *   list size; --case: only the cases whose name contains TEXT (for perf) */
 #define _GNU_SOURCE
 #include <sched.h>
 #include "frames.h"
@@ -226,12 +228,13 @@ static void prog_stats(void)
 
 int main(int argc, char **argv)
 {
-	bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
-	static const uint32_t ladder[] = { 1000, 100000, 1000000, 4000000 };
-	int n_steps = quick ? 2 : 4;
-	uint32_t n_src = quick ? 100000 : 1000000;
-	int rounds = quick ? 5 : 9, repeat = quick ? 200000 : 1000000;
-	double table[4][8];
+	static uint32_t ladder[] = { 1000, 100000, 1000000, 4000000 };
+	const char *only_case = NULL;
+	bool quick = false;
+	int n_steps = 4;
+	uint32_t n_src;
+	int rounds, repeat;
+	double table[4][8] = {};
 	struct sink_bpf *bare;
 	struct mg_config cfg;
 	struct mg_lpm_key dk;
@@ -240,11 +243,23 @@ int main(int argc, char **argv)
 	cpu_set_t set;
 	int err = 0;
 
-	if (argc > 1 && !quick) {
-		fprintf(stderr, "usage: %s [--quick]   (--quick: 1k and 100k deny entries, fewer repeats)\n",
-			argv[0]);
-		return 2;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick")) {
+			quick = true;
+			n_steps = 2;
+		} else if (!strcmp(argv[i], "--size") && i + 1 < argc && atoi(argv[i + 1]) > 1) {
+			ladder[0] = atoi(argv[++i]);
+			n_steps = 1;
+		} else if (!strcmp(argv[i], "--case") && i + 1 < argc) {
+			only_case = argv[++i];
+		} else {
+			fprintf(stderr, "usage: %s [--quick] [--size N] [--case TEXT]\n", argv[0]);
+			return 2;
+		}
 	}
+	n_src = quick ? 100000 : 1000000;
+	rounds = quick ? 5 : 9;
+	repeat = quick ? 200000 : 1000000;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	CPU_ZERO(&set);
 	CPU_SET(0, &set);
@@ -327,6 +342,8 @@ int main(int argc, char **argv)
 				gate_write_config(&fx.g, &cfg);
 				bpf_map_update_elem(fx.g.fd[GM_VERDICT], &a, &v, BPF_ANY);
 			}
+			if (only_case && !strstr(cases[i].name, only_case))
+				continue;
 			measure(&cases[i], rounds, repeat);
 			table[s][i] = cases[i].ns / cases[i].parse_ns;
 		}
