@@ -8,20 +8,20 @@
 #define LISTS_INLINE static __always_inline
 #include "lists.h"
 
-/* a set: (prefix length, masked address) -> rule. Entries are allocated as
- * they come (no prealloc): an empty deny set costs its bucket array only. */
+/* a set: (prefix length, masked address) -> rule. The sets themselves are
+ * created by userspace, sized to their content (user/listset.c); these are
+ * the templates the slots' maps must match: type, key and value sizes and
+ * flags (preallocated), not max_entries. */
 struct mg_allow_set {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MG_MAX_ALLOW);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
 	__uint(key_size, sizeof(struct mg_lpm_key)); /* sizes, not types: BTF would have */
 	__uint(value_size, sizeof(struct mg_rule));   /* only a forward declaration here */
 };
 
 struct mg_deny_set {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MG_MAX_DENY);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
 	__uint(key_size, sizeof(struct mg_lpm_key)); /* sizes, not types: BTF would have */
 	__uint(value_size, sizeof(struct mg_rule));   /* only a forward declaration here */
 };

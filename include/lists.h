@@ -185,12 +185,17 @@ LISTS_INLINE void mg_list_key(struct mg_lpm_key *k, const __u8 *addr, __u32 plen
 /* which families an entry counts for: bit 0 IPv4, bit 1 IPv6 */
 LISTS_INLINE __u32 mg_list_families(const struct mg_lpm_key *k)
 {
-	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	__u32 plen = k->prefixlen, covers4 = 1;
+	static const __u32 mapped[3] = { 0, 0, mg_be32(0xffffu) };
+	__u32 plen = k->prefixlen, covers4 = 1, w[3];
 
-	for (__u32 b = 0; b < 96 && b < plen; b++)
-		if (((k->a[b / 8] ^ mapped[b / 8]) >> (7 - b % 8)) & 1)
+	__builtin_memcpy(w, k->a, 12);
+	/* the key's bits 0..min(plen, 96) are those of ::ffff:0:0/96 */
+	for (__u32 i = 0; i < 3 && 32 * i < plen; i++) {
+		__u32 bits = plen - 32 * i, mask = bits >= 32 ? ~0u : mg_be32(~0u << (32 - bits));
+
+		if ((w[i] ^ mapped[i]) & mask)
 			covers4 = 0;
+	}
 	/* an entry of /96 or longer inside ::ffff:0:0/96 is IPv4 only; one that
 	 * covers the mapped range and more counts for both */
 	return covers4 ? (plen >= 96 ? 1u : 3u) : 2u;
