@@ -601,6 +601,74 @@ TEST(truncated_feed_refused_unless_force)
 	clear_deny();
 }
 
+static int key_order(const void *x, const void *y)
+{
+	return memcmp(x, y, sizeof(struct mg_lpm_key));
+}
+
+/* the live deny set's keys, sorted, and their count */
+static size_t deny_sorted(struct mg_lpm_key **k)
+{
+	size_t n = deny_keys(k);
+
+	qsort(*k, n, sizeof(**k), key_order);
+	return n;
+}
+
+/* n lines that are no entry (a download that got an HTML error page
+ * appended, or garbage): what gen_file appends */
+static char *garbage(int n)
+{
+	char *s = calloc(n, 64), *p = s;
+
+	for (int i = 0; s && i < n; i++)
+		p += sprintf(p, "<td class=\"row%d\">not an address</td>\n", i);
+	return s;
+}
+
+/* more than 10 bad lines and more than 10% of the entry lines: refused,
+ * the live set exactly as it was; --force loads the good lines; 10 bad
+ * lines, or 50 of 1050 (under 10%), load */
+TEST(too_many_bad_lines_refused_unless_force)
+{
+	struct mg_lpm_key *before = NULL, *after = NULL;
+	char *g200 = garbage(200), *g12 = garbage(12), *g10 = garbage(10), *g50 = garbage(50);
+	size_t nb, na;
+
+	clear_deny();
+	gen_file("bad", 1000, 13, "192.0.2.77\n");
+	ASSERT_EQ(run("zone load %s", path("bad")), 0, "first load");
+	nb = deny_sorted(&before);
+	ASSERT_EQ(nb, 1001, "1001 entries");
+	gen_file("bad", 1000, 17, g200); /* other addresses, 200 bad lines of 1200 */
+	ASSERT_EQ(run("zone load %s", path("bad")), 1, "200 bad lines of 1200 refused");
+	ASSERT_TRUE(strstr(out_buf, "200 bad lines of 1200 entry lines") && strstr(out_buf, "--force") &&
+		    strstr(out_buf, "nothing changed"), out_buf);
+	na = deny_sorted(&after);
+	ASSERT_TRUE(na == nb && !memcmp(before, after, nb * sizeof(*before)), "the live set exactly as it was");
+	ASSERT_EQ(syn("192.0.2.77"), XDP_DROP, "an entry of the live set still drops");
+	gen_file("bad", 100, 17, g12); /* 12 bad lines of 112 */
+	ASSERT_EQ(run("zone load %s --force", path("bad")), 0, "--force");
+	ASSERT_TRUE(strstr(out_buf, "12 bad lines") != NULL, out_buf);
+	ASSERT_EQ(deny_count(), 100, "the good lines loaded");
+	ASSERT_EQ(syn("192.0.2.77"), XDP_PASS, "gone with --force");
+	gen_file("bad", 100, 19, g12);
+	ASSERT_EQ(run("zone load %s", path("bad")), 1, "12 bad lines of 112 refused");
+	gen_file("bad", 50, 19, g10); /* 10 bad lines of 60: tolerated */
+	ASSERT_EQ(run("zone load %s", path("bad")), 0, out_buf);
+	ASSERT_EQ(deny_count(), 50, "10 bad lines: loaded");
+	gen_file("bad", 1000, 23, g50); /* 50 of 1050: under 10% */
+	ASSERT_EQ(run("zone load %s", path("bad")), 0, out_buf);
+	ASSERT_EQ(deny_count(), 1000, "50 bad lines of 1050: loaded");
+	free(before);
+	free(after);
+	free(g200);
+	free(g12);
+	free(g10);
+	free(g50);
+	clear_deny();
+}
+
 /* lines of ranges, each many CIDRs: more prefixes than the deny list holds.
  * Refused before anything is written, counted without expanding them. */
 TEST(over_capacity_refused)

@@ -488,6 +488,7 @@ struct out_ent {
 struct export {
 	struct out_ent *e;
 	size_t n, cap, n_ban;
+	size_t n4;         /* the first n4 (once collected) are IPv4 */
 	uint64_t now;
 	int ban_fd;        /* walking mg_ban_quota: mg_ban, whose active bans were written already */
 };
@@ -582,17 +583,11 @@ static const struct option export_opts[] = {
 	{ 0 },
 };
 
-/* argv[0] is "zone export" */
-static int zone_export(int argc, char **argv)
+/* argv[0] is "zone export": -1 to go on, else the exit code; *fam 0, 4 or 6 */
+static int export_parse_args(int argc, char **argv, const char **file, int *fam)
 {
-	const char *file = NULL, *fam_s = NULL;
-	struct export x = { .now = now_boot_ns() };
-	struct out_ent *out;
-	size_t n, n4 = 0;
-	char tmp[PATH_MAX] = "";
-	struct gate g = {};
-	int fam = 0, rc = EXIT_FAIL, r, opt;
-	FILE *f = NULL;
+	const char *fam_s = NULL;
+	int opt;
 
 	optind = 0;
 	opterr = 0;
@@ -606,117 +601,136 @@ static int zone_export(int argc, char **argv)
 		fam_s = optarg;
 	}
 	if (optind < argc)
-		file = argv[optind++];
+		*file = argv[optind++];
 	if (optind < argc)
 		return fail(EXIT_USAGE, "zone export: one file only ('%s')", argv[optind]);
-	if (!file)
+	if (!*file)
 		return fail(EXIT_USAGE, "%s", ZONE_EXPORT_USAGE);
-	if (fam_s) {
-		if (strcmp(fam_s, "4") && strcmp(fam_s, "6"))
-			return fail(EXIT_USAGE, "zone export: --family '%s': 4 or 6", fam_s);
-		fam = atoi(fam_s);
+	if (fam_s && strcmp(fam_s, "4") && strcmp(fam_s, "6"))
+		return fail(EXIT_USAGE, "zone export: --family '%s': 4 or 6", fam_s);
+	*fam = fam_s ? atoi(fam_s) : 0;
+	return -1;
+}
+
+/* The active deny entries and bans into x, IPv4 first, each in key order:
+ * 0, else the exit code */
+static int export_collect(struct gate *g, struct export *x)
+{
+	int r = list_walk(g, MG_LIST_DENY, export_deny, x);
+
+	if (r)
+		return fail(EXIT_FAIL, "reading the deny list: %s", strerror(-r));
+	x->ban_fd = -1;
+	r = map_walk(g->fd[GM_BAN], export_ban, x);
+	x->ban_fd = g->fd[GM_BAN];
+	if (!r)
+		r = map_walk(g->fd[GM_BAN_QUOTA], export_ban, x);
+	if (r)
+		return fail(EXIT_FAIL, "reading the bans: %s", strerror(-r));
+	qsort(x->e, x->n, sizeof(*x->e), out_cmp);
+	for (size_t i = 0; i < x->n; i++)
+		x->n4 += addr_is_v4((struct mg_addr *)x->e[i].key.a) && x->e[i].key.prefixlen >= 96;
+	return 0;
+}
+
+/* the rbldnsd file: a header, then the family's sections */
+static void export_body(FILE *f, const struct export *x, int fam)
+{
+	time_t t = time(NULL);
+	char when[64];
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	fprintf(f, "# mailgate zone export %s: deny list (value, default 127.0.0.2) and bans (127.0.0.3)\n", when);
+	if (x->n_ban)
+		fprintf(f, "# bans carry no time left here: 'mailgate zone load' makes them permanent deny entries\n");
+	if (!fam)
+		fprintf(f, "# rbldnsd dataset type: combined (ZONE:combined:FILE)\n");
+	else
+		fprintf(f, "# rbldnsd dataset type: %s\n", fam == 4 ? "ip4trie" : "ip6trie");
+	if (!fam)
+		fprintf(f, "$DATASET ip4trie @\n");
+	for (size_t i = 0; fam != 6 && i < x->n4; i++)
+		write_entry(f, &x->e[i]);
+	if (!fam)
+		fprintf(f, "$DATASET ip6trie @\n");
+	for (size_t i = x->n4; fam != 4 && i < x->n; i++)
+		write_entry(f, &x->e[i]);
+}
+
+/* FILE (a temporary name renamed over it: an rbldnsd reloading never sees
+ * half a file) or standard output: 0, else the exit code */
+static int export_write(const char *file, const struct export *x, int fam)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+	int tfd;
+
+	if (!strcmp(file, "-")) {
+		export_body(stdout, x, fam);
+		fflush(stdout);
+		return 0;
 	}
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", file);
+	tfd = mkstemp(tmp);
+	if (tfd < 0 || !(f = fdopen(tfd, "w"))) {
+		if (tfd >= 0) {
+			close(tfd);
+			unlink(tmp);
+		}
+		return fail(EXIT_FAIL, "cannot write %s: %s", file, strerror(errno));
+	}
+	fchmod(tfd, 0644);
+	export_body(f, x, fam);
+	if (fflush(f) || fsync(fileno(f)) || fclose(f) || rename(tmp, file)) {
+		int e = errno;
+
+		unlink(tmp);
+		return fail(EXIT_FAIL, "cannot write %s: %s", file, strerror(e));
+	}
+	return 0;
+}
+
+static void export_print(const char *file, const struct export *x, int fam)
+{
+	size_t written = fam == 4 ? x->n4 : fam == 6 ? x->n - x->n4 : x->n;
+	struct json_object *d;
+
+	if (!strcmp(file, "-"))
+		return; /* the file went to standard output */
+	if (!opts.json) {
+		printf("exported %zu entries (%zu IPv4, %zu IPv6; %zu of them bans) to %s\n", written, x->n4,
+		       x->n - x->n4, x->n_ban, file);
+		return;
+	}
+	d = json_object_new_object();
+	json_object_object_add(d, "file", json_object_new_string(file));
+	json_object_object_add(d, "entries", json_object_new_int64(written));
+	json_object_object_add(d, "bans", json_object_new_int64(x->n_ban));
+	json_object_object_add(d, "ipv4", json_object_new_int64(x->n4));
+	json_object_object_add(d, "ipv6", json_object_new_int64(x->n - x->n4));
+	json_out(d);
+}
+
+/* argv[0] is "zone export" */
+static int zone_export(int argc, char **argv)
+{
+	struct export x = { .now = now_boot_ns() };
+	const char *file = NULL;
+	struct gate g = {};
+	int fam = 0, rc = export_parse_args(argc, argv, &file, &fam);
+
+	if (rc >= 0)
+		return rc;
 	if (gate_open_pinned(&g, opts.pin_dir)) {
 		rc = fail(EXIT_FAIL, "no data path pinned under %s (is mailgate running? --pin-dir?): %s",
 			  opts.pin_dir, strerror(errno));
 		goto out;
 	}
-	r = list_walk(&g, MG_LIST_DENY, export_deny, &x);
-	if (r) {
-		rc = fail(EXIT_FAIL, "reading the deny list: %s", strerror(-r));
-		goto out;
-	}
-	x.ban_fd = -1;
-	r = map_walk(g.fd[GM_BAN], export_ban, &x);
-	x.ban_fd = g.fd[GM_BAN];
-	if (!r)
-		r = map_walk(g.fd[GM_BAN_QUOTA], export_ban, &x);
-	if (r) {
-		rc = fail(EXIT_FAIL, "reading the bans: %s", strerror(-r));
-		goto out;
-	}
-	out = x.e;
-	n = x.n;
-	qsort(out, n, sizeof(*out), out_cmp);
-
-	if (strcmp(file, "-")) {
-		int tfd;
-
-		snprintf(tmp, sizeof(tmp), "%s.XXXXXX", file);
-		tfd = mkstemp(tmp);
-		if (tfd < 0 || !(f = fdopen(tfd, "w"))) {
-			rc = fail(EXIT_FAIL, "cannot write %s: %s", file, strerror(errno));
-			if (tfd >= 0)
-				close(tfd);
-			tmp[0] = 0;
-			goto out;
-		}
-		fchmod(tfd, 0644);
-	} else {
-		f = stdout;
-	}
-	for (size_t i = 0; i < n; i++)
-		n4 += addr_is_v4((struct mg_addr *)out[i].key.a) && out[i].key.prefixlen >= 96;
-	{
-		time_t t = time(NULL);
-		char when[64];
-
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-		fprintf(f, "# mailgate zone export %s: deny list (value, default 127.0.0.2) and bans (127.0.0.3)\n",
-			when);
-		if (x.n_ban)
-			fprintf(f, "# bans carry no time left here: 'mailgate zone load' makes them permanent deny entries\n");
-		if (!fam)
-			fprintf(f, "# rbldnsd dataset type: combined (ZONE:combined:FILE)\n");
-		else
-			fprintf(f, "# rbldnsd dataset type: %s\n", fam == 4 ? "ip4trie" : "ip6trie");
-	}
-	if (!fam)
-		fprintf(f, "$DATASET ip4trie @\n");
-	for (size_t i = 0; fam != 6 && i < n4; i++)
-		write_entry(f, &out[i]);
-	if (!fam)
-		fprintf(f, "$DATASET ip6trie @\n");
-	for (size_t i = n4; fam != 4 && i < n; i++)
-		write_entry(f, &out[i]);
-	if (f != stdout) {
-		if (fflush(f) || fsync(fileno(f)) || fclose(f)) {
-			f = NULL;
-			rc = fail(EXIT_FAIL, "cannot write %s: %s", file, strerror(errno));
-			goto out;
-		}
-		f = NULL;
-		if (rename(tmp, file)) {
-			rc = fail(EXIT_FAIL, "cannot write %s: %s", file, strerror(errno));
-			goto out;
-		}
-		tmp[0] = 0;
-	} else {
-		fflush(stdout);
-	}
-	if (strcmp(file, "-")) {
-		size_t written = fam == 4 ? n4 : fam == 6 ? n - n4 : n;
-
-		if (opts.json) {
-			struct json_object *d = json_object_new_object();
-
-			json_object_object_add(d, "file", json_object_new_string(file));
-			json_object_object_add(d, "entries", json_object_new_int64(written));
-			json_object_object_add(d, "bans", json_object_new_int64(x.n_ban));
-			json_object_object_add(d, "ipv4", json_object_new_int64(n4));
-			json_object_object_add(d, "ipv6", json_object_new_int64(n - n4));
-			json_out(d);
-		} else {
-			printf("exported %zu entries (%zu IPv4, %zu IPv6; %zu of them bans) to %s\n", written,
-			       n4, n - n4, x.n_ban, file);
-		}
-	}
-	rc = EXIT_OK;
+	rc = export_collect(&g, &x);
+	rc = rc ?: export_write(file, &x, fam);
+	if (!rc)
+		export_print(file, &x, fam);
 out:
-	if (f && f != stdout)
-		fclose(f);
-	if (tmp[0])
-		unlink(tmp);
 	gate_close(&g);
 	free(x.e);
 	return rc;
