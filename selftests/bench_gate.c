@@ -22,6 +22,7 @@ struct bench_case {
 	struct frame f;
 	int reason; /* the decision this frame must get */
 	int verdict;
+	bool flood_off; /* flood mode's meter out of the path (flood_interval 0) */
 	double ns, bare_ns, parse_ns;
 };
 
@@ -234,7 +235,7 @@ int main(int argc, char **argv)
 	int n_steps = 4;
 	uint32_t n_src;
 	int rounds, repeat;
-	double table[4][8] = {};
+	double table[4][8] = {}, table_ns[4][8] = {};
 	struct sink_bpf *bare;
 	struct mg_config cfg;
 	struct mg_lpm_key dk;
@@ -315,6 +316,8 @@ int main(int argc, char **argv)
 		{ "denied SYN (a /24 of the list)", { .src = "203.0.113.9" }, MG_REASON_DROP_DENY,
 		  XDP_DROP },
 		{ "denied SYN (a /32 of the feed)", { .src = denied32 }, MG_REASON_DROP_DENY, XDP_DROP },
+		{ "denied SYN (/32), flood meter off", { .src = denied32 }, MG_REASON_DROP_DENY, XDP_DROP,
+		  .flood_off = true },
 		{ "quota path, 1M tracked sources", { .src = "192.0.2.9" }, MG_REASON_PASS_OK, XDP_PASS },
 		{ "quota path + DNSBL verdict, v6", { .family = 6 }, MG_REASON_PASS_OK, XDP_PASS },
 	};
@@ -344,19 +347,30 @@ int main(int argc, char **argv)
 			}
 			if (only_case && !strstr(cases[i].name, only_case))
 				continue;
+			if (cases[i].flood_off) {
+				cfg.flood_interval_ns = 0;
+				gate_write_config(&fx.g, &cfg);
+			}
 			measure(&cases[i], rounds, repeat);
+			if (cases[i].flood_off) {
+				cfg.flood_interval_ns = 1;
+				gate_write_config(&fx.g, &cfg);
+			}
 			table[s][i] = cases[i].ns / cases[i].parse_ns;
+			table_ns[s][i] = cases[i].ns - cases[i].parse_ns;
 		}
 	}
-	printf("\nx parse-only by deny list size:\n  %-40s", "");
-	for (int s = 0; s < n_steps; s++)
-		printf(" %8u", ladder[s]);
-	printf("\n");
-	for (int i = 0; i < n_cases; i++) {
-		printf("  %-40s", cases[i].name);
+	for (int t = 0; t < 2; t++) {
+		printf("\n%s by deny list size:\n  %-40s", t ? "ns over parse-only" : "x parse-only", "");
 		for (int s = 0; s < n_steps; s++)
-			printf(" %8.2f", table[s][i]);
+			printf(" %8u", ladder[s]);
 		printf("\n");
+		for (int i = 0; i < n_cases; i++) {
+			printf("  %-40s", cases[i].name);
+			for (int s = 0; s < n_steps; s++)
+				printf(t ? " %8.0f" : " %8.2f", t ? table_ns[s][i] : table[s][i]);
+			printf("\n");
+		}
 	}
 	print_memory("after filling");
 out:
