@@ -32,6 +32,8 @@ const char *const gate_map_names[GM_MAX] = {
 	[GM_REJECT] = MG_MAP_REJECT,
 	[GM_LISTS] = MG_MAP_LISTS,
 	[GM_COOKIE] = MG_MAP_COOKIE,
+	[GM_STOPPED] = MG_MAP_STOPPED,
+	[GM_STOPPED_CPU] = MG_MAP_STOPPED_CPU,
 };
 
 const char *const mg_reason_names[MG_REASON_MAX] = {
@@ -171,6 +173,8 @@ int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *size
 	g->fd[GM_REJECT] = bpf_map__fd(skel->maps.mg_reject);
 	g->fd[GM_LISTS] = bpf_map__fd(skel->maps.mg_lists);
 	g->fd[GM_COOKIE] = bpf_map__fd(skel->maps.mg_cookie);
+	g->fd[GM_STOPPED] = bpf_map__fd(skel->maps.mg_stopped);
+	g->fd[GM_STOPPED_CPU] = bpf_map__fd(skel->maps.mg_stopped_cpu);
 	return 0;
 }
 
@@ -347,6 +351,21 @@ uint32_t gate_changes(struct gate *g)
 	struct mg_ctl *ctl = gate_ctl(g);
 
 	return ctl ? __atomic_load_n(&ctl->changes, __ATOMIC_ACQUIRE) : 0;
+}
+
+int gate_watch_stopped(struct gate *g, uint64_t until_ns)
+{
+	struct mg_ctl *ctl = gate_ctl(g);
+	uint64_t cur;
+
+	if (!ctl)
+		return -errno;
+	cur = __atomic_load_n(&ctl->top_until_ns, __ATOMIC_ACQUIRE);
+	while (cur < until_ns &&
+	       !__atomic_compare_exchange_n(&ctl->top_until_ns, &cur, until_ns, false, __ATOMIC_RELEASE,
+					    __ATOMIC_ACQUIRE))
+		;
+	return 0;
 }
 
 void gate_default_ports(uint8_t *ports)
