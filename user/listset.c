@@ -353,7 +353,7 @@ static int copy_one(const void *key, const void *value, void *ctx)
 }
 
 /* the live set is full below the list's capacity: the same entries in a
- * set twice as big, switched in */
+ * set 2.5 times as big (within the capacity), switched in */
 static int grow(struct gate *g, enum mg_list l, int fd)
 {
 	struct list_build b;

@@ -53,9 +53,9 @@ struct list_build {
 	size_t n;                        /* entries written (an overwrite counts too) */
 	struct list_shape shape;
 };
-/* expect: about how many entries it will get (the set is sized for twice
- * that, within the list's capacity, so that single adds find room; a set
- * that fills up is regrown by list_put) */
+/* expect: about how many entries it will get (the set, preallocated, is
+ * sized for a quarter more, within the list's capacity, so that single adds
+ * find room; a set that fills up is regrown by list_put) */
 int list_build_start(enum mg_list l, size_t expect, struct list_build *b);
 /* Add n entries, in batches; an entry of the same key added before is
  * overwritten (so add in the order of precedence, the strongest last). Over
