@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,10 +327,6 @@ static int load_census(struct gate *g, const struct load_args *a, const struct z
 		return fail(EXIT_FAIL, "reading the deny list: %s (nothing changed)", strerror(-r));
 	if (live->n_op)
 		qsort(live->op, live->n_op, sizeof(live->op[0]), key_cmp);
-	if (live->own)
-		qsort(live->own_keys, live->own, sizeof(live->own_keys[0]), key_cmp);
-	for (size_t i = 0; i < live->own; i++) /* in key order: the binary search stays in cache */
-		live->own_kept += zone_has_key(z, &live->own_keys[i]);
 	if (!a->force && live->own && z->prefixes < (live->own + 1) / 2)
 		return fail(EXIT_FAIL, "zone %s: %zu prefixes where its last load has %zu: refused, it lost more "
 			    "than half (a truncated download?); --force loads it (nothing changed)", a->name,
@@ -340,6 +337,25 @@ static int load_census(struct gate *g, const struct load_args *a, const struct z
 			    "operator entries, %zu from other files), more than its capacity %u (nothing changed)",
 			    a->name, total, z->prefixes, live->n_op, live->others, list_capacity(MG_LIST_DENY));
 	return 0;
+}
+
+/* How many of the previous load's entries the new file has (for the report
+ * only: "removed"), in key order so that the binary search stays in the
+ * cache; on a thread of its own while the new set is built */
+struct kept_count {
+	struct live *live;
+	const struct zone_data *z;
+};
+
+static void *count_kept(void *arg)
+{
+	struct kept_count *c = arg;
+	struct live *l = c->live;
+
+	qsort(l->own_keys, l->own, sizeof(l->own_keys[0]), key_cmp);
+	for (size_t i = 0; i < l->own; i++)
+		l->own_kept += zone_has_key(c->z, &l->own_keys[i]);
+	return NULL;
 }
 
 /* The new deny set beside the live one, in the order of precedence, the
@@ -461,7 +477,17 @@ static int zone_load(int argc, char **argv)
 	}
 	rc = load_census(&g, &a, &z, &live);
 	res.t[2] = now_boot_ns();
-	rc = rc ?: load_build(&g, &a, &z, &live, &res);
+	if (!rc) {
+		struct kept_count kc = { .live = &live, .z = &z };
+		pthread_t t;
+		bool threaded = live.own && !pthread_create(&t, NULL, count_kept, &kc);
+
+		if (live.own && !threaded)
+			count_kept(&kc);
+		rc = load_build(&g, &a, &z, &live, &res);
+		if (threaded)
+			pthread_join(t, NULL);
+	}
 	if (!rc)
 		load_print(&a, &z, &live, &res, bad.list);
 out:
