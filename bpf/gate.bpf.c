@@ -841,17 +841,6 @@ __noinline int gate_flood(const struct mg_config *cfg, const struct mg_addr *src
 	return flood_step(cfg, src, cookie_ok, now);
 }
 
-/* the list steps (bpf/lists.bpf.h) */
-__noinline int gate_allowed(const struct mg_addr *src, __u64 now)
-{
-	return src && list_allowed(src, now);
-}
-
-__noinline int gate_denied(const struct mg_addr *src, __u64 now)
-{
-	return src && list_denied(src, now);
-}
-
 /* below the source's max_concurrent of the class */
 static __always_inline bool conn_below(const struct judge_ctx *x)
 {
@@ -880,9 +869,9 @@ static __always_inline bool total_below(const struct judge_ctx *x)
 }
 
 #define MG_JUDGE_CTX const struct judge_ctx
-#define mg_j_allowed(x)    gate_allowed((x)->src, (x)->now)
+#define mg_j_allowed(x)    list_allowed((x)->src, (x)->now)
 #define mg_j_flood(x)      gate_flood((x)->cfg, (x)->src, (x)->cookie_ok, (x)->now) /* step 8, here for its cost */
-#define mg_j_denied(x)     gate_denied((x)->src, (x)->now) /* the longest active match; an exclusion is none */
+#define mg_j_denied(x)     list_denied((x)->src, (x)->now) /* the longest active match; an exclusion is none */
 #define mg_j_banned(x)     banned((x)->src, (x)->now)
 #define mg_j_listed(x)     mg_verdict_listed(bpf_map_lookup_elem(&mg_verdict, (x)->src), (x)->now)
 #define mg_j_dnsbl(x)      gate_dnsbl((x)->cfg, (x)->src, (x)->class, (x)->now)
