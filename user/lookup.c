@@ -4,13 +4,13 @@
  * in the decision order of bpf/gate.bpf.c judge() (SPEC 1.4). Read-only:
  * it reads the same maps with the same rules, and changes nothing. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 #include "listset.h"
+#include "cli.h"
 
 #define STATE_LEN 256
 
@@ -481,47 +481,33 @@ static void flood_step(struct lookup *l)
 		     flood_why_name(gl.flood_why), ver);
 }
 
-static int parse_port(const char *s, uint32_t *port)
-{
-	return parse_u32(s, 1, 65535, port);
-}
+static const struct cli_opt lookup_opts[] = {
+	CLI_U32("port", 'p', "N", struct lookup, port, 1, 65535, "the destination port (default 25: its class)",
+		"lookup: bad port '%s' (expected 1..65535)"),
+	CLI_END
+};
+const struct cli_cmd cli_lookup = { "lookup", "ADDR", "what the data path would do with a SYN from ADDR now",
+				    lookup_opts };
 
 int do_lookup(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "port", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	struct lookup l = { .port = 25 };
 	struct gate g;
 	struct json_object *doc;
 	char a[MG_ADDRSTRLEN];
 	uint8_t cls = 0;
 	uint32_t zero = 0;
-	int opt, rc;
+	int npos, rc;
 
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":p:h", lo, NULL)) != -1) {
-		switch (opt) {
-		case 'p':
-			if (parse_port(optarg, &l.port))
-				return fail(EXIT_USAGE, "lookup: bad port '%s' (expected 1..65535)", optarg);
-			break;
-		case 'h':
-			printf("usage: mailgate lookup ADDR [--port N]   (default port 25)\n");
-			return EXIT_OK;
-		default:
-			return bad_option(opt, argv);
-		}
-	}
-	if (argc - optind != 1)
+	rc = cli_parse(&cli_lookup, argc, argv, &l, &npos);
+	if (rc != CLI_GO)
+		return rc;
+	if (npos != 1)
 		return fail(EXIT_USAGE, "lookup: expected one address, got %d arguments (usage: mailgate lookup ADDR [--port N])",
-			    argc - optind);
-	if (parse_addr(argv[optind], &l.addr))
-		return fail(EXIT_USAGE, "lookup: bad address '%s' (expected one IPv4 or IPv6 address%s)", argv[optind],
-			    strchr(argv[optind], '/') ? ", not a prefix" : "");
+			    npos);
+	if (parse_addr(argv[1], &l.addr))
+		return fail(EXIT_USAGE, "lookup: bad address '%s' (expected one IPv4 or IPv6 address%s)", argv[1],
+			    strchr(argv[1], '/') ? ", not a prefix" : "");
 	rc = cli_open_gate(&g);
 	if (rc)
 		return rc;

@@ -6,7 +6,6 @@
  * fails or is killed changes nothing. `mailgate zone export FILE`: the bans and the deny
  * list as an rbldnsd file, for a fleet's own rbldnsd. */
 #include <errno.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <json-c/json.h>
 #include "zone.h"
 #include "listset.h"
+#include "cli.h"
 
 #define BATCH 16384
 #define MAX_BAD_SHOWN 20
@@ -196,22 +196,35 @@ static void report_bad(void *ctx, size_t line, const char *msg)
 	}
 }
 
-#define ZONE_LOAD_USAGE "usage: mailgate zone load FILE [--ttl DUR] [--type auto|ip4set|ip4trie|ip6trie] [--name NAME] [--force]"
-#define ZONE_EXPORT_USAGE "usage: mailgate zone export FILE|- [--family 4|6]"
+static int zone_type_opt(const char *s, void *t)
+{
+	return zone_type_parse(s, t);
+}
 
-static const struct option load_opts[] = {
-	{ "ttl", required_argument, NULL, 't' },
-	{ "type", required_argument, NULL, 'T' },
-	{ "name", required_argument, NULL, 'n' },
-	{ "force", no_argument, NULL, 'f' },
-	{ "help", no_argument, NULL, 'h' },
-	{ 0 },
+struct zone_load_opts {
+	uint64_t ttl;
+	enum zone_type type;
+	const char *name;
+	bool force;
 };
 
-/* argv[0] is "zone load" */
+static const struct cli_opt zone_load_table[] = {
+	CLI_DURATION("ttl", 0, "DUR", struct zone_load_opts, ttl, 1, 0, "the entries expire after DUR (default never)",
+		     "zone load: --ttl '%s' is not a duration (e.g. 1h, 30m)"),
+	CLI_FUNC_AT("type", 0, "auto|ip4set|ip4trie|ip6trie", struct zone_load_opts, type, zone_type_opt,
+		    "the rbldnsd dataset type (default auto: by each line)",
+		    "zone load: --type '%s': one of auto, ip4set, ip4trie, ip6trie"),
+	CLI_STRING("name", 0, "NAME", struct zone_load_opts, name, "the set's name (default: the file's base name)"),
+	CLI_FLAG("force", 0, struct zone_load_opts, force, "load even a file less than half the size of the last"),
+	CLI_END
+};
+const struct cli_cmd cli_zone_load = { "zone load", "FILE|-", "load an rbldnsd zone file into the deny list (atomically)",
+				       zone_load_table };
+
 static int zone_load(int argc, char **argv)
 {
-	const char *file = NULL, *name = NULL, *ttl_s = NULL, *type_s = "auto";
+	struct zone_load_opts o = { .type = ZT_AUTO };
+	const char *file, *name;
 	struct bad_ctx bad = {};
 	struct zone_data z = {};
 	struct live live = {};
@@ -219,47 +232,27 @@ static int zone_load(int argc, char **argv)
 	struct batch *bt = NULL;
 	struct gate g = {};
 	enum zone_type type;
-	uint64_t ttl = 0, t0, t1, t2, t3, t4;
+	uint64_t ttl, t0, t1, t2, t3, t4;
 	size_t kept = 0, total, loaded = 0, others = 0;
-	bool force = false;
+	bool force;
 	char *namebuf = NULL;
 	uint32_t set;
-	int lock = -1, rc = EXIT_FAIL, r, opt;
+	int lock = -1, rc = EXIT_FAIL, r, npos;
 	FILE *f = NULL;
 
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", load_opts, NULL)) != -1) {
-		switch (opt) {
-		case 't':
-			ttl_s = optarg;
-			break;
-		case 'T':
-			type_s = optarg;
-			break;
-		case 'n':
-			name = optarg;
-			break;
-		case 'f':
-			force = true;
-			break;
-		case 'h':
-			printf("%s\n", ZONE_LOAD_USAGE);
-			return EXIT_OK;
-		default:
-			return bad_option(opt, argv);
-		}
-	}
-	if (optind < argc)
-		file = argv[optind++];
-	if (optind < argc)
-		return fail(EXIT_USAGE, "zone load: one file only ('%s')", argv[optind]);
-	if (!file)
-		return fail(EXIT_USAGE, "%s", ZONE_LOAD_USAGE);
-	if (ttl_s && (parse_duration(ttl_s, &ttl) || ttl == 0))
-		return fail(EXIT_USAGE, "zone load: --ttl '%s' is not a duration (e.g. 1h, 30m)", ttl_s);
-	if (zone_type_parse(type_s, &type))
-		return fail(EXIT_USAGE, "zone load: --type '%s': one of auto, ip4set, ip4trie, ip6trie", type_s);
+	rc = cli_parse(&cli_zone_load, argc, argv, &o, &npos);
+	if (rc != CLI_GO)
+		return rc;
+	if (npos > 1)
+		return fail(EXIT_USAGE, "zone load: one file only ('%s')", argv[2]);
+	if (!npos)
+		return fail(EXIT_USAGE, "zone load: no file given (try 'mailgate zone load --help')");
+	file = argv[1];
+	ttl = o.ttl;
+	type = o.type;
+	name = o.name;
+	force = o.force;
+	rc = EXIT_FAIL;
 	if (name && !*name)
 		return fail(EXIT_USAGE, "zone load: --name must not be empty");
 	if (!name) {
@@ -512,46 +505,42 @@ static void write_entry(FILE *f, const struct out_ent *e)
 	fputc('\n', f);
 }
 
-static const struct option export_opts[] = {
-	{ "family", required_argument, NULL, 'f' },
-	{ "help", no_argument, NULL, 'h' },
-	{ 0 },
+struct zone_export_opts {
+	int family; /* zone_families[]: 0 IPv4, 1 IPv6; -1 both */
 };
 
-/* argv[0] is "zone export" */
+static const char *const zone_families[] = { "4", "6", NULL };
+
+static const struct cli_opt zone_export_table[] = {
+	CLI_ENUM("family", 0, struct zone_export_opts, family, zone_families, "IPv4 or IPv6 entries only",
+		 "zone export: --family '%s': 4 or 6", .arg = "4|6"),
+	CLI_END
+};
+const struct cli_cmd cli_zone_export = { "zone export", "FILE|-", "write the deny list's zone entries as an rbldnsd file",
+					 zone_export_table };
+
 static int zone_export(int argc, char **argv)
 {
-	const char *file = NULL, *fam_s = NULL;
+	struct zone_export_opts o = { .family = -1 };
+	const char *file;
 	struct export x = { .now = now_boot_ns() };
 	struct out_ent *out;
 	size_t n, n4 = 0;
 	char tmp[PATH_MAX] = "";
 	struct gate g = {};
-	int fam = 0, rc = EXIT_FAIL, r, opt;
+	int fam, rc = EXIT_FAIL, r, npos;
 	FILE *f = NULL;
 
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", export_opts, NULL)) != -1) {
-		if (opt == 'h') {
-			printf("%s\n", ZONE_EXPORT_USAGE);
-			return EXIT_OK;
-		}
-		if (opt != 'f')
-			return bad_option(opt, argv);
-		fam_s = optarg;
-	}
-	if (optind < argc)
-		file = argv[optind++];
-	if (optind < argc)
-		return fail(EXIT_USAGE, "zone export: one file only ('%s')", argv[optind]);
-	if (!file)
-		return fail(EXIT_USAGE, "%s", ZONE_EXPORT_USAGE);
-	if (fam_s) {
-		if (strcmp(fam_s, "4") && strcmp(fam_s, "6"))
-			return fail(EXIT_USAGE, "zone export: --family '%s': 4 or 6", fam_s);
-		fam = atoi(fam_s);
-	}
+	rc = cli_parse(&cli_zone_export, argc, argv, &o, &npos);
+	if (rc != CLI_GO)
+		return rc;
+	if (npos > 1)
+		return fail(EXIT_USAGE, "zone export: one file only ('%s')", argv[2]);
+	if (!npos)
+		return fail(EXIT_USAGE, "zone export: no file given (try 'mailgate zone export --help')");
+	file = argv[1];
+	fam = o.family < 0 ? 0 : o.family ? 6 : 4;
+	rc = EXIT_FAIL;
 	if (gate_open_pinned(&g, opts.pin_dir)) {
 		rc = fail(EXIT_FAIL, "no data path pinned under %s (is mailgate running? --pin-dir?): %s",
 			  opts.pin_dir, strerror(errno));
@@ -660,18 +649,10 @@ out:
 
 int do_zone(int argc, char **argv)
 {
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("%s\n       %s\n", ZONE_LOAD_USAGE, ZONE_EXPORT_USAGE + strlen("usage: "));
-		return EXIT_OK;
-	}
-	/* the subcommand's argv[0] names it in messages (bad_option) */
-	if (argc >= 2 && !strcmp(argv[1], "load")) {
-		argv[1] = (char *)"zone load";
-		return zone_load(argc - 1, argv + 1);
-	}
-	if (argc >= 2 && !strcmp(argv[1], "export")) {
-		argv[1] = (char *)"zone export";
-		return zone_export(argc - 1, argv + 1);
-	}
-	return fail(EXIT_USAGE, "usage: mailgate zone load FILE ... | zone export FILE ... (try 'mailgate zone --help')");
+	static const struct cli_cmd *const subs[] = { &cli_zone_load, &cli_zone_export };
+	int which, rc = cli_sub("zone", subs, 2, argc, argv, &which);
+
+	if (rc != CLI_GO)
+		return rc;
+	return which == 0 ? zone_load(argc - 1, argv + 1) : zone_export(argc - 1, argv + 1);
 }
