@@ -282,13 +282,16 @@ void cli_help(const struct cli_cmd *c, FILE *f)
 	cli_options(c, f, true);
 }
 
-void cli_list_options(const struct cli_cmd *c, FILE *f)
+void cli_list_options(const struct cli_cmd *c, FILE *f, bool with_help)
 {
 	char names[256];
 
 	for (const struct cli_opt *p = next_opt(c, NULL); p; p = next_opt(c, p)) {
 		const char *arg = arg_name(p, names, sizeof(names));
 		char sh[3] = { '-', p->short_name, 0 };
+
+		if (p == &help_opt && !with_help)
+			continue;
 
 		fprintf(f, "%s\t--%s\t%s\t%s\n", c->name, p->name, p->short_name ? sh : "-", *arg ? arg : "-");
 	}

@@ -110,7 +110,7 @@ void cli_help(const struct cli_cmd *c, FILE *f);
 /* the aligned option lines of --help ("  -t, --ttl DUR  expire after DUR") */
 void cli_options(const struct cli_cmd *c, FILE *f, bool with_help);
 /* one line per option: "zone load\t--ttl\t-t\tDUR" ("-" for no short name or value) */
-void cli_list_options(const struct cli_cmd *c, FILE *f);
+void cli_list_options(const struct cli_cmd *c, FILE *f, bool with_help);
 
 /* the tables, one per command and subcommand (main.c lists them) */
 extern const struct cli_cmd cli_run, cli_detach;                /* daemon.c */

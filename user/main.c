@@ -57,7 +57,8 @@ static void usage(FILE *f)
 			cli_usage(cmds[i].cli[j], f, "", 2);
 	fprintf(f, "\nglobal options (anywhere):\n");
 	cli_options(&cli_global, f, false);
-	fprintf(f, "\nmailgate --version prints the version; mailgate COMMAND --help a command's options\n"
+	fprintf(f, "\nmailgate --version prints the version; mailgate COMMAND --help a command's options;\n"
+		   "mailgate --list-options [COMMAND...] every option, one a line (for scripts)\n"
 		   "durations: 30s 10m 1h 1d; rates: 10/s 600/m\n"
 		   "exit status: 0 ok, 1 runtime failure, 2 bad usage or input\n");
 }
@@ -70,14 +71,14 @@ static int list_options(int argc, char **argv)
 	int found = argc < 2;
 
 	if (argc < 2)
-		cli_list_options(&cli_global, stdout);
+		cli_list_options(&cli_global, stdout, false);
 	for (size_t i = 0; i < N_CMDS; i++) {
 		bool want = argc < 2;
 
 		for (int a = 1; a < argc; a++)
 			want |= !strcmp(argv[a], cmds[i].name);
 		for (int j = 0; want && j < cmds[i].n_cli; j++)
-			cli_list_options(cmds[i].cli[j], stdout);
+			cli_list_options(cmds[i].cli[j], stdout, true);
 		found += want;
 	}
 	return found ? EXIT_OK : fail(EXIT_USAGE, "--list-options: no such command");
