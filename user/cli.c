@@ -215,8 +215,10 @@ int cli_sub(const char *cmd, const struct cli_cmd *const *subs, int n, int argc,
 				last_word(subs[i]->name));
 	}
 	if (argc < 2)
-		return fail(EXIT_USAGE, "%s: missing subcommand (%s; try 'mailgate %s --help')", cmd, names, cmd);
-	return fail(EXIT_USAGE, "%s: unknown subcommand '%s' (expected %s)", cmd, argv[1], names);
+		return fail(EXIT_USAGE, "%s: missing subcommand (%s; 'mailgate %s --help' shows the usage)", cmd, names,
+			    cmd);
+	return fail(EXIT_USAGE, "%s: unknown subcommand '%s' (expected %s; 'mailgate %s --help' shows the usage)", cmd,
+		    argv[1], names, cmd);
 }
 
 /* one option as the usage line shows it: "[-t|--ttl DUR]" */
