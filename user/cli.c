@@ -157,6 +157,8 @@ int cli_parse(const struct cli_cmd *c, int argc, char **argv, void *opts, int *n
 	}
 	*npos = out - 1;
 	argv[out] = NULL;
+	if (!c->args && *npos)
+		return fail(EXIT_USAGE, "%s: unexpected argument '%s'", c->name, argv[1]);
 	return CLI_GO;
 }
 

@@ -76,7 +76,8 @@ struct cli_opt {
 
 struct cli_cmd {
 	const char *name;  /* as messages and usage name it: "zone load" */
-	const char *args;  /* the positional arguments in the usage line ("FILE", "ADDR..."); NULL: none */
+	const char *args;  /* the positional arguments in the usage line ("FILE", "ADDR..."); NULL: none
+			    * (cli_parse refuses one: "CMD: unexpected argument 'x'") */
 	const char *about; /* what it does, one line */
 	const struct cli_opt *opts;
 };

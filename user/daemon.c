@@ -1368,8 +1368,6 @@ int do_run(int argc, char **argv)
 	code = cli_parse(&cli_run, argc, argv, d, &npos);
 	if (code != CLI_GO)
 		return code;
-	if (npos)
-		return fail(EXIT_USAGE, "run: unexpected argument '%s'", argv[1]);
 	if (!d->n_ifs)
 		return fail(EXIT_USAGE, "run: no interface: give -i IFACE");
 	if (strlen(opts.pin_dir) > PATH_MAX - 64)
@@ -1621,8 +1619,6 @@ int do_detach(int argc, char **argv)
 	rc = cli_parse(&cli_detach, argc, argv, &o, &npos);
 	if (rc != CLI_GO)
 		return rc;
-	if (npos)
-		return fail(EXIT_USAGE, "detach: unexpected argument '%s'", argv[1]);
 	if (strlen(opts.pin_dir) > PATH_MAX - 64)
 		return fail(EXIT_USAGE, "detach: --pin-dir: name too long");
 	if (!privileged())

@@ -638,10 +638,7 @@ static int run_list_cmd(enum list_kind kind, const struct cli_cmd *const *subs, 
 	argv++; /* the entries: argv[0 .. n) */
 	if (!strcmp(verb, "del") && (o.all || o.origin))
 		return del_matching_cmd(l, o.all, o.origin, n, argv);
-	if (!strcmp(verb, "list")) {
-		if (n)
-			return fail(EXIT_USAGE, "%s list: unexpected argument '%s'", l->name, argv[0]);
-	} else {
+	if (strcmp(verb, "list")) { /* list takes no argument (its table says so) */
 		if (!n)
 			return fail(EXIT_USAGE, "%s %s: no %s given", l->name, verb, l->what);
 		items = calloc(n, sizeof(*items));

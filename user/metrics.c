@@ -251,23 +251,26 @@ static void write_daemon(FILE *f, struct mg_runtime *rt, const struct metrics_sn
 		sample1(f, "mailgate_bans", "origin", mg_origin_names[o], s->bans[o]);
 }
 
+/* a gauge by map for every counted map: its entries, or its capacity */
+static void map_samples(FILE *f, const char *name, const char *help, const struct census *c, bool capacity)
+{
+	metrics_family(f, name, "gauge", help);
+	for (int m = 0; m < GM_MAX; m++)
+		if (c->counted[m])
+			sample1(f, name, "map", gate_map_names[m], capacity ? c->capacity[m] : c->entries[m]);
+}
+
 /* the maps' entries, capacity and (LRU) turnover */
 static void write_maps(FILE *f, const struct metrics_snap *s)
 {
 	bool any = false;
 	double per_s;
 
-	metrics_family(f, "mailgate_sources", "gauge",
-		       "Entries in each state map (sources, prefixes, verdicts, bans, connections, verified sources, list entries).");
-	for (int m = 0; m < GM_MAX; m++)
-		if (s->c.counted[m])
-			sample1(f, "mailgate_sources", "map", gate_map_names[m], s->c.entries[m]);
-
-	metrics_family(f, "mailgate_map_capacity", "gauge",
-		       "Maximum entries of each state map; LRU maps evict their oldest entries when full.");
-	for (int m = 0; m < GM_MAX; m++)
-		if (s->c.counted[m])
-			sample1(f, "mailgate_map_capacity", "map", gate_map_names[m], s->c.capacity[m]);
+	map_samples(f, "mailgate_sources",
+		    "Entries in each state map (sources, prefixes, verdicts, bans, connections, verified sources, list entries).",
+		    &s->c, false);
+	map_samples(f, "mailgate_map_capacity",
+		    "Maximum entries of each state map; LRU maps evict their oldest entries when full.", &s->c, true);
 
 	for (int m = 0; m < GM_MAX; m++) {
 		if (!s->c.counted[m] || !log_map_turnover(m, &per_s))

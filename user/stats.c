@@ -363,8 +363,6 @@ int do_stats(int argc, char **argv)
 	rc = cli_parse(&cli_stats, argc, argv, &o, &npos);
 	if (rc != CLI_GO)
 		return rc;
-	if (npos)
-		return fail(EXIT_USAGE, "stats: unexpected argument '%s'", argv[1]);
 	interval_ns = o.interval_ns;
 	count = o.count;
 	all = o.all;
@@ -587,8 +585,6 @@ int do_top(int argc, char **argv)
 	rc = cli_parse(&cli_top, argc, argv, &o, &npos);
 	if (rc != CLI_GO)
 		return rc;
-	if (npos)
-		return fail(EXIT_USAGE, "top: unexpected argument '%s'", argv[1]);
 	max = o.max;
 	interval_ns = o.interval_ns;
 	rc = cli_open_gate(&g);

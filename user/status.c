@@ -482,8 +482,6 @@ int do_status(int argc, char **argv)
 	rc = cli_parse(&cli_status, argc, argv, NULL, &npos);
 	if (rc != CLI_GO)
 		return rc;
-	if (npos)
-		return fail(EXIT_USAGE, "status: unexpected argument '%s'", argv[1]);
 	rc = cli_open_gate(&g);
 	if (rc)
 		return rc;

@@ -893,8 +893,8 @@ static const struct cli_opt synflood_table[] = {
 #undef SO
 const struct cli_cmd cli_synflood = {
 	"synflood", NULL,
-	"send TCP SYNs with random sources until --count or --duration; refuses an interface of the initial "
-	"network namespace unless --i-own-this-network",
+	"send TCP SYNs with random sources until --count or --duration (one is required);\n"
+	"refuses an interface of the initial network namespace unless --i-own-this-network",
 	synflood_table
 };
 
@@ -910,8 +910,6 @@ static int synflood_parse(int argc, char **argv, struct synflood_opts *o)
 	rc = cli_parse(&cli_synflood, argc, argv, o, &npos);
 	if (rc != CLI_GO)
 		return rc;
-	if (npos)
-		return fail(EXIT_USAGE, "unexpected argument '%s'", argv[1]);
 	f->dport = o->dport;
 	f->threads = o->threads;
 	if (!f->ifname)
