@@ -6,6 +6,8 @@
 
 #include <string.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "gate.skel.h"
 #include "mailgate.h"
 
 static inline void flood_global(struct gate *g, struct mg_global *out)
@@ -35,6 +37,34 @@ static inline long long past_flood_step(struct gate *g)
 	       reason_total(g, MG_REASON_DROP_RATE) + reason_total(g, MG_REASON_DROP_PREFIX_RATE) +
 	       reason_total(g, MG_REASON_DROP_CONCURRENT) +
 	       reason_total(g, MG_REASON_DROP_TOTAL_CONCURRENT);
+}
+
+/* The per-CPU flood state (struct mg_flood_cpu) of a gate loaded with its
+ * skeleton: read and written for every CPU at once, v[0..cpus) */
+#define FLOOD_CPUS_MAX 1024
+static inline int flood_cpu_get(struct gate *g, struct mg_flood_cpu *v)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_lookup_elem(bpf_map__fd(g->skel->maps.mg_flood_cpu), &zero, v);
+}
+
+static inline int flood_cpu_set(struct gate *g, const struct mg_flood_cpu *v)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(bpf_map__fd(g->skel->maps.mg_flood_cpu), &zero, v, BPF_ANY);
+}
+
+/* every CPU's state set to *one */
+static inline int flood_cpu_fill(struct gate *g, const struct mg_flood_cpu *one)
+{
+	static struct mg_flood_cpu v[FLOOD_CPUS_MAX];
+	int n = libbpf_num_possible_cpus();
+
+	for (int i = 0; i < n && i < FLOOD_CPUS_MAX; i++)
+		v[i] = *one;
+	return flood_cpu_set(g, v);
 }
 
 #endif /* MAILGATE_FLOOD_COUNTS_H */

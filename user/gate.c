@@ -32,6 +32,8 @@ const char *const gate_map_names[GM_MAX] = {
 	[GM_REJECT] = MG_MAP_REJECT,
 	[GM_LISTS] = MG_MAP_LISTS,
 	[GM_COOKIE] = MG_MAP_COOKIE,
+	[GM_STOPPED] = MG_MAP_STOPPED,
+	[GM_STOPPED_CPU] = MG_MAP_STOPPED_CPU,
 };
 
 const char *const mg_reason_names[MG_REASON_MAX] = {
@@ -85,7 +87,21 @@ bool gate_pin_is_ours(const char *name)
 
 const char *flood_why_name(uint32_t why)
 {
-	return why == MG_FLOOD_WHY_THRESHOLD ? "threshold" : why == MG_FLOOD_WHY_HANDSHAKES ? "handshakes" : "";
+	return why == MG_FLOOD_WHY_THRESHOLD ? "threshold" : why == MG_FLOOD_WHY_HANDSHAKES ? "handshakes" :
+	       why == MG_FLOOD_WHY_KERNEL ? "kernel" : "";
+}
+
+const char *flood_why_text(uint32_t why)
+{
+	switch (why) {
+	case MG_FLOOD_WHY_THRESHOLD:
+		return "threshold (gated SYNs above flood_threshold)";
+	case MG_FLOOD_WHY_HANDSHAKES:
+		return "handshakes (gated SYNs stopped completing handshakes)";
+	case MG_FLOOD_WHY_KERNEL:
+		return "kernel (the kernel reported SYN trouble and gated SYNs stopped completing handshakes)";
+	}
+	return "";
 }
 
 static int mkdir_p(const char *path)
@@ -171,6 +187,8 @@ int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *size
 	g->fd[GM_REJECT] = bpf_map__fd(skel->maps.mg_reject);
 	g->fd[GM_LISTS] = bpf_map__fd(skel->maps.mg_lists);
 	g->fd[GM_COOKIE] = bpf_map__fd(skel->maps.mg_cookie);
+	g->fd[GM_STOPPED] = bpf_map__fd(skel->maps.mg_stopped);
+	g->fd[GM_STOPPED_CPU] = bpf_map__fd(skel->maps.mg_stopped_cpu);
 	return 0;
 }
 
@@ -334,6 +352,20 @@ int gate_heartbeat(struct gate *g, uint64_t until_ns)
 	return 0;
 }
 
+/* The kernel's SYN trouble in the guarded namespace (MG_TROUBLE_* bits, as
+ * of the reading at now): the bits first, then the time the data path
+ * checks, so it never pairs a fresh time with stale bits for long. */
+int gate_trouble(struct gate *g, uint32_t trouble, uint64_t now)
+{
+	struct mg_ctl *ctl = gate_ctl(g);
+
+	if (!ctl)
+		return -errno;
+	__atomic_store_n(&ctl->trouble, trouble, __ATOMIC_RELEASE);
+	__atomic_store_n(&ctl->trouble_ns, now, __ATOMIC_RELEASE);
+	return 0;
+}
+
 void gate_touch(struct gate *g)
 {
 	struct mg_ctl *ctl = gate_ctl(g);
@@ -347,6 +379,21 @@ uint32_t gate_changes(struct gate *g)
 	struct mg_ctl *ctl = gate_ctl(g);
 
 	return ctl ? __atomic_load_n(&ctl->changes, __ATOMIC_ACQUIRE) : 0;
+}
+
+int gate_watch_stopped(struct gate *g, uint64_t until_ns)
+{
+	struct mg_ctl *ctl = gate_ctl(g);
+	uint64_t cur;
+
+	if (!ctl)
+		return -errno;
+	cur = __atomic_load_n(&ctl->top_until_ns, __ATOMIC_ACQUIRE);
+	while (cur < until_ns &&
+	       !__atomic_compare_exchange_n(&ctl->top_until_ns, &cur, until_ns, false, __ATOMIC_RELEASE,
+					    __ATOMIC_ACQUIRE))
+		;
+	return 0;
 }
 
 void gate_default_ports(uint8_t *ports)
