@@ -2,12 +2,13 @@
 # interface names, and for `ban del`, `deny del`, `allow del` the entries in
 # the live lists (`mailgate ... list` on the pin dir given on the line).
 # selftests/integration/test_completion.sh checks that every long option of
-# every command's --help output is offered here.
+# every command's option table (`mailgate --list-options`) is offered here,
+# and that every option taking a value is in _mailgate_valopts.
 
 # the options that take a value (the next word)
 _mailgate_valopts="--pin-dir -i --interface -c --config --mode --ttl --watch --count -n --interval
 --port --sites --resolvers --timeout --threshold --allowlist-threshold --type --name --family --dst
---dport --src --src-list --rate --duration --threads --dst-mac --method --batch --origin"
+--dport --src --src-list --rate --duration --threads --dst-mac --method --batch --origin -w -t -p"
 _mailgate_valopts=${_mailgate_valopts//$'\n'/ }
 
 _mailgate_ifaces()
@@ -114,7 +115,7 @@ _mailgate()
 	detach) opts="--interface" ;;
 	status) opts="" ;;
 	stats) opts="--all --watch --count" ;;
-	top) opts="-n --interval" ;;
+	top) opts="-n --count --interval" ;;
 	lookup) opts="--port" ;;
 	synflood)
 		opts="--interface --dst --dport --src --src-list --rate --count --duration --threads

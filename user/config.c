@@ -18,7 +18,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include <ini.h>
 #include <json-c/json.h>
 #include "mailgate.h"
+#include "cli.h"
 #include "crowdsec.h"
 #include "rules.h"
 
@@ -951,30 +951,27 @@ int config_load(const char *path, struct mg_settings *s, char *err, size_t errle
 }
 
 /* ---- mailgate config check FILE ---- */
+const struct cli_cmd cli_config_check = { "config check", "FILE", "check a config file as `run` would read it",
+					  NULL };
+
 int do_config(int argc, char **argv)
 {
-	static const struct option lo[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
+	static const struct cli_cmd *const subs[] = { &cli_config_check };
 	struct mg_settings *s;
 	struct json_object *o;
 	char err[1024];
-	int opt, rc;
+	int rc, npos, which;
 
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		if (opt != 'h')
-			return bad_option(opt, argv);
-		printf("usage: mailgate config check FILE\n");
-		return EXIT_OK;
-	}
-	argc -= optind;
-	argv += optind;
-	if (argc < 1)
-		return fail(EXIT_USAGE, "config: missing subcommand (usage: mailgate config check FILE)");
-	if (strcmp(argv[0], "check"))
-		return fail(EXIT_USAGE, "config: unknown subcommand '%s' (usage: mailgate config check FILE)", argv[0]);
-	if (argc != 2)
-		return fail(EXIT_USAGE, "config check: expected one FILE, got %d arguments", argc - 1);
+	rc = cli_sub("config", subs, 1, argc, argv, &which);
+	if (rc != CLI_GO)
+		return rc;
+	argc--;
+	argv++;
+	rc = cli_parse(&cli_config_check, argc, argv, NULL, &npos);
+	if (rc != CLI_GO)
+		return rc;
+	if (npos != 1)
+		return fail(EXIT_USAGE, "config check: expected one FILE, got %d arguments", npos);
 
 	s = malloc(sizeof(*s));
 	if (!s)

@@ -790,58 +790,65 @@ static bool too_broad(uint8_t kind, const struct mg_lpm_key *k)
 	return kind == CS_DENY && k->prefixlen < (addr_is_v4(&a) && k->prefixlen >= 96 ? 96 + 8 : 16);
 }
 
-int crowdsec_apply(struct crowdsec *c, const char *body, size_t len, bool startup)
+/* what one answer did */
+struct cs_counts {
+	uint64_t applied, removed, skipped, bad;
+};
+
+/* The answer, parsed in slices (a stopping daemon does not wait for a big
+ * one): the document with its "new" and "deleted" arrays (either may be
+ * NULL). 0, -ECANCELED (stopping), -EINVAL (not such a document), -ENOMEM. */
+static int cs_parse_body(struct crowdsec *c, const char *body, size_t len, struct json_object **doc,
+			 struct json_object **news, struct json_object **dels)
 {
 	struct json_tokener *tok = json_tokener_new_ex(64);
-	struct json_object *doc, *news = NULL, *dels = NULL;
-	uint64_t now = now_boot_ns(), applied = 0, removed = 0, skipped = 0, bad = 0;
-	struct cs_table old = { 0 };
-	int err = 0;
+	struct json_object *d = NULL;
+	bool ok;
 
 	if (!tok)
 		return -ENOMEM;
-	/* in slices, so that a stopping daemon does not wait for a big answer */
 	for (size_t off = 0; off < len || !len; off += CS_PARSE_SLICE) {
 		size_t n = len - off < CS_PARSE_SLICE ? len - off : CS_PARSE_SLICE;
 
-		doc = json_tokener_parse_ex(tok, body + off, (int)n);
-		if (doc || json_tokener_get_error(tok) != json_tokener_continue || !len)
+		d = json_tokener_parse_ex(tok, body + off, (int)n);
+		if (d || json_tokener_get_error(tok) != json_tokener_continue || !len)
 			break;
 		if (LOAD(c->stop)) {
 			json_tokener_free(tok);
 			return -ECANCELED;
 		}
 	}
-	if (!doc || json_tokener_get_error(tok) != json_tokener_success || !json_object_is_type(doc, json_type_object) ||
-	    (json_object_object_get_ex(doc, "new", &news) && news && !json_object_is_type(news, json_type_array)) ||
-	    (json_object_object_get_ex(doc, "deleted", &dels) && dels && !json_object_is_type(dels, json_type_array))) {
-		json_tokener_free(tok);
-		json_object_put(doc);
+	*news = *dels = NULL;
+	ok = d && json_tokener_get_error(tok) == json_tokener_success && json_object_is_type(d, json_type_object) &&
+	     !(json_object_object_get_ex(d, "new", news) && *news && !json_object_is_type(*news, json_type_array)) &&
+	     !(json_object_object_get_ex(d, "deleted", dels) && *dels && !json_object_is_type(*dels, json_type_array));
+	json_tokener_free(tok);
+	if (!ok) {
+		json_object_put(d);
 		return -EINVAL;
 	}
-	json_tokener_free(tok);
-	if (startup) {
-		/* the whole set: a fresh table; what the old one had and this one
-		 * has not goes with the stale entries of the maps */
-		old = c->t;
-		memset(&c->t, 0, sizeof(c->t));
-		c->n_dirty = 0;
-	}
-	for (size_t i = 0, n = news ? json_object_array_length(news) : 0; i < n && !err; i++) {
-		struct cs_entry *e;
+	*doc = d;
+	return 0;
+}
 
-		if (i % CS_STOP_EVERY == CS_STOP_EVERY - 1 && LOAD(c->stop)) {
-			err = -ECANCELED;
-			break;
-		}
+/* the "new" decisions into the table: 0 or -errno (-ECANCELED: stopping) */
+static int cs_apply_new(struct crowdsec *c, struct json_object *news, uint64_t now, struct cs_counts *n)
+{
+	int err = 0;
+
+	for (size_t i = 0, len = news ? json_object_array_length(news) : 0; i < len && !err; i++) {
+		struct cs_entry *e;
 		struct mg_lpm_key k;
 		uint8_t kind;
 		int64_t id, dur;
-		int r = parse_decision(json_object_array_get_idx(news, i), &kind, &k, &id, &dur);
+		int r;
 
+		if (i % CS_STOP_EVERY == CS_STOP_EVERY - 1 && LOAD(c->stop))
+			return -ECANCELED;
+		r = parse_decision(json_object_array_get_idx(news, i), &kind, &k, &id, &dur);
 		if (r) {
-			skipped += r > 0;
-			bad += r < 0;
+			n->skipped += r > 0;
+			n->bad += r < 0;
 			continue;
 		}
 		if (too_broad(kind, &k)) {
@@ -850,17 +857,25 @@ int crowdsec_apply(struct crowdsec *c, const char *body, size_t len, bool startu
 			log_ratelimited("crowdsec_broad", CS_LOG_EVERY_NS, LOG_LVL_WARN,
 					"msg=\"crowdsec: a range wider than IPv4 /8 or IPv6 /16 is not applied\" range=%s id=%lld",
 					format_cidr(&k, cidr, sizeof(cidr)), (long long)id);
-			skipped++;
+			n->skipped++;
 			continue;
 		}
 		if (dur <= 0)
 			continue; /* already over */
 		e = tab_insert(&c->t, kind, &k);
 		r = e ? entry_add_dec(e, id, now + (uint64_t)dur) : -ENOMEM;
-		applied += r == 1; /* 0: a decision we had, its end updated */
+		n->applied += r == 1; /* 0: a decision we had, its end updated */
 		err = r < 0 ? r : mark_dirty(c, e);
 	}
-	for (size_t i = 0, n = dels ? json_object_array_length(dels) : 0; i < n && !err; i++) {
+	return err;
+}
+
+/* the "deleted" decisions out of the table: 0 or -errno */
+static int cs_apply_deleted(struct crowdsec *c, struct json_object *dels, struct cs_counts *n)
+{
+	int err = 0;
+
+	for (size_t i = 0, len = dels ? json_object_array_length(dels) : 0; i < len && !err; i++) {
 		struct cs_entry *e;
 		struct mg_lpm_key k;
 		uint8_t kind;
@@ -870,10 +885,33 @@ int crowdsec_apply(struct crowdsec *c, const char *body, size_t len, bool startu
 			continue;
 		e = tab_find(&c->t, kind, &k);
 		if (e && entry_del_dec(e, id)) {
-			removed++;
+			n->removed++;
 			err = mark_dirty(c, e);
 		}
 	}
+	return err;
+}
+
+int crowdsec_apply(struct crowdsec *c, const char *body, size_t len, bool startup)
+{
+	struct json_object *doc, *news, *dels;
+	uint64_t now = now_boot_ns();
+	struct cs_counts n = { 0 };
+	struct cs_table old = { 0 };
+	int err = cs_parse_body(c, body, len, &doc, &news, &dels);
+
+	if (err)
+		return err;
+	if (startup) {
+		/* the whole set: a fresh table; what the old one had and this one
+		 * has not goes with the stale entries of the maps */
+		old = c->t;
+		memset(&c->t, 0, sizeof(c->t));
+		c->n_dirty = 0;
+	}
+	err = cs_apply_new(c, news, now, &n);
+	if (!err)
+		err = cs_apply_deleted(c, dels, &n);
 	json_object_put(doc);
 	if (err == -ECANCELED) {
 		/* stopping: what is written stays (all of it CrowdSec's own
@@ -887,20 +925,20 @@ int crowdsec_apply(struct crowdsec *c, const char *body, size_t len, bool startu
 		for (uint32_t i = 0; i < old.n_e; i++)
 			if (old.e[i].kind != 0xff && old.e[i].state != CS_ST_WRITTEN &&
 			    !tab_find(&c->t, old.e[i].kind, &old.e[i].key))
-				removed += old.e[i].n;
+				n.removed += old.e[i].n;
 		tab_free(&old);
 		/* and the entries of the maps (after a restart: of the run
 		 * before); not after a failure, which left the set incomplete */
 		if (!err)
-			removed += remove_stale(c);
+			n.removed += remove_stale(c);
 	}
-	if (bad)
+	if (n.bad)
 		log_ratelimited("crowdsec_bad", CS_LOG_EVERY_NS, LOG_LVL_WARN,
 				"msg=\"crowdsec: decisions the bouncer cannot read were skipped\" count=%llu",
-				(unsigned long long)bad);
-	ADD(c->st->applied, applied);
-	ADD(c->st->removed, removed);
-	ADD(c->st->skipped, skipped + bad);
+				(unsigned long long)n.bad);
+	ADD(c->st->applied, n.applied);
+	ADD(c->st->removed, n.removed);
+	ADD(c->st->skipped, n.skipped + n.bad);
 	count_entries(c);
 	return err;
 }
@@ -1307,34 +1345,64 @@ void crowdsec_stop(struct crowdsec *c)
 
 /* ---- metrics ---- */
 
+/* the bouncer's families: each one sample, or one per label value */
+#define CS_FIELD(f) offsetof(struct crowdsec_stats, f), sizeof(((struct crowdsec_stats *)0)->f)
+static const struct cs_family {
+	const char *name, *type, *help;
+	const char *label;   /* NULL: one sample without labels */
+	struct {
+		const char *value;
+		size_t off, size; /* the field of struct crowdsec_stats */
+	} s[3];
+} cs_families[] = {
+	{ "mailgate_crowdsec_up", "gauge",
+	  "1 while the CrowdSec bouncer's last poll of the Local API succeeded; 0 when it failed or the bouncer is off.",
+	  NULL, { { NULL, CS_FIELD(up) } } },
+	{ "mailgate_crowdsec_polls_total", "counter",
+	  "Polls of the CrowdSec decision stream, by result (since the daemon started).",
+	  "result", { { "ok", CS_FIELD(polls_ok) }, { "error", CS_FIELD(polls_failed) } } },
+	{ "mailgate_crowdsec_decisions_applied_total", "counter",
+	  "CrowdSec ban decisions (scope Ip or Range) the bouncer took into the maps.",
+	  NULL, { { NULL, CS_FIELD(applied) } } },
+	{ "mailgate_crowdsec_decisions_removed_total", "counter",
+	  "CrowdSec decisions the bouncer took out again: deleted in CrowdSec, expired, or gone from a full answer.",
+	  NULL, { { NULL, CS_FIELD(removed) } } },
+	{ "mailgate_crowdsec_decisions_skipped_total", "counter",
+	  "CrowdSec decisions not for the bouncer: another type (captcha ...) or scope (username ...), or unreadable.",
+	  NULL, { { NULL, CS_FIELD(skipped) } } },
+	{ "mailgate_crowdsec_entries", "gauge",
+	  "Entries the CrowdSec bouncer holds in the maps: bans (scope Ip) and deny entries (scope Range); shadowed: decisions on a key another origin's entry holds.",
+	  "kind", { { "ban", CS_FIELD(bans) }, { "deny", CS_FIELD(denies) }, { "shadowed", CS_FIELD(shadowed) } } },
+};
+#undef CS_FIELD
+
+/* a field of st by offset and size (uint32_t or uint64_t), atomically */
+static uint64_t cs_stat(const struct crowdsec_stats *st, size_t off, size_t size)
+{
+	const void *p = (const char *)st + off;
+
+	return size == sizeof(uint32_t) ? __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED)
+					: __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
+}
+
 void crowdsec_metrics_write(const struct crowdsec_stats *st, FILE *f)
 {
 	uint64_t last = LOAD(((struct crowdsec_stats *)st)->last_ok_unix_ms);
 
-#define V(field) (unsigned long long)LOAD(((struct crowdsec_stats *)st)->field)
-	metrics_family(f, "mailgate_crowdsec_up", "gauge",
-		       "1 while the CrowdSec bouncer's last poll of the Local API succeeded; 0 when it failed or the bouncer is off.");
-	fprintf(f, "mailgate_crowdsec_up %llu\n", V(up));
-	metrics_family(f, "mailgate_crowdsec_polls_total", "counter",
-		       "Polls of the CrowdSec decision stream, by result (since the daemon started).");
-	fprintf(f, "mailgate_crowdsec_polls_total{result=\"ok\"} %llu\n", V(polls_ok));
-	fprintf(f, "mailgate_crowdsec_polls_total{result=\"error\"} %llu\n", V(polls_failed));
-	metrics_family(f, "mailgate_crowdsec_decisions_applied_total", "counter",
-		       "CrowdSec ban decisions (scope Ip or Range) the bouncer took into the maps.");
-	fprintf(f, "mailgate_crowdsec_decisions_applied_total %llu\n", V(applied));
-	metrics_family(f, "mailgate_crowdsec_decisions_removed_total", "counter",
-		       "CrowdSec decisions the bouncer took out again: deleted in CrowdSec, expired, or gone from a full answer.");
-	fprintf(f, "mailgate_crowdsec_decisions_removed_total %llu\n", V(removed));
-	metrics_family(f, "mailgate_crowdsec_decisions_skipped_total", "counter",
-		       "CrowdSec decisions not for the bouncer: another type (captcha ...) or scope (username ...), or unreadable.");
-	fprintf(f, "mailgate_crowdsec_decisions_skipped_total %llu\n", V(skipped));
-	metrics_family(f, "mailgate_crowdsec_entries", "gauge",
-		       "Entries the CrowdSec bouncer holds in the maps: bans (scope Ip) and deny entries (scope Range); shadowed: decisions on a key another origin's entry holds.");
-	fprintf(f, "mailgate_crowdsec_entries{kind=\"ban\"} %llu\n", V(bans));
-	fprintf(f, "mailgate_crowdsec_entries{kind=\"deny\"} %llu\n", V(denies));
-	fprintf(f, "mailgate_crowdsec_entries{kind=\"shadowed\"} %llu\n", V(shadowed));
+	for (size_t i = 0; i < sizeof(cs_families) / sizeof(cs_families[0]); i++) {
+		const struct cs_family *fm = &cs_families[i];
+
+		metrics_family(f, fm->name, fm->type, fm->help);
+		for (int j = 0; j < 3 && fm->s[j].size; j++) {
+			unsigned long long v = cs_stat(st, fm->s[j].off, fm->s[j].size);
+
+			if (fm->label)
+				fprintf(f, "%s{%s=\"%s\"} %llu\n", fm->name, fm->label, fm->s[j].value, v);
+			else
+				fprintf(f, "%s %llu\n", fm->name, v);
+		}
+	}
 	metrics_family(f, "mailgate_crowdsec_last_poll_success_seconds", "gauge",
 		       "When the CrowdSec bouncer last polled the Local API successfully (Unix time); 0: never.");
 	fprintf(f, "mailgate_crowdsec_last_poll_success_seconds %.3f\n", last / 1e3);
-#undef V
 }

@@ -46,6 +46,7 @@
 #include "listset.h"
 #include "crowdsec.h"
 #include "gate.skel.h"
+#include "cli.h"
 
 #define MAX_IFACES 16
 #define SWEEP_SLICE_NS 5000000ULL /* time per map per tick (a trie of millions
@@ -53,7 +54,7 @@
 #define TICK_MS 1000
 
 enum attach_mode { MODE_AUTO, MODE_NATIVE, MODE_GENERIC };
-static const char *const attach_mode_names[] = { "auto", "native", "generic" };
+static const char *const attach_mode_names[] = { "auto", "native", "generic", NULL };
 
 struct iface {
 	char name[IF_NAMESIZE];
@@ -994,69 +995,43 @@ static void drop_privileges(struct daemon *d)
 
 /* ---- the command ---- */
 
-static int parse_run_args(struct daemon *d, int argc, char **argv)
+static int run_add_iface(const char *v, void *o)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = NULL;
-		const char *eq = strchr(a, '=');
-		size_t n = eq && !strncmp(a, "--", 2) ? (size_t)(eq - a) : strlen(a);
+	struct daemon *d = o;
+	struct iface *ifc = &d->ifs[d->n_ifs];
 
-#define OPT(s) (strlen(s) == n && !strncmp(a, s, n))
-		if (OPT("--dry-run")) {
-			if (n < strlen(a))
-				return fail(EXIT_USAGE, "run: --dry-run takes no value ('%s')", a);
-			d->dry_run = true;
-			continue;
-		}
-		if (OPT("-h") || OPT("--help")) {
-			printf("usage: mailgate run -i|--interface IFACE [-i IFACE2] [-c|--config FILE] [--mode native|generic|auto] [--dry-run]\n");
-			return -1;
-		}
-		if (!(OPT("-i") || OPT("--interface") || OPT("-c") || OPT("--config") || OPT("--mode"))) {
-			if (a[0] == '-')
-				return fail(EXIT_USAGE, "run: unknown option '%s'", a);
-			return fail(EXIT_USAGE, "run: unexpected argument '%s'", a);
-		}
-		if (n < strlen(a))
-			v = eq + 1;
-		else if (i + 1 < argc)
-			v = argv[++i];
-		else
-			return fail(EXIT_USAGE, "run: %s needs a value", a);
-
-		if (OPT("-i") || OPT("--interface")) {
-			struct iface *ifc = &d->ifs[d->n_ifs];
-
-			if (d->n_ifs == MAX_IFACES)
-				return fail(EXIT_USAGE, "run: at most %d interfaces", MAX_IFACES);
-			if (!*v || strlen(v) >= IF_NAMESIZE || !(ifc->ifindex = if_nametoindex(v)))
-				return fail(EXIT_USAGE, "run: unknown interface '%s'", v);
-			for (int j = 0; j < d->n_ifs; j++)
-				if (d->ifs[j].ifindex == ifc->ifindex)
-					return fail(EXIT_USAGE, "run: interface '%s' given twice", v);
-			snprintf(ifc->name, sizeof(ifc->name), "%s", v);
-			ifc->link_fd = -1;
-			d->n_ifs++;
-		} else if (OPT("-c") || OPT("--config")) {
-			if (!*v)
-				return fail(EXIT_USAGE, "run: -c needs a file name");
-			opts.config = v;
-			d->config_given = true;
-		} else {
-			int m;
-
-			for (m = 0; m < 3 && strcmp(v, attach_mode_names[m]); m++)
-				;
-			if (m == 3)
-				return fail(EXIT_USAGE, "run: bad --mode '%s' (native, generic or auto)", v);
-			d->mode = m;
-		}
-#undef OPT
-	}
-	if (!d->n_ifs)
-		return fail(EXIT_USAGE, "run: no interface: give -i IFACE");
+	if (d->n_ifs == MAX_IFACES)
+		return fail(EXIT_USAGE, "run: at most %d interfaces", MAX_IFACES);
+	if (!*v || strlen(v) >= IF_NAMESIZE || !(ifc->ifindex = if_nametoindex(v)))
+		return fail(EXIT_USAGE, "run: unknown interface '%s'", v);
+	for (int j = 0; j < d->n_ifs; j++)
+		if (d->ifs[j].ifindex == ifc->ifindex)
+			return fail(EXIT_USAGE, "run: interface '%s' given twice", v);
+	snprintf(ifc->name, sizeof(ifc->name), "%s", v);
+	ifc->link_fd = -1;
+	d->n_ifs++;
 	return 0;
 }
+
+static int run_set_config(const char *v, void *o)
+{
+	if (!*v)
+		return fail(EXIT_USAGE, "run: -c needs a file name");
+	opts.config = v;
+	((struct daemon *)o)->config_given = true;
+	return 0;
+}
+
+static const struct cli_opt run_table[] = {
+	CLI_FUNC("interface", 'i', "IFACE", run_add_iface, "gate this interface (up to 16: -i A -i B)", NULL,
+		 .flags = CLI_REQUIRED | CLI_REPEAT),
+	CLI_FUNC("config", 'c', "FILE", run_set_config, "the config file (default " MG_DEFAULT_CONFIG ")", NULL),
+	CLI_ENUM("mode", 0, struct daemon, mode, attach_mode_names, "how to attach XDP (default auto: native, else generic)",
+		 "run: bad --mode '%s' (native, generic or auto)", .arg = "native|generic|auto"),
+	CLI_FLAG("dry-run", 0, struct daemon, dry_run, "observe only: judge and count, drop nothing"),
+	CLI_END
+};
+const struct cli_cmd cli_run = { "run", NULL, "the daemon: load, attach and run the gate", run_table };
 
 static int setup_signals(sigset_t *set)
 {
@@ -1229,84 +1204,96 @@ static uint32_t pinned_max_sources(const char *pin_dir)
 	return info.max_entries;
 }
 
-int do_run(int argc, char **argv)
-{
-	static struct daemon dm;
-	struct daemon *d = &dm;
-	struct gate_sizes sizes;
-	struct epoll_event ev;
-	char err_msg[512] = "";
-	int err, r, holder = 0, sfd = -1, ep = -1, code = EXIT_FAIL;
-	uint64_t next_tick;
-	uint32_t pinned = 1; /* 0: the maps are new, pinned by this run */
+/* what do_run's steps share besides the daemon */
+struct run_ctx {
+	int sfd;          /* the signalfd, -1 before it exists */
+	uint32_t pinned;  /* 0: the maps are new, pinned by this run */
+	bool started;     /* the loop ran */
 	sigset_t sigs;
-	bool detach, started = false;
+};
 
-	daemon_init(d);
-	r = parse_run_args(d, argc, argv);
-	if (r)
-		return r < 0 ? EXIT_OK : r;
-	if (strlen(opts.pin_dir) > PATH_MAX - 64)
-		return fail(EXIT_USAGE, "run: --pin-dir: name too long");
-	if (!privileged())
-		return fail(EXIT_FAIL, "run: needs root (or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)");
+/* Settings, pin dir, lock, signals, the data path loaded: 0, or the exit
+ * code after a message (nothing attached yet). */
+static int run_prepare(struct daemon *d, struct run_ctx *x)
+{
+	struct gate_sizes sizes;
+	char err_msg[512] = "";
+	int err, r, holder = 0;
 
 	d->set = calloc(1, sizeof(*d->set));
 	if (!d->set)
 		return fail(EXIT_FAIL, "run: out of memory");
 	r = read_settings(d, d->set, err_msg, sizeof(err_msg));
-	if (r < 0) {
-		free(d->set);
+	if (r < 0)
 		return fail(EXIT_USAGE, "%s", err_msg);
-	}
 	if (r > 0)
 		pr_info("msg=\"no config file, using the defaults\" path=%s", opts.config);
 
 	err = mkdir_parents(opts.pin_dir);
 	if (!err)
 		err = check_bpffs(opts.pin_dir);
-	if (err == -EXDEV) {
-		fail(EXIT_FAIL, "%s is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)", opts.pin_dir);
-		goto out;
-	} else if (err) {
-		fail(EXIT_FAIL, "cannot create pin dir %s: %s", opts.pin_dir, strerror(-err));
-		goto out;
-	}
+	if (err == -EXDEV)
+		return fail(EXIT_FAIL, "%s is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)", opts.pin_dir);
+	if (err)
+		return fail(EXIT_FAIL, "cannot create pin dir %s: %s", opts.pin_dir, strerror(-err));
 	d->lock_fd = lock_pin_dir(opts.pin_dir, &holder);
 	if (d->lock_fd == -EBUSY) {
 		if (holder)
-			fail(EXIT_FAIL, "another mailgate daemon (pid %d) is running on %s", holder, opts.pin_dir);
-		else
-			fail(EXIT_FAIL, "another mailgate daemon is running on %s", opts.pin_dir);
-		goto out;
+			return fail(EXIT_FAIL, "another mailgate daemon (pid %d) is running on %s", holder, opts.pin_dir);
+		return fail(EXIT_FAIL, "another mailgate daemon is running on %s", opts.pin_dir);
 	} else if (d->lock_fd < 0) {
-		fail(EXIT_FAIL, "cannot lock %s: %s", opts.pin_dir, strerror(-d->lock_fd));
-		goto out;
+		return fail(EXIT_FAIL, "cannot lock %s: %s", opts.pin_dir, strerror(-d->lock_fd));
 	}
 
 	/* signals are blocked before any thread starts, so all go to the signalfd */
-	sfd = setup_signals(&sigs);
-	if (sfd < 0) {
-		fail(EXIT_FAIL, "cannot set up signals: %s", strerror(errno));
-		goto out;
-	}
+	x->sfd = setup_signals(&x->sigs);
+	if (x->sfd < 0)
+		return fail(EXIT_FAIL, "cannot set up signals: %s", strerror(errno));
 
 	sizes.max_sources = d->set->max_sources;
-	pinned = pinned_max_sources(opts.pin_dir);
-	if (pinned && pinned != sizes.max_sources) {
+	x->pinned = pinned_max_sources(opts.pin_dir);
+	if (x->pinned && x->pinned != sizes.max_sources) {
 		pr_warn("msg=\"the pinned maps keep their size; 'mailgate detach' and a restart resize them (dropping all state)\" max_sources=%u pinned=%u",
-			sizes.max_sources, pinned);
-		sizes.max_sources = pinned;
+			sizes.max_sources, x->pinned);
+		sizes.max_sources = x->pinned;
 	}
 	err = gate_load(&d->gate, opts.pin_dir, &sizes);
-	if (err) {
-		fail(EXIT_FAIL, "cannot load the data path: %s", strerror(-err));
-		goto out;
-	}
+	if (err)
+		return fail(EXIT_FAIL, "cannot load the data path: %s", strerror(-err));
 	d->set->max_sources = sizes.max_sources;
 	err = run_config_record(opts.pin_dir, r > 0 ? NULL : opts.config);
 	if (err)
 		pr_warn("msg=\"cannot record the config path for the CLI\" err=\"%s\"", strerror(-err));
+	return 0;
+}
+
+/* the event loop's epoll set: signals, the ring buffer, the responder */
+static int run_epoll(struct daemon *d, int sfd)
+{
+	struct epoll_event ev;
+
+	d->rb = ring_buffer__new(d->gate.fd[GM_EVENTS], on_event, d, NULL);
+	d->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (!d->rb || d->ep < 0)
+		return -errno;
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = sfd };
+	epoll_ctl(d->ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = ring_buffer__epoll_fd(d->rb) };
+	epoll_ctl(d->ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
+	for (int i = 0; d->resp.link && i < 2; i++) {
+		ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = d->resp.fd[i] };
+		epoll_ctl(d->ep, EPOLL_CTL_ADD, d->resp.fd[i], &ev);
+	}
+	return 0;
+}
+
+/* Loaded: DNSBL, settings, state, the interfaces attached, privileges
+ * dropped, the event loop and the threads set up. 0, or the exit code
+ * after a message (the caller removes what this attached). */
+static int run_attach(struct daemon *d, struct run_ctx *x)
+{
+	int err;
+
 	d->rt.gate = &d->gate;
 	d->rt.start_ns = now_boot_ns();
 	if (dnsbl_wanted(d->set)) {
@@ -1315,12 +1302,10 @@ int do_run(int argc, char **argv)
 			pr_warn("msg=\"dnsbl did not start; the DNSBL step stays off\"");
 	}
 	cookie_start(d);
-	if (apply_settings(d, d->set)) {
-		fail(EXIT_FAIL, "cannot apply the configuration");
-		goto out_links;
-	}
+	if (apply_settings(d, d->set))
+		return fail(EXIT_FAIL, "cannot apply the configuration");
 	state_setup(d);
-	if (!pinned)
+	if (!x->pinned)
 		state_load(d);
 	/* the first heartbeat before the program is attached: questions sent
 	 * from now on wait in the ring buffer for the loop, seconds away */
@@ -1330,38 +1315,21 @@ int do_run(int argc, char **argv)
 		struct iface *ifc = &d->ifs[i];
 
 		err = attach_iface(d, ifc);
-		if (err) {
-			fail(EXIT_FAIL, "cannot attach to %s: %s", ifc->name, strerror(-err));
-			goto out_links;
-		}
+		if (err)
+			return fail(EXIT_FAIL, "cannot attach to %s: %s", ifc->name, strerror(-err));
 		pr_info("msg=\"attached\" iface=%s mode=%s link=%s link_id=%u", ifc->name,
 			xdp_mode_name(ifc->ifindex), ifc->adopted ? "adopted" : "new", fd_id(ifc->link_fd));
 	}
 	warn_other_links(d);
 	warn_reset_veth(d);
 	err = attach_sock_state(d);
-	if (err) {
-		fail(EXIT_FAIL, "cannot attach the TCP state tracer: %s", strerror(-err));
-		goto out_links;
-	}
+	if (err)
+		return fail(EXIT_FAIL, "cannot attach the TCP state tracer: %s", strerror(-err));
 
 	drop_privileges(d);
 
-	d->rb = ring_buffer__new(d->gate.fd[GM_EVENTS], on_event, d, NULL);
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (!d->rb || ep < 0) {
-		fail(EXIT_FAIL, "cannot set up the event loop: %s", strerror(errno));
-		goto out_links;
-	}
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = sfd };
-	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = ring_buffer__epoll_fd(d->rb) };
-	epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev);
-	for (int i = 0; d->resp.link && i < 2; i++) {
-		ev = (struct epoll_event){ .events = EPOLLIN, .data.fd = d->resp.fd[i] };
-		epoll_ctl(ep, EPOLL_CTL_ADD, d->resp.fd[i], &ev);
-	}
-	d->ep = ep;
+	if (run_epoll(d, x->sfd))
+		return fail(EXIT_FAIL, "cannot set up the event loop: %s", strerror(errno));
 
 	d->metrics = metrics_start(d->set, &d->rt);
 	if (d->set->crowdsec_url[0]) {
@@ -1369,16 +1337,26 @@ int do_run(int argc, char **argv)
 		if (!d->crowdsec)
 			pr_warn("msg=\"crowdsec bouncer did not start; no CrowdSec decisions are applied\"");
 	}
+	return 0;
+}
+
+/* Run until SIGTERM/SIGINT, then stop as keep_attached says: the exit code. */
+static int run_loop(struct daemon *d, struct run_ctx *x)
+{
+	uint64_t next_tick;
+	bool detach;
+	int r, code;
+
 	pr_info("msg=\"running\" pin_dir=%s mode=%s action=%s dnsbl=%s metrics=%s crowdsec=%s pid=%d", opts.pin_dir,
 		d->dry_run || d->set->cfg.mode == MG_MODE_OBSERVE ? "observe" : "enforce",
 		d->set->cfg.action == MG_ACTION_RESET ? "reset" : "drop",
 		d->rt.dnsbl ? "on" : "off", d->metrics ? d->set->metrics_listen : "off",
 		d->crowdsec ? "on" : "off", getpid());
 	notify_status(d, true);
-	started = true;
+	x->started = true;
 
 	next_tick = now_boot_ns();
-	while ((r = loop_once(d, ep, sfd, &next_tick)) == 0)
+	while ((r = loop_once(d, d->ep, x->sfd, &next_tick)) == 0)
 		;
 	if (r < 0) {
 		pr_err("msg=\"event loop failed\" err=\"%s\"", strerror(-r));
@@ -1400,15 +1378,13 @@ int do_run(int argc, char **argv)
 		pr_info("msg=\"leaving the program attached (keep_attached = yes)\"");
 	release_links(d, detach, false);
 	cookie_stop(d, detach);
-	goto out;
+	return code;
+}
 
-out_links:
-	/* a failed start removes only what it created: adopted links keep the
-	 * interface protected with the maps of the earlier run */
-	release_links(d, true, true);
-	cookie_stop(d, false);
-out:
-	if (!started && !pinned) { /* the maps were new: unpin them too */
+/* everything do_run's steps opened, in reverse */
+static void run_close(struct daemon *d, struct run_ctx *x)
+{
+	if (!x->started && !x->pinned) { /* the maps were new: unpin them too */
 		int n = 0, n_left;
 		char left[512];
 
@@ -1420,15 +1396,48 @@ out:
 	if (d->rt.dnsbl)
 		dnsbl_stop(d->rt.dnsbl);
 	ring_buffer__free(d->rb);
-	if (ep >= 0)
-		close(ep);
-	if (sfd >= 0)
-		close(sfd);
+	if (d->ep >= 0)
+		close(d->ep);
+	if (x->sfd >= 0)
+		close(x->sfd);
 	if (d->gate.skel || d->gate.fd[0] >= 0)
 		gate_close(&d->gate);
 	if (d->lock_fd >= 0)
 		close(d->lock_fd);
 	free(d->set);
+}
+
+int do_run(int argc, char **argv)
+{
+	static struct daemon dm;
+	struct daemon *d = &dm;
+	struct run_ctx x = { .sfd = -1, .pinned = 1 };
+	int code, npos;
+
+	daemon_init(d);
+	code = cli_parse(&cli_run, argc, argv, d, &npos);
+	if (code != CLI_GO)
+		return code;
+	if (!d->n_ifs)
+		return fail(EXIT_USAGE, "run: no interface: give -i IFACE");
+	if (strlen(opts.pin_dir) > PATH_MAX - 64)
+		return fail(EXIT_USAGE, "run: --pin-dir: name too long");
+	if (!privileged())
+		return fail(EXIT_FAIL, "run: needs root (or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)");
+
+	code = run_prepare(d, &x);
+	if (!code) {
+		code = run_attach(d, &x);
+		if (code) {
+			/* a failed start removes only what it created: adopted links keep the
+			 * interface protected with the maps of the earlier run */
+			release_links(d, true, true);
+			cookie_stop(d, false);
+		} else {
+			code = run_loop(d, &x);
+		}
+	}
+	run_close(d, &x);
 	if (code == EXIT_OK)
 		pr_info("msg=\"stopped\"");
 	return code;
@@ -1498,141 +1507,185 @@ static int remove_pins(const char *dir, int *count, char *left, size_t left_len,
 	return err;
 }
 
-int do_detach(int argc, char **argv)
+struct detach_opts {
+	const char *want[MAX_IFACES]; /* -i: these interfaces only; none: every one */
+	int n_want;
+};
+
+static int detach_add_iface(const char *v, void *opts)
 {
-	const char *want[MAX_IFACES];
-	char names[256][NAME_MAX + 1], path[PATH_MAX];
-	int n_want = 0, n_names = 0, holder = 0, lock_fd, removed = 0, left = 0, err = 0, n_foreign = 0;
-	char foreign[1024] = "";
-	struct json_object *doc = NULL, *list = NULL;
+	struct detach_opts *o = opts;
+
+	if (!*v || strlen(v) >= IF_NAMESIZE || strchr(v, '/'))
+		return fail(EXIT_USAGE, "detach: bad interface name '%s'", v);
+	if (o->n_want == MAX_IFACES)
+		return fail(EXIT_USAGE, "detach: at most %d interfaces", MAX_IFACES);
+	o->want[o->n_want++] = v;
+	return 0;
+}
+
+static const struct cli_opt detach_table[] = {
+	CLI_FUNC("interface", 'i', "IFACE", detach_add_iface, "this interface only (repeatable; default: every one)",
+		 NULL, .flags = CLI_REPEAT),
+	CLI_END
+};
+const struct cli_cmd cli_detach = { "detach", NULL, "detach the gate; the last interface takes the pinned maps along",
+				    detach_table };
+
+/* what detach did */
+struct detach_result {
+	char names[256][NAME_MAX + 1]; /* the interfaces detached */
+	uint32_t link_id[256];
+	int n;
+	int removed;       /* pins removed */
+	int left;          /* interfaces still attached */
+	int n_foreign;     /* entries of the pin dir that are not mailgate's, left in place */
+	char foreign[1024];
+};
+
+/* The pins of the interfaces to detach (all with no -i) into r->names:
+ * 0, or the exit code after a message. */
+static int detach_pick(const struct detach_opts *o, struct detach_result *r)
+{
+	char path[PATH_MAX];
 	struct dirent *e;
 	DIR *dh;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
+	/* check every name before removing anything */
+	for (int i = 0; i < o->n_want; i++)
+		if (pin_path(path, opts.pin_dir, MG_PIN_LINK_XDP, o->want[i]) || access(path, F_OK))
+			return fail(EXIT_FAIL, "%s: no mailgate link under %s", o->want[i], opts.pin_dir);
+	dh = opendir(opts.pin_dir);
+	if (!dh)
+		return fail(EXIT_FAIL, "%s: %s", opts.pin_dir, strerror(errno));
+	while ((e = readdir(dh)) && r->n < 256) {
+		bool chosen = !o->n_want;
 
-		if (!strcmp(a, "-i") || !strcmp(a, "--interface")) {
-			if (i + 1 >= argc)
-				return fail(EXIT_USAGE, "detach: %s needs an interface name", a);
-			a = argv[++i];
-			if (!*a || strlen(a) >= IF_NAMESIZE || strchr(a, '/'))
-				return fail(EXIT_USAGE, "detach: bad interface name '%s'", a);
-			if (n_want == MAX_IFACES)
-				return fail(EXIT_USAGE, "detach: at most %d interfaces", MAX_IFACES);
-			want[n_want++] = a;
-		} else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			printf("usage: mailgate detach [-i|--interface IFACE]...\n");
-			return EXIT_OK;
-		} else if (a[0] == '-') {
-			return fail(EXIT_USAGE, "detach: unknown option '%s'", a);
-		} else {
-			return fail(EXIT_USAGE, "detach: unexpected argument '%s'", a);
+		if (!is_xdp_link_pin(e->d_name))
+			continue;
+		for (int i = 0; i < o->n_want; i++)
+			chosen |= !strcmp(e->d_name + strlen(MG_PIN_LINK_XDP), o->want[i]);
+		if (chosen)
+			snprintf(r->names[r->n++], sizeof(r->names[0]), "%s", e->d_name + strlen(MG_PIN_LINK_XDP));
+		else
+			r->left++;
+	}
+	closedir(dh);
+	return 0;
+}
+
+/* Detach r->names; with no interface left, the tracers and the pins too.
+ * 0 or -errno (a pin that could not be removed). */
+static int detach_links(struct detach_result *r)
+{
+	static const char *const tracers[] = { MG_PIN_LINK_SOCK_STATE, MG_PIN_LINK_SOCK_STATE2 };
+	char path[PATH_MAX];
+	int err;
+
+	for (int i = 0; i < r->n; i++) {
+		r->link_id[i] = pin_path(path, opts.pin_dir, MG_PIN_LINK_XDP, r->names[i]) ? 0 : remove_link(path);
+		if (!pin_path(path, opts.pin_dir, MG_PIN_LINK_TC, r->names[i]))
+			cookie_tc_detach(path); /* its SYN-cookie TC link, if any */
+	}
+	if (r->left)
+		return 0;
+	/* the last interface: the tracer, the maps and the pin dir go too */
+	for (int i = 0; i < 2; i++) {
+		if (!pin_path(path, opts.pin_dir, tracers[i], "") && !access(path, F_OK)) {
+			remove_link(path);
+			r->removed++;
 		}
 	}
+	err = remove_pins(opts.pin_dir, &r->removed, r->foreign, sizeof(r->foreign), &r->n_foreign);
+	if (r->n_foreign)
+		fprintf(stderr, "mailgate: warning: left in place under %s, not mailgate's: %s\n", opts.pin_dir,
+			r->foreign);
+	return err;
+}
+
+static void detach_print_json(const struct detach_result *r)
+{
+	struct json_object *doc = json_object_new_object(), *list = json_object_new_array();
+
+	json_object_object_add(doc, "pin_dir", json_object_new_string(opts.pin_dir));
+	json_object_object_add(doc, "detached", list);
+	for (int i = 0; i < r->n; i++) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "iface", json_object_new_string(r->names[i]));
+		json_object_object_add(o, "link_id", json_object_new_int64(r->link_id[i]));
+		json_object_array_add(list, o);
+	}
+	json_object_object_add(doc, "pins_removed", json_object_new_int(r->removed));
+	json_object_object_add(doc, "pin_dir_removed", json_object_new_boolean(!r->left && !r->n_foreign));
+	json_object_object_add(doc, "foreign_left", json_object_new_int(r->n_foreign));
+	json_object_object_add(doc, "interfaces_left", json_object_new_int(r->left));
+	json_out(doc);
+}
+
+static void detach_print_text(const struct detach_result *r)
+{
+	for (int i = 0; i < r->n; i++)
+		printf("detached %s (link %u)\n", r->names[i], r->link_id[i]);
+	if (!r->left && r->n_foreign)
+		printf("removed %d pins; %s stays (%d entries that are not mailgate's)\n", r->removed, opts.pin_dir,
+		       r->n_foreign);
+	else if (!r->left)
+		printf("removed %d pins and %s\n", r->removed, opts.pin_dir);
+	else
+		printf("%d interface(s) still attached; the maps stay pinned under %s\n", r->left, opts.pin_dir);
+}
+
+/* the pin dir is there, on bpffs, and no daemon runs on it: the lock's fd,
+ * or the exit code after a message (as a negative number) */
+static int detach_lock(void)
+{
+	int holder = 0, lock_fd, err = check_bpffs(opts.pin_dir);
+
+	if (err == -ENOENT)
+		return -fail(EXIT_FAIL, "nothing to detach: %s does not exist", opts.pin_dir);
+	if (err == -EXDEV)
+		return -fail(EXIT_FAIL, "%s is not on a bpf filesystem", opts.pin_dir);
+	if (err)
+		return -fail(EXIT_FAIL, "%s: %s", opts.pin_dir, strerror(-err));
+	lock_fd = lock_pin_dir(opts.pin_dir, &holder);
+	if (lock_fd == -EBUSY && holder)
+		return -fail(EXIT_FAIL, "a mailgate daemon (pid %d) is running on %s; stop it first (SIGTERM detaches it)",
+			     holder, opts.pin_dir);
+	if (lock_fd == -EBUSY)
+		return -fail(EXIT_FAIL, "a mailgate daemon is running on %s; stop it first (SIGTERM detaches it)",
+			     opts.pin_dir);
+	if (lock_fd < 0)
+		return -fail(EXIT_FAIL, "cannot lock %s: %s", opts.pin_dir, strerror(-lock_fd));
+	return lock_fd;
+}
+
+int do_detach(int argc, char **argv)
+{
+	static struct detach_result r;
+	struct detach_opts o = { .n_want = 0 };
+	int rc, npos, lock_fd;
+
+	rc = cli_parse(&cli_detach, argc, argv, &o, &npos);
+	if (rc != CLI_GO)
+		return rc;
 	if (strlen(opts.pin_dir) > PATH_MAX - 64)
 		return fail(EXIT_USAGE, "detach: --pin-dir: name too long");
 	if (!privileged())
 		return fail(EXIT_FAIL, "detach: needs root (or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON)");
-	err = check_bpffs(opts.pin_dir);
-	if (err == -ENOENT)
-		return fail(EXIT_FAIL, "nothing to detach: %s does not exist", opts.pin_dir);
-	if (err == -EXDEV)
-		return fail(EXIT_FAIL, "%s is not on a bpf filesystem", opts.pin_dir);
-	if (err)
-		return fail(EXIT_FAIL, "%s: %s", opts.pin_dir, strerror(-err));
-	lock_fd = lock_pin_dir(opts.pin_dir, &holder);
-	if (lock_fd == -EBUSY) {
-		if (holder)
-			return fail(EXIT_FAIL, "a mailgate daemon (pid %d) is running on %s; stop it first (SIGTERM detaches it)",
-				    holder, opts.pin_dir);
-		return fail(EXIT_FAIL, "a mailgate daemon is running on %s; stop it first (SIGTERM detaches it)", opts.pin_dir);
-	}
+	lock_fd = detach_lock();
 	if (lock_fd < 0)
-		return fail(EXIT_FAIL, "cannot lock %s: %s", opts.pin_dir, strerror(-lock_fd));
-
-	/* check every name before removing anything */
-	for (int i = 0; i < n_want; i++) {
-		if (pin_path(path, opts.pin_dir, MG_PIN_LINK_XDP, want[i]) || access(path, F_OK)) {
-			close(lock_fd);
-			return fail(EXIT_FAIL, "%s: no mailgate link under %s", want[i], opts.pin_dir);
-		}
-	}
-	dh = opendir(opts.pin_dir);
-	if (!dh) {
-		err = -errno;
-		close(lock_fd);
-		return fail(EXIT_FAIL, "%s: %s", opts.pin_dir, strerror(-err));
-	}
-	while ((e = readdir(dh)) && n_names < 256) {
-		bool chosen = !n_want;
-
-		if (!is_xdp_link_pin(e->d_name))
-			continue;
-		for (int i = 0; i < n_want; i++)
-			chosen |= !strcmp(e->d_name + strlen(MG_PIN_LINK_XDP), want[i]);
-		if (chosen)
-			snprintf(names[n_names++], sizeof(names[0]), "%s", e->d_name);
-		else
-			left++;
-	}
-	closedir(dh);
-
-	if (opts.json) {
-		doc = json_object_new_object();
-		list = json_object_new_array();
-		json_object_object_add(doc, "pin_dir", json_object_new_string(opts.pin_dir));
-		json_object_object_add(doc, "detached", list);
-	}
-	for (int i = 0; i < n_names; i++) {
-		const char *ifname = names[i] + strlen(MG_PIN_LINK_XDP);
-		uint32_t id;
-
-		id = pin_path(path, opts.pin_dir, names[i], "") ? 0 : remove_link(path);
-		if (!pin_path(path, opts.pin_dir, MG_PIN_LINK_TC, ifname))
-			cookie_tc_detach(path); /* its SYN-cookie TC link, if any */
-		if (list) {
-			struct json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "iface", json_object_new_string(ifname));
-			json_object_object_add(o, "link_id", json_object_new_int64(id));
-			json_object_array_add(list, o);
-		} else {
-			printf("detached %s (link %u)\n", ifname, id);
-		}
-	}
-	if (!left) {
-		/* the last interface: the tracer, the maps and the pin dir go too */
-		static const char *const tracers[] = { MG_PIN_LINK_SOCK_STATE, MG_PIN_LINK_SOCK_STATE2 };
-
-		for (int i = 0; i < 2; i++) {
-			if (!pin_path(path, opts.pin_dir, tracers[i], "") && !access(path, F_OK)) {
-				remove_link(path);
-				removed++;
-			}
-		}
-		err = remove_pins(opts.pin_dir, &removed, foreign, sizeof(foreign), &n_foreign);
-		if (n_foreign)
-			fprintf(stderr, "mailgate: warning: left in place under %s, not mailgate's: %s\n",
-				opts.pin_dir, foreign);
-	}
+		return -lock_fd;
+	memset(&r, 0, sizeof(r));
+	rc = detach_pick(&o, &r);
+	if (!rc && (rc = detach_links(&r)))
+		rc = fail(EXIT_FAIL, "cannot remove every pin under %s: %s", opts.pin_dir, strerror(-rc));
 	close(lock_fd);
-	if (err) {
-		json_object_put(doc);
-		return fail(EXIT_FAIL, "cannot remove every pin under %s: %s", opts.pin_dir, strerror(-err));
-	}
-	if (doc) {
-		json_object_object_add(doc, "pins_removed", json_object_new_int(removed));
-		json_object_object_add(doc, "pin_dir_removed", json_object_new_boolean(!left && !n_foreign));
-		json_object_object_add(doc, "foreign_left", json_object_new_int(n_foreign));
-		json_object_object_add(doc, "interfaces_left", json_object_new_int(left));
-		json_out(doc);
-	} else if (!left && n_foreign) {
-		printf("removed %d pins; %s stays (%d entries that are not mailgate's)\n", removed, opts.pin_dir,
-		       n_foreign);
-	} else if (!left) {
-		printf("removed %d pins and %s\n", removed, opts.pin_dir);
-	} else {
-		printf("%d interface(s) still attached; the maps stay pinned under %s\n", left, opts.pin_dir);
-	}
+	if (rc)
+		return rc;
+	if (opts.json)
+		detach_print_json(&r);
+	else
+		detach_print_text(&r);
 	return EXIT_OK;
 }

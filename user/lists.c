@@ -11,13 +11,13 @@
  * mg_ban, which nothing evicts and which refuses an entry when full;
  * `ban del` and `ban list` cover it and the data path's mg_ban_quota. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 #include "listset.h"
+#include "cli.h"
 
 enum list_kind { LIST_ALLOW, LIST_DENY, LIST_BAN };
 
@@ -46,15 +46,6 @@ struct item {
 	bool had_quota;          /* bans: what mg_ban_quota held */
 	struct mg_ban old_quota;
 };
-
-static int usage(const struct list_desc *l, FILE *f, int code)
-{
-	fprintf(f, "usage: mailgate %s add %s... [--ttl DUR]\n"
-		   "       mailgate %s del %s... | --all | --origin ORIGIN\n"
-		   "       mailgate %s list [-a|--all]\n",
-		l->name, l->what, l->name, l->what, l->name);
-	return code;
-}
 
 static bool is_list(enum gate_map map)
 {
@@ -591,69 +582,69 @@ static int del_matching_cmd(const struct list_desc *l, bool all, const char *ori
 	return rc;
 }
 
-static int run_list_cmd(enum list_kind kind, int argc, char **argv)
+/* the options of add, del and list (one table each) */
+struct list_opts {
+	uint64_t ttl_ns;    /* add --ttl; 0 = never expires */
+	bool all;           /* list: also expired entries; del: every entry */
+	const char *origin; /* del --origin */
+};
+
+static const struct cli_opt list_del_opts[] = {
+	CLI_FLAG("all", 'a', struct list_opts, all, "delete every entry (all origins)"),
+	CLI_STRING("origin", 0, "ORIGIN", struct list_opts, origin,
+		   "delete every entry of this origin (cli, config, zone, quota, dnsbl, crowdsec)"),
+	CLI_END
+};
+static const struct cli_opt list_list_opts[] = {
+	CLI_FLAG("all", 'a', struct list_opts, all, "also the entries that ran out (until swept)"),
+	CLI_END
+};
+#define LIST_CLI(L, WHAT, THING)									\
+	static const struct cli_opt L##_add_opts[] = {							\
+		CLI_DURATION("ttl", 't', "DUR", struct list_opts, ttl_ns, 1, 0,			\
+			     "expire after DUR (30s, 10m, 1h, 1d; default never)",			\
+			     #L " add: bad duration '%s' for --ttl (expected e.g. 30s, 10m, 1h, 1d; not 0)"), \
+		CLI_END											\
+	};												\
+	static const struct cli_cmd L##_add = { #L " add", WHAT "...", "add " THING " (all or nothing)",	\
+						L##_add_opts };							\
+	static const struct cli_cmd L##_del = { #L " del", "[" WHAT "...]",				\
+						"delete " THING " (all or nothing), or every one --all/--origin names", \
+						list_del_opts };						\
+	static const struct cli_cmd L##_list = { #L " list", NULL, "list " THING, list_list_opts };	\
+	const struct cli_cmd *const cli_##L[3] = { &L##_add, &L##_del, &L##_list }
+LIST_CLI(allow, "CIDR", "allow list entries");
+LIST_CLI(deny, "CIDR", "deny list entries");
+LIST_CLI(ban, "ADDR", "bans");
+
+static int run_list_cmd(enum list_kind kind, const struct cli_cmd *const *subs, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "ttl", required_argument, NULL, 't' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "origin", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
 	const struct list_desc *l = &lists[kind];
-	const char *ttl_arg = NULL, *origin_arg = NULL, *verb;
-	uint64_t ttl_ns = 0;
+	struct list_opts o = { 0 };
+	const char *verb;
 	struct item *items = NULL;
 	struct gate g;
-	bool all = false;
-	int opt, rc, n;
+	int rc, n, which;
 
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":t:ah", lo, NULL)) != -1) {
-		switch (opt) {
-		case 't':
-			ttl_arg = optarg;
-			break;
-		case 'o':
-			origin_arg = optarg;
-			break;
-		case 'a':
-			all = true;
-			break;
-		case 'h':
-			return usage(l, stdout, EXIT_OK);
-		default:
-			return bad_option(opt, argv);
-		}
-	}
-	if (optind >= argc)
-		return fail(EXIT_USAGE, "%s: missing subcommand (add, del or list)", l->name);
-	verb = argv[optind++];
-	n = argc - optind;
-	if (strcmp(verb, "add") && strcmp(verb, "del") && strcmp(verb, "list"))
-		return fail(EXIT_USAGE, "%s: unknown subcommand '%s' (expected add, del or list)", l->name, verb);
-	if (ttl_arg && strcmp(verb, "add"))
-		return fail(EXIT_USAGE, "%s %s: --ttl only applies to add", l->name, verb);
-	if (all && !strcmp(verb, "add"))
-		return fail(EXIT_USAGE, "%s add: --all only applies to list and del", l->name);
-	if (origin_arg && strcmp(verb, "del"))
-		return fail(EXIT_USAGE, "%s %s: --origin only applies to del", l->name, verb);
-	if (!strcmp(verb, "del") && (all || origin_arg))
-		return del_matching_cmd(l, all, origin_arg, argc - optind, argv + optind);
-	if (ttl_arg && (parse_duration(ttl_arg, &ttl_ns) || ttl_ns == 0))
-		return fail(EXIT_USAGE, "%s add: bad duration '%s' for --ttl (expected e.g. 30s, 10m, 1h, 1d; not 0)",
-			    l->name, ttl_arg);
-	if (!strcmp(verb, "list")) {
-		if (n)
-			return fail(EXIT_USAGE, "%s list: unexpected argument '%s'", l->name, argv[optind]);
-	} else {
+	rc = cli_sub(l->name, subs, 3, argc, argv, &which);
+	if (rc != CLI_GO)
+		return rc;
+	verb = argv[1];
+	argc--;
+	argv++;
+	rc = cli_parse(subs[which], argc, argv, &o, &n);
+	if (rc != CLI_GO)
+		return rc;
+	argv++; /* the entries: argv[0 .. n) */
+	if (!strcmp(verb, "del") && (o.all || o.origin))
+		return del_matching_cmd(l, o.all, o.origin, n, argv);
+	if (strcmp(verb, "list")) { /* list takes no argument (its table says so) */
 		if (!n)
 			return fail(EXIT_USAGE, "%s %s: no %s given", l->name, verb, l->what);
 		items = calloc(n, sizeof(*items));
 		if (!items)
 			return fail(EXIT_FAIL, "out of memory");
-		rc = parse_items(l, n, argv + optind, items);
+		rc = parse_items(l, n, argv, items);
 		if (rc) {
 			free(items);
 			return rc;
@@ -666,7 +657,7 @@ static int run_list_cmd(enum list_kind kind, int argc, char **argv)
 		return rc;
 	}
 	if (!strcmp(verb, "list")) {
-		rc = do_list(l, &g, all);
+		rc = do_list(l, &g, o.all);
 	} else {
 		int lock = kind == LIST_BAN ? -1 : list_lock(&g);
 
@@ -674,7 +665,7 @@ static int run_list_cmd(enum list_kind kind, int argc, char **argv)
 			rc = fail(EXIT_FAIL, "%s %s: cannot lock the lists under %s: %s", l->name, verb, g.pin_dir,
 				  strerror(-lock));
 		else if (!strcmp(verb, "add"))
-			rc = do_add(l, &g, items, n, ttl_ns);
+			rc = do_add(l, &g, items, n, o.ttl_ns);
 		else
 			rc = do_del(l, &g, items, n);
 		list_unlock(lock);
@@ -685,6 +676,6 @@ static int run_list_cmd(enum list_kind kind, int argc, char **argv)
 	return rc;
 }
 
-int do_allow(int argc, char **argv) { return run_list_cmd(LIST_ALLOW, argc, argv); }
-int do_deny(int argc, char **argv) { return run_list_cmd(LIST_DENY, argc, argv); }
-int do_ban(int argc, char **argv) { return run_list_cmd(LIST_BAN, argc, argv); }
+int do_allow(int argc, char **argv) { return run_list_cmd(LIST_ALLOW, cli_allow, argc, argv); }
+int do_deny(int argc, char **argv) { return run_list_cmd(LIST_DENY, cli_deny, argc, argv); }
+int do_ban(int argc, char **argv) { return run_list_cmd(LIST_BAN, cli_ban, argc, argv); }

@@ -6,7 +6,6 @@
  * its answer is the data path's (test_rules checks it on random states).
  * Shape: parse (lookup_parse) -> work (lookup_work, a result) -> printers. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include "rules.h"
 #include "cookie.h"
 #include "lookup.h"
+#include "cli.h"
 
 /* the decision order over what the steps found */
 #define MG_JUDGE_CTX const struct lookup_facts
@@ -684,37 +684,28 @@ static void lookup_print_text(const struct lookup_result *l)
 }
 
 /* ---- parse ---- */
+static const struct cli_opt lookup_table[] = {
+	CLI_U32("port", 'p', "N", struct lookup_opts, port, 1, 65535, "the destination port (default 25: its class)",
+		"lookup: bad port '%s' (expected 1..65535)"),
+	CLI_END
+};
+const struct cli_cmd cli_lookup = { "lookup", "ADDR", "what the data path would do with a SYN from ADDR now",
+				    lookup_table };
+
 static int lookup_parse(int argc, char **argv, struct lookup_opts *o)
 {
-	static const struct option lo[] = {
-		{ "port", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int opt;
+	int npos, rc;
 
 	o->port = 25;
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":p:h", lo, NULL)) != -1) {
-		switch (opt) {
-		case 'p':
-			if (parse_u32(optarg, 1, 65535, &o->port))
-				return fail(EXIT_USAGE, "lookup: bad port '%s' (expected 1..65535)", optarg);
-			break;
-		case 'h':
-			printf("usage: mailgate lookup ADDR [--port N]   (default port 25)\n");
-			return -1;
-		default:
-			return bad_option(opt, argv);
-		}
-	}
-	if (argc - optind != 1)
+	rc = cli_parse(&cli_lookup, argc, argv, o, &npos);
+	if (rc != CLI_GO)
+		return rc == EXIT_OK ? -1 : rc;
+	if (npos != 1)
 		return fail(EXIT_USAGE, "lookup: expected one address, got %d arguments (usage: mailgate lookup ADDR [--port N])",
-			    argc - optind);
-	if (parse_addr(argv[optind], &o->addr))
-		return fail(EXIT_USAGE, "lookup: bad address '%s' (expected one IPv4 or IPv6 address%s)", argv[optind],
-			    strchr(argv[optind], '/') ? ", not a prefix" : "");
+			    npos);
+	if (parse_addr(argv[1], &o->addr))
+		return fail(EXIT_USAGE, "lookup: bad address '%s' (expected one IPv4 or IPv6 address%s)", argv[1],
+			    strchr(argv[1], '/') ? ", not a prefix" : "");
 	return 0;
 }
 

@@ -270,9 +270,6 @@ int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void json_out(struct json_object *doc);
 /* Human units: "1.2k", "3.4M"; rates "1.2k/s" */
 const char *format_count(double v, char *buf, size_t len);
-/* A getopt_long() error (opt is '?' or ':', optstring starts with ':'):
- * exit 2 naming the option. */
-int bad_option(int opt, char **argv);
 /* gate_open_pinned(opts.pin_dir) for a command: 0, or the exit code after a
  * clear message (not root; no state under the pin dir). */
 int cli_open_gate(struct gate *g);

@@ -148,33 +148,44 @@ static double start_time(uint64_t start_boot_ns)
 	return rt.tv_sec + rt.tv_nsec / 1e9 - up / 1e9;
 }
 
-int metrics_write(struct mg_runtime *rt, FILE *f)
-{
-	struct gate *g = rt->gate;
-	uint64_t counters[MG_COUNTER_SLOTS], bans[MG_ORIGIN_MAX] = { 0 };
-	struct ban_count bc = { .now = now_boot_ns(), .by_origin = bans };
-	uint32_t class_conn[MG_CLASS_MAX] = { 0 }, zero = 0;
+/* what one scrape reads from the maps */
+struct metrics_snap {
+	uint64_t counters[MG_COUNTER_SLOTS];
+	uint64_t bans[MG_ORIGIN_MAX];     /* in force, by origin */
+	uint32_t class_conn[MG_CLASS_MAX];
 	struct mg_global glob;
 	struct mg_config cfg;
 	struct census c;
+};
+
+static int metrics_read(struct gate *g, struct metrics_snap *s)
+{
+	struct ban_count bc = { .now = now_boot_ns(), .by_origin = s->bans };
+	uint32_t zero = 0;
 	int err;
 
-	err = gate_read_counters(g, counters);
+	memset(s, 0, sizeof(*s));
+	err = gate_read_counters(g, s->counters);
 	if (!err)
-		err = gate_read_config(g, &cfg);
-	if (!err && bpf_map_lookup_elem(g->fd[GM_GLOBAL], &zero, &glob))
+		err = gate_read_config(g, &s->cfg);
+	if (!err && bpf_map_lookup_elem(g->fd[GM_GLOBAL], &zero, &s->glob))
 		err = -errno;
 	if (!err)
-		err = census_read(g, &c);
+		err = census_read(g, &s->c);
 	if (!err)
 		err = map_walk(g->fd[GM_BAN], ban_one, &bc);
 	if (!err)
 		err = map_walk(g->fd[GM_BAN_QUOTA], ban_one, &bc);
 	for (uint32_t i = 1; i < MG_CLASS_MAX && !err; i++)
-		if (bpf_map_lookup_elem(g->fd[GM_CLASS_CONN], &i, &class_conn[i]))
+		if (bpf_map_lookup_elem(g->fd[GM_CLASS_CONN], &i, &s->class_conn[i]))
 			err = -errno;
-	if (err)
-		return err;
+	return err;
+}
+
+/* build and config info, whether the data path asks DNSBL questions */
+static void write_info(FILE *f, struct gate *g, const struct metrics_snap *s)
+{
+	struct mg_ctl ctl = { 0 };
 
 	metrics_family(f, "mailgate_build_info", "gauge", "Always 1; the mailgate version as a label.");
 	sample1(f, "mailgate_build_info", "version", MG_VERSION, 1);
@@ -182,23 +193,22 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 	metrics_family(f, "mailgate_config_info", "gauge",
 		       "Always 1; the data path's mode (enforce, observe) and drop action (drop, reset).");
 	fprintf(f, "mailgate_config_info{mode=\"%s\",action=\"%s\"} 1\n",
-		cfg.mode == MG_MODE_OBSERVE ? "observe" : "enforce",
-		cfg.action == MG_ACTION_RESET ? "reset" : "drop");
+		s->cfg.mode == MG_MODE_OBSERVE ? "observe" : "enforce",
+		s->cfg.action == MG_ACTION_RESET ? "reset" : "drop");
 
-	{
-		struct mg_ctl ctl = { 0 };
+	gate_read_ctl(g, &ctl);
+	metrics_family(f, "mailgate_dnsbl_asking", "gauge",
+		       "1 while the data path asks DNSBL questions (DNSBL on and the daemon's heartbeat fresh); 0: unknown sources pass unasked (pass_unasked).");
+	fprintf(f, "mailgate_dnsbl_asking %d\n", s->cfg.dnsbl_enabled && ctl.alive_until_ns > now_boot_ns());
+}
 
-		gate_read_ctl(g, &ctl);
-		metrics_family(f, "mailgate_dnsbl_asking", "gauge",
-			       "1 while the data path asks DNSBL questions (DNSBL on and the daemon's heartbeat fresh); 0: unknown sources pass unasked (pass_unasked).");
-		fprintf(f, "mailgate_dnsbl_asking %d\n", cfg.dnsbl_enabled && ctl.alive_until_ns > now_boot_ns());
-	}
-
+static void write_packets(FILE *f, const struct metrics_snap *s)
+{
 	metrics_family(f, "mailgate_packets_total", "counter",
 		       "Packets the XDP program judged, by decision reason and port class (class none: not a gated SYN). drop_* reasons are drops, or would-be drops in observe mode.");
 	for (int r = 0; r < MG_REASON_MAX; r++) {
 		for (int cl = 0; cl < MG_CLASS_MAX; cl++) {
-			uint64_t v = counters[MG_COUNTER_IDX(r, cl)];
+			uint64_t v = s->counters[MG_COUNTER_IDX(r, cl)];
 			bool gated = r >= MG_REASON_PASS_ALLOW && r != MG_REASON_DROP_UNPARSED &&
 				     r != MG_REASON_PASS_UNPARSED;
 
@@ -210,7 +220,11 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 				mg_reason_names[r], mg_class_names[cl], (unsigned long long)v);
 		}
 	}
+}
 
+/* what the daemon counted: events, bans created, rejects answered; bans now */
+static void write_daemon(FILE *f, struct mg_runtime *rt, const struct metrics_snap *s)
+{
 	metrics_family(f, "mailgate_events_total", "counter",
 		       "Events the daemon consumed from the data path, by kind (since the daemon started).");
 	for (int k = 1; k < MG_EVENT_KIND_MAX; k++)
@@ -219,7 +233,7 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 
 	metrics_family(f, "mailgate_events_lost_total", "counter",
 		       "Events the data path could not send: over the global event budget, or the ring buffer was full.");
-	fprintf(f, "mailgate_events_lost_total %llu\n", (unsigned long long)glob.events_lost);
+	fprintf(f, "mailgate_events_lost_total %llu\n", (unsigned long long)s->glob.events_lost);
 
 	metrics_family(f, "mailgate_bans_created_total", "counter",
 		       "Bans the daemon saw created, by origin (since the daemon started).");
@@ -235,43 +249,52 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 
 	metrics_family(f, "mailgate_bans", "gauge", "Bans in force now, by origin.");
 	for (int o = 0; o < MG_ORIGIN_MAX; o++)
-		sample1(f, "mailgate_bans", "origin", mg_origin_names[o], bans[o]);
+		sample1(f, "mailgate_bans", "origin", mg_origin_names[o], s->bans[o]);
+}
 
-	metrics_family(f, "mailgate_sources", "gauge",
-		       "Entries in each state map (sources, prefixes, verdicts, bans, connections, verified sources, list entries).");
+/* a gauge by map for every counted map: its entries, or its capacity */
+static void map_samples(FILE *f, const char *name, const char *help, const struct census *c, bool capacity)
+{
+	metrics_family(f, name, "gauge", help);
 	for (int m = 0; m < GM_MAX; m++)
-		if (c.counted[m])
-			sample1(f, "mailgate_sources", "map", gate_map_names[m], c.entries[m]);
+		if (c->counted[m])
+			sample1(f, name, "map", gate_map_names[m], capacity ? c->capacity[m] : c->entries[m]);
+}
 
-	metrics_family(f, "mailgate_map_capacity", "gauge",
-		       "Maximum entries of each state map; LRU maps evict their oldest entries when full.");
-	for (int m = 0; m < GM_MAX; m++)
-		if (c.counted[m])
-			sample1(f, "mailgate_map_capacity", "map", gate_map_names[m], c.capacity[m]);
+/* the maps' entries, capacity and (LRU) turnover */
+static void write_maps(FILE *f, const struct metrics_snap *s)
+{
+	bool any = false;
+	double per_s;
 
-	{
-		bool any = false;
-		double per_s;
+	map_samples(f, "mailgate_sources",
+		    "Entries in each state map (sources, prefixes, verdicts, bans, connections, verified sources, list entries).",
+		    &s->c, false);
+	map_samples(f, "mailgate_map_capacity",
+		    "Maximum entries of each state map; LRU maps evict their oldest entries when full.", &s->c, true);
 
-		for (int m = 0; m < GM_MAX; m++) {
-			if (!c.counted[m] || !log_map_turnover(m, &per_s))
-				continue;
-			if (!any)
-				metrics_family(f, "mailgate_map_turnover_per_second", "gauge",
-					       "LRU maps: entries evicted (or removed) per second, estimated by the daemon from 64 sampled keys every 10 s. turnover / capacity over 1/60: the whole map is recycled within a minute.");
-			any = true;
-			fprintf(f, "mailgate_map_turnover_per_second{map=\"%s\"} %.3f\n", gate_map_names[m], per_s);
-		}
+	for (int m = 0; m < GM_MAX; m++) {
+		if (!s->c.counted[m] || !log_map_turnover(m, &per_s))
+			continue;
+		if (!any)
+			metrics_family(f, "mailgate_map_turnover_per_second", "gauge",
+				       "LRU maps: entries evicted (or removed) per second, estimated by the daemon from 64 sampled keys every 10 s. turnover / capacity over 1/60: the whole map is recycled within a minute.");
+		any = true;
+		fprintf(f, "mailgate_map_turnover_per_second{map=\"%s\"} %.3f\n", gate_map_names[m], per_s);
 	}
+}
 
+/* flood mode, SYN cookies, concurrent connections */
+static void write_flood(FILE *f, const struct metrics_snap *s)
+{
 	metrics_family(f, "mailgate_flood_mode", "gauge",
 		       "1 while flood mode is on: never-verified sources share one small budget.");
-	fprintf(f, "mailgate_flood_mode %u\n", glob.flood_mode ? 1 : 0);
+	fprintf(f, "mailgate_flood_mode %u\n", s->glob.flood_mode ? 1 : 0);
 	metrics_family(f, "mailgate_flood_mode_why", "gauge",
 		       "1 for what switched flood mode on (threshold: the SYN rate; handshakes: gated SYNs stopped completing handshakes; kernel: the same at a lower rate, the kernel reporting SYN trouble), while it is on.");
 	for (uint32_t w = MG_FLOOD_WHY_THRESHOLD; w < MG_FLOOD_WHY_MAX; w++)
 		fprintf(f, "mailgate_flood_mode_why{why=\"%s\"} %u\n", flood_why_name(w),
-			glob.flood_mode && glob.flood_why == w ? 1 : 0);
+			s->glob.flood_mode && s->glob.flood_why == w ? 1 : 0);
 	{
 		struct netstat ns;
 
@@ -285,13 +308,26 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 	}
 	metrics_family(f, "mailgate_syn_cookie_handshakes_total", "counter",
 		       "Handshakes completed through a SYN cookie (a request socket handed to the kernel).");
-	fprintf(f, "mailgate_syn_cookie_handshakes_total %llu\n", (unsigned long long)glob.cookie_acks);
+	fprintf(f, "mailgate_syn_cookie_handshakes_total %llu\n", (unsigned long long)s->glob.cookie_acks);
 
 	metrics_family(f, "mailgate_concurrent_connections", "gauge",
 		       "Established connections to gated ports now, by port class.");
 	for (int cl = 1; cl < MG_CLASS_MAX; cl++)
-		sample1(f, "mailgate_concurrent_connections", "class", mg_class_names[cl], class_conn[cl]);
+		sample1(f, "mailgate_concurrent_connections", "class", mg_class_names[cl], s->class_conn[cl]);
+}
 
+int metrics_write(struct mg_runtime *rt, FILE *f)
+{
+	struct metrics_snap s;
+	int err = metrics_read(rt->gate, &s);
+
+	if (err)
+		return err;
+	write_info(f, rt->gate, &s);
+	write_packets(f, &s);
+	write_daemon(f, rt, &s);
+	write_maps(f, &s);
+	write_flood(f, &s);
 	if (rt->start_ns) {
 		metrics_family(f, "mailgate_start_time_seconds", "gauge",
 			       "When the daemon started, in seconds since the Unix epoch.");

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* One writer for --json and human output. */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,19 +72,6 @@ const char *const mg_origin_names[MG_ORIGIN_MAX] = {
 const char *origin_name(uint32_t origin)
 {
 	return origin < MG_ORIGIN_MAX ? mg_origin_names[origin] : "unknown";
-}
-
-int bad_option(int opt, char **argv)
-{
-	const char *arg = optind > 0 ? argv[optind - 1] : "?";
-
-	if (opt == ':')
-		return fail(EXIT_USAGE, "%s: option '%s' needs a value", argv[0], arg);
-	if (!strncmp(arg, "--", 2) && strchr(arg, '=') && optopt) /* --all=yes */
-		return fail(EXIT_USAGE, "%s: option '%.*s' takes no value", argv[0], (int)(strchr(arg, '=') - arg), arg);
-	if (optopt) /* an unknown short option */
-		return fail(EXIT_USAGE, "%s: unknown option '-%c'", argv[0], optopt);
-	return fail(EXIT_USAGE, "%s: unknown option '%s'", argv[0], arg);
 }
 
 /* The pin dir, or the nearest of its parents that exists, is on a bpf

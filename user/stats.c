@@ -6,7 +6,6 @@
  * maps, so both work with or without the daemon. */
 #define _GNU_SOURCE /* qsort_r */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 #include "mailgate.h"
+#include "cli.h"
 
 /* a duration (2s, 500ms, 2 = seconds) or decimal seconds (0.5) */
 static int parse_interval(const char *s, uint64_t *ns)
@@ -329,47 +329,46 @@ static int stats_watch(struct gate *g, uint64_t interval_ns, long count, bool al
 	return EXIT_OK;
 }
 
+/* seconds or a duration, 100ms..1h */
+static int watch_interval(const char *s, void *ns)
+{
+	return parse_interval(s, ns) || *(uint64_t *)ns < NSEC_PER_SEC / 10 || *(uint64_t *)ns > 3600 * NSEC_PER_SEC
+		       ? -EINVAL : 0;
+}
+
+struct stats_opts {
+	uint64_t interval_ns; /* --watch; 0 = once */
+	uint32_t count;       /* --count: that many times; 0 = until stopped */
+	bool all;
+};
+
+static const struct cli_opt stats_opt_table[] = {
+	CLI_FLAG("all", 'a', struct stats_opts, all, "every reason and class, also those at zero"),
+	CLI_FUNC_AT("watch", 'w', "SECS", struct stats_opts, interval_ns, watch_interval,
+		    "print the rates over each SECS (seconds or a duration, 100ms..1h) until stopped",
+		    "stats: bad interval '%s' for --watch (expected seconds or a duration, 100ms..1h, e.g. 2 or 500ms)"),
+	CLI_U32("count", 'n', "N", struct stats_opts, count, 1, UINT32_MAX, "with --watch: stop after N",
+		"stats: bad count '%s' for --count (expected a number >= 1)"),
+	CLI_END
+};
+const struct cli_cmd cli_stats = { "stats", NULL, "the data path's counters: verdicts by reason and class",
+				   stats_opt_table };
+
 int do_stats(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "watch", required_argument, NULL, 'w' },
-		{ "count", required_argument, NULL, 'n' },
-		{ "all", no_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	uint64_t interval_ns = 0;
-	uint32_t count = 0;
-	bool all = false;
+	struct stats_opts o = { 0 };
+	uint64_t interval_ns;
+	uint32_t count;
+	bool all;
 	struct gate g;
-	int opt, rc;
+	int rc, npos;
 
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":w:n:ah", lo, NULL)) != -1) {
-		switch (opt) {
-		case 'w':
-			if (parse_interval(optarg, &interval_ns) || interval_ns < NSEC_PER_SEC / 10 ||
-			    interval_ns > 3600 * NSEC_PER_SEC)
-				return fail(EXIT_USAGE, "stats: bad interval '%s' for --watch (expected seconds "
-					    "or a duration, 100ms..1h, e.g. 2 or 500ms)", optarg);
-			break;
-		case 'n':
-			if (parse_u32(optarg, 1, UINT32_MAX, &count))
-				return fail(EXIT_USAGE, "stats: bad count '%s' for --count (expected a number >= 1)", optarg);
-			break;
-		case 'a':
-			all = true;
-			break;
-		case 'h':
-			printf("usage: mailgate stats [-a|--all] [--watch SECS [--count N]]\n");
-			return EXIT_OK;
-		default:
-			return bad_option(opt, argv);
-		}
-	}
-	if (optind < argc)
-		return fail(EXIT_USAGE, "stats: unexpected argument '%s'", argv[optind]);
+	rc = cli_parse(&cli_stats, argc, argv, &o, &npos);
+	if (rc != CLI_GO)
+		return rc;
+	interval_ns = o.interval_ns;
+	count = o.count;
+	all = o.all;
 	if (count && !interval_ns)
 		return fail(EXIT_USAGE, "stats: --count only applies to --watch");
 	rc = cli_open_gate(&g);
@@ -876,56 +875,35 @@ static void top_print_json(struct gate *g, const struct mg_config *cfg, const st
 }
 
 /* ---- top: options and the command ---- */
-#define TOP_GO_ON (-1)
-
-/* TOP_GO_ON, or the exit code (--help, a bad option) */
-static int top_parse(int argc, char **argv, struct top_opts *o)
+/* a duration 100ms..10m */
+static int top_interval(const char *s, void *ns)
 {
-	static const struct option lo[] = {
-		{ "interval", required_argument, NULL, 'i' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	int opt;
-
-	*o = (struct top_opts){ .max = 10, .interval_ns = NSEC_PER_SEC };
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":n:i:h", lo, NULL)) != -1) {
-		switch (opt) {
-		case 'n':
-			if (parse_u32(optarg, 1, 100000, &o->max))
-				return fail(EXIT_USAGE, "top: bad count '%s' for -n (expected 1..100000)", optarg);
-			break;
-		case 'i':
-			if (parse_interval(optarg, &o->interval_ns) || o->interval_ns < NSEC_PER_SEC / 10 ||
-			    o->interval_ns > 600 * NSEC_PER_SEC)
-				return fail(EXIT_USAGE, "top: bad interval '%s' (expected a duration 100ms..10m, e.g. 1s)",
-					    optarg);
-			break;
-		case 'h':
-			printf("usage: mailgate top [-n N] [--interval DUR]   (default 10 sources over 1s)\n");
-			return EXIT_OK;
-		default:
-			return bad_option(opt, argv);
-		}
-	}
-	if (optind < argc)
-		return fail(EXIT_USAGE, "top: unexpected argument '%s'", argv[optind]);
-	return TOP_GO_ON;
+	return parse_interval(s, ns) || *(uint64_t *)ns < NSEC_PER_SEC / 10 || *(uint64_t *)ns > 600 * NSEC_PER_SEC
+		       ? -EINVAL : 0;
 }
+
+static const struct cli_opt top_table[] = {
+	CLI_U32("count", 'n', "N", struct top_opts, max, 1, 100000, "the N busiest sources (default 10)",
+		"top: bad count '%s' for -n (expected 1..100000)"),
+	CLI_FUNC_AT("interval", 'i', "DUR", struct top_opts, interval_ns, top_interval,
+		    "measure over DUR (100ms..10m, default 1s)",
+		    "top: bad interval '%s' (expected a duration 100ms..10m, e.g. 1s)"),
+	CLI_END
+};
+const struct cli_cmd cli_top = { "top", NULL, "the busiest sources over an interval, and the sources stopped",
+				 top_table };
 
 int do_top(int argc, char **argv)
 {
 	static struct top_result r; /* the counters are large */
 	const char *what = MG_MAP_SRC;
-	struct top_opts o;
+	struct top_opts o = { .max = 10, .interval_ns = NSEC_PER_SEC };
 	struct mg_config cfg;
 	struct gate g;
-	int rc, err;
+	int rc, err, npos;
 
-	rc = top_parse(argc, argv, &o);
-	if (rc != TOP_GO_ON)
+	rc = cli_parse(&cli_top, argc, argv, &o, &npos);
+	if (rc != CLI_GO)
 		return rc;
 	rc = cli_open_gate(&g);
 	if (rc)

@@ -8,7 +8,6 @@
  * tracer; status reads them with bpf_obj_get(). */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include <linux/if_link.h>
 #include <json-c/json.h>
 #include "mailgate.h"
+#include "cli.h"
 #include "crowdsec.h"
 #include "rules.h"
 
@@ -526,33 +526,22 @@ static void show_maps(struct gate *g, struct json_object *doc)
 	table_free(t);
 }
 
+const struct cli_cmd cli_status = { "status", NULL, "the gate's interfaces, config, maps and counters", NULL };
+
 int do_status(int argc, char **argv)
 {
-	static const struct option lo[] = { { "help", no_argument, NULL, 'h' }, { 0 } };
-	struct json_object *doc = json_object_new_object();
+	struct json_object *doc;
 	struct gate g;
 	uint64_t now;
-	int opt, rc, pid;
+	int rc, pid, npos;
 
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		json_object_put(doc);
-		if (opt == 'h') {
-			printf("usage: mailgate status\n");
-			return EXIT_OK;
-		}
-		return bad_option(opt, argv);
-	}
-	if (optind < argc) {
-		json_object_put(doc);
-		return fail(EXIT_USAGE, "status: unexpected argument '%s'", argv[optind]);
-	}
-	rc = cli_open_gate(&g);
-	if (rc) {
-		json_object_put(doc);
+	rc = cli_parse(&cli_status, argc, argv, NULL, &npos);
+	if (rc != CLI_GO)
 		return rc;
-	}
+	rc = cli_open_gate(&g);
+	if (rc)
+		return rc;
+	doc = json_object_new_object();
 	now = now_boot_ns();
 	json_object_object_add(doc, "pin_dir", json_object_new_string(opts.pin_dir));
 	json_object_object_add(doc, "version", json_object_new_string(MG_VERSION));

@@ -18,7 +18,6 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
 #include <net/if_arp.h>
 #include <linux/if_packet.h>
 #include <linux/neighbour.h>
@@ -40,6 +39,7 @@
 #include <bpf/libbpf.h>
 #include <json-c/json.h>
 #include "mailgate.h"
+#include "cli.h"
 
 static __thread uint64_t rng_state;
 
@@ -56,7 +56,7 @@ static inline uint32_t user_random(void)
 #include "synflood.skel.h"
 
 enum method { METHOD_AUTO, METHOD_LIVE, METHOD_PACKET };
-static const char *const method_names[] = { "auto", "live-frames", "af_packet" };
+static const char *const method_names[] = { "auto", "live-frames", "af_packet", NULL };
 
 #define LIVE_CHUNK   65536 /* frames per BPF_PROG_TEST_RUN call when unpaced */
 #define PACKET_BATCH 64    /* frames per sendmmsg */
@@ -780,191 +780,164 @@ static int pick_cpu(int i)
 	return 0;
 }
 
-static void usage(void)
+/* what the flood did */
+struct flood_result {
+	struct worker *ws;   /* f->threads of them */
+	uint64_t total;      /* frames sent */
+	uint64_t elapsed_ns;
+};
+
+static void report_json(const struct flood *f, const struct flood_result *r)
 {
-	printf("usage: mailgate synflood -i|--interface IFACE --dst ADDR [--dport PORT] [--src CIDR | --src-list A,B,...]\n"
-		"                         [--rate PPS] [--count N] [--duration DUR] [--threads N]\n"
-		"                         [--dst-mac MAC] [--method auto|live-frames|af_packet] [--batch N]\n"
-		"                         [--i-own-this-network] [--json]\n"
-		"Sends TCP SYNs with random sources; stops after --count frames or --duration (one is required).\n"
-		"Refuses unless IFACE is in a network namespace other than the initial one, or\n"
-		"--i-own-this-network is given.\n");
+	double secs = r->elapsed_ns / 1e9, rate = secs > 0 ? r->total / secs : 0;
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+	char dst[MG_ADDRSTRLEN], mac[32];
+
+	format_addr(&f->dst, dst, sizeof(dst));
+	format_mac(f->dst_mac, mac, sizeof(mac));
+	json_object_object_add(o, "method", json_object_new_string(method_names[f->method]));
+	json_object_object_add(o, "interface", json_object_new_string(f->ifname));
+	json_object_object_add(o, "dst", json_object_new_string(dst));
+	json_object_object_add(o, "dport", json_object_new_int(f->dport));
+	json_object_object_add(o, "dst_mac", json_object_new_string(mac));
+	json_object_object_add(o, "threads", json_object_new_int(f->threads));
+	json_object_object_add(o, "frames_sent", json_object_new_uint64(r->total));
+	json_object_object_add(o, "elapsed_s", json_object_new_double(secs));
+	json_object_object_add(o, "rate_pps", json_object_new_double(rate));
+	json_object_object_add(o, "rate_pps_per_thread", json_object_new_double(rate / f->threads));
+	json_object_object_add(o, "interrupted", json_object_new_boolean(stop));
+	for (int i = 0; i < f->threads; i++) {
+		struct json_object *t = json_object_new_object();
+		double s = r->ws[i].elapsed_ns / 1e9;
+
+		json_object_object_add(t, "cpu", json_object_new_int(r->ws[i].cpu));
+		json_object_object_add(t, "frames", json_object_new_uint64(r->ws[i].sent));
+		json_object_object_add(t, "elapsed_s", json_object_new_double(s));
+		json_object_object_add(t, "rate_pps", json_object_new_double(s > 0 ? r->ws[i].sent / s : 0));
+		json_object_array_add(arr, t);
+	}
+	json_object_object_add(o, "per_thread", arr);
+	json_out(o);
 }
 
-static int report(struct flood *f, struct worker *ws, uint64_t total, uint64_t elapsed_ns)
+static void report_text(const struct flood *f, const struct flood_result *r)
 {
-	double secs = elapsed_ns / 1e9, rate = secs > 0 ? total / secs : 0;
+	double secs = r->elapsed_ns / 1e9, rate = secs > 0 ? r->total / secs : 0;
 	char dst[MG_ADDRSTRLEN], mac[32], buf[32];
 
 	format_addr(&f->dst, dst, sizeof(dst));
 	format_mac(f->dst_mac, mac, sizeof(mac));
-	if (opts.json) {
-		struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
-
-		json_object_object_add(o, "method", json_object_new_string(method_names[f->method]));
-		json_object_object_add(o, "interface", json_object_new_string(f->ifname));
-		json_object_object_add(o, "dst", json_object_new_string(dst));
-		json_object_object_add(o, "dport", json_object_new_int(f->dport));
-		json_object_object_add(o, "dst_mac", json_object_new_string(mac));
-		json_object_object_add(o, "threads", json_object_new_int(f->threads));
-		json_object_object_add(o, "frames_sent", json_object_new_uint64(total));
-		json_object_object_add(o, "elapsed_s", json_object_new_double(secs));
-		json_object_object_add(o, "rate_pps", json_object_new_double(rate));
-		json_object_object_add(o, "rate_pps_per_thread", json_object_new_double(rate / f->threads));
-		json_object_object_add(o, "interrupted", json_object_new_boolean(stop));
-		for (int i = 0; i < f->threads; i++) {
-			struct json_object *t = json_object_new_object();
-			double s = ws[i].elapsed_ns / 1e9;
-
-			json_object_object_add(t, "cpu", json_object_new_int(ws[i].cpu));
-			json_object_object_add(t, "frames", json_object_new_uint64(ws[i].sent));
-			json_object_object_add(t, "elapsed_s", json_object_new_double(s));
-			json_object_object_add(t, "rate_pps", json_object_new_double(s > 0 ? ws[i].sent / s : 0));
-			json_object_array_add(arr, t);
-		}
-		json_object_object_add(o, "per_thread", arr);
-		json_out(o);
-		return EXIT_OK;
-	}
 	printf("method: %s\n", method_names[f->method]);
 	printf("interface: %s -> %s port %u (dst mac %s), %d thread%s\n", f->ifname, dst, f->dport,
 	       mac, f->threads, f->threads > 1 ? "s" : "");
-	printf("frames sent: %llu%s\n", (unsigned long long)total, stop ? " (interrupted)" : "");
+	printf("frames sent: %llu%s\n", (unsigned long long)r->total, stop ? " (interrupted)" : "");
 	printf("elapsed: %.3f s\n", secs);
 	printf("rate: %s pps", format_count(rate, buf, sizeof(buf)));
 	printf(" (%s pps per thread)\n", format_count(rate / f->threads, buf, sizeof(buf)));
-	return EXIT_OK;
 }
 
-enum {
-	OPT_DST = 256, OPT_DPORT, OPT_SRC, OPT_SRC_LIST, OPT_RATE, OPT_COUNT, OPT_DURATION,
-	OPT_THREADS, OPT_DST_MAC, OPT_OWN, OPT_METHOD, OPT_BATCH,
+/* the command line: the flood's settings and what is checked after them */
+struct synflood_opts {
+	struct flood f;
+	const char *dst, *src, *src_list;
+	uint32_t dport, threads;
+	bool own;
 };
 
-static const struct option long_opts[] = {
-	{ "interface", required_argument, NULL, 'i' },
-	{ "dst", required_argument, NULL, OPT_DST },
-	{ "dport", required_argument, NULL, OPT_DPORT },
-	{ "src", required_argument, NULL, OPT_SRC },
-	{ "src-list", required_argument, NULL, OPT_SRC_LIST },
-	{ "rate", required_argument, NULL, OPT_RATE },
-	{ "count", required_argument, NULL, OPT_COUNT },
-	{ "duration", required_argument, NULL, OPT_DURATION },
-	{ "threads", required_argument, NULL, OPT_THREADS },
-	{ "dst-mac", required_argument, NULL, OPT_DST_MAC },
-	{ "i-own-this-network", no_argument, NULL, OPT_OWN },
-	{ "method", required_argument, NULL, OPT_METHOD },
-	{ "batch", required_argument, NULL, OPT_BATCH },
-	{ "help", no_argument, NULL, 'h' },
-	{}
-};
-
-int do_synflood(int argc, char **argv)
+static int pps_opt(const char *s, void *rate)
 {
-	static struct flood fl;
-	struct flood *f = &fl;
-	const char *dst = NULL, *src = NULL, *src_list = NULL;
-	struct worker *ws = NULL;
-	bool own = false;
-	uint32_t v;
-	uint64_t total = 0, counted = 0, shorts = 0, t_end;
-	sigset_t block, old;
-	int c, rc = EXIT_OK, err;
+	return parse_pps(s, rate);
+}
 
-	memset(f, 0, sizeof(*f));
-	f->dport = 25;
-	f->threads = 1;
+static int count_opt(const char *s, void *n)
+{
+	return parse_count(s, n);
+}
+
+static int mac_opt(const char *s, void *opts)
+{
+	struct flood *f = &((struct synflood_opts *)opts)->f;
+
+	if (parse_mac(s, f->dst_mac))
+		return -EINVAL;
+	f->have_dst_mac = true;
+	return 0;
+}
+
+#define SO struct synflood_opts
+static const struct cli_opt synflood_table[] = {
+	CLI_STRING("interface", 'i', "IFACE", SO, f.ifname, "send out of IFACE (in a lab namespace)",
+		   .flags = CLI_REQUIRED),
+	CLI_STRING("dst", 0, "ADDR", SO, dst, "the destination address (IPv4 or IPv6)", .flags = CLI_REQUIRED),
+	CLI_U32("dport", 0, "PORT", SO, dport, 1, 65535, "the destination port (default 25)",
+		"--dport: '%s' is not a port (1..65535)"),
+	CLI_STRING("src", 0, "CIDR", SO, src, "random sources from CIDR (default: all of the family)"),
+	CLI_STRING("src-list", 0, "A,B,...", SO, src_list, "sources from this list, in turn (not with --src)"),
+	CLI_FUNC_AT("rate", 0, "PPS", SO, f.rate, pps_opt, "frames per second, all threads (default: as fast as it goes)",
+		    "--rate: '%s' is not a rate in packets per second (e.g. 50000, 2.5M, 100k/s)"),
+	CLI_FUNC_AT("count", 0, "N", SO, f.count, count_opt, "stop after N frames",
+		    "--count: '%s' is not a positive count (e.g. 1000, 10k, 2M)"),
+	CLI_DURATION("duration", 0, "DUR", SO, f.duration_ns, 1, 0, "stop after DUR (--count and/or --duration is required)",
+		     "--duration: '%s' is not a duration (e.g. 500ms, 10s, 1m)"),
+	CLI_U32("threads", 0, "N", SO, threads, 1, 256, "sending threads (default 1)",
+		"--threads: '%s' is not a thread count (1..256)"),
+	CLI_FUNC("dst-mac", 0, "MAC", mac_opt, "the next hop's MAC (default: asked by ARP / neighbour discovery)",
+		 "--dst-mac: '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)"),
+	CLI_ENUM("method", 0, SO, f.method, method_names, "how to send (default auto)",
+		 "--method: '%s' is not auto, live-frames or af_packet"),
+	CLI_U32("batch", 0, "N", SO, f.batch, 1, 256, "frames per send call (default 64)",
+		"--batch: '%s' is not a batch size (1..256)"),
+	CLI_FLAG("i-own-this-network", 0, SO, own, "flood out of the initial network namespace too"),
+	CLI_END
+};
+#undef SO
+const struct cli_cmd cli_synflood = {
+	"synflood", NULL,
+	"send TCP SYNs with random sources until --count or --duration (one is required);\n"
+	"refuses an interface of the initial network namespace unless --i-own-this-network",
+	synflood_table
+};
+
+/* the options, checked: CLI_GO, or the exit code after a message */
+static int synflood_parse(int argc, char **argv, struct synflood_opts *o)
+{
+	struct flood *f = &o->f;
+	int rc, npos;
+
+	o->dport = 25;
+	o->threads = 1;
 	f->batch = 64;
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":i:h", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'i':
-			f->ifname = optarg;
-			break;
-		case OPT_DST:
-			dst = optarg;
-			break;
-		case OPT_DPORT:
-			if (parse_u32(optarg, 1, 65535, &v))
-				return fail(EXIT_USAGE, "--dport: '%s' is not a port (1..65535)", optarg);
-			f->dport = v;
-			break;
-		case OPT_SRC:
-			src = optarg;
-			break;
-		case OPT_SRC_LIST:
-			src_list = optarg;
-			break;
-		case OPT_RATE:
-			if (parse_pps(optarg, &f->rate))
-				return fail(EXIT_USAGE, "--rate: '%s' is not a rate in packets per second (e.g. 50000, 2.5M, 100k/s)", optarg);
-			break;
-		case OPT_COUNT:
-			if (parse_count(optarg, &f->count))
-				return fail(EXIT_USAGE, "--count: '%s' is not a positive count (e.g. 1000, 10k, 2M)", optarg);
-			break;
-		case OPT_DURATION:
-			if (parse_duration(optarg, &f->duration_ns) || !f->duration_ns)
-				return fail(EXIT_USAGE, "--duration: '%s' is not a duration (e.g. 500ms, 10s, 1m)", optarg);
-			break;
-		case OPT_THREADS:
-			if (parse_u32(optarg, 1, 256, &v))
-				return fail(EXIT_USAGE, "--threads: '%s' is not a thread count (1..256)", optarg);
-			f->threads = v;
-			break;
-		case OPT_DST_MAC:
-			if (parse_mac(optarg, f->dst_mac))
-				return fail(EXIT_USAGE, "--dst-mac: '%s' is not a MAC address (aa:bb:cc:dd:ee:ff)", optarg);
-			f->have_dst_mac = true;
-			break;
-		case OPT_OWN:
-			own = true;
-			break;
-		case OPT_METHOD:
-			if (!strcmp(optarg, "auto"))
-				f->method = METHOD_AUTO;
-			else if (!strcmp(optarg, "live-frames"))
-				f->method = METHOD_LIVE;
-			else if (!strcmp(optarg, "af_packet"))
-				f->method = METHOD_PACKET;
-			else
-				return fail(EXIT_USAGE, "--method: '%s' is not auto, live-frames or af_packet", optarg);
-			break;
-		case OPT_BATCH:
-			if (parse_u32(optarg, 1, 256, &f->batch))
-				return fail(EXIT_USAGE, "--batch: '%s' is not a batch size (1..256)", optarg);
-			break;
-		case 'h':
-			usage();
-			return EXIT_OK;
-		case ':':
-			return fail(EXIT_USAGE, "%s needs a value", argv[optind - 1]);
-		default:
-			return fail(EXIT_USAGE, "unknown option '%s' (try 'mailgate synflood --help')",
-				    argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return fail(EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
+	rc = cli_parse(&cli_synflood, argc, argv, o, &npos);
+	if (rc != CLI_GO)
+		return rc;
+	f->dport = o->dport;
+	f->threads = o->threads;
 	if (!f->ifname)
 		return fail(EXIT_USAGE, "synflood needs -i IFACE");
-	if (!dst)
+	if (!o->dst)
 		return fail(EXIT_USAGE, "synflood needs --dst ADDR");
-	if (parse_addr(dst, &f->dst))
-		return fail(EXIT_USAGE, "--dst: '%s' is not an IPv4 or IPv6 address", dst);
+	if (parse_addr(o->dst, &f->dst))
+		return fail(EXIT_USAGE, "--dst: '%s' is not an IPv4 or IPv6 address", o->dst);
 	f->v6 = !addr_is_v4(&f->dst);
 	f->params.v6 = f->v6;
-	if (src && src_list)
+	if (o->src && o->src_list)
 		return fail(EXIT_USAGE, "--src and --src-list exclude each other");
-	if (src_list)
-		rc = set_src_list(f, src_list);
+	if (o->src_list)
+		rc = set_src_list(f, o->src_list);
 	else
-		rc = set_src_cidr(f, src ? src : f->v6 ? "::/0" : "0.0.0.0/0");
+		rc = set_src_cidr(f, o->src ? o->src : f->v6 ? "::/0" : "0.0.0.0/0");
 	if (rc)
 		return rc;
 	if (!f->count && !f->duration_ns)
 		return fail(EXIT_USAGE, "synflood needs a bound: --count N and/or --duration DUR");
+	return CLI_GO;
+}
+
+/* the interface, the next hop, the frame, the method: 0 or the exit code
+ * after a message */
+static int synflood_prepare(struct flood *f, bool own)
+{
+	int err;
 
 	f->ifindex = if_nametoindex(f->ifname);
 	if (!f->ifindex)
@@ -1010,12 +983,14 @@ int do_synflood(int argc, char **argv)
 			pr_info("msg=\"live frames not available, using af_packet\" err=\"%s\"", strerror(-err));
 		f->method = err ? METHOD_PACKET : METHOD_LIVE;
 	}
+	return 0;
+}
 
-	ws = calloc(f->threads, sizeof(*ws));
-	if (!ws) {
-		rc = fail(EXIT_FAIL, "out of memory");
-		goto cleanup;
-	}
+/* start the workers (signals blocked in them), wait for all; the number started */
+static int synflood_threads(struct flood *f, struct worker *ws)
+{
+	sigset_t block, old;
+
 	/* workers never see our signals: the kernel's test run would stop
 	 * half way on one, with no way to know how far it got */
 	sigfillset(&block);
@@ -1030,8 +1005,7 @@ int do_synflood(int argc, char **argv)
 			f->threads = i;
 			break;
 		}
-		err = pthread_create(&ws[i].tid, NULL, worker_run, &ws[i]);
-		if (err) {
+		if (pthread_create(&ws[i].tid, NULL, worker_run, &ws[i])) {
 			stop = 1;
 			f->threads = i;
 			break;
@@ -1042,32 +1016,60 @@ int do_synflood(int argc, char **argv)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	for (int i = 0; i < f->threads; i++)
 		pthread_join(ws[i].tid, NULL);
-	t_end = mono_ns();
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
-	if (f->threads == 0) {
-		rc = fail(EXIT_FAIL, "cannot start a sending thread");
-		goto cleanup;
-	}
+	return f->threads;
+}
 
+/* the work: send, then check every frame went out; 0 or the exit code
+ * after a message */
+static int synflood_send(struct flood *f, struct flood_result *r)
+{
+	uint64_t counted = 0, shorts = 0;
+	int rc = EXIT_OK, err;
+
+	r->ws = calloc(f->threads, sizeof(*r->ws));
+	if (!r->ws)
+		return fail(EXIT_FAIL, "out of memory");
+	if (!synflood_threads(f, r->ws))
+		return fail(EXIT_FAIL, "cannot start a sending thread");
+	r->elapsed_ns = mono_ns() - f->start_ns;
 	for (int i = 0; i < f->threads; i++) {
-		total += ws[i].sent;
-		if (ws[i].err && rc == EXIT_OK)
+		r->total += r->ws[i].sent;
+		if (r->ws[i].err && rc == EXIT_OK)
 			rc = fail(EXIT_FAIL, "sending on %s (%s, thread %d): %s", f->ifname,
-				  method_names[f->method], i, strerror(-ws[i].err));
+				  method_names[f->method], i, strerror(-r->ws[i].err));
 	}
 	if (f->method == METHOD_LIVE) {
 		/* every frame the kernel ran the program on, counted by the program */
 		err = live_counted(f, &counted, &shorts);
-		if (!err && (counted != total || shorts) && rc == EXIT_OK)
+		if (!err && (counted != r->total || shorts) && rc == EXIT_OK)
 			rc = fail(EXIT_FAIL, "the generator counted %llu frames (%llu too short), expected %llu",
 				  (unsigned long long)counted, (unsigned long long)shorts,
-				  (unsigned long long)total);
+				  (unsigned long long)r->total);
 	}
-	if (rc == EXIT_OK)
-		rc = report(f, ws, total, t_end - f->start_ns);
-cleanup:
-	free(ws);
+	return rc;
+}
+
+int do_synflood(int argc, char **argv)
+{
+	static struct synflood_opts o;
+	struct flood *f = &o.f;
+	struct flood_result r = { 0 };
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	rc = synflood_parse(argc, argv, &o);
+	if (rc != CLI_GO)
+		return rc;
+	rc = synflood_prepare(f, o.own);
+	if (!rc)
+		rc = synflood_send(f, &r);
+	if (!rc && opts.json)
+		report_json(f, &r);
+	else if (!rc)
+		report_text(f, &r);
+	free(r.ws);
 	synflood_bpf__destroy(f->skel);
 	f->skel = NULL;
 	return rc;

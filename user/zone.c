@@ -6,7 +6,6 @@
  * fails or is killed changes nothing. `mailgate zone export FILE`: the bans and the deny
  * list as an rbldnsd file, for a fleet's own rbldnsd. */
 #include <errno.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include <json-c/json.h>
 #include "zone.h"
 #include "listset.h"
+#include "cli.h"
 
 #define BATCH 16384
 #define MAX_BAD_SHOWN 20
@@ -213,8 +213,10 @@ static void report_bad(void *ctx, size_t line, const char *msg)
 	}
 }
 
-#define ZONE_LOAD_USAGE "usage: mailgate zone load FILE [--ttl DUR] [--type auto|ip4set|ip4trie|ip6trie] [--name NAME] [--force]"
-#define ZONE_EXPORT_USAGE "usage: mailgate zone export FILE|- [--family 4|6]"
+static int zone_type_opt(const char *s, void *t)
+{
+	return zone_type_parse(s, t);
+}
 
 /* A file with more bad lines than this is refused (a garbled or wrong
  * download), unless --force: more than 10 bad lines and more than 10% of
@@ -236,43 +238,34 @@ struct load_result {
 	uint64_t t[5];                 /* start, parsed, live set read, new set built, switched */
 };
 
-static const struct option load_opts[] = {
-	{ "ttl", required_argument, NULL, 't' },
-	{ "type", required_argument, NULL, 'T' },
-	{ "name", required_argument, NULL, 'n' },
-	{ "force", no_argument, NULL, 'f' },
-	{ "help", no_argument, NULL, 'h' },
-	{ 0 },
+static const struct cli_opt zone_load_table[] = {
+	CLI_DURATION("ttl", 0, "DUR", struct load_args, ttl, 1, 0, "the entries expire after DUR (default never)",
+		     "zone load: --ttl '%s' is not a duration (e.g. 1h, 30m)"),
+	CLI_FUNC_AT("type", 0, "auto|ip4set|ip4trie|ip6trie", struct load_args, type, zone_type_opt,
+		    "the rbldnsd dataset type (default auto: by each line)",
+		    "zone load: --type '%s': one of auto, ip4set, ip4trie, ip6trie"),
+	CLI_STRING("name", 0, "NAME", struct load_args, name, "the set's name (default: the file's base name)"),
+	CLI_FLAG("force", 0, struct load_args, force,
+		 "load even a file less than half the size of the last, or with too many bad lines"),
+	CLI_END
 };
+const struct cli_cmd cli_zone_load = { "zone load", "FILE|-", "load an rbldnsd zone file into the deny list (atomically)",
+				       zone_load_table };
 
-/* argv[0] is "zone load": -1 to go on, else the exit code */
+/* argv[0] is "load": CLI_GO (-1) to go on, else the exit code */
 static int load_parse_args(int argc, char **argv, struct load_args *a)
 {
-	const char *ttl_s = NULL, *type_s = "auto";
-	int opt;
+	int rc, npos;
 
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", load_opts, NULL)) != -1) {
-		switch (opt) {
-		case 't': ttl_s = optarg; break;
-		case 'T': type_s = optarg; break;
-		case 'n': a->name = optarg; break;
-		case 'f': a->force = true; break;
-		case 'h': printf("%s\n", ZONE_LOAD_USAGE); return EXIT_OK;
-		default: return bad_option(opt, argv);
-		}
-	}
-	if (optind < argc)
-		a->file = argv[optind++];
-	if (optind < argc)
-		return fail(EXIT_USAGE, "zone load: one file only ('%s')", argv[optind]);
-	if (!a->file)
-		return fail(EXIT_USAGE, "%s", ZONE_LOAD_USAGE);
-	if (ttl_s && (parse_duration(ttl_s, &a->ttl) || a->ttl == 0))
-		return fail(EXIT_USAGE, "zone load: --ttl '%s' is not a duration (e.g. 1h, 30m)", ttl_s);
-	if (zone_type_parse(type_s, &a->type))
-		return fail(EXIT_USAGE, "zone load: --type '%s': one of auto, ip4set, ip4trie, ip6trie", type_s);
+	a->type = ZT_AUTO;
+	rc = cli_parse(&cli_zone_load, argc, argv, a, &npos);
+	if (rc != CLI_GO)
+		return rc;
+	if (npos > 1)
+		return fail(EXIT_USAGE, "zone load: one file only ('%s')", argv[2]);
+	if (!npos)
+		return fail(EXIT_USAGE, "zone load: no file given (try 'mailgate zone load --help')");
+	a->file = argv[1];
 	if (a->name && !*a->name)
 		return fail(EXIT_USAGE, "zone load: --name must not be empty");
 	if (!a->name) {
@@ -442,7 +435,6 @@ static void load_print(const struct load_args *a, const struct zone_data *z, con
 	json_out(d);
 }
 
-/* argv[0] is "zone load" */
 static int zone_load(int argc, char **argv)
 {
 	struct load_args a = { .type = ZT_AUTO };
@@ -603,39 +595,36 @@ static void write_entry(FILE *f, const struct out_ent *e)
 	fputc('\n', f);
 }
 
-static const struct option export_opts[] = {
-	{ "family", required_argument, NULL, 'f' },
-	{ "help", no_argument, NULL, 'h' },
-	{ 0 },
+struct zone_export_opts {
+	int family; /* zone_families[]: 0 IPv4, 1 IPv6; -1 both */
 };
 
-/* argv[0] is "zone export": -1 to go on, else the exit code; *fam 0, 4 or 6 */
+static const char *const zone_families[] = { "4", "6", NULL };
+
+static const struct cli_opt zone_export_table[] = {
+	CLI_ENUM("family", 0, struct zone_export_opts, family, zone_families, "IPv4 or IPv6 entries only",
+		 "zone export: --family '%s': 4 or 6", .arg = "4|6"),
+	CLI_END
+};
+const struct cli_cmd cli_zone_export = { "zone export", "FILE|-", "write the deny list's zone entries as an rbldnsd file",
+					 zone_export_table };
+
+/* argv[0] is "export": CLI_GO (-1) to go on, else the exit code; *fam 0, 4 or 6 */
 static int export_parse_args(int argc, char **argv, const char **file, int *fam)
 {
-	const char *fam_s = NULL;
-	int opt;
+	struct zone_export_opts o = { .family = -1 };
+	int rc, npos;
 
-	optind = 0;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":h", export_opts, NULL)) != -1) {
-		if (opt == 'h') {
-			printf("%s\n", ZONE_EXPORT_USAGE);
-			return EXIT_OK;
-		}
-		if (opt != 'f')
-			return bad_option(opt, argv);
-		fam_s = optarg;
-	}
-	if (optind < argc)
-		*file = argv[optind++];
-	if (optind < argc)
-		return fail(EXIT_USAGE, "zone export: one file only ('%s')", argv[optind]);
-	if (!*file)
-		return fail(EXIT_USAGE, "%s", ZONE_EXPORT_USAGE);
-	if (fam_s && strcmp(fam_s, "4") && strcmp(fam_s, "6"))
-		return fail(EXIT_USAGE, "zone export: --family '%s': 4 or 6", fam_s);
-	*fam = fam_s ? atoi(fam_s) : 0;
-	return -1;
+	rc = cli_parse(&cli_zone_export, argc, argv, &o, &npos);
+	if (rc != CLI_GO)
+		return rc;
+	if (npos > 1)
+		return fail(EXIT_USAGE, "zone export: one file only ('%s')", argv[2]);
+	if (!npos)
+		return fail(EXIT_USAGE, "zone export: no file given (try 'mailgate zone export --help')");
+	*file = argv[1];
+	*fam = o.family < 0 ? 0 : o.family ? 6 : 4;
+	return CLI_GO;
 }
 
 /* The active deny entries and bans into x, IPv4 first, each in key order:
@@ -737,7 +726,6 @@ static void export_print(const char *file, const struct export *x, int fam)
 	json_out(d);
 }
 
-/* argv[0] is "zone export" */
 static int zone_export(int argc, char **argv)
 {
 	struct export x = { .now = now_boot_ns() };
@@ -764,18 +752,10 @@ out:
 
 int do_zone(int argc, char **argv)
 {
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("%s\n       %s\n", ZONE_LOAD_USAGE, ZONE_EXPORT_USAGE + strlen("usage: "));
-		return EXIT_OK;
-	}
-	/* the subcommand's argv[0] names it in messages (bad_option) */
-	if (argc >= 2 && !strcmp(argv[1], "load")) {
-		argv[1] = (char *)"zone load";
-		return zone_load(argc - 1, argv + 1);
-	}
-	if (argc >= 2 && !strcmp(argv[1], "export")) {
-		argv[1] = (char *)"zone export";
-		return zone_export(argc - 1, argv + 1);
-	}
-	return fail(EXIT_USAGE, "usage: mailgate zone load FILE ... | zone export FILE ... (try 'mailgate zone --help')");
+	static const struct cli_cmd *const subs[] = { &cli_zone_load, &cli_zone_export };
+	int which, rc = cli_sub("zone", subs, 2, argc, argv, &which);
+
+	if (rc != CLI_GO)
+		return rc;
+	return which == 0 ? zone_load(argc - 1, argv + 1) : zone_export(argc - 1, argv + 1);
 }

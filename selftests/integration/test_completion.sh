@@ -38,17 +38,28 @@ out=$(complete_words 0 "$MG" st)
 out=$(complete_words 1 "$MG" ban "")
 [ "$out" = "$(printf 'add\ndel\nlist')" ] && pass subcommands || fail subcommands "$out"
 
-# every long option of every command's --help is offered after that command
+# every long option of every command's table (mailgate --list-options:
+# "CMD<TAB>--long<TAB>-s<TAB>ARG") is offered after that command
+"$MG" --list-options >"$IT_TMP/table" || fail list_options "exit $?"
+[ "$(grep -c . "$IT_TMP/table")" -ge 40 ] && pass list_options || fail list_options "$(wc -l <"$IT_TMP/table") lines"
 bad=
-for c in run detach status stats top lookup synflood allow deny ban "dnsbl check" "zone load" "zone export"; do
-	want=$("$MG" $c --help | grep -o -- '--[a-z][a-z0-9-]*' | grep -v -- '--json' | sort -u)
-	case $c in
-	allow | deny | ban) got=$(complete_words 0 "$MG" $c add --; complete_words 0 "$MG" $c list --; complete_words 0 "$MG" $c del --) ;;
-	*) got=$(complete_words 0 "$MG" $c --) ;;
-	esac
+for c in $(cut -f1 "$IT_TMP/table" | grep -v '^mailgate$' | sort -u | tr ' ' '+'); do
+	c=${c//+/ }
+	want=$(awk -F'\t' -v c="$c" '$1 == c && $2 != "--help" { print $2 }' "$IT_TMP/table")
+	got=$(complete_words 0 "$MG" $c --)
 	for o in $want; do has "$got" "$o" || bad+=" '$c $o'"; done
 done
-[ -z "$bad" ] && pass every_help_option || fail every_help_option "not offered:$bad"
+[ -z "$bad" ] && pass every_table_option || fail every_table_option "not offered:$bad"
+# every option that takes a value (long and short) is one whose next word
+# the completion skips as a value
+vals=$(sed -n '/^_mailgate_valopts="/,/"$/p' "$COMP" | tr -d '"' | sed 's/^_mailgate_valopts=//' | tr ' ' '\n')
+bad=
+while IFS=$'\t' read -r c long short arg; do
+	[ "$arg" = - ] && continue
+	has "$vals" "$long" || bad+=" $long"
+	[ "$short" = - ] || has "$vals" "$short" || bad+=" $short"
+done <"$IT_TMP/table"
+[ -z "$bad" ] && pass value_options_skipped || fail value_options_skipped "not in _mailgate_valopts:$(echo $bad | tr ' ' '\n' | sort -u | tr '\n' ' ')"
 
 out=$(complete_words 0 "$MG" run --mode "")
 [ "$out" = "$(printf 'native\ngeneric\nauto')" ] && pass option_values || fail option_values "$out"

@@ -45,8 +45,36 @@ for c in $cmds; do
 done
 [ -z "$bad" ] && pass help_every_command || fail help_every_command "$bad"
 
-# long options: getopt tables ({ "name", x_argument ...) and hand parsers ("--name")
-grep -ho '{ *"[a-z][a-z0-9-]*", *[a-z_]*_argument' user/*.c | sed 's/{ *"\([^"]*\)".*/--\1/' >"$TMP/src_opts"
+# every option of every command's table (user/cli.h), from the binary:
+# "CMD<TAB>--long<TAB>-s<TAB>ARG" a line
+"$MG" --list-options >"$TMP/table"
+[ "$(cut -f1 "$TMP/table" | sort -u | wc -l)" -ge 20 ] && pass tables_listed ||
+	fail tables_listed "$(cut -f1 "$TMP/table" | sort -u | tr '\n' ' ')"
+# each (sub)command's --help: exit 0, stdout only, and every option of its
+# table with its short name and value name as the table has them
+bad=
+while IFS=$'\t' read -r c long short arg; do
+	[ "$c" = mailgate ] && c=help
+	out=$("$MG" $c --help 2>"$TMP/err")
+	rc=$?
+	want="$long"
+	[ "$arg" != - ] && want+=" $arg"
+	[ "$short" != - ] && want="$short, $want"
+	if [ $rc -ne 0 ] || [ -s "$TMP/err" ] || ! grep -qF -- "$want" <<<"$out"; then
+		bad+=" '$c --help' lacks '$want' (rc=$rc)"
+	fi
+done <"$TMP/table"
+[ -z "$bad" ] && pass help_lists_table_options || fail help_lists_table_options "$bad"
+# the top-level help names every option of every command
+"$MG" help >"$TMP/tophelp"
+missing=
+while IFS=$'\t' read -r c long short arg; do
+	[ "$long" = --help ] && continue
+	grep -q -- "$long\b" "$TMP/tophelp" || missing+=" $c:$long"
+done <"$TMP/table"
+[ -z "$missing" ] && pass top_help_every_option || fail top_help_every_option "not in 'mailgate help':$missing"
+# the options the binary has (the tables), plus any "--name" still written by hand in user/
+cut -f2 "$TMP/table" >"$TMP/src_opts"
 grep -ho '"--[a-z][a-z0-9-]*' user/*.c | tr -d '"' >>"$TMP/src_opts"
 sort -u -o "$TMP/src_opts" "$TMP/src_opts"
 [ "$(wc -l <"$TMP/src_opts")" -ge 30 ] && pass options_found || fail options_found "only $(wc -l <"$TMP/src_opts")"
