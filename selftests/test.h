@@ -58,6 +58,22 @@ static inline void test_fail(const char *file, int line, const char *fmt, ...)
 	long long _e = (long long)(err);                                               \
 	_e == 0 ? true : (test_fail(__FILE__, __LINE__, "%s: error %lld (%s)", what, _e, \
 				    strerror(_e < 0 ? -_e : _e)), false); })
+/* strings: both sides printed (NULL shows as "(null)" and never matches) */
+#define ASSERT_STREQ(got, want, what) ({                                                  \
+	const char *_g = (got), *_w = (want);                                             \
+	(_g && _w && !strcmp(_g, _w)) ? true : (test_fail(__FILE__, __LINE__,             \
+		"%s: expected \"%s\", got \"%.500s\"", what, _w ? _w : "(null)",          \
+		_g ? _g : "(null)"), false); })
+#define ASSERT_HAS_SUBSTR(str, sub, what) ({                                              \
+	const char *_s = (str), *_n = (sub);                                              \
+	(_s && _n && strstr(_s, _n)) ? true : (test_fail(__FILE__, __LINE__,              \
+		"%s: expected \"%s\" in \"%.500s\"", what, _n ? _n : "(null)",            \
+		_s ? _s : "(null)"), false); })
+#define ASSERT_NO_SUBSTR(str, sub, what) ({                                               \
+	const char *_s = (str), *_n = (sub);                                              \
+	(_s && _n && !strstr(_s, _n)) ? true : (test_fail(__FILE__, __LINE__,             \
+		"%s: expected no \"%s\" in \"%.500s\"", what, _n ? _n : "(null)",         \
+		_s ? _s : "(null)"), false); })
 #define ASSERT_RANGE(v, lo, hi, what) ({                                                   \
 	long long _v = (long long)(v), _l = (long long)(lo), _h = (long long)(hi);        \
 	(_v >= _l && _v <= _h) ? true : (test_fail(__FILE__, __LINE__,                      \

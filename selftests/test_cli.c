@@ -404,8 +404,8 @@ TEST(large_list)
 		json_object_put(o);
 	}
 	if (RUN_OK("status --json") && (o = parse_out())) {
-		ASSERT_TRUE(!strcmp(jstr(o, "maps.1.name"), "mg_deny"), "mg_deny row");
-		ASSERT_EQ(json_object_get_int(jget(o, "maps.1.entries")), n, "mg_deny entries");
+		ASSERT_TRUE(!strcmp(jstr(o, "maps.3.name"), "mg_deny"), "mg_deny row (gate_map order)");
+		ASSERT_EQ(json_object_get_int(jget(o, "maps.3.entries")), n, "mg_deny entries");
 		json_object_put(o);
 	}
 	if (RUN_OK("deny list")) {
@@ -649,6 +649,51 @@ TEST(json_everywhere)
 		if (WEXITSTATUS(system(cmd)))
 			test_fail(__FILE__, __LINE__, "'%s --json': python3 -m json.tool refuses it", cmds[i]);
 	}
+}
+
+/* Every map of the loaded BPF object that is pinned is in the registry
+ * (MG_MAPS: gate_map_names, the fds) and in `status --json` with its type
+ * and capacity; the only map not pinned is the responder's sockmap. */
+TEST(status_lists_every_map)
+{
+	struct json_object *o, *maps;
+	struct bpf_map *m;
+	int n = 0;
+
+	if (!RUN_OK("status --json") || !(o = parse_out()))
+		return;
+	maps = jget(o, "maps");
+	if (!ASSERT_TRUE(maps && json_object_is_type(maps, json_type_array), "status --json has maps[]")) {
+		json_object_put(o);
+		return;
+	}
+	bpf_object__for_each_map(m, fx.g.skel->obj) {
+		const char *name = bpf_map__name(m);
+		bool in_registry = false, in_status = false;
+
+		if (bpf_map__is_internal(m)) /* .rodata, .bss: not state of ours */
+			continue;
+		if (!bpf_map__pin_path(m)) {
+			ASSERT_STREQ(name, "mg_responder", "the one map not pinned");
+			continue;
+		}
+		n++;
+		for (int i = 0; i < GM_MAX; i++)
+			in_registry |= !strcmp(gate_map_names[i], name) && fx.g.fd[i] == bpf_map__fd(m);
+		for (size_t i = 0; i < json_object_array_length(maps); i++) {
+			struct json_object *e = json_object_array_get_idx(maps, i);
+
+			in_status |= !strcmp(jstr(e, "name"), name) && strcmp(jstr(e, "type"), "(missing)") &&
+				     jget(e, "capacity");
+		}
+		if (!in_registry)
+			test_fail(__FILE__, __LINE__, "%s: not in gate_map_names with its fd", name);
+		if (!in_status)
+			test_fail(__FILE__, __LINE__, "%s: not in status --json maps[]: %.300s", name, out);
+	}
+	ASSERT_EQ(n, GM_MAX, "pinned maps in the object = maps in the registry");
+	ASSERT_EQ(json_object_array_length(maps), GM_MAX, "status --json lists every map");
+	json_object_put(o);
 }
 
 /* ---- lookup says what the data path does ---- */

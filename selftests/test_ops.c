@@ -332,7 +332,6 @@ TEST(detach_leaves_foreign_pins)
 	for (int i = 0; i < GM_MAX; i++)
 		if (exists(pin_dir, gate_map_names[i]))
 			test_fail(__FILE__, __LINE__, "%s is still pinned", gate_map_names[i]);
-	ASSERT_TRUE(!exists(pin_dir, MG_MAP_VBITS), "mg_vbits (a map gate_map_names does not list) removed");
 	ASSERT_TRUE(!exists(pin_dir, MG_MAP_DNSBL_CACHE) && !exists(pin_dir, MG_MAP_DNSBL_ZONES),
 		    "the DNSBL cache maps removed");
 	ASSERT_TRUE(!exists(pin_dir, MG_MAP_CROWDSEC), "the CrowdSec bouncer's state removed");

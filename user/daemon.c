@@ -1078,7 +1078,7 @@ static void heartbeat(struct daemon *d, uint64_t now)
 		pr_warn("msg=\"the heartbeat ran out: the data path skipped the DNSBL step (pass_unasked)\" for=%s",
 			format_duration(now - ctl.alive_until_ns, dur, sizeof(dur)));
 	if (gate_heartbeat(&d->gate, now + MG_HEARTBEAT_NS))
-		pr_warn("msg=\"cannot write the heartbeat into %s\" err=\"%s\"", MG_MAP_CTL, strerror(errno));
+		pr_warn("msg=\"cannot write the heartbeat into %s\" err=\"%s\"", gate_map_names[GM_CTL], strerror(errno));
 }
 
 /* systemd's status line (systemctl status): the interfaces, and the
@@ -1168,7 +1168,7 @@ static uint32_t pinned_max_sources(const char *pin_dir)
 	char path[PATH_MAX];
 	int fd;
 
-	if (pin_path(path, pin_dir, MG_MAP_SRC, ""))
+	if (pin_path(path, pin_dir, gate_map_names[GM_SRC], ""))
 		return 0;
 	fd = bpf_obj_get(path);
 	if (fd < 0)

@@ -528,7 +528,7 @@ int do_lookup(int argc, char **argv)
 	l.g = &g;
 	if (gate_read_config(&g, &l.cfg)) {
 		gate_close(&g);
-		return fail(EXIT_FAIL, "lookup: cannot read %s: %s", MG_MAP_CONFIG, strerror(errno));
+		return fail(EXIT_FAIL, "lookup: cannot read %s: %s", gate_map_names[GM_CONFIG], strerror(errno));
 	}
 	bpf_map_lookup_elem(g.fd[GM_PORTS], &l.port, &cls);
 	l.class = cls < MG_CLASS_MAX ? cls : 0;

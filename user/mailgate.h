@@ -78,13 +78,11 @@ const char *format_duration(uint64_t ns, char *buf, size_t len);          /* "10
 uint64_t now_boot_ns(void);                                          /* the clock the data path uses */
 
 /* ---- gate.c: load, pin and attach the data path; open pinned maps ---- */
+/* the data path's pinned maps, from MG_MAPS (include/gate.h): GM_CONFIG ... */
 enum gate_map {
-	GM_CONFIG, GM_PORTS, GM_ALLOW, GM_DENY, GM_BAN, GM_VERDICT, GM_SRC, GM_PREFIX,
-	GM_CONN, GM_CLASS_CONN, GM_VERIFIED, GM_COUNTERS, GM_GLOBAL, GM_EVENTS, GM_SOCKS,
-	GM_BAN_QUOTA, GM_CTL, GM_PENDING,
-	GM_REJECT,
-	GM_LISTS,
-	GM_COOKIE,
+#define MG_X(id, name) GM_##id,
+	MG_MAPS(MG_X)
+#undef MG_X
 	GM_MAX
 };
 /* Bans live in two maps: GM_BAN_QUOTA for the data path's own (origin
@@ -93,7 +91,7 @@ static inline enum gate_map ban_map(uint32_t origin)
 {
 	return origin == MG_ORIGIN_QUOTA ? GM_BAN_QUOTA : GM_BAN;
 }
-extern const char *const gate_map_names[GM_MAX];
+extern const char *const gate_map_names[GM_MAX]; /* "mg_config" ...: the pin names */
 /* links pinned under the pin dir by `mailgate run` (daemon.c) */
 #define MG_PIN_LINK_XDP        "link_xdp_"       /* + interface name, one per interface */
 #define MG_PIN_LINK_SOCK_STATE "link_sock_state" /* tp_btf/inet_sock_set_state */
@@ -165,7 +163,8 @@ extern const char *const mg_class_names[MG_CLASS_MAX];
 #define CENSUS_WALK_TTL_NS (10 * NSEC_PER_SEC)
 struct census {
 	uint64_t entries[GM_MAX];  /* entries held, for the maps with counted[] */
-	uint32_t capacity[GM_MAX]; /* max_entries */
+	uint32_t capacity[GM_MAX]; /* max_entries (the ring buffer: bytes), every open map */
+	uint32_t type[GM_MAX];     /* enum bpf_map_type, every open map (0: not open) */
 	bool counted[GM_MAX];      /* the hash maps and tries (not arrays, ring buffer) */
 	bool walked;               /* counted by walking: as of taken_ns */
 	uint64_t taken_ns;         /* CLOCK_BOOTTIME */

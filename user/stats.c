@@ -200,7 +200,7 @@ static int stats_once(struct gate *g, bool all)
 	int err = gate_read_counters(g, c);
 
 	if (err)
-		return fail(EXIT_FAIL, "stats: cannot read %s: %s", MG_MAP_COUNTERS, strerror(-err));
+		return fail(EXIT_FAIL, "stats: cannot read %s: %s", gate_map_names[GM_COUNTERS], strerror(-err));
 	if (opts.json) {
 		struct json_object *o = json_object_new_object();
 		uint64_t sum[2] = { 0 };
@@ -285,7 +285,7 @@ static int stats_watch(struct gate *g, uint64_t interval_ns, long count, bool al
 	err = gate_read_counters(g, prev);
 	if (err) {
 		close(sfd);
-		return fail(EXIT_FAIL, "stats: cannot read %s: %s", MG_MAP_COUNTERS, strerror(-err));
+		return fail(EXIT_FAIL, "stats: cannot read %s: %s", gate_map_names[GM_COUNTERS], strerror(-err));
 	}
 	t_prev = now_boot_ns();
 	memcpy(cur, prev, sizeof(cur));
@@ -607,7 +607,7 @@ int do_top(int argc, char **argv)
 		gate_read_counters(&g, c2);
 	}
 	if (err) {
-		rc = fail(EXIT_FAIL, "top: cannot read %s: %s", MG_MAP_SRC, strerror(-err));
+		rc = fail(EXIT_FAIL, "top: cannot read %s: %s", gate_map_names[GM_SRC], strerror(-err));
 		goto out;
 	}
 	secs = (double)(t2 - t1) / NSEC_PER_SEC;
