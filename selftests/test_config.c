@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include "test.h"
 #include "mailgate.h"
+#include "cli.h"
+#include "metrics.h"
 
 static char path[64];
 static char err[2048];

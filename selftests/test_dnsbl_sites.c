@@ -5,6 +5,7 @@
 #include <errno.h>
 #include "test.h"
 #include "dnsbl.h"
+#include "cli.h"
 
 #define IP(a, b, c, d) ((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
 

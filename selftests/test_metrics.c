@@ -24,6 +24,8 @@
 #include "gate.skel.h"
 #include "test.h"
 #include "cleanup.h"
+#include "metrics.h"
+#include "prom.h"
 
 #define PIN_PREFIX "/sys/fs/bpf/mgt-metrics-"
 #define TEST_MAX_SOURCES 4096 /* mg_ban etc. get 1024 */

@@ -15,6 +15,7 @@
 #include "dnsbl_lab.h"
 #include "zone.h"
 #include "fixture.h"
+#include "cli.h"
 
 __attribute__((weak)) struct mg_opts opts; /* where no linked object defines it */
 

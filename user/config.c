@@ -28,6 +28,8 @@
 #include <json-c/json.h>
 #include "mailgate.h"
 #include "crowdsec.h"
+#include "cli.h"
+#include "metrics.h"
 
 #define MAX_LINE 65536 /* longer lines are an error, not silently split */
 

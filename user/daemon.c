@@ -46,6 +46,8 @@
 #include "listset.h"
 #include "crowdsec.h"
 #include "gate.skel.h"
+#include "cli.h"
+#include "metrics.h"
 
 #define MAX_IFACES 16
 #define SWEEP_SLICE_NS 5000000ULL /* time per map per tick (a trie of millions

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <json-c/json.h>
 #include "dnsbl.h"
+#include "cli.h"
 
 #define CQ_SOURCE ST_POINTS /* index of the source's own query */
 

@@ -18,6 +18,7 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 #include "listset.h"
+#include "cli.h"
 
 enum list_kind { LIST_ALLOW, LIST_DENY, LIST_BAN };
 

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 #include "listset.h"
+#include "cli.h"
 
 #define STATE_LEN 256
 

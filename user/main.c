@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "mailgate.h"
+#include "cli.h"
 
 
 

@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 #include "mailgate.h"
+#include "cli.h"
 
 /* a duration (2s, 500ms, 2 = seconds) or decimal seconds (0.5) */
 static int parse_interval(const char *s, uint64_t *ns)

@@ -22,6 +22,7 @@
 #include <json-c/json.h>
 #include "mailgate.h"
 #include "crowdsec.h"
+#include "cli.h"
 
 #define LINK_XDP_PREFIX "link_xdp_"
 #define LINK_SOCK_STATE "link_sock_state"

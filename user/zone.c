@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 #include "zone.h"
 #include "listset.h"
+#include "cli.h"
 
 #define BATCH 16384
 #define MAX_BAD_SHOWN 20
