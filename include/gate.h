@@ -253,7 +253,7 @@ struct mg_config {
 	__u64 event_interval_ns; /* global event budget: 1/rate ... */
 	__u32 event_burst;       /* ... and burst */
 	__u32 netns_ino;         /* network namespace whose connections count */
-	/* flood mode (SPEC 1.4.8; bpf/gate.bpf.c, flood mode) */
+	/* flood mode (docs/datapath.md, "Flood mode"; bpf/gate.bpf.c) */
 	__u64 flood_interval_ns; /* 1/flood_threshold: above this rate of gated SYNs past the
 				  * allow list, all sources together, flood mode is on; 0 = never */
 	__u64 flood_budget_interval_ns; /* 1/flood_budget, shared by never-verified sources

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Flood mode of the data path (SPEC 1.4.8), unit level: the XDP program of
+/* Flood mode of the data path (docs/datapath.md, "Flood mode"), unit level: the XDP program of
  * bpf/gate.bpf.c run with BPF_PROG_TEST_RUN on crafted SYNs, the maps read
  * back. Time is the kernel's own clock, so the timing cases leave wide
  * margins (documented per case). */

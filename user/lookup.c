@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* `mailgate lookup ADDR [--port N]`: everything the maps know about one
  * source, and what the data path would do with its next SYN, step by step
- * in the decision order of bpf/gate.bpf.c judge() (SPEC 1.4). Read-only:
+ * in the decision order of bpf/gate.bpf.c judge() (docs/datapath.md, "Decision order"). Read-only:
  * it reads the same maps with the same rules, and changes nothing. */
 #include <errno.h>
 #include <getopt.h>

@@ -240,7 +240,7 @@ int caps_limit(uint64_t keep);
 uint64_t caps_effective(void);                              /* the calling thread's */
 const char *caps_names(uint64_t set, char *buf, size_t len); /* "bpf,perfmon,net_admin" */
 
-/* ---- config.c: the INI config file (SPEC 3) ---- */
+/* ---- config.c: the INI config file (docs/config.md) ---- */
 #define MG_MAX_ALLOW_CFG 1024
 struct mg_port_entry {
 	char name[32];
