@@ -143,7 +143,8 @@ TEST(ban_list_pipes_into_del)
 			test_fail(__FILE__, __LINE__, "stdout line %d is not an entry: %.*s", lines, (int)(nl - p), p);
 	}
 	ASSERT_EQ(lines, 2, "two bans in force on stdout");
-	ASSERT_TRUE(strstr(err, "1 expired entry not shown") && strstr(err, "ADDRESS"), "note and header on stderr");
+	ASSERT_HAS_SUBSTR(err, "1 expired entry not shown", "note and header on stderr");
+	ASSERT_HAS_SUBSTR(err, "ADDRESS", "note and header on stderr");
 	snprintf(cmd, sizeof(cmd), "%s --pin-dir %s ban list 2>/dev/null | awk '{print $1}' | xargs %s --pin-dir %s ban del 2>/dev/null",
 		 bin, pin_dir, bin, pin_dir);
 	rc = system(cmd);
@@ -169,7 +170,7 @@ TEST(del_all_and_origin)
 	list_put(&fx.g, MG_LIST_DENY, &k, &r);
 	if (RUN_OK("deny del --origin cli")) {
 		ASSERT_EQ(count(GM_DENY), 1, "the config entry is left");
-		ASSERT_TRUE(strstr(err, "3 entries of origin cli") != NULL, err);
+		ASSERT_HAS_SUBSTR(err, "3 entries of origin cli", "stderr");
 	}
 	if (RUN_OK("deny del --all"))
 		ASSERT_EQ(count(GM_DENY), 0, "--all: empty");
@@ -183,7 +184,8 @@ TEST(del_all_and_origin)
 	ASSERT_EQ(count(GM_BAN_QUOTA), 0, "the quota ban is gone");
 	ASSERT_EQ(count(GM_BAN), 1, "the CLI's ban is left");
 	ASSERT_EQ(run("ban del --origin bogus"), 2, "unknown origin: exit 2");
-	ASSERT_TRUE(strstr(err, "'bogus'") && strstr(err, "quota"), "names the value and the choices");
+	ASSERT_HAS_SUBSTR(err, "'bogus'", "names the value and the choices");
+	ASSERT_HAS_SUBSTR(err, "quota", "names the value and the choices");
 	ASSERT_EQ(run("ban del 192.0.2.45 --all"), 2, "entries and --all: exit 2");
 	ASSERT_EQ(run("ban add 192.0.2.46 --origin cli"), 2, "--origin with add: exit 2");
 	ASSERT_EQ(count(GM_BAN), 1, "nothing changed by the refused ones");
@@ -261,7 +263,7 @@ TEST(stats_json_flood_mode)
 	if (RUN_OK("--json stats"))
 		ASSERT_TRUE(strstr(out, "\"flood_mode\":true") || strstr(out, "\"flood_mode\": true"), out);
 	if (RUN_OK("--json stats --watch 0.2 --count 1"))
-		ASSERT_TRUE(strstr(out, "\"flood_mode\":true") != NULL, "--watch --json lines too");
+		ASSERT_HAS_SUBSTR(out, "\"flood_mode\":true", "--watch --json lines too");
 	gl.flood_mode = 0;
 	bpf_map_update_elem(fx.g.fd[GM_GLOBAL], &zero, &gl, BPF_ANY);
 }
@@ -294,7 +296,8 @@ TEST(pin_dir_not_on_bpffs)
 			fclose(f);
 	}
 	ASSERT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 1, "exit 1");
-	ASSERT_TRUE(strstr(err, "not on a bpf filesystem") && strstr(err, "nsenter --net="), err);
+	ASSERT_HAS_SUBSTR(err, "not on a bpf filesystem", "stderr");
+	ASSERT_HAS_SUBSTR(err, "nsenter --net=", "stderr");
 }
 
 /* A pin of another program and a folder in the pin dir survive `detach`;
@@ -335,7 +338,8 @@ TEST(detach_leaves_foreign_pins)
 	ASSERT_TRUE(!exists(pin_dir, MG_MAP_DNSBL_CACHE) && !exists(pin_dir, MG_MAP_DNSBL_ZONES),
 		    "the DNSBL cache maps removed");
 	ASSERT_TRUE(!exists(pin_dir, MG_MAP_CROWDSEC), "the CrowdSec bouncer's state removed");
-	ASSERT_TRUE(strstr(err, "other_map") && strstr(err, "other_dir/"), "the warning names what is left");
+	ASSERT_HAS_SUBSTR(err, "other_map", "the warning names what is left");
+	ASSERT_HAS_SUBSTR(err, "other_dir/", "the warning names what is left");
 
 	/* once only foreign things are gone too, detach removes the dir */
 	unlink(path);
