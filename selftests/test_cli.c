@@ -29,80 +29,11 @@
 #include "mailgate.h"
 #include "dnsbl.h"
 #include "fixture.h"
+#include "cli_run.h"
 
-static char pin_dir[128], bin[256], out_path[64], err_path[64];
+static char pin_dir[128];
 static struct fixture fx;
-static char out[1 << 20], err[1 << 16];
 static struct mg_config base_cfg;
-
-/* ---- running the binary ---- */
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-	char args[2048], cmd[4096];
-	va_list ap;
-	FILE *f;
-	size_t n;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "%s --pin-dir %s %s >%s 2>%s", bin, pin_dir, args, out_path, err_path);
-	st = system(cmd);
-	f = fopen(out_path, "r");
-	n = f ? fread(out, 1, sizeof(out) - 1, f) : 0;
-	out[n] = 0;
-	if (f)
-		fclose(f);
-	f = fopen(err_path, "r");
-	n = f ? fread(err, 1, sizeof(err) - 1, f) : 0;
-	err[n] = 0;
-	if (f)
-		fclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static bool check_rc(int rc, int want, const char *what)
-{
-	if (rc == want)
-		return true;
-	test_fail(__FILE__, __LINE__, "%s: exit %d, expected %d\n  stdout: %.300s\n  stderr: %.300s", what, rc,
-		  want, out, err);
-	return false;
-}
-
-#define RUN_OK(...) check_rc(run(__VA_ARGS__), 0, #__VA_ARGS__)
-
-static struct json_object *parse_out(void)
-{
-	struct json_object *o = json_tokener_parse(out);
-
-	if (!o)
-		test_fail(__FILE__, __LINE__, "stdout is not JSON: %.300s", out);
-	return o;
-}
-
-static struct json_object *jget(struct json_object *o, const char *path)
-{
-	char buf[256], *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *k = strtok_r(buf, ".", &save); k && o; k = strtok_r(NULL, ".", &save)) {
-		if (json_object_is_type(o, json_type_array))
-			o = json_object_array_get_idx(o, atoi(k));
-		else if (!json_object_object_get_ex(o, k, &o))
-			o = NULL;
-	}
-	return o;
-}
-
-static const char *jstr(struct json_object *o, const char *path)
-{
-	struct json_object *v = jget(o, path);
-
-	return v ? json_object_get_string(v) : "(missing)";
-}
 
 /* ---- feeding the data path ---- */
 static int syn(const char *src, uint16_t dport)
@@ -144,26 +75,9 @@ static long entries(enum gate_map m)
 static int setup(void)
 {
 	struct mg_settings *s = malloc(sizeof(*s));
-	ssize_t n;
 
-	if (geteuid() != 0) {
-		printf("  needs root (loads BPF programs)\n");
+	if (!s || cli_setup("cli"))
 		return 1;
-	}
-	n = readlink("/proc/self/exe", bin, sizeof(bin) - 32);
-	if (n >= (ssize_t)sizeof(bin) - 32)
-		return 1;
-	if (n <= 0)
-		return 1;
-	bin[n] = 0;
-	*strrchr(bin, '/') = 0;             /* .output/selftests */
-	strcpy(strrchr(bin, '/'), "/mailgate"); /* .output/mailgate */
-	if (access(bin, X_OK)) {
-		printf("  %s not built\n", bin);
-		return 1;
-	}
-	snprintf(out_path, sizeof(out_path), "/tmp/mgt-cli-%d.out", getpid());
-	snprintf(err_path, sizeof(err_path), "/tmp/mgt-cli-%d.err", getpid());
 	if (fx_load(&fx, "cli", 4096))
 		return 1;
 	snprintf(pin_dir, sizeof(pin_dir), "%.120s", fx.g.pin_dir);
@@ -178,8 +92,7 @@ static int setup(void)
 static void teardown(void)
 {
 	fx_unload(&fx);
-	unlink(out_path);
-	unlink(err_path);
+	cli_teardown();
 }
 
 /* ---- lists take effect on the next SYN ---- */

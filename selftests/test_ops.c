@@ -17,79 +17,17 @@
 #include "dnsbl.h"
 #include "crowdsec.h"
 #include "fixture.h"
+#include "cli_run.h"
 
-static char pin_dir[128], bin[256], out_path[64], err_path[64];
+static char pin_dir[128];
 static struct fixture fx;
 static bool fx_loaded;
-static char out[1 << 20], err[1 << 16];
 static struct mg_config base_cfg;
-
-static int run_in(const char *dir, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int run_in(const char *dir, const char *fmt, ...)
-{
-	char args[2048], cmd[4096];
-	va_list ap;
-	FILE *f;
-	size_t n;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "%s --pin-dir %s %s >%s 2>%s", bin, dir, args, out_path, err_path);
-	st = system(cmd);
-	f = fopen(out_path, "r");
-	n = f ? fread(out, 1, sizeof(out) - 1, f) : 0;
-	out[n] = 0;
-	if (f)
-		fclose(f);
-	f = fopen(err_path, "r");
-	n = f ? fread(err, 1, sizeof(err) - 1, f) : 0;
-	err[n] = 0;
-	if (f)
-		fclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-#define run(...) run_in(pin_dir, __VA_ARGS__)
-
-static bool check_rc(int rc, int want, const char *what)
-{
-	if (rc == want)
-		return true;
-	test_fail(__FILE__, __LINE__, "%s: exit %d, expected %d\n  stdout: %.300s\n  stderr: %.300s", what, rc,
-		  want, out, err);
-	return false;
-}
-#define RUN_OK(...) check_rc(run(__VA_ARGS__), 0, #__VA_ARGS__)
-
-static bool exists(const char *dir, const char *name)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return access(path, F_OK) == 0;
-}
 
 static int setup(void)
 {
-	ssize_t n;
-
-	if (geteuid() != 0) {
-		printf("  needs root (loads BPF programs)\n");
+	if (cli_setup("ops"))
 		return 1;
-	}
-	n = readlink("/proc/self/exe", bin, sizeof(bin) - 32);
-	if (n <= 0 || n >= (ssize_t)sizeof(bin) - 32)
-		return 1;
-	bin[n] = 0;
-	*strrchr(bin, '/') = 0;
-	strcpy(strrchr(bin, '/'), "/mailgate");
-	if (access(bin, X_OK)) {
-		printf("  %s not built\n", bin);
-		return 1;
-	}
-	snprintf(out_path, sizeof(out_path), "/tmp/mgt-ops-%d.out", getpid());
-	snprintf(err_path, sizeof(err_path), "/tmp/mgt-ops-%d.err", getpid());
 	if (fx_load(&fx, "ops", 4096))
 		return 1;
 	fx_loaded = true;
@@ -112,8 +50,7 @@ static void teardown(void)
 {
 	if (fx_loaded)
 		fx_unload(&fx);
-	unlink(out_path);
-	unlink(err_path);
+	cli_teardown();
 }
 
 static long count(enum gate_map m)
