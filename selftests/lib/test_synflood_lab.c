@@ -1,6 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* selftests/test_synflood_lab.h: the definitions (the test library, built once) */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include "cleanup.h"
+#include "gate.skel.h"
 #include "test_synflood_lab.h"
 
 char lab_err[8192];
@@ -191,4 +202,170 @@ int lab_rx_stats(struct lab *l, long long *packets, long long *dropped)
 	}
 	json_object_put(doc);
 	return rc;
+}
+
+int lab_gate_start(struct lab_gate *lg, struct lab *l, const char *tag, void (*tune)(struct mg_config *c),
+		   int sock_flags)
+{
+	struct gate_sizes sz = { .max_sources = 65536 };
+	static uint8_t ports[65536];
+	struct mg_config c;
+	int one = 1, zero = 0, err;
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(25) };
+	char prefix[32];
+
+	memset(lg, 0, sizeof(*lg));
+	lg->listen_fd = -1;
+	snprintf(prefix, sizeof(prefix), "mgt-%s-", tag);
+	rm_left_behind("/sys/fs/bpf", prefix); /* ours too: a leftover of a pid reused */
+	snprintf(lg->pin_dir, sizeof(lg->pin_dir), "/sys/fs/bpf/mgt-%s-%d", tag, getpid());
+	err = gate_load(&lg->g, lg->pin_dir, &sz);
+	if (err)
+		return err;
+	gate_default_ports(ports);
+	gate_default_config(&c); /* netns_ino: B's, we are in it */
+	if (tune)
+		tune(&c);
+	err = gate_write_ports(&lg->g, ports) ?: gate_write_config(&lg->g, &c);
+	if (err)
+		return err;
+	lg->ifindex = if_nametoindex(l->vb);
+	err = bpf_xdp_attach(lg->ifindex, bpf_program__fd(lg->g.skel->progs.mg_xdp), XDP_FLAGS_DRV_MODE, NULL);
+	if (err)
+		return err;
+	lg->tp_link = bpf_program__attach(lg->g.skel->progs.mg_sock_state);
+	if (!lg->tp_link)
+		return -errno;
+	lg->listen_fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | sock_flags, 0);
+	if (lg->listen_fd < 0)
+		return -errno;
+	setsockopt(lg->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(lg->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(lg->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lg->listen_fd, 1024))
+		return -errno;
+	return 0;
+}
+
+void lab_gate_stop(struct lab_gate *lg)
+{
+	if (lg->listen_fd >= 0)
+		close(lg->listen_fd);
+	lg->listen_fd = -1;
+	bpf_link__destroy(lg->tp_link);
+	lg->tp_link = NULL;
+	gate_close(&lg->g);
+	if (lg->pin_dir[0])
+		rm_dir(lg->pin_dir);
+	lg->pin_dir[0] = 0;
+}
+
+static struct lab_gate *fatal_lg;
+static struct lab *fatal_lab;
+static pid_t *fatal_flood;
+
+static void on_fatal(int sig)
+{
+	lab_flood_stop(fatal_flood);
+	if (fatal_lg->pin_dir[0])
+		rm_dir(fatal_lg->pin_dir);
+	lab_destroy(fatal_lab);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void lab_gate_on_fatal(struct lab_gate *lg, struct lab *l, pid_t *flood_pid)
+{
+	fatal_lg = lg;
+	fatal_lab = l;
+	fatal_flood = flood_pid;
+	signal(SIGINT, on_fatal);
+	signal(SIGTERM, on_fatal);
+}
+
+pid_t lab_flood_start(struct lab *l, int rate, const char *duration)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		char ns[64], r[16];
+		int devnull = open("/dev/null", O_WRONLY);
+
+		dup2(devnull, 1);
+		dup2(devnull, 2);
+		snprintf(ns, sizeof(ns), "--net=/run/netns/%s", l->ns_a);
+		snprintf(r, sizeof(r), "%d", rate);
+		execlp("nsenter", "nsenter", ns, l->mailgate, "synflood", "-i", l->va, "--dst", "2001:db8::1",
+		       "--src", "2001:db8:8000::/33", "--rate", r, "--duration", duration, NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+void lab_flood_stop(pid_t *pid)
+{
+	if (pid && *pid > 0) {
+		kill(*pid, SIGINT);
+		waitpid(*pid, NULL, 0);
+		*pid = -1;
+	}
+}
+
+double lab_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int lab_connect(struct lab *l, const char *src, const char *dst, int timeout_ms, double *ms)
+{
+	struct sockaddr_storage s, d;
+	int fam = strchr(dst, ':') ? AF_INET6 : AF_INET, back = lab_enter(l->ns_a), fd, err = 0;
+	socklen_t sl, dl, len = sizeof(err);
+	struct pollfd p;
+	double t0;
+
+	if (back < 0)
+		return -1;
+	fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	lab_leave(back);
+	if (fd < 0)
+		return -1;
+	memset(&s, 0, sizeof(s));
+	memset(&d, 0, sizeof(d));
+	if (fam == AF_INET6) {
+		struct sockaddr_in6 *a = (void *)&s, *b = (void *)&d;
+
+		a->sin6_family = b->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, src, &a->sin6_addr);
+		inet_pton(AF_INET6, dst, &b->sin6_addr);
+		b->sin6_port = htons(25);
+		sl = dl = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (void *)&s, *b = (void *)&d;
+
+		a->sin_family = b->sin_family = AF_INET;
+		inet_pton(AF_INET, src, &a->sin_addr);
+		inet_pton(AF_INET, dst, &b->sin_addr);
+		b->sin_port = htons(25);
+		sl = dl = sizeof(*a);
+	}
+	if (bind(fd, (void *)&s, sl)) {
+		close(fd);
+		return -1;
+	}
+	t0 = lab_mono_ms();
+	if (connect(fd, (void *)&d, dl) && errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	if (poll(&p, 1, timeout_ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
+		close(fd);
+		return -1;
+	}
+	*ms = lab_mono_ms() - t0;
+	close(fd);
+	return 0;
 }
