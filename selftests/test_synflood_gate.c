@@ -148,20 +148,6 @@ static int connect_from(const char *src, int timeout_ms, double *ms)
 	return lab_connect(&lab, src, "192.0.2.1", timeout_ms, ms);
 }
 
-static int count_entries(int fd)
-{
-	struct mg_addr key, next;
-	int n = 0;
-
-	if (bpf_map_get_next_key(fd, NULL, &next))
-		return 0;
-	do {
-		key = next;
-		n++;
-	} while (bpf_map_get_next_key(fd, &key, &next) == 0);
-	return n;
-}
-
 static bool is_verified(const char *a)
 {
 	struct mg_addr k;
@@ -206,7 +192,7 @@ TEST(spoofed_flood_switches_on)
 	ring_buffer__consume(rb);
 	ASSERT_EQ(ev_on, 1, "one flood-on event");
 	/* a spoofed flood cannot make sources verified */
-	ASSERT_EQ(count_entries(lg.g.fd[GM_VERIFIED]), 1, "mg_verified entries");
+	ASSERT_EQ(map_count(lg.g.fd[GM_VERIFIED], NULL), 1, "mg_verified entries");
 }
 
 TEST(verified_client_connects_during_flood)
@@ -244,7 +230,7 @@ TEST(new_source_limited_to_budget)
 	char a[32];
 
 	NEED(flood_on_ok, "needs spoofed_flood_switches_on");
-	src0 = count_entries(lg.g.fd[GM_SRC]);
+	src0 = map_count(lg.g.fd[GM_SRC], NULL);
 	p0 = past_flood_step(&lg.g);
 	f0 = reason_total(&lg.g, MG_REASON_DROP_FLOOD);
 	t0 = lab_mono_ms() / 1e3;
@@ -269,7 +255,7 @@ TEST(new_source_limited_to_budget)
 	else
 		printf("  (flood ran at %.0f/s only: new sources not judged)\n", dropped / secs);
 	/* what the budget turned away never reached mg_src */
-	ASSERT_RANGE(count_entries(lg.g.fd[GM_SRC]) - src0, 0, passed, "new mg_src entries");
+	ASSERT_RANGE(map_count(lg.g.fd[GM_SRC], NULL) - src0, 0, passed, "new mg_src entries");
 }
 
 TEST(flood_mode_ends_after_flood)

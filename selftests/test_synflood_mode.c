@@ -170,20 +170,6 @@ static int run_spoofed(int n)
 	return v;
 }
 
-static int count_entries(int fd)
-{
-	struct mg_addr key, next;
-	int n = 0;
-
-	if (bpf_map_get_next_key(fd, NULL, &next))
-		return 0;
-	do {
-		key = next;
-		n++;
-	} while (bpf_map_get_next_key(fd, &key, &next) == 0);
-	return n;
-}
-
 static double mono_s(void)
 {
 	struct timespec ts;
@@ -357,7 +343,7 @@ TEST(unverified_share_budget)
 	/* flood_on spent the burst (its source passed the budget a few times) */
 	p0 = past_flood_step(&g);
 	f0 = reason_total(&g, MG_REASON_DROP_FLOOD);
-	int src0 = count_entries(g.fd[GM_SRC]);
+	int src0 = map_count(g.fd[GM_SRC], NULL);
 	t0 = mono_s();
 	for (int i = 0; i < n; i++) {
 		random_src(&s);
@@ -370,7 +356,7 @@ TEST(unverified_share_budget)
 	/* at most burst + rate x time (+1 for the edges) */
 	ASSERT_RANGE(passed, 1, 10 + (long long)(secs * 1000) + 1, "SYNs past the budget");
 	ASSERT_TRUE(dropped > n / 2 || secs > 1.5, "most dropped (unless the loop was very slow)");
-	ASSERT_RANGE(count_entries(g.fd[GM_SRC]) - src0, 0, passed, "new mg_src entries");
+	ASSERT_RANGE(map_count(g.fd[GM_SRC], NULL) - src0, 0, passed, "new mg_src entries");
 }
 
 /* Hysteresis: a rate between half and the whole threshold keeps flood mode
