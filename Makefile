@@ -138,6 +138,7 @@ install: $(OUTPUT)/mailgate $(MANS)
 
 # the Debian package .output/mailgate_VERSION_ARCH.deb (scripts/mkdeb.sh)
 deb: $(OUTPUT)/mailgate $(MANS)
+	$(Q)scripts/install-deps.sh deb
 	$(Q)OUTPUT=$(OUTPUT) VERSION=$(VERSION) F2B_ACTIONS="$(F2B_ACTIONS)" scripts/mkdeb.sh
 
 clean:

@@ -4,6 +4,7 @@
 #   scripts/install-deps.sh test    # make test: build + what the tests run (servers, tools)
 #   scripts/install-deps.sh demo    # make demo: build + the lab's tools
 #   scripts/install-deps.sh bench   # make bench: test + gnuplot
+#   scripts/install-deps.sh deb     # make deb: build + dpkg-dev (dpkg-shlibdeps)
 # Quick when everything is there (no root needed then); else installs what is
 # missing as root, or names it and fails when not root.
 set -euo pipefail
@@ -27,7 +28,8 @@ build) PKGS=("${BUILD[@]}") ;;
 test) PKGS=("${BUILD[@]}" "${TEST[@]}") ;;
 demo) PKGS=("${BUILD[@]}" "${DEMO[@]}") ;;
 bench) PKGS=("${BUILD[@]}" "${BENCH[@]}") ;;
-*) echo "usage: $0 build|test|demo|bench" >&2; exit 2 ;;
+deb) PKGS=("${BUILD[@]}" dpkg-dev) ;;
+*) echo "usage: $0 build|test|demo|bench|deb" >&2; exit 2 ;;
 esac
 
 missing=()
