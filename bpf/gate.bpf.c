@@ -152,6 +152,26 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mg_reject SEC(".maps");
 
+/* the sources the allow, deny, ban and DNSBL steps decided, SYNs by
+ * reason, while `top` watches (note_stopped): a small LRU of its own, so
+ * refused SYNs, forged ones too, recycle this map and nothing else */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MG_MAX_STOPPED);
+	__type(key, struct mg_stopped_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_stopped SEC(".maps");
+
+/* each CPU's budget of new sources for mg_stopped, and what it left out */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mg_stopped_cpu);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} mg_stopped_cpu SEC(".maps");
+
 /* the daemon's responder sockets, [0] IPv4 and [1] IPv6 (not pinned: they
  * go away with the daemon) */
 struct {
@@ -768,6 +788,47 @@ static __always_inline bool is_reject(__u32 reason)
 	       reason == MG_REASON_REJECT_DNSBL;
 }
 
+/* While `top` watches (mg_ctl.top_until_ns), count this SYN of a source
+ * the allow, deny, ban or DNSBL step decided in mg_stopped; otherwise one
+ * load of mg_ctl is all it costs. A source already there costs a lookup
+ * and an add; a new one an insert, which evicts the oldest entry once the
+ * map is full (about 1 us), so each CPU inserts at most
+ * MG_STOPPED_NEW_PER_S a second and counts the SYNs it leaves out: a flood
+ * of distinct refused sources costs a lookup per SYN beyond that. */
+static __always_inline void note_stopped(const struct mg_addr *src, __u32 reason, __u64 now)
+{
+	struct mg_stopped_key k = { .addr = *src, .reason = reason };
+	struct mg_ctl *c = ctl();
+	struct mg_stopped_cpu *b;
+	__u64 one = 1, *n;
+	__u32 zero = 0;
+
+	if (!c || *(volatile __u64 *)&c->top_until_ns <= now)
+		return;
+	n = bpf_map_lookup_elem(&mg_stopped, &k);
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+		return;
+	}
+	b = bpf_map_lookup_elem(&mg_stopped_cpu, &zero);
+	if (!b)
+		return;
+	if (now - b->win_ns >= NSEC_PER_SEC) {
+		b->win_ns = now;
+		b->new_in_win = 0;
+	}
+	if (b->new_in_win >= MG_STOPPED_NEW_PER_S) {
+		b->not_kept++;
+		return;
+	}
+	b->new_in_win++;
+	if (!bpf_map_update_elem(&mg_stopped, &k, &one, BPF_NOEXIST))
+		return;
+	n = bpf_map_lookup_elem(&mg_stopped, &k); /* another CPU inserted it first */
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
 /* Decide on a gated pure SYN from src, account for it (violations, ban,
  * counter) and return the reason. A global function: the verifier checks it
  * once, not once per header layout the parser can leave behind. */
@@ -782,6 +843,8 @@ __noinline int gate_decide(const struct mg_addr *src, __u32 class, bool cookie_o
 		return MG_REASON_PASS_OK;
 	now = now_ns();
 	reason = judge(cfg, src, class, cookie_ok, now);
+	if (MG_REASON_STOPPED(reason))
+		note_stopped(src, reason, now);
 
 	/* quota violations of this source; a full server (total concurrency)
 	 * is not the source's doing and does not count toward its ban */

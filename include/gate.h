@@ -37,7 +37,9 @@
 	X(REJECT, mg_reject)         /* LRU hash: mg_reject_key -> mg_reject: SYNs to steer to the responder */ \
 	X(LISTS, mg_lists)           /* array[MG_LISTS] of struct mg_list_meta, mmapable (include/lists.h) */ \
 	X(COOKIE, mg_cookie)         /* array[1] of struct mg_cookie_keys (include/cookie.h) */ \
-	X(VBITS, mg_vbits)           /* array[MG_VBITS_WORDS] of __u64, mmapable: filter over mg_verified */
+	X(VBITS, mg_vbits)           /* array[MG_VBITS_WORDS] of __u64, mmapable: filter over mg_verified */ \
+	X(STOPPED, mg_stopped)       /* LRU hash: mg_stopped_key -> __u64 SYNs: sources allow/deny/ban/DNSBL decided (top) */ \
+	X(STOPPED_CPU, mg_stopped_cpu) /* per-CPU array[1] of struct mg_stopped_cpu: mg_stopped's insert budget */
 /* not pinned (the daemon's sockets, gone with it): mg_responder */
 /* created and pinned by the controller, not by the BPF object: */
 #define MG_MAP_DNSBL_CACHE "mg_dnsbl_cache" /* LRU hash: (source, zone) -> DNSBL answer (user/dnsbl.h) */
@@ -50,6 +52,8 @@
 #define MG_MAX_CONN            65536
 #define MG_MAX_BAN             262144 /* operator bans (CLI, config, fail2ban, CrowdSec) */
 #define MG_MAX_REJECT          65536
+#define MG_MAX_STOPPED         16384  /* mg_stopped: only `top` reads it */
+#define MG_STOPPED_NEW_PER_S   4096   /* new sources each CPU puts into mg_stopped a second, at most */
 #define MG_EVENTS_BYTES        (1 << 20)
 
 /* ---- port classes ---- */
@@ -290,6 +294,9 @@ struct mg_ctl {
 				    * until then (it moves this on every second); past it
 				    * nobody answers DNSBL questions, so none are asked and
 				    * pending = hold holds nothing (pass_unasked) */
+	__u64 top_until_ns;        /* CLOCK_BOOTTIME: `mailgate top` watches until then (it
+				    * moves this forward for its interval): only then are
+				    * stopped sources kept in mg_stopped */
 };
 #define MG_HEARTBEAT_NS (5 * 1000000000ULL) /* how long one heartbeat promises life */
 
@@ -314,6 +321,31 @@ struct mg_reject {
 };
 
 #define MG_REJECT_MARK_NS 10000000000ULL
+
+/* mg_stopped: the SYNs of each source whose decision comes from the allow
+ * list, the deny list, a ban or a DNSBL "listed" verdict, by reason. Those
+ * decisions are made before the per-source bucket, so mg_src never sees
+ * these sources (the REJECT_* ones pass the quotas too, but mg_src does not
+ * keep a reason). Kept only while `top` watches (mg_ctl.top_until_ns), in a
+ * small LRU of its own: a forged flood from refused addresses recycles this
+ * map and nothing else (docs/datapath.md). */
+struct mg_stopped_key {
+	struct mg_addr addr;
+	__u32 reason;        /* enum mg_reason, one of MG_REASON_STOPPED() */
+	__u32 pad;
+};
+
+/* each CPU's budget of inserts into mg_stopped (MG_STOPPED_NEW_PER_S) */
+struct mg_stopped_cpu {
+	__u64 win_ns;     /* start of this CPU's current second */
+	__u64 new_in_win; /* sources it put into mg_stopped in that second */
+	__u64 not_kept;   /* SYNs of new sources it left out (over the budget); top reports them */
+};
+
+#define MG_REASON_STOPPED(r) ((r) == MG_REASON_PASS_ALLOW || (r) == MG_REASON_DROP_DENY || \
+			      (r) == MG_REASON_DROP_BAN || (r) == MG_REASON_DROP_DNSBL || \
+			      (r) == MG_REASON_REJECT_DENY || (r) == MG_REASON_REJECT_BAN || \
+			      (r) == MG_REASON_REJECT_DNSBL)
 
 #define MG_FLOOD_WINDOW_NS 100000000ULL    /* the rate is measured over 100 ms windows */
 #define MG_FLOOD_HOLD_NS   10000000000ULL  /* default hysteresis: 10 s below half the threshold */

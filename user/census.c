@@ -30,6 +30,7 @@ static bool counted_map(enum gate_map m)
 	case GM_ALLOW: case GM_DENY: case GM_BAN: case GM_VERDICT:
 	case GM_SRC: case GM_PREFIX: case GM_CONN: case GM_VERIFIED:
 	case GM_BAN_QUOTA: case GM_REJECT:
+	case GM_STOPPED:
 		return true;
 	default:
 		return false;

@@ -322,6 +322,21 @@ uint32_t gate_changes(struct gate *g)
 	return ctl ? __atomic_load_n(&ctl->changes, __ATOMIC_ACQUIRE) : 0;
 }
 
+int gate_watch_stopped(struct gate *g, uint64_t until_ns)
+{
+	struct mg_ctl *ctl = gate_ctl(g);
+	uint64_t cur;
+
+	if (!ctl)
+		return -errno;
+	cur = __atomic_load_n(&ctl->top_until_ns, __ATOMIC_ACQUIRE);
+	while (cur < until_ns &&
+	       !__atomic_compare_exchange_n(&ctl->top_until_ns, &cur, until_ns, false, __ATOMIC_RELEASE,
+					    __ATOMIC_ACQUIRE))
+		;
+	return 0;
+}
+
 void gate_default_ports(uint8_t *ports)
 {
 	memset(ports, 0, 65536);

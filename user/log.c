@@ -238,6 +238,8 @@ int log_map_fill(struct gate *g)
 
 		if (!c.counted[m] || !c.capacity[m] || map_info(g->fd[m], &info))
 			continue;
+		if (m == GM_STOPPED) /* only `top` reads it: recycled fast under a flood, top's loss alone */
+			continue;
 		lru = info.type == BPF_MAP_TYPE_LRU_HASH || info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH;
 		pct = c.entries[m] * 100 / c.capacity[m];
 		snprintf(key, sizeof(key), "map_full:%s", gate_map_names[m]);

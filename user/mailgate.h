@@ -141,6 +141,10 @@ int gate_heartbeat(struct gate *g, uint64_t until_ns);
  * writes its state file (state.c); gate_changes() reads the count. */
 void gate_touch(struct gate *g);
 uint32_t gate_changes(struct gate *g);
+/* `top` watches until until_ns (CLOCK_BOOTTIME): the data path keeps the
+ * sources the allow, deny, ban and DNSBL steps decided in mg_stopped until
+ * then. Only ever moves the time forward (several tops at once). */
+int gate_watch_stopped(struct gate *g, uint64_t until_ns);
 /* mg_ctl as it is now (config slot, heartbeat) */
 int gate_read_ctl(struct gate *g, struct mg_ctl *c);
 /* ports[p] = class, for all 65536 ports (0 = not gated) */

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* `mailgate stats [--watch DUR]` and `mailgate top`: the per-CPU counters
  * by decision reason and port class, as totals or as live rates, and the
- * busiest sources over the last interval. Everything comes from the pinned
+ * busiest sources over the last interval with the sources the allow list,
+ * the deny list, a ban or DNSBL decided. Everything comes from the pinned
  * maps, so both work with or without the daemon. */
+#define _GNU_SOURCE /* qsort_r */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -14,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <json-c/json.h>
 #include "mailgate.h"
 #include "cli.h"
@@ -378,16 +381,117 @@ int do_stats(int argc, char **argv)
 	return rc;
 }
 
-/* ---- top ---- */
+/* ---- top ----
+ * top_parse (options) -> top_collect (two samples of mg_src, mg_stopped and
+ * the counters, an interval apart: a struct top_result) -> top_print_text
+ * or top_print_json. */
+struct top_opts {
+	uint32_t max;         /* -n: rows per section */
+	uint64_t interval_ns; /* --interval */
+};
+
+/* a source's SYNs and drops at the quota steps (mg_src) */
 struct src_delta {
 	struct mg_addr addr;
 	uint64_t syns, drops;       /* in the interval */
 	uint64_t syns_total, drops_total;
 };
 
-static int addr_cmp(const void *a, const void *b)
+/* a source's SYNs one of the allow, deny, ban and DNSBL steps decided (mg_stopped) */
+struct stopped_delta {
+	struct mg_addr addr;
+	uint32_t reason;            /* MG_REASON_STOPPED() */
+	uint64_t syns;              /* in the interval */
+};
+
+struct top_ban {
+	struct mg_addr addr;
+	struct mg_ban b;
+};
+
+struct top_result {
+	uint64_t t1, t2;
+	double secs;
+	struct src_delta *by_syns, *by_drops; /* the sources active in the interval, sorted twice */
+	size_t n_src, known;                  /* active; in mg_src */
+	struct stopped_delta *stopped;        /* most SYNs first */
+	size_t n_stopped;
+	uint64_t stopped_entries;             /* in mg_stopped at the end, of ... */
+	uint32_t stopped_capacity;
+	uint64_t not_kept;                    /* SYNs of new sources over the insert budget */
+	int watch_err;                        /* the data path could not be asked to keep them */
+	uint64_t c1[MG_COUNTER_SLOTS], c2[MG_COUNTER_SLOTS];
+	struct top_ban *bans;                 /* created in the interval */
+	size_t n_bans;
+};
+
+/* A map's entries, each key followed by its value, sorted by key. */
+struct sample {
+	size_t n, ksz, vsz;
+	uint8_t *rec;
+};
+
+static const uint8_t *sample_key(const struct sample *s, size_t i)
 {
-	return memcmp(a, b, sizeof(struct mg_addr));
+	return s->rec + i * (s->ksz + s->vsz);
+}
+
+static const void *sample_val(const struct sample *s, size_t i)
+{
+	return sample_key(s, i) + s->ksz;
+}
+
+static int key_cmp(const void *a, const void *b, void *ksz)
+{
+	return memcmp(a, b, *(const size_t *)ksz);
+}
+
+static int take_sample(int fd, size_t ksz, size_t vsz, struct sample *s)
+{
+	struct map_dump d;
+	int err = map_dump(fd, &d);
+
+	memset(s, 0, sizeof(*s));
+	if (err)
+		return err;
+	if (d.key_size != ksz || d.val_size != vsz) {
+		map_dump_free(&d);
+		return -EPROTO;
+	}
+	s->ksz = ksz;
+	s->vsz = vsz;
+	s->rec = malloc((d.n ? d.n : 1) * (ksz + vsz));
+	if (!s->rec) {
+		map_dump_free(&d);
+		return -ENOMEM;
+	}
+	s->n = d.n;
+	for (size_t i = 0; i < d.n; i++) {
+		memcpy(s->rec + i * (ksz + vsz), (uint8_t *)d.keys + i * ksz, ksz);
+		memcpy(s->rec + i * (ksz + vsz) + ksz, (uint8_t *)d.vals + i * vsz, vsz);
+	}
+	map_dump_free(&d);
+	qsort_r(s->rec, s->n, ksz + vsz, key_cmp, &s->ksz);
+	return 0;
+}
+
+/* the value of key in s, NULL when it has none */
+static const void *sample_find(const struct sample *s, const void *key)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(sample_key(s, mid), key, s->ksz);
+
+		if (!c)
+			return sample_val(s, mid);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
 }
 
 static int by_syns(const void *pa, const void *pb)
@@ -404,45 +508,185 @@ static int by_drops(const void *pa, const void *pb)
 	return a->drops != b->drops ? (a->drops < b->drops ? 1 : -1) : (a->syns < b->syns) - (a->syns > b->syns);
 }
 
-/* sorted copy of the keys and values of mg_src */
-struct src_sample {
-	size_t n;
-	struct { struct mg_addr addr; struct mg_src s; } *e;
-};
-
-static int sample_cmp(const void *a, const void *b)
+static int by_stopped(const void *pa, const void *pb)
 {
-	return addr_cmp(a, b);
+	const struct stopped_delta *a = pa, *b = pb;
+
+	if (a->syns != b->syns)
+		return a->syns < b->syns ? 1 : -1;
+	return memcmp(&a->addr, &b->addr, sizeof(a->addr));
 }
 
-static int take_sample(struct gate *g, struct src_sample *out)
+/* the sources whose gated SYNs rose in mg_src between the samples */
+static int src_deltas(const struct sample *s1, const struct sample *s2, struct top_result *r)
 {
-	struct map_dump d;
-	int err = map_dump(g->fd[GM_SRC], &d);
-
-	if (err)
-		return err;
-	if (d.key_size != sizeof(struct mg_addr) || d.val_size != sizeof(struct mg_src)) {
-		map_dump_free(&d);
-		return -EPROTO;
-	}
-	out->n = d.n;
-	out->e = calloc(d.n ? d.n : 1, sizeof(*out->e));
-	if (!out->e) {
-		map_dump_free(&d);
+	r->by_syns = calloc(s2->n ? s2->n : 1, sizeof(*r->by_syns));
+	r->by_drops = calloc(s2->n ? s2->n : 1, sizeof(*r->by_drops));
+	if (!r->by_syns || !r->by_drops)
 		return -ENOMEM;
+	for (size_t i = 0; i < s2->n; i++) {
+		const struct mg_src *c = sample_val(s2, i), *p = sample_find(s1, sample_key(s2, i));
+		uint64_t ps = p && p->syns <= c->syns ? p->syns : 0;
+		uint64_t pd = p && p->drops <= c->drops ? p->drops : 0;
+		struct src_delta *v = &r->by_syns[r->n_src];
+
+		if (c->syns == ps)
+			continue;
+		memcpy(&v->addr, sample_key(s2, i), sizeof(v->addr));
+		v->syns = c->syns - ps;
+		v->drops = c->drops - pd;
+		v->syns_total = c->syns;
+		v->drops_total = c->drops;
+		r->n_src++;
 	}
-	for (size_t i = 0; i < d.n; i++) {
-		memcpy(&out->e[i].addr, (uint8_t *)d.keys + i * d.key_size, sizeof(struct mg_addr));
-		memcpy(&out->e[i].s, (uint8_t *)d.vals + i * d.val_size, sizeof(struct mg_src));
-	}
-	map_dump_free(&d);
-	qsort(out->e, out->n, sizeof(*out->e), sample_cmp);
+	r->known = s2->n;
+	memcpy(r->by_drops, r->by_syns, r->n_src * sizeof(*r->by_syns));
+	qsort(r->by_syns, r->n_src, sizeof(*r->by_syns), by_syns);
+	qsort(r->by_drops, r->n_src, sizeof(*r->by_drops), by_drops);
 	return 0;
 }
 
-static void top_section(struct gate *g, const struct mg_config *cfg, const char *title, struct src_delta *v,
-			size_t n, uint32_t max, double secs, bool drops, struct json_object *arr)
+/* The (source, reason) counts that rose in mg_stopped. An entry the LRU
+ * recycled within the interval counts from its new start: low, never high. */
+static int stopped_deltas(const struct sample *s1, const struct sample *s2, struct top_result *r)
+{
+	r->stopped = calloc(s2->n ? s2->n : 1, sizeof(*r->stopped));
+	if (!r->stopped)
+		return -ENOMEM;
+	for (size_t i = 0; i < s2->n; i++) {
+		const struct mg_stopped_key *k = (const struct mg_stopped_key *)sample_key(s2, i);
+		const uint64_t *c = sample_val(s2, i), *p = sample_find(s1, k);
+		uint64_t n = p && *p <= *c ? *c - *p : *c;
+
+		if (!n)
+			continue;
+		r->stopped[r->n_stopped++] = (struct stopped_delta){ .addr = k->addr, .reason = k->reason, .syns = n };
+	}
+	r->stopped_entries = s2->n;
+	qsort(r->stopped, r->n_stopped, sizeof(*r->stopped), by_stopped);
+	return 0;
+}
+
+/* the bans (both maps) created between t1 and t2 */
+static int bans_created(struct gate *g, struct top_result *r)
+{
+	struct map_dump d;
+
+	for (int mi = 0; mi < 2; mi++) { /* operator bans, quota bans */
+		if (map_dump(g->fd[mi ? GM_BAN_QUOTA : GM_BAN], &d))
+			continue;
+		if (d.key_size != sizeof(struct mg_addr) || d.val_size != sizeof(struct mg_ban)) {
+			map_dump_free(&d);
+			continue;
+		}
+		for (size_t i = 0; i < d.n; i++) {
+			const struct mg_ban *b = (const struct mg_ban *)((uint8_t *)d.vals + i * d.val_size);
+			struct top_ban *nb;
+
+			if (b->created_ns < r->t1 || b->created_ns > r->t2)
+				continue;
+			nb = realloc(r->bans, (r->n_bans + 1) * sizeof(*r->bans));
+			if (!nb) {
+				map_dump_free(&d);
+				return -ENOMEM;
+			}
+			r->bans = nb;
+			memcpy(&nb[r->n_bans].addr, (uint8_t *)d.keys + i * d.key_size, sizeof(struct mg_addr));
+			nb[r->n_bans++].b = *b;
+		}
+		map_dump_free(&d);
+	}
+	return 0;
+}
+
+static void top_result_free(struct top_result *r)
+{
+	free(r->by_syns);
+	free(r->by_drops);
+	free(r->stopped);
+	free(r->bans);
+}
+
+/* SYNs of new sources the data path left out of mg_stopped, all CPUs */
+static uint64_t stopped_not_kept(struct gate *g)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct mg_stopped_cpu *v = ncpu > 0 ? calloc(ncpu, sizeof(*v)) : NULL;
+	uint32_t zero = 0;
+	uint64_t t = 0;
+
+	if (v && !bpf_map_lookup_elem(g->fd[GM_STOPPED_CPU], &zero, v))
+		for (int i = 0; i < ncpu; i++)
+			t += v[i].not_kept;
+	free(v);
+	return t;
+}
+
+/* Two samples an interval apart, the data path asked to keep the stopped
+ * sources meanwhile. On failure: -errno, *what names the map (NULL: memory). */
+static int top_collect(struct gate *g, const struct top_opts *o, struct top_result *r, const char **what)
+{
+	struct timespec ts = { o->interval_ns / NSEC_PER_SEC, o->interval_ns % NSEC_PER_SEC };
+	struct sample s1 = { 0 }, s2 = { 0 }, p1 = { 0 }, p2 = { 0 };
+	const size_t ks = sizeof(struct mg_stopped_key);
+	struct bpf_map_info info;
+	uint64_t n2;
+	int err;
+
+	r->t1 = now_boot_ns();
+	r->watch_err = gate_watch_stopped(g, r->t1 + o->interval_ns + NSEC_PER_SEC);
+	gate_read_counters(g, r->c1);
+	r->not_kept = stopped_not_kept(g);
+	*what = gate_map_names[GM_SRC];
+	err = take_sample(g->fd[GM_SRC], sizeof(struct mg_addr), sizeof(struct mg_src), &s1);
+	if (!err) {
+		*what = gate_map_names[GM_STOPPED];
+		err = take_sample(g->fd[GM_STOPPED], ks, sizeof(uint64_t), &p1);
+	}
+	if (!err) {
+		while (nanosleep(&ts, &ts) && errno == EINTR)
+			;
+		r->t2 = now_boot_ns();
+		*what = gate_map_names[GM_SRC];
+		err = take_sample(g->fd[GM_SRC], sizeof(struct mg_addr), sizeof(struct mg_src), &s2);
+	}
+	if (!err) {
+		*what = gate_map_names[GM_STOPPED];
+		err = take_sample(g->fd[GM_STOPPED], ks, sizeof(uint64_t), &p2);
+		gate_read_counters(g, r->c2);
+		n2 = stopped_not_kept(g);
+		r->not_kept = n2 >= r->not_kept ? n2 - r->not_kept : 0;
+	}
+	r->secs = (double)(r->t2 - r->t1) / NSEC_PER_SEC;
+	if (!err) {
+		r->stopped_capacity = map_info(g->fd[GM_STOPPED], &info) ? 0 : info.max_entries;
+		*what = NULL; /* from here on, only memory can fail */
+		err = src_deltas(&s1, &s2, r) ?: stopped_deltas(&p1, &p2, r) ?: bans_created(g, r);
+	}
+	free(s1.rec);
+	free(s2.rec);
+	free(p1.rec);
+	free(p2.rec);
+	return err;
+}
+
+/* a reason's SYNs in the interval, from the counters */
+static uint64_t top_reason_syns(const struct top_result *r, int reason)
+{
+	uint64_t n1 = reason_total(r->c1, reason), n2 = reason_total(r->c2, reason);
+
+	return n2 >= n1 ? n2 - n1 : 0;
+}
+
+/* mg_stopped recycled entries in the interval: its counts can be low */
+static bool top_stopped_full(const struct top_result *r)
+{
+	return r->stopped_capacity && r->stopped_entries * 10 >= (uint64_t)r->stopped_capacity * 9;
+}
+
+/* ---- top: text ---- */
+static void text_src_section(struct gate *g, const struct mg_config *cfg, const char *title,
+			     const struct src_delta *v, size_t n, uint32_t max, double secs, bool drops)
 {
 	struct table *t = table_new(6, (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4));
 	char a[MG_ADDRSTRLEN], s1[32], s2[32], s3[32], s4[32], st[512];
@@ -450,20 +694,110 @@ static void top_section(struct gate *g, const struct mg_config *cfg, const char 
 	uint32_t shown = 0;
 
 	table_row(t, "SOURCE", "SYN/s", "DROP/s", "SYNS", "DROPS", "STATE");
-	for (size_t i = 0; i < n && shown < max; i++) {
-		struct json_object *o, *so;
+	for (size_t i = 0; i < n && shown < max && (drops ? v[i].drops : v[i].syns); i++, shown++) {
+		struct json_object *so = json_object_new_object();
 
-		if (drops ? !v[i].drops : !v[i].syns)
-			break;
-		shown++;
-		so = json_object_new_object();
 		source_brief(g, cfg, &v[i].addr, now, st, sizeof(st), so);
-		format_addr(&v[i].addr, a, sizeof(a));
-		table_row(t, a, format_count(v[i].syns / secs, s1, sizeof(s1)),
+		json_object_put(so);
+		table_row(t, format_addr(&v[i].addr, a, sizeof(a)), format_count(v[i].syns / secs, s1, sizeof(s1)),
 			  format_count(v[i].drops / secs, s2, sizeof(s2)), format_count(v[i].syns_total, s3, sizeof(s3)),
 			  format_count(v[i].drops_total, s4, sizeof(s4)), st);
-		o = json_object_new_object();
-		json_object_object_add(o, "address", json_object_new_string(a));
+	}
+	printf("%s:\n", title);
+	if (shown)
+		table_print(t, stdout, 2);
+	else
+		printf("  none\n");
+	table_free(t);
+}
+
+static void text_stopped(struct gate *g, const struct mg_config *cfg, const struct top_result *r, uint32_t max)
+{
+	struct table *t = table_new(5, (1u << 2) | (1u << 3));
+	char a[MG_ADDRSTRLEN], s1[32], s2[32], st[512];
+	uint64_t now = now_boot_ns();
+	size_t shown = 0;
+
+	printf("\ndecided before the quota steps (allow list, deny list, ban, DNSBL), by source:\n");
+	table_row(t, "SOURCE", "REASON", "SYN/s", "SYNS", "STATE");
+	for (; shown < r->n_stopped && shown < max; shown++) {
+		const struct stopped_delta *v = &r->stopped[shown];
+		struct json_object *so = json_object_new_object();
+
+		source_brief(g, cfg, &v->addr, now, st, sizeof(st), so);
+		json_object_put(so);
+		table_row(t, format_addr(&v->addr, a, sizeof(a)), mg_reason_names[v->reason],
+			  format_count(r->secs > 0 ? v->syns / r->secs : 0, s1, sizeof(s1)),
+			  format_count(v->syns, s2, sizeof(s2)), st);
+	}
+	if (shown)
+		table_print(t, stdout, 2);
+	else
+		printf("  none\n");
+	if (r->n_stopped > shown)
+		printf("  (%zu more)\n", r->n_stopped - shown);
+	table_free(t);
+	if (r->watch_err)
+		printf("  (cannot ask the data path to keep them: %s: %s)\n", gate_map_names[GM_CTL], strerror(-r->watch_err));
+	if (top_stopped_full(r))
+		printf("  (%s is full, %llu entries: many distinct refused sources, a forged flood perhaps, "
+		       "recycle it; these counts can be low and a source missing)\n",
+		       gate_map_names[GM_STOPPED], (unsigned long long)r->stopped_entries);
+	if (r->not_kept)
+		printf("  (%llu SYNs of new sources not kept: more than %u new refused sources a second on a CPU, "
+		       "a flood of distinct sources, forged perhaps)\n",
+		       (unsigned long long)r->not_kept, MG_STOPPED_NEW_PER_S);
+}
+
+static void top_print_text(struct gate *g, const struct mg_config *cfg, const struct top_opts *o,
+			   const struct top_result *r)
+{
+	char d[32], e[48], a[MG_ADDRSTRLEN], x[32];
+	int shown = 0;
+
+	printf("sources over the last %s: %zu sent gated SYNs (%zu known)\n"
+	       "(SYNs and drops as counted at the quota steps; the sources the allow list, deny list, "
+	       "a ban or DNSBL decided are listed after these)\n\n",
+	       format_duration(r->t2 - r->t1, d, sizeof(d)), r->n_src, r->known);
+	text_src_section(g, cfg, "most SYNs", r->by_syns, r->n_src, o->max, r->secs, false);
+	putchar('\n');
+	text_src_section(g, cfg, "most drops", r->by_drops, r->n_src, o->max, r->secs, true);
+	text_stopped(g, cfg, r, o->max);
+	printf("\nall of them, per reason:\n");
+	for (int reason = 0; reason < MG_REASON_MAX; reason++) {
+		uint64_t n = MG_REASON_STOPPED(reason) ? top_reason_syns(r, reason) : 0;
+
+		if (!n)
+			continue;
+		printf("  %-12s %8llu SYNs  %s/s\n", mg_reason_names[reason], (unsigned long long)n,
+		       format_count(r->secs > 0 ? n / r->secs : 0, x, sizeof(x)));
+		shown++;
+	}
+	if (!shown)
+		printf("  none\n");
+	for (size_t i = 0; i < r->n_bans; i++) {
+		const struct mg_ban *b = &r->bans[i].b;
+
+		if (!i)
+			printf("\nbans created in the interval:\n");
+		printf("  %-39s %-6s level %u, %s\n", format_addr(&r->bans[i].addr, a, sizeof(a)),
+		       origin_name(b->origin), b->level, format_expiry(b->expires_ns, r->t2, e, sizeof(e)));
+	}
+}
+
+/* ---- top: JSON ---- */
+static struct json_object *json_src_rows(struct gate *g, const struct mg_config *cfg, const struct src_delta *v,
+					 size_t n, uint32_t max, double secs, bool drops)
+{
+	struct json_object *arr = json_object_new_array();
+	char a[MG_ADDRSTRLEN], st[512];
+	uint64_t now = now_boot_ns();
+
+	for (size_t i = 0; i < n && i < max && (drops ? v[i].drops : v[i].syns); i++) {
+		struct json_object *o = json_object_new_object(), *so = json_object_new_object();
+
+		source_brief(g, cfg, &v[i].addr, now, st, sizeof(st), so);
+		json_object_object_add(o, "address", json_object_new_string(format_addr(&v[i].addr, a, sizeof(a))));
 		json_object_object_add(o, "syns", json_object_new_int64(v[i].syns));
 		json_object_object_add(o, "drops", json_object_new_int64(v[i].drops));
 		json_object_object_add(o, "syns_per_s", json_object_new_double(v[i].syns / secs));
@@ -473,110 +807,100 @@ static void top_section(struct gate *g, const struct mg_config *cfg, const char 
 		json_object_object_add(o, "state", so);
 		json_object_array_add(arr, o);
 	}
-	if (!opts.json) {
-		printf("%s:\n", title);
-		if (shown)
-			table_print(t, stdout, 2);
-		else
-			printf("  none\n");
-	}
-	table_free(t);
+	return arr;
 }
 
-/* What top's per-source counters cannot see: the SYNs stopped before the
- * quota steps (allow, deny, ban: counted per reason only), and the bans
- * created during the interval (who was stopped by a ban, and why). */
-static void top_stopped_earlier(struct gate *g, const uint64_t *c1, const uint64_t *c2, uint64_t t1,
-				uint64_t t2, double secs, struct json_object *doc)
+static struct json_object *json_stopped_rows(struct gate *g, const struct mg_config *cfg,
+					     const struct top_result *r, uint32_t max)
 {
-	static const int reasons[] = { MG_REASON_DROP_BAN, MG_REASON_DROP_DENY, MG_REASON_PASS_ALLOW };
-	struct json_object *o = json_object_new_object(), *bans = json_object_new_array();
-	char a[MG_ADDRSTRLEN], e[48], r[32];
-	struct map_dump d = { 0 };
-	size_t nb = 0;
+	struct json_object *arr = json_object_new_array();
+	char a[MG_ADDRSTRLEN], st[512];
+	uint64_t now = now_boot_ns();
 
-	if (!opts.json)
-		printf("\nstopped before the quota steps (per reason; these sources are not counted above):\n");
-	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
-		uint64_t n1 = reason_total(c1, reasons[i]), n2 = reason_total(c2, reasons[i]);
-		uint64_t n = n2 >= n1 ? n2 - n1 : 0;
+	for (size_t i = 0; i < r->n_stopped && i < max; i++) {
+		const struct stopped_delta *v = &r->stopped[i];
+		struct json_object *o = json_object_new_object(), *so = json_object_new_object();
+
+		source_brief(g, cfg, &v->addr, now, st, sizeof(st), so);
+		json_object_object_add(o, "address", json_object_new_string(format_addr(&v->addr, a, sizeof(a))));
+		json_object_object_add(o, "reason", json_object_new_string(mg_reason_names[v->reason]));
+		json_object_object_add(o, "syns", json_object_new_int64(v->syns));
+		json_object_object_add(o, "syns_per_s", json_object_new_double(r->secs > 0 ? v->syns / r->secs : 0));
+		json_object_object_add(o, "state", so);
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static void top_print_json(struct gate *g, const struct mg_config *cfg, const struct top_opts *o,
+			   const struct top_result *r)
+{
+	struct json_object *doc = json_object_new_object(), *per = json_object_new_object(),
+			   *bans = json_object_new_array(), *m = json_object_new_object();
+	char a[MG_ADDRSTRLEN];
+
+	for (int reason = 0; reason < MG_REASON_MAX; reason++) {
+		struct json_object *x;
+		uint64_t n = top_reason_syns(r, reason);
+
+		if (!MG_REASON_STOPPED(reason))
+			continue;
+		x = json_object_new_object();
+		json_object_object_add(x, "syns", json_object_new_int64(n));
+		json_object_object_add(x, "per_s", json_object_new_double(r->secs > 0 ? n / r->secs : 0));
+		json_object_object_add(per, mg_reason_names[reason], x);
+	}
+	for (size_t i = 0; i < r->n_bans; i++) {
 		struct json_object *x = json_object_new_object();
 
-		json_object_object_add(x, "syns", json_object_new_int64(n));
-		json_object_object_add(x, "per_s", json_object_new_double(secs > 0 ? n / secs : 0));
-		json_object_object_add(o, mg_reason_names[reasons[i]], x);
-		if (!opts.json)
-			printf("  %-12s %8llu SYNs  %s/s\n", mg_reason_names[reasons[i]], (unsigned long long)n,
-			       format_count(secs > 0 ? n / secs : 0, r, sizeof(r)));
+		json_object_object_add(x, "address", json_object_new_string(format_addr(&r->bans[i].addr, a, sizeof(a))));
+		json_object_object_add(x, "origin", json_object_new_string(origin_name(r->bans[i].b.origin)));
+		json_object_object_add(x, "level", json_object_new_int(r->bans[i].b.level));
+		json_object_array_add(bans, x);
 	}
-	for (int mi = 0; mi < 2; mi++) { /* operator bans, quota bans */
-		if (map_dump(g->fd[mi ? GM_BAN_QUOTA : GM_BAN], &d) || d.key_size != sizeof(struct mg_addr) ||
-		    d.val_size != sizeof(struct mg_ban)) {
-			map_dump_free(&d);
-			continue;
-		}
-		for (size_t i = 0; i < d.n; i++) {
-			const struct mg_ban *b = (const struct mg_ban *)((uint8_t *)d.vals + i * d.val_size);
-			const struct mg_addr *k = (const struct mg_addr *)((uint8_t *)d.keys + i * d.key_size);
-			struct json_object *x;
-
-			if (b->created_ns < t1 || b->created_ns > t2)
-				continue;
-			format_addr(k, a, sizeof(a));
-			format_expiry(b->expires_ns, t2, e, sizeof(e));
-			if (!opts.json) {
-				if (!nb)
-					printf("\nbans created in the interval:\n");
-				printf("  %-39s %-6s level %u, %s\n", a, origin_name(b->origin), b->level, e);
-			}
-			x = json_object_new_object();
-			json_object_object_add(x, "address", json_object_new_string(a));
-			json_object_object_add(x, "origin", json_object_new_string(origin_name(b->origin)));
-			json_object_object_add(x, "level", json_object_new_int(b->level));
-			json_object_array_add(bans, x);
-			nb++;
-		}
-		map_dump_free(&d);
-	}
-	if (opts.json) {
-		json_object_object_add(doc, "stopped_earlier", o);
-		json_object_object_add(doc, "bans_created", bans);
-	} else {
-		json_object_put(o);
-		json_object_put(bans);
-	}
+	json_object_object_add(m, "entries", json_object_new_int64(r->stopped_entries));
+	json_object_object_add(m, "capacity", json_object_new_int64(r->stopped_capacity));
+	json_object_object_add(m, "full", json_object_new_boolean(top_stopped_full(r)));
+	json_object_object_add(m, "kept", json_object_new_boolean(!r->watch_err));
+	json_object_object_add(m, "not_kept_syns", json_object_new_int64(r->not_kept));
+	json_object_object_add(doc, "interval_s", json_object_new_double(r->secs));
+	json_object_object_add(doc, "active_sources", json_object_new_int64(r->n_src));
+	json_object_object_add(doc, "known_sources", json_object_new_int64(r->known));
+	json_object_object_add(doc, "top_syns", json_src_rows(g, cfg, r->by_syns, r->n_src, o->max, r->secs, false));
+	json_object_object_add(doc, "top_drops", json_src_rows(g, cfg, r->by_drops, r->n_src, o->max, r->secs, true));
+	json_object_object_add(doc, "stopped", json_stopped_rows(g, cfg, r, o->max));
+	json_object_object_add(doc, "stopped_sources", json_object_new_int64(r->n_stopped));
+	json_object_object_add(doc, "stopped_map", m);
+	json_object_object_add(doc, "stopped_earlier", per);
+	json_object_object_add(doc, "bans_created", bans);
+	json_out(doc);
 }
 
-int do_top(int argc, char **argv)
+/* ---- top: options and the command ---- */
+#define TOP_GO_ON (-1)
+
+/* TOP_GO_ON, or the exit code (--help, a bad option) */
+static int top_parse(int argc, char **argv, struct top_opts *o)
 {
 	static const struct option lo[] = {
 		{ "interval", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct src_sample s1 = { 0 }, s2 = { 0 };
-	uint64_t interval_ns = NSEC_PER_SEC, t1, t2;
-	static uint64_t c1[MG_COUNTER_SLOTS], c2[MG_COUNTER_SLOTS];
-	struct src_delta *v = NULL;
-	struct mg_config cfg;
-	uint32_t max = 10;
-	size_t nv = 0;
-	double secs;
-	struct gate g;
-	int opt, rc, err;
-	char d[32];
+	int opt;
 
+	*o = (struct top_opts){ .max = 10, .interval_ns = NSEC_PER_SEC };
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":n:i:h", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'n':
-			if (parse_u32(optarg, 1, 100000, &max))
+			if (parse_u32(optarg, 1, 100000, &o->max))
 				return fail(EXIT_USAGE, "top: bad count '%s' for -n (expected 1..100000)", optarg);
 			break;
 		case 'i':
-			if (parse_interval(optarg, &interval_ns) || interval_ns < NSEC_PER_SEC / 10 ||
-			    interval_ns > 600 * NSEC_PER_SEC)
+			if (parse_interval(optarg, &o->interval_ns) || o->interval_ns < NSEC_PER_SEC / 10 ||
+			    o->interval_ns > 600 * NSEC_PER_SEC)
 				return fail(EXIT_USAGE, "top: bad interval '%s' (expected a duration 100ms..10m, e.g. 1s)",
 					    optarg);
 			break;
@@ -589,81 +913,40 @@ int do_top(int argc, char **argv)
 	}
 	if (optind < argc)
 		return fail(EXIT_USAGE, "top: unexpected argument '%s'", argv[optind]);
+	return TOP_GO_ON;
+}
+
+int do_top(int argc, char **argv)
+{
+	static struct top_result r; /* the counters are large */
+	const char *what = gate_map_names[GM_SRC];
+	struct top_opts o;
+	struct mg_config cfg;
+	struct gate g;
+	int rc, err;
+
+	rc = top_parse(argc, argv, &o);
+	if (rc != TOP_GO_ON)
+		return rc;
 	rc = cli_open_gate(&g);
 	if (rc)
 		return rc;
 	if (gate_read_config(&g, &cfg))
 		memset(&cfg, 0, sizeof(cfg));
-
-	t1 = now_boot_ns();
-	gate_read_counters(&g, c1);
-	err = take_sample(&g, &s1);
-	if (!err) {
-		struct timespec ts = { interval_ns / NSEC_PER_SEC, interval_ns % NSEC_PER_SEC };
-
-		while (nanosleep(&ts, &ts) && errno == EINTR)
-			;
-		t2 = now_boot_ns();
-		err = take_sample(&g, &s2);
-		gate_read_counters(&g, c2);
-	}
-	if (err) {
-		rc = fail(EXIT_FAIL, "top: cannot read %s: %s", gate_map_names[GM_SRC], strerror(-err));
-		goto out;
-	}
-	secs = (double)(t2 - t1) / NSEC_PER_SEC;
-	v = calloc(s2.n ? s2.n : 1, sizeof(*v));
-	if (!v) {
-		rc = fail(EXIT_FAIL, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < s2.n; i++) {
-		const struct mg_src *c = &s2.e[i].s;
-		typeof(s1.e) p = s1.n ? bsearch(&s2.e[i].addr, s1.e, s1.n, sizeof(*s1.e), sample_cmp) : NULL;
-		uint64_t ps = p && p->s.syns <= c->syns ? p->s.syns : 0;
-		uint64_t pd = p && p->s.drops <= c->drops ? p->s.drops : 0;
-
-		if (c->syns == ps)
-			continue;
-		v[nv].addr = s2.e[i].addr;
-		v[nv].syns = c->syns - ps;
-		v[nv].drops = c->drops >= pd ? c->drops - pd : 0;
-		v[nv].syns_total = c->syns;
-		v[nv].drops_total = c->drops;
-		nv++;
-	}
-
-	struct json_object *doc = json_object_new_object(), *a1 = json_object_new_array(),
-			   *a2 = json_object_new_array();
-
-	if (!opts.json)
-		printf("sources over the last %s: %zu sent gated SYNs (%zu known)\n"
-		       "(SYNs and drops as counted at the quota steps: allowed, denied and banned sources stop earlier; see the end)\n\n",
-		       format_duration(t2 - t1, d, sizeof(d)), nv, s2.n);
-	qsort(v, nv, sizeof(*v), by_syns);
-	top_section(&g, &cfg, "most SYNs", v, nv, max, secs, false, a1);
-	if (!opts.json)
-		putchar('\n');
-	qsort(v, nv, sizeof(*v), by_drops);
-	top_section(&g, &cfg, "most drops", v, nv, max, secs, true, a2);
-	top_stopped_earlier(&g, c1, c2, t1, t2, secs, doc);
-	if (opts.json) {
-		json_object_object_add(doc, "interval_s", json_object_new_double(secs));
-		json_object_object_add(doc, "active_sources", json_object_new_int64(nv));
-		json_object_object_add(doc, "known_sources", json_object_new_int64(s2.n));
-		json_object_object_add(doc, "top_syns", a1);
-		json_object_object_add(doc, "top_drops", a2);
-		json_out(doc);
+	memset(&r, 0, sizeof(r));
+	err = top_collect(&g, &o, &r, &what);
+	if (err && what) {
+		rc = fail(EXIT_FAIL, "top: cannot read %s: %s", what, strerror(-err));
+	} else if (err) {
+		rc = fail(EXIT_FAIL, "top: out of memory");
 	} else {
-		json_object_put(doc);
-		json_object_put(a1);
-		json_object_put(a2);
+		if (opts.json)
+			top_print_json(&g, &cfg, &o, &r);
+		else
+			top_print_text(&g, &cfg, &o, &r);
+		rc = EXIT_OK;
 	}
-	rc = EXIT_OK;
-out:
-	free(v);
-	free(s1.e);
-	free(s2.e);
+	top_result_free(&r);
 	gate_close(&g);
 	return rc;
 }
