@@ -14,7 +14,10 @@ extern char bin[256];                    /* .output/mailgate */
 extern char out[1 << 20], err[1 << 16];  /* stdout and stderr of the last run */
 extern char out_path[64], err_path[64];  /* the files they were captured in */
 
-/* Find the binary and name the capture files (/tmp/mgt-TAG-PID.out, .err);
+/* .output/mailgate next to this test binary into buf (len > 32); non-zero
+ * (said why) when it is not built. For tests that run it their own way. */
+int cli_find_bin(char *buf, size_t len);
+/* Find the binary (into bin) and name the capture files (/tmp/mgt-TAG-PID.out, .err);
  * non-zero (said why) when not root or the binary is not built. */
 int cli_setup(const char *tag);
 /* remove the capture files */

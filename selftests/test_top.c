@@ -16,6 +16,7 @@
 #include "test.h"
 #include "fixture.h"
 #include "netns.h"
+#include "cli_run.h"
 #include "sink.skel.h"
 
 #define SRV4 "192.0.2.1"
@@ -27,7 +28,6 @@ static struct fixture fx;
 static struct netpair np;
 static struct sink_bpf *peer;
 static int srv_ifindex, cli_ifindex, lfd25;
-static char bin[256];
 
 static void cfg_lab(struct mg_config *c)
 {
@@ -325,18 +325,10 @@ static int attach_in(int ns_fd, int ifindex, int prog)
 
 static int setup(void)
 {
-	ssize_t n = readlink("/proc/self/exe", bin, sizeof(bin) - 32);
 	int err;
 
-	if (n <= 0 || n >= (ssize_t)sizeof(bin) - 32)
+	if (cli_find_bin(bin, sizeof(bin)))
 		return 1;
-	bin[n] = 0;
-	*strrchr(bin, '/') = 0;                 /* .output/selftests */
-	strcpy(strrchr(bin, '/'), "/mailgate"); /* .output/mailgate */
-	if (access(bin, X_OK)) {
-		printf("  %s not built\n", bin);
-		return 1;
-	}
 	if (fx_load(&fx, "top", 4096))
 		return 1;
 	if (netpair_create(&np, "top"))

@@ -14,24 +14,30 @@ char bin[256];
 char out[1 << 20], err[1 << 16];
 char out_path[64], err_path[64];
 
+int cli_find_bin(char *buf, size_t len)
+{
+	ssize_t n = len > 32 ? readlink("/proc/self/exe", buf, len - 32) : -1;
+
+	if (n <= 0 || n >= (ssize_t)len - 32)
+		return 1;
+	buf[n] = 0;
+	*strrchr(buf, '/') = 0;                 /* .output/selftests */
+	strcpy(strrchr(buf, '/'), "/mailgate"); /* .output/mailgate */
+	if (access(buf, X_OK)) {
+		printf("  %s not built\n", buf);
+		return 1;
+	}
+	return 0;
+}
+
 int cli_setup(const char *tag)
 {
-	ssize_t n;
-
 	if (geteuid() != 0) {
 		printf("  needs root (loads BPF programs)\n");
 		return 1;
 	}
-	n = readlink("/proc/self/exe", bin, sizeof(bin) - 32);
-	if (n <= 0 || n >= (ssize_t)sizeof(bin) - 32)
+	if (cli_find_bin(bin, sizeof(bin)))
 		return 1;
-	bin[n] = 0;
-	*strrchr(bin, '/') = 0;                 /* .output/selftests */
-	strcpy(strrchr(bin, '/'), "/mailgate"); /* .output/mailgate */
-	if (access(bin, X_OK)) {
-		printf("  %s not built\n", bin);
-		return 1;
-	}
 	snprintf(out_path, sizeof(out_path), "/tmp/mgt-%s-%d.out", tag, getpid());
 	snprintf(err_path, sizeof(err_path), "/tmp/mgt-%s-%d.err", tag, getpid());
 	return 0;
