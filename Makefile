@@ -92,7 +92,9 @@ $(OUTPUT)/mailgate: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(OUTPUT)/selftests/lib/%.o: selftests/lib/%.c | $(OUTPUT)/selftests/lib
+# (the test helpers' headers may include a skeleton too: the skeletons are
+# made before any test object, the .d files say which it then depends on)
+$(OUTPUT)/selftests/lib/%.o: selftests/lib/%.c | $(OUTPUT)/selftests/lib $(SKELS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -Iselftests -c $< -o $@
 
@@ -100,7 +102,7 @@ $(TLIB): $(TLIB_OBJS) | $(OUTPUT)/selftests
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(OUTPUT)/selftests/%: selftests/%.c $(TLIB) $(LIB_OBJS) | $(OUTPUT)/selftests
+$(OUTPUT)/selftests/%: selftests/%.c $(TLIB) $(LIB_OBJS) | $(OUTPUT)/selftests $(SKELS)
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -Iselftests $< $(TLIB) $(LIB_OBJS) -o $@ $(LDLIBS)
 

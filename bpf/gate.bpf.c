@@ -118,6 +118,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } mg_vbits SEC(".maps");
 
+/* per-CPU flood state (include/gate.h, struct mg_flood_cpu): what every
+ * gated SYN writes on the flood path; not pinned (a new program starts
+ * with fresh windows) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mg_flood_cpu);
+} mg_flood_cpu SEC(".maps");
+
 /* packet counters by reason and class */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -511,13 +521,12 @@ static __always_inline void mark_verified(const struct mg_addr *src, __u64 now)
 /* ---- flood mode (docs/datapath.md, "Flood mode") ----
  * A spoofed flood brings a new source with every SYN, so per-source quotas
  * never trigger. The rate of gated SYNs past the allow list (all sources
- * together) is counted in 100 ms windows in mg_global; above
- * cfg.flood_interval_ns flood mode switches on at once. Then sources that
- * never completed a handshake share one GCRA budget and the rest of them
- * are dropped (drop_flood); verified sources (mg_verified, which only the
- * TCP state tracking and DNSWL verdicts fill, so a spoofed flood cannot
- * churn it; asked through the mg_vbits filter) go on to the normal steps
- * and quotas.
+ * together) is counted in 100 ms windows; above cfg.flood_interval_ns flood
+ * mode switches on. Then sources that never completed a handshake share one
+ * GCRA budget and the rest of them are dropped (drop_flood), or are answered
+ * with SYN cookies; verified sources (mg_verified, which only the TCP state
+ * tracking and DNSWL verdicts fill, so a spoofed flood cannot churn it; asked
+ * through the mg_vbits filter) go on to the normal steps and quotas.
  *
  * Where in judge(): right after the allow list. An unverified SYN over the
  * budget is dropped whatever a later step would say, so the later lookups
@@ -530,12 +539,19 @@ static __always_inline void mark_verified(const struct mg_addr *src, __u64 now)
  * budget is counted as drop_flood, and deny-listed or banned SYNs count
  * toward the flood rate.
  *
+ * Per CPU: every SYN writes only its own CPU's struct mg_flood_cpu (the
+ * window's counts, the budget tokens in hand); mg_global is read by every
+ * SYN and written by one CPU per window (the one that closes it and sums
+ * the CPUs' counts), at a switch, and once per batch of budget tokens. A
+ * CPU whose own count passes the threshold switches flood mode on at once;
+ * a flood spread over CPUs is seen when its window closes.
+ *
  * Flood mode is decided on SYNs only (no timer, no cost on other packets):
  * it switches off at the first gated SYN once the rate has stayed below
  * half the threshold for cfg.flood_hold_ns. Each switch emits one
- * MG_EVENT_FLOOD. While it is on and a window has reached half the
- * threshold, the counter is only read, so CPUs do not fight over it. */
-static __always_inline void flood_switch(struct mg_global *g, __u32 from, __u32 to, __u32 why, __u64 now)
+ * MG_EVENT_FLOOD. */
+static __always_inline void flood_switch(struct mg_global *g, __u32 from, __u32 to, __u32 why,
+					 __u32 trouble, __u64 now)
 {
 	struct mg_event *e;
 
@@ -545,6 +561,7 @@ static __always_inline void flood_switch(struct mg_global *g, __u32 from, __u32 
 	if (to) {
 		__sync_fetch_and_add(&g->flood_entries, 1);
 		g->flood_why = why;
+		g->flood_kernel = trouble;
 	}
 	e = bpf_ringbuf_reserve(&mg_events, sizeof(*e), 0);
 	if (e) {
@@ -553,6 +570,7 @@ static __always_inline void flood_switch(struct mg_global *g, __u32 from, __u32 
 		e->ts_ns = now;
 		e->level = to;
 		e->reason = to ? why : 0;
+		e->class = to ? trouble : 0;
 		bpf_ringbuf_submit(e, 0);
 	}
 }
@@ -566,72 +584,188 @@ static __always_inline __s64 since(__u64 now, __u64 then)
 	return (__s64)(now - then);
 }
 
-/* Close the window once it is over; the CPU that closes it decides
- * whether flood mode ends. A window with fewer SYNs than half the
- * threshold's share is calm from its start; a busier one is calm only from
- * its last SYN on, if a whole window of silence has followed (that is how
- * a flood that stopped, or pauses between bursts, is told apart from a
- * steady one whose count stopped at the cap). */
+/* The kernel's SYN trouble the daemon last reported (mg_ctl), while it holds */
+static __always_inline __u32 kernel_trouble(__u64 now)
+{
+	struct mg_ctl *c = ctl();
+	__u64 at;
+
+	if (!c)
+		return 0;
+	at = *(volatile __u64 *)&c->trouble_ns;
+	if (!at || since(now, at) >= (__s64)MG_TROUBLE_NS)
+		return 0;
+	return *(volatile __u32 *)&c->trouble;
+}
+
+/* This CPU's flood state, its counts moved on to the current window */
+static __always_inline struct mg_flood_cpu *flood_cpu(const struct mg_global *g)
+{
+	__u32 zero = 0;
+	struct mg_flood_cpu *c = bpf_map_lookup_elem(&mg_flood_cpu, &zero);
+	__u64 win = *(volatile const __u64 *)&g->flood_win_ns;
+
+	if (c && c->win_ns != win) {
+		c->win_ns = win;
+		c->syns = 0;
+		c->done = 0;
+	}
+	return c;
+}
+
+/* The closed window's counts, all CPUs together */
+struct flood_sum {
+	__u64 start, syns, done, seen;
+};
+
+static long flood_sum_cpu(__u32 cpu, void *ctx)
+{
+	struct flood_sum *s = ctx;
+	__u32 zero = 0;
+	struct mg_flood_cpu *c = bpf_map_lookup_percpu_elem(&mg_flood_cpu, &zero, cpu);
+
+	if (!c)
+		return 1; /* past the last CPU */
+	if (c->win_ns == s->start) {
+		s->syns += c->syns;
+		s->done += c->done;
+	}
+	if (since(c->seen_ns, s->seen) > 0)
+		s->seen = c->seen_ns;
+	return 0;
+}
+
+/* Close the window once it is over; the CPU that closes it sums the CPUs'
+ * counts (a CPU that counts into the window while it is being summed may
+ * lose that SYN: a few in a window) and decides whether flood mode goes on
+ * or ends. A window with fewer SYNs than half the threshold's share is calm
+ * from its start; a busier one is calm only from its last SYN on, if a
+ * whole window of silence has followed (that is how a flood that stopped,
+ * or pauses between bursts, is told apart from a steady one). */
 static __always_inline void flood_window(const struct mg_config *cfg, struct mg_global *g, __u64 now)
 {
-	__u64 start = g->flood_win_ns, seen = g->flood_seen_ns, n, done, hold;
-	__u32 bad;
+	__u64 start = g->flood_win_ns, n, hold, floor;
+	struct flood_sum s = {};
+	__u32 bad, trouble;
+	bool collapsed;
 
 	if (since(now, start) < (__s64)MG_FLOOD_WINDOW_NS)
 		return;
 	if (__sync_val_compare_and_swap(&g->flood_win_ns, start, now) != start)
 		return;
-	n = __sync_lock_test_and_set(&g->flood_win_syns, 0);
-	done = __sync_lock_test_and_set(&g->flood_win_done, 0);
+	s.start = start;
+	s.seen = start;
+	bpf_loop(MG_MAX_CPUS, flood_sum_cpu, &s, 0);
+	n = s.syns;
+	g->flood_win_syns = n;
+	g->flood_win_done = s.done;
+	trouble = kernel_trouble(now);
+	collapsed = s.done * MG_FLOOD_ADAPT_RATIO < n;
 	if (!g->flood_mode) {
-		/* adaptive detection: many SYNs, few of them complete a handshake */
-		bad = n >= MG_FLOOD_ADAPT_SYNS && done * MG_FLOOD_ADAPT_RATIO < n ? g->flood_bad + 1 : 0;
+		if (n * cfg->flood_interval_ns > MG_FLOOD_WINDOW_NS) { /* spread over CPUs */
+			g->flood_bad = 0;
+			g->flood_calm_ns = 0;
+			flood_switch(g, 0, 1, MG_FLOOD_WHY_THRESHOLD, trouble, now);
+			return;
+		}
+		/* adaptive detection: many SYNs, few of them complete a handshake;
+		 * with the kernel reporting SYN trouble, fewer SYNs are enough */
+		bad = collapsed && (n >= MG_FLOOD_ADAPT_SYNS || (trouble && n >= MG_FLOOD_KERNEL_SYNS)) ?
+		      g->flood_bad + 1 : 0;
 		g->flood_bad = bad;
 		if (bad >= MG_FLOOD_BAD_WINDOWS) {
 			g->flood_bad = 0;
 			g->flood_calm_ns = 0;
-			flood_switch(g, 0, 1, MG_FLOOD_WHY_HANDSHAKES, now);
+			flood_switch(g, 0, 1, n >= MG_FLOOD_ADAPT_SYNS ? MG_FLOOD_WHY_HANDSHAKES : MG_FLOOD_WHY_KERNEL,
+				     trouble, now);
 			return;
 		}
 	}
-	/* calm: below half the threshold, and too few SYNs for the handshake evidence */
-	if (n * cfg->flood_interval_ns * 2 < MG_FLOOD_WINDOW_NS && n < MG_FLOOD_ADAPT_SYNS) {
+	/* calm: below half the threshold, and too few SYNs for the handshake
+	 * evidence (the kernel's lower bar while it switched flood mode on:
+	 * with the gate answering the flood, the kernel sees none of it) */
+	floor = g->flood_why == MG_FLOOD_WHY_KERNEL || trouble ? MG_FLOOD_KERNEL_SYNS : MG_FLOOD_ADAPT_SYNS;
+	if (n * cfg->flood_interval_ns * 2 < MG_FLOOD_WINDOW_NS && n < floor) {
 		if (!g->flood_calm_ns)
 			g->flood_calm_ns = start ? start : now;
 	} else {
-		g->flood_calm_ns = since(now, seen) >= (__s64)MG_FLOOD_WINDOW_NS ? seen : 0;
+		g->flood_calm_ns = since(now, s.seen) >= (__s64)MG_FLOOD_WINDOW_NS ? s.seen : 0;
 	}
 	hold = cfg->flood_hold_ns ? cfg->flood_hold_ns : MG_FLOOD_HOLD_NS;
 	if (g->flood_mode && g->flood_calm_ns && since(now, g->flood_calm_ns) >= (__s64)hold)
-		flood_switch(g, 1, 0, 0, now);
+		flood_switch(g, 1, 0, 0, 0, now);
 }
 
-/* Count this SYN; true while flood mode is on. */
-static __always_inline bool flood_meter(const struct mg_config *cfg, struct mg_global *g, __u64 now)
+/* Count this SYN on this CPU; true while flood mode is on. */
+static __always_inline bool flood_meter(const struct mg_config *cfg, struct mg_global *g,
+					struct mg_flood_cpu **cpu, __u64 now)
 {
-	__u64 n;
+	struct mg_flood_cpu *c;
 
 	if (!cfg->flood_interval_ns) {
 		if (g->flood_mode)
-			flood_switch(g, 1, 0, 0, now);
+			flood_switch(g, 1, 0, 0, 0, now);
 		return false;
 	}
 	flood_window(cfg, g, now);
-	if (since(now, g->flood_seen_ns) >= (__s64)(MG_FLOOD_WINDOW_NS / 10))
-		g->flood_seen_ns = now;
-	if (g->flood_mode) {
-		/* all that matters now is whether the window reaches half the threshold */
-		if (g->flood_win_syns * cfg->flood_interval_ns * 2 < MG_FLOOD_WINDOW_NS ||
-		    g->flood_win_syns < MG_FLOOD_ADAPT_SYNS)
-			__sync_fetch_and_add(&g->flood_win_syns, 1);
+	c = flood_cpu(g);
+	if (!c)
+		return g->flood_mode;
+	*cpu = c;
+	c->syns++;
+	c->seen_ns = now;
+	if (g->flood_mode)
+		return true;
+	if (c->syns * cfg->flood_interval_ns <= MG_FLOOD_WINDOW_NS)
+		return false;
+	g->flood_calm_ns = 0; /* this CPU alone is over the threshold */
+	flood_switch(g, 0, 1, MG_FLOOD_WHY_THRESHOLD, kernel_trouble(now), now);
+	return true;
+}
+
+/* A token of the budget unverified sources share in flood mode, from this
+ * CPU's batch; an empty batch takes up to MG_FLOOD_BATCH tokens from the
+ * bucket in mg_global with one compare-and-swap (a bucket without tokens is
+ * only read). Tokens in hand expire after a window. The bucket's own bound
+ * holds for the tokens taken; the tokens in hand add at most CPUs x batch
+ * to any interval (docs/datapath.md). */
+static __always_inline bool flood_budget(const struct mg_config *cfg, struct mg_global *g,
+					 struct mg_flood_cpu *c, __u64 now)
+{
+	__u64 interval = cfg->flood_budget_interval_ns, old, t, cur, limit;
+	__u32 burst = cfg->flood_budget_burst, k;
+
+	if (!burst)
+		burst = (NSEC_PER_SEC / 10) / interval;
+	if (!burst)
+		burst = 1;
+	if (!c)
+		return gcra(&g->flood_budget_tat_ns, now, interval, burst);
+	if (c->tokens && since(now, c->tokens_ns) < (__s64)MG_FLOOD_WINDOW_NS) {
+		c->tokens--;
 		return true;
 	}
-	n = __sync_fetch_and_add(&g->flood_win_syns, 1) + 1;
-	if (n * cfg->flood_interval_ns <= MG_FLOOD_WINDOW_NS)
-		return false;
-	g->flood_calm_ns = 0;
-	flood_switch(g, 0, 1, MG_FLOOD_WHY_THRESHOLD, now);
-	return true;
+	c->tokens = 0;
+	k = burst < MG_FLOOD_BATCH ? burst : MG_FLOOD_BATCH;
+	limit = (__u64)burst * interval;
+	old = *(volatile __u64 *)&g->flood_budget_tat_ns;
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		t = old > now ? old : now;
+		/* as many as the bucket has, up to k */
+		if (t + interval - now > limit)
+			return false;
+		if (t + (__u64)k * interval - now > limit)
+			k = (limit + now - t) / interval;
+		cur = __sync_val_compare_and_swap(&g->flood_budget_tat_ns, old, t + (__u64)k * interval);
+		if (cur == old) {
+			c->tokens = k - 1;
+			c->tokens_ns = now;
+			return true;
+		}
+		old = cur;
+	}
+	return false;
 }
 
 /* The flood step of judge(): 0 to go on, else the SYN's reason. In flood
@@ -641,11 +775,12 @@ static __always_inline bool flood_meter(const struct mg_config *cfg, struct mg_g
 static __always_inline __u32 flood_step(const struct mg_config *cfg, const struct mg_addr *src,
 					bool cookie_ok, __u64 now)
 {
-	__u32 zero = 0, burst;
+	__u32 zero = 0;
 	struct mg_global *g = bpf_map_lookup_elem(&mg_global, &zero);
+	struct mg_flood_cpu *c = NULL;
 	struct mg_cookie_keys *keys;
 
-	if (!g || !flood_meter(cfg, g, now))
+	if (!g || !flood_meter(cfg, g, &c, now))
 		return 0;
 	if (is_verified(src))
 		return 0;
@@ -656,12 +791,7 @@ static __always_inline __u32 flood_step(const struct mg_config *cfg, const struc
 	}
 	if (!cfg->flood_budget_interval_ns)
 		return MG_REASON_DROP_FLOOD;
-	burst = cfg->flood_budget_burst;
-	if (!burst)
-		burst = (NSEC_PER_SEC / 10) / cfg->flood_budget_interval_ns;
-	if (gcra(&g->flood_budget_tat_ns, now, cfg->flood_budget_interval_ns, burst ? burst : 1))
-		return 0;
-	return MG_REASON_DROP_FLOOD;
+	return flood_budget(cfg, g, c, now) ? 0 : MG_REASON_DROP_FLOOD;
 }
 
 /* An operator's ban (mg_ban: 0 = never expires) or a quota ban in force */
@@ -1157,9 +1287,10 @@ static __always_inline int sock_state(struct sock *s, int oldstate, int newstate
 	{
 		__u32 gk = 0;
 		struct mg_global *g = bpf_map_lookup_elem(&mg_global, &gk);
+		struct mg_flood_cpu *fc = g ? flood_cpu(g) : NULL;
 
-		if (g) /* the handshake evidence of flood mode's adaptive detection */
-			__sync_fetch_and_add(&g->flood_win_done, 1);
+		if (fc) /* the handshake evidence of flood mode's adaptive detection */
+			__sync_fetch_and_add(&fc->done, 1);
 	}
 
 	__u64 now = now_ns();

@@ -8,20 +8,20 @@
 #define LISTS_INLINE static __always_inline
 #include "lists.h"
 
-/* a set: (prefix length, masked address) -> rule. Entries are allocated as
- * they come (no prealloc): an empty deny set costs its bucket array only. */
+/* a set: (prefix length, masked address) -> rule. The sets themselves are
+ * created by userspace, sized to their content (user/listset.c); these are
+ * the templates the slots' maps must match: type, key and value sizes and
+ * flags (preallocated), not max_entries. */
 struct mg_allow_set {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MG_MAX_ALLOW);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
 	__uint(key_size, sizeof(struct mg_lpm_key)); /* sizes, not types: BTF would have */
 	__uint(value_size, sizeof(struct mg_rule));   /* only a forward declaration here */
 };
 
 struct mg_deny_set {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MG_MAX_DENY);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1);
 	__uint(key_size, sizeof(struct mg_lpm_key)); /* sizes, not types: BTF would have */
 	__uint(value_size, sizeof(struct mg_rule));   /* only a forward declaration here */
 };
@@ -57,11 +57,11 @@ struct {
 struct list_search {
 	void *set;
 	const struct mg_list_lens *lens;
-	const __u8 *addr;
 	__u64 now;
 	__u32 list;
 	int v4;
 	int decides; /* out: 1 when the winning rule decides (mg_rule_decides) */
+	struct mg_list_addr x;
 	struct mg_lpm_key k;
 };
 
@@ -72,7 +72,7 @@ struct list_search {
 static long list_search_step(__u64 i, void *ctx)
 {
 	struct list_search *s = ctx;
-	const struct mg_rule *r = mg_list_step(s->set, s->lens, s->v4, s->addr, s->now,
+	const struct mg_rule *r = mg_list_step(s->set, s->lens, s->v4, &s->x, s->now,
 					       i + LIST_INLINE_PROBES, &s->k);
 
 	if (!r)
@@ -82,23 +82,28 @@ static long list_search_step(__u64 i, void *ctx)
 }
 
 /* Does the longest active prefix of src in the live set of a list decide
- * the SYN? outer is &mg_allow or &mg_deny, list the matching MG_LIST_*. */
+ * the SYN? outer is &mg_allow or &mg_deny, list the matching MG_LIST_*.
+ * The set's filter first (one word of mg_lists): most sources are in no
+ * block of the list and cost no probe. */
 static __always_inline bool list_lookup(void *outer, __u32 list, const struct mg_addr *src, __u64 now)
 {
 	struct mg_list_meta *m = bpf_map_lookup_elem(&mg_lists, &list);
-	struct list_search s = { .addr = src->a, .now = now, .list = list };
+	struct list_search s;
 	__u32 slot, n;
 
 	if (!m)
 		return false;
 	slot = *(volatile __u32 *)&m->gen & 1;
+	/* a constant offset per slot: the verifier then needs no bounds on slot */
+	s.lens = slot ? &m->lens[1] : &m->lens[0];
+	mg_list_addr(&s.x, src->a);
+	s.v4 = mg_list_addr_v4(&s.x);
+	n = mg_list_count(s.lens, s.v4);
+	if (!n || !mg_list_may_match(s.lens, slot ? m->filter[1] : m->filter[0], &s.x, s.v4))
+		return false;
 	s.set = bpf_map_lookup_elem(outer, &slot);
 	if (!s.set)
 		return false;
-	/* a constant offset per slot: the verifier then needs no bounds on slot */
-	s.lens = slot ? &m->lens[1] : &m->lens[0];
-	s.v4 = mg_addr_v4(src->a);
-	n = mg_list_count(s.lens, s.v4);
 	/* the common lists (one or two lengths per family) take no helper call */
 #pragma unroll
 	for (__u32 i = 0; i < LIST_INLINE_PROBES; i++) {
@@ -106,12 +111,14 @@ static __always_inline bool list_lookup(void *outer, __u32 list, const struct mg
 
 		if (i >= n)
 			return false;
-		r = mg_list_step(s.set, s.lens, s.v4, s.addr, now, i, &s.k);
+		r = mg_list_step(s.set, s.lens, s.v4, &s.x, now, i, &s.k);
 		if (r)
 			return mg_rule_decides(list, r);
 	}
-	if (n > LIST_INLINE_PROBES)
-		bpf_loop(n - LIST_INLINE_PROBES, list_search_step, &s, 0);
+	s.now = now;
+	s.list = list;
+	s.decides = 0;
+	bpf_loop(n - LIST_INLINE_PROBES, list_search_step, &s, 0);
 	return s.decides;
 }
 

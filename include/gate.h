@@ -40,7 +40,8 @@
 	X(VBITS, mg_vbits)           /* array[MG_VBITS_WORDS] of __u64, mmapable: filter over mg_verified */ \
 	X(STOPPED, mg_stopped)       /* LRU hash: mg_stopped_key -> __u64 SYNs: sources allow/deny/ban/DNSBL decided (top) */ \
 	X(STOPPED_CPU, mg_stopped_cpu) /* per-CPU array[1] of struct mg_stopped_cpu: mg_stopped's insert budget */
-/* not pinned (the daemon's sockets, gone with it): mg_responder */
+/* not pinned, so not in MG_MAPS: mg_responder (the daemon's sockets, gone with it),
+ * mg_flood_cpu (per-CPU flood windows, fresh with each program) */
 /* created and pinned by the controller, not by the BPF object: */
 #define MG_MAP_DNSBL_CACHE "mg_dnsbl_cache" /* LRU hash: (source, zone) -> DNSBL answer (user/dnsbl.h) */
 #define MG_MAP_DNSBL_ZONES "mg_dnsbl_zones" /* hash: zone id -> zone name */
@@ -297,6 +298,10 @@ struct mg_ctl {
 	__u64 top_until_ns;        /* CLOCK_BOOTTIME: `mailgate top` watches until then (it
 				    * moves this forward for its interval): only then are
 				    * stopped sources kept in mg_stopped */
+	__u64 trouble_ns;          /* CLOCK_BOOTTIME of the daemon's last reading of the guarded
+				    * namespace's TcpExt counters that found SYN trouble; 0 = never */
+	__u32 trouble;             /* MG_TROUBLE_*: the counters that grew at that reading */
+	__u32 trouble_pad;
 };
 #define MG_HEARTBEAT_NS (5 * 1000000000ULL) /* how long one heartbeat promises life */
 
@@ -350,7 +355,9 @@ struct mg_stopped_cpu {
 #define MG_FLOOD_WINDOW_NS 100000000ULL    /* the rate is measured over 100 ms windows */
 #define MG_FLOOD_HOLD_NS   10000000000ULL  /* default hysteresis: 10 s below half the threshold */
 
-/* Global state: one entry in mg_global. */
+/* Global state: one entry in mg_global. The flood path writes it only
+ * rarely (a window's close, a switch, a batch of budget tokens): what every
+ * SYN writes is in struct mg_flood_cpu, one per CPU. */
 struct mg_global {
 	__u64 event_tat_ns;      /* GCRA for the event budget */
 	__u64 events_lost;       /* events not sent: budget or ring buffer full */
@@ -358,28 +365,58 @@ struct mg_global {
 	__u32 pad;
 	__u64 flood_changed_ns;  /* when flood_mode last changed (CLOCK_BOOTTIME) */
 	__u64 flood_entries;     /* times flood mode switched on */
-	__u64 flood_win_ns;      /* start of the current 100 ms measurement window */
-	__u64 flood_win_syns;    /* SYNs counted in it; counting stops once the window's
-				  * verdict is settled (flood mode on and at least half the
-				  * threshold reached), so it is not a rate to display */
-	__u64 flood_seen_ns;     /* the last SYN counted (10 ms granularity, to write rarely) */
+	__u64 flood_win_ns;      /* start of the current 100 ms measurement window: the CPU
+				  * that moves it on sums the CPUs' counts of the old one */
 	__u64 flood_calm_ns;     /* since when the rate stays below half the threshold; 0 = not */
-	__u64 flood_budget_tat_ns; /* GCRA of the budget unverified sources share in flood mode */
+	__u64 flood_budget_tat_ns; /* GCRA of the budget unverified sources share in flood mode
+				    * (taken from in batches: struct mg_flood_cpu) */
 	__u64 cookie_acks;       /* ACKs with a valid cookie: a request socket handed to the kernel */
 	__u64 cookie_refused;    /* valid cookie, but bpf_sk_assign_tcp_reqsk refused (counted, passed) */
-	__u64 flood_win_done;    /* handshakes to gated ports completed in the current window (tracer) */
+	__u64 flood_win_syns;    /* gated SYNs of the last closed window, all CPUs (for display) */
 	__u32 flood_bad;         /* consecutive windows whose handshakes collapsed (adaptive detection) */
 	__u32 flood_why;         /* enum mg_flood_why: what switched flood mode on last */
+	__u64 flood_win_done;    /* handshakes completed in the last closed window, all CPUs */
+	__u32 flood_kernel;      /* MG_TROUBLE_* the kernel reported when flood mode last switched on */
+	__u32 flood_pad;
 };
+
+/* Per-CPU flood state (map mg_flood_cpu, a per-CPU array of one): the
+ * counts of the current window and the budget tokens in hand. Only its own
+ * CPU writes it, except that whichever CPU closes a window reads every
+ * CPU's counts (those whose win_ns is the window closed). */
+struct mg_flood_cpu {
+	__u64 win_ns;    /* the window these counts belong to (mg_global.flood_win_ns) */
+	__u64 syns;      /* gated SYNs this CPU counted in it */
+	__u64 done;      /* handshakes to gated ports completed on this CPU in it (tracer) */
+	__u64 seen_ns;   /* the last gated SYN this CPU counted */
+	__u64 tokens_ns; /* when the budget tokens in hand were taken */
+	__u32 tokens;    /* budget tokens in hand (at most MG_FLOOD_BATCH) */
+	__u32 pad;
+};
+#define MG_FLOOD_BATCH 16 /* budget tokens a CPU takes from mg_global at once (at most the burst) */
+#define MG_MAX_CPUS    8192 /* bound of the loop over CPUs that closes a window */
 
 /* Adaptive detection (docs/datapath.md): flood mode also switches on,
  * whatever flood_threshold says, after MG_FLOOD_BAD_WINDOWS windows in a row
  * each with at least MG_FLOOD_ADAPT_SYNS gated SYNs of which fewer than one
- * in MG_FLOOD_ADAPT_RATIO completed a handshake: a forged flood completes none. */
+ * in MG_FLOOD_ADAPT_RATIO completed a handshake: a forged flood completes none.
+ * While the kernel of the guarded namespace reports SYN trouble (mg_ctl,
+ * MG_TROUBLE_*), MG_FLOOD_KERNEL_SYNS such SYNs are enough. */
 #define MG_FLOOD_ADAPT_SYNS   200 /* per 100 ms window: 2000/s */
 #define MG_FLOOD_ADAPT_RATIO  4
 #define MG_FLOOD_BAD_WINDOWS  2
-enum mg_flood_why { MG_FLOOD_WHY_NONE = 0, MG_FLOOD_WHY_THRESHOLD = 1, MG_FLOOD_WHY_HANDSHAKES = 2 };
+#define MG_FLOOD_KERNEL_SYNS  20  /* per 100 ms window: 200/s */
+enum mg_flood_why { MG_FLOOD_WHY_NONE = 0, MG_FLOOD_WHY_THRESHOLD = 1, MG_FLOOD_WHY_HANDSHAKES = 2,
+		    MG_FLOOD_WHY_KERNEL = 3, MG_FLOOD_WHY_MAX };
+
+/* The kernel's SYN trouble in the guarded namespace, as the daemon reads it
+ * from /proc/net/netstat (user/netstat.c): which TcpExt counters grew. */
+#define MG_TROUBLE_SYNCOOKIES   1u /* TcpExtSyncookiesSent: the SYN queue overflowed */
+#define MG_TROUBLE_LISTEN_OVF   2u /* TcpExtListenOverflows: an accept queue overflowed */
+#define MG_TROUBLE_REQQ_FULL    4u /* TcpExtTCPReqQFullDrop: SYNs dropped, SYN queue full */
+#define MG_TROUBLE_REQQ_COOKIES 8u /* TcpExtTCPReqQFullDoCookies: SYN queue full, cookies on
+				    * (counted also where the reply has no route) */
+#define MG_TROUBLE_NS (2 * 1000000000ULL) /* a report holds this long after the daemon's reading */
 
 /* ---- the verified filter ----
  * A one-probe Bloom filter in front of mg_verified: bit mg_vbit(a) of

@@ -33,7 +33,8 @@
 #    frames: mailgate's cookie SYN-ACKs (XDP_TX, rewritten in place) go back
 #    into the generator's pages. The report names each filter's highest
 #    rung at >= 99% verified and >= 95% new, and what mailgate decided at
-#    each (its counters, why flood mode engaged, cookie handshakes). The
+#    each (its counters, why flood mode engaged, cookie handshakes), and
+#    per rung srv's ring drops and how CPU 1 was spent. The
 #    forged range is routed to a blackhole in gen.
 # Output: DIR/latest.md, DIR/latest.json (every figure, machine facts),
 # DIR/latest.png (gnuplot).
@@ -66,6 +67,11 @@ else
 	ABS_SECS=3 SVC_SECS=8 TIMEOUT=3 N_CLIENTS=20 N_NEW=40 N_DENY=1000 N_VERIFIED=100000 MAX_SOURCES=1000000
 	LEVELS="10k 30k 100k 300k 1M" # the open-loop ladder, paced (AF_PACKET); 1M: the generator's maximum here
 fi
+# a part of the ladder only (to look into one rung), with --out elsewhere:
+# BENCH_LEVELS="300k" BENCH_FILTERS="mailgate" BENCH_ONLY=service
+LEVELS=${BENCH_LEVELS:-$LEVELS}
+FILTERS=${BENCH_FILTERS:-"mailgate nftables none"}
+ONLY=${BENCH_ONLY:-}
 
 die() { echo "bench: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, XDP)"
@@ -139,6 +145,9 @@ napi_threaded() {
 	[ "$1" = 1 ] || return 0
 	napi=$(ps -eo pid,comm | awk -v d="napi/$VS-" 'index($2, d) == 1 {print $1}')
 	[ -n "$napi" ] && taskset -pc $NAPI_CPU $napi >/dev/null
+	# not real-time: then the clients, on the same CPU, run only when it
+	# has emptied the ring, and every filter serves them all (measured: 100%
+	# at every rung for all three, with 40-66% of the ring dropped)
 }
 nsenter --net=/run/netns/$W "$GATE" wire $WG $WV 2001:db8:8000::/33 >"$WORK/wire.out" 2>&1 &
 PIDS+=($!)
@@ -196,6 +205,22 @@ filter_off() { # $1 scenario, $2 file for what the filter says about itself
 	esac
 }
 
+# CPU time of NAPI_CPU, in clock ticks from /proc/stat: busy (not idle, not
+# iowait), softirq (the wire's return path runs there), all; and srv's NAPI
+# thread's own (utime + stime)
+cpu_busy() {
+	awk -v c="cpu$NAPI_CPU" '$1 == c { printf "%d %d %d ", $2 + $3 + $4 + $7 + $8 + $9, $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
+	awk '{ print $14 + $15 }' /proc/"${napi:-self}"/stat 2>/dev/null || echo 0
+}
+# srv's TcpExt counters of SYN and listener trouble (a JSON object)
+tcpext() {
+	nsenter --net=/run/netns/$V python3 -c 'import json
+lines = [l.split() for l in open("/proc/net/netstat") if l.startswith("TcpExt:")]
+d = dict(zip(lines[0][1:], map(int, lines[1][1:])))
+keep = ("SyncookiesSent", "SyncookiesRecv", "SyncookiesFailed", "ListenOverflows", "ListenDrops",
+        "TCPReqQFullDrop", "TCPReqQFullDoCookies")
+print(json.dumps({k: d.get(k, 0) for k in keep}))'
+}
 rx() { ip -j -s -n $V link show dev $VS | python3 -c 'import json, sys; r = json.load(sys.stdin)[0]["stats64"]["rx"]; print(r["packets"], r["dropped"])'; }
 
 # The generator runs as a real-time task on its CPU: a continuous flood,
@@ -207,14 +232,16 @@ flood() { # $1 duration, $2 extra flags; JSON on stdout
 }
 
 # ---- 1. data-path cost ----
-if [ -x "$DPBENCH" ]; then
+if [ "$ONLY" = service ]; then
+	log "data-path cost and absorption skipped (BENCH_ONLY=service)"
+elif [ -x "$DPBENCH" ]; then
 	log "data-path cost: $DPBENCH"
 	"$DPBENCH" $([ $quick = 1 ] && echo --quick) >"$WORK/datapath.txt" 2>&1 ||
 		log "bench_gate failed (see the report)"
 else
 	log "data-path cost: $DPBENCH not built, skipped"
 fi
-if [ -x "$CPUBENCH" ]; then
+if [ -x "$CPUBENCH" ] && [ "$ONLY" != service ]; then
 	log "flood path on one and two CPUs: $CPUBENCH"
 	"$CPUBENCH" $([ $quick = 1 ] && echo --quick) >"$WORK/cpus.txt" 2>&1 ||
 		log "bench_flood_cpus failed (see the report)"
@@ -236,7 +263,7 @@ for _ in $(seq 50); do grep -q ready "$WORK/smtp.out" && break; sleep 0.1; done
 # come back (no longer SYNs), so the figure would not be of the flood
 napi_threaded 0
 FLOOD_ACTION=drop
-for sc in xdp_drop xdp_parse mailgate nftables none; do
+for sc in $([ "$ONLY" = service ] || echo xdp_drop xdp_parse mailgate nftables none); do
 	log "absorption: $sc"
 	filter_on $sc
 	log "  on"
@@ -256,7 +283,7 @@ FLOOD_ACTION=cookie
 for level in $LEVELS; do
 	rate=""
 	[ "$level" = full ] || rate="--rate $level"
-	for sc in mailgate nftables none; do
+	for sc in $FILTERS; do
 		log "service under flood ($level): $sc"
 		filter_on $sc
 		# the verified clients complete a handshake before the flood
@@ -266,6 +293,9 @@ for level in $LEVELS; do
 		fp=$!
 		PIDS+=($fp)
 		sleep 0.5 # the flood is on (and mailgate in flood mode)
+		read -r p0 d0 < <(rx)
+		read -r b0 q0 t0 n0 < <(cpu_busy)
+		tcpext >"$WORK/svc-$level-$sc.tcpext0.json"
 		ip netns exec $G $SMTP clients --dst 2001:db8::1 --prefix 2001:db8:1:: \
 			--count $N_CLIENTS --duration $SVC_SECS --timeout $TIMEOUT >"$WORK/svc-$level-$sc.verified.json" &
 		vp=$!
@@ -273,6 +303,14 @@ for level in $LEVELS; do
 		ip netns exec $G $SMTP clients --dst 2001:db8::1 --prefix 2001:db8:2:: \
 			--count $N_NEW --once --spread $SVC_SECS --timeout $TIMEOUT >"$WORK/svc-$level-$sc.new.json"
 		wait $vp
+		read -r p1 d1 < <(rx)
+		read -r b1 q1 t1 n1 < <(cpu_busy)
+		tcpext >"$WORK/svc-$level-$sc.tcpext1.json"
+		# while the clients ran: srv's ring drops (the clients' frames with
+		# the flood's) and how busy NAPI_CPU was (NAPI, wire, clients, server)
+		share() { awk -v a=$1 -v t=$((t1 - t0)) 'BEGIN { printf "%.3f", t ? a / t : 0 }'; }
+		echo "{\"rx_packets\": $((p1 - p0)), \"rx_dropped\": $((d1 - d0)), \"cpu_busy\": $(share $((b1 - b0))),"\
+			"\"cpu_softirq\": $(share $((q1 - q0))), \"napi_thread\": $(share $((n1 - n0)))}" >"$WORK/svc-$level-$sc.rx.json"
 		log "  clients done"
 		wait $fp || true
 		filter_off $sc "$WORK/svc-$level-$sc.filter.json"

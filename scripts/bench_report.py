@@ -65,10 +65,20 @@ def datapath(work):
         return {"available": False, "cases": []}
     text = open(path).read()
     cases = []
-    for m in re.finditer(r"^\s+(.+?)\s+([\d.]+) ns\s+bare\s+([\d.]+) ns\s+extra\s+(-?[\d.]+) ns\s+"
-                         r"ratio\s+([\d.]+)", text, re.M):
-        cases.append({"name": m.group(1), "ns": float(m.group(2)), "bare_ns": float(m.group(3)),
-                      "extra_ns": float(m.group(4)), "ratio": float(m.group(5))})
+    # bench_gate prints one block per deny list size ("N deny entries ...")
+    # and in it one line per case: NAME  NS ns  bare B  parse-only P  x parse-only R
+    size = None
+    for line in text.splitlines():
+        h = re.match(r"^(\d+) deny entries", line)
+        if h:
+            size = int(h.group(1))
+            continue
+        m = re.match(r"^\s+(.+?)\s+([\d.]+) ns\s+bare\s+([\d.]+)\s+parse-only\s+([\d.]+)\s+"
+                     r"x parse-only\s+([\d.]+)", line)
+        if m:
+            cases.append({"name": m.group(1), "deny_entries": size, "ns": float(m.group(2)),
+                          "bare_ns": float(m.group(3)), "parse_ns": float(m.group(4)),
+                          "ratio": float(m.group(5))})
     return {"available": True, "cases": cases, "output": text}
 
 
@@ -140,6 +150,16 @@ def service(work, levels):
                 "warmup_ok": warm.get("ok"),
                 "flood_offered_pps": round(fl["frames_sent"] / fl["elapsed_s"]) if fl.get("elapsed_s") else None,
             }
+            rx = load(base + ".rx.json", {})
+            if "rx_packets" in rx:  # while the clients ran
+                seen = rx["rx_packets"] + rx["rx_dropped"]
+                entry["ring_drop_share"] = round(rx["rx_dropped"] / seen, 4) if seen else 0
+                entry["napi_cpu_busy"] = rx.get("cpu_busy")
+                entry["napi_cpu_softirq"] = rx.get("cpu_softirq")
+                entry["napi_thread"] = rx.get("napi_thread")
+            t0, t1 = load(base + ".tcpext0.json", {}), load(base + ".tcpext1.json", {})
+            if t0 and t1:  # srv's kernel while the clients ran
+                entry["tcpext"] = {k: t1[k] - t0.get(k, 0) for k in t1 if t1[k] - t0.get(k, 0)}
             filt = load(base + ".filter.json")
             if sc == "mailgate" and filt:
                 entry["gate"] = filt
@@ -149,6 +169,10 @@ def service(work, levels):
 
 def ratio(a, b):
     return round(a / b, 2) if a and b else None
+
+
+def times100(v):
+    return None if v is None else v * 100
 
 
 def fmt_pps(v):
@@ -178,21 +202,24 @@ def markdown(r):
         f"from before; nftables with the same deny prefixes in a set and a per-source meter "
         f"(10/s burst 20, as mailgate); no filter: SYN cookies and the listener.",
         "",
-        "## 1. Data-path cost per packet (BPF_PROG_RUN, vs bare XDP_DROP)",
+        "## 1. Data-path cost per packet (BPF_PROG_RUN, next to bare XDP_DROP and a parse-only program)",
         "",
     ]
     dp = r["datapath"]
     if dp["cases"]:
-        lines += ["| case | ns | bare XDP_DROP ns | extra ns | ratio |", "|---|---:|---:|---:|---:|"]
+        lines += ["| deny entries | case | ns | bare XDP_DROP ns | parse-only ns | x parse-only |",
+                  "|---:|---|---:|---:|---:|---:|"]
         for c in dp["cases"]:
-            lines.append(f"| {c['name']} | {c['ns']:.1f} | {c['bare_ns']:.1f} | {c['extra_ns']:.1f} | {c['ratio']:.2f}x |")
+            lines.append(f"| {c['deny_entries']} | {c['name']} | {c['ns']:.1f} | {c['bare_ns']:.1f} | "
+                         f"{c['parse_ns']:.1f} | {c['ratio']:.2f}x |")
     elif dp["available"]:
         lines.append("bench_gate ran but printed no case lines (see latest.json).")
     else:
         lines.append("Not measured: `.output/selftests/bench_gate` is not built in this tree.")
     if r.get("cpus"):
         lines += ["", "Flood path per packet on one CPU and on two at once (bench_flood_cpus; meter: flood "
-                  "mode armed, off; drop: flood mode on, flood_action = drop):", "",
+                  "mode armed, off; drop: flood mode on, flood_action = drop, the budget spent; budget: "
+                  "flood mode on, every SYN takes a budget token; one source per thread):", "",
                   "| case | 1 CPU ns | 2 CPUs ns (each) | ratio |", "|---|---:|---:|---:|"]
         for c in r["cpus"]:
             lines.append(f"| {c['case']} | {c['one_cpu_ns']:.1f} | {c['two_cpus_ns']:.1f} | {c['ratio']:.2f}x |")
@@ -225,8 +252,9 @@ def markdown(r):
         f"- mailgate vs nftables: **{fmt(rt['absorption_mailgate_vs_nftables'], 'x', 1)}**",
         f"- mailgate vs no filter: **{fmt(rt['absorption_mailgate_vs_none'], 'x', 1)}**",
     ]
-    if rt.get("datapath_denied_vs_xdp_drop") is not None:
-        lines.append(f"- data path, denied SYN vs bare XDP_DROP: **{rt['datapath_denied_vs_xdp_drop']:.2f}x**")
+    if rt.get("datapath_denied_vs_parse_only") is not None:
+        lines.append(f"- data path, denied SYN vs parse-only XDP (largest deny list): "
+                     f"**{rt['datapath_denied_vs_parse_only']:.2f}x**")
     lines += [
         "",
         f"## 3. Service under flood ({s['svc_secs']} s; {s['verified_clients']} verified clients "
@@ -250,19 +278,33 @@ def markdown(r):
         "the flood budget out in bursts: both favour the clients over a real NIC's ring. The "
         "absorption figures are the sounder comparison.",
         "",
-        "| flood | filter | offered | verified ok | p50 | p99 | new ok | p50 | p99 |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "Ring drops: the share of the frames offered to the server's veth that did not fit "
+        "into its ring while the clients ran (the clients' frames are lost with the flood's); "
+        f"CPU {s['napi_cpu']}: how busy it was meanwhile (anything: the receive path, the "
+        "wire's return path, the clients, the server, other work on the machine), of which "
+        "the server's NAPI thread (its filter and TCP) and softirq (the wire's return path: "
+        "SYN-ACKs, cookies).",
+        "",
+        "| flood | filter | offered | verified ok | p50 | p99 | new ok | p50 | p99 | ring drops | CPU "
+        f"{s['napi_cpu']} | NAPI thread | softirq |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for level, per in r["service"].items():
         for sc in SERVICE:
-            e = per[sc]
+            e = per.get(sc)
+            if not e or not e["verified"]["attempts"]:
+                continue
             v, n = e["verified"], e["new"]
             lines.append(
                 f"| {level} | {SCENARIOS[sc]} | {fmt_pps(e['flood_offered_pps'])}pps "
                 f"| **{fmt(v['success_rate'] and v['success_rate'] * 100, '%')}** ({v['ok']}/{v['attempts']}) "
                 f"| {fmt(v['p50_ms'], ' ms')} | {fmt(v['p99_ms'], ' ms')} "
                 f"| {fmt(n['success_rate'] and n['success_rate'] * 100, '%')} ({n['ok']}/{n['attempts']}) "
-                f"| {fmt(n['p50_ms'], ' ms')} | {fmt(n['p99_ms'], ' ms')} |")
+                f"| {fmt(n['p50_ms'], ' ms')} | {fmt(n['p99_ms'], ' ms')} "
+                f"| {fmt(times100(e.get('ring_drop_share')), '%')} "
+                f"| {fmt(times100(e.get('napi_cpu_busy')), '%', 0)} "
+                f"| {fmt(times100(e.get('napi_thread')), '%', 0)} "
+                f"| {fmt(times100(e.get('napi_cpu_softirq')), '%', 0)} |")
     # the ladder: for each filter, the highest rung up to which it serves
     levels = list(r["service"].keys())
     if len(levels) > 1:
@@ -283,6 +325,12 @@ def markdown(r):
                               + (f", flood mode by {g.get('flood_why')}, {g.get('cookie_handshakes')} cookie handshakes"
                                  if g and g.get("flood_entries") else ", flood mode never on")
                               for level, g in gates)]
+    kern = [(level, sc, r["service"][level][sc].get("tcpext")) for level in levels for sc in SERVICE
+            if r["service"][level][sc].get("tcpext")]
+    if kern:
+        lines += ["", "The server's kernel while the clients ran (TcpExt counters that moved): "
+                  + "; ".join(f"{level} {SCENARIOS[sc]}: " + ", ".join(f"{k} {v}" for k, v in t.items())
+                              for level, sc, t in kern)]
     lines += ["", "![service under flood](latest.png)", "",
               "Reproduce: `make bench` (or `scripts/bench.sh`; `--quick` for a smoke run). "
               "Every figure, with the machine facts: latest.json.", ""]
@@ -332,13 +380,13 @@ def main():
 
     def absorbed(sc):
         return ab.get(sc, {}).get("absorbed_pps")
-    denied = next((c["ratio"] for c in r["datapath"]["cases"] if "denied" in c["name"].lower()), None)
+    denied = next((c["ratio"] for c in reversed(r["datapath"]["cases"]) if "denied" in c["name"].lower()), None)
     r["ratios"] = {
         "absorption_mailgate_vs_xdp_drop": ratio(absorbed("mailgate"), absorbed("xdp_drop")),
         "absorption_mailgate_vs_xdp_parse": ratio(absorbed("mailgate"), absorbed("xdp_parse")),
         "absorption_mailgate_vs_nftables": ratio(absorbed("mailgate"), absorbed("nftables")),
         "absorption_mailgate_vs_none": ratio(absorbed("mailgate"), absorbed("none")),
-        "datapath_denied_vs_xdp_drop": denied,
+        "datapath_denied_vs_parse_only": denied,
     }
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "latest.json"), "w") as f:

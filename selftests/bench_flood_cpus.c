@@ -5,10 +5,12 @@
  * maps. A cache line every packet writes bounces between the two CPUs and
  * shows as a higher cost per packet on two than on one.
  *
- * Cases (spoofed-looking SYN from an unverified source):
+ * Cases (spoofed-looking SYNs from unverified sources, one source per
+ * thread, as a NIC's receive queues would see different sources):
  *   meter     flood mode armed (threshold 1e9/s), off: every SYN is counted
  *   drop      flood mode on, flood_action = drop, budget 1000/s: the budget's
  *             bucket is asked for every SYN
+ *   budget    flood mode on, budget 1e9/s: every SYN takes a budget token
  * (The cookie path rewrites the frame, so repeat runs would not measure it.)
  *
  * Usage: bench_flood_cpus [--quick] */
@@ -19,8 +21,8 @@
 #include "fixture.h"
 
 static struct fixture fx;
-static uint8_t pkt[256];
-static size_t pkt_len;
+static uint8_t pkt[2][256];
+static size_t pkt_len[2];
 static int repeat;
 
 struct worker {
@@ -33,7 +35,8 @@ static void *work(void *arg)
 {
 	struct worker *w = arg;
 	cpu_set_t set;
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = pkt_len, .repeat = repeat);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt[w->cpu], .data_size_in = pkt_len[w->cpu],
+		    .repeat = repeat);
 
 	CPU_ZERO(&set);
 	CPU_SET(w->cpu, &set);
@@ -85,10 +88,21 @@ static void measure(const char *name, int rounds)
 	       one[rounds / 2], two[rounds / 2], two[rounds / 2] / one[rounds / 2]);
 }
 
+static void still_on(const char *name)
+{
+	struct mg_global now;
+	uint32_t zero = 0;
+
+	bpf_map_lookup_elem(fx.g.fd[GM_GLOBAL], &zero, &now);
+	if (!now.flood_mode)
+		printf("  (flood mode went off during the %s case: its figures are of the meter)\n", name);
+}
+
 int main(int argc, char **argv)
 {
 	bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
-	struct frame f = { .family = 6, .src = "2001:db8:8000::1", .dst = "2001:db8::1" };
+	struct frame f[2] = { { .family = 6, .src = "2001:db8:8000::1", .dst = "2001:db8::1" },
+			      { .family = 6, .src = "2001:db8:8000::2", .dst = "2001:db8::1" } };
 	int rounds = quick ? 3 : 7;
 	struct mg_config cfg;
 	struct mg_global gl = {};
@@ -102,7 +116,8 @@ int main(int argc, char **argv)
 	}
 	if (fx_load(&fx, "bfc", 65536))
 		return 1;
-	pkt_len = frame_build(pkt, sizeof(pkt), &f, NULL);
+	for (int i = 0; i < 2; i++)
+		pkt_len[i] = frame_build(pkt[i], sizeof(pkt[i]), &f[i], NULL);
 	printf("flood path, per packet, median of %d rounds of %d runs per thread:\n", rounds, repeat);
 
 	fx_config(&cfg);
@@ -119,16 +134,19 @@ int main(int argc, char **argv)
 	cfg.flood_hold_ns = 86400 * NSEC_PER_SEC;
 	fx_reset(&fx, &cfg);
 	gl.flood_mode = 1;
-	gl.flood_win_ns = gl.flood_seen_ns = now_boot_ns();
+	gl.flood_win_ns = now_boot_ns();
 	bpf_map_update_elem(fx.g.fd[GM_GLOBAL], &zero, &gl, BPF_ANY);
 	measure("drop", rounds);
-	{
-		struct mg_global now;
+	still_on("drop");
 
-		bpf_map_lookup_elem(fx.g.fd[GM_GLOBAL], &zero, &now);
-		if (!now.flood_mode)
-			printf("  (flood mode went off during the drop case: its figures are of the meter)\n");
-	}
+	cfg.flood_budget_interval_ns = 1; /* 1e9/s */
+	cfg.syn_interval_ns = 1;
+	cfg.syn_burst = 1u << 30;
+	cfg.prefix_interval_ns = 0;
+	fx_reset(&fx, &cfg);
+	bpf_map_update_elem(fx.g.fd[GM_GLOBAL], &zero, &gl, BPF_ANY);
+	measure("budget", rounds);
+	still_on("budget");
 	fx_unload(&fx);
 	return 0;
 }

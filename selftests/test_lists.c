@@ -35,22 +35,30 @@ struct ref {
 static struct ref ents[2 * MAX_ENT];
 static int n_ents;
 
-/* sources near each other, so that prefixes overlap: 192.0.2.0/24 and
- * 198.51.100.0/24 mapped, 2001:db8::/120 and 2001:db8:1::/120 */
+/* sources near each other, so that prefixes overlap, in blocks of the
+ * lists' filter apart (include/lists.h): 192.0.2.0/24, 198.51.100.0/24 and
+ * 203.0.113.0/24 mapped (three /16s), 2001:db8::/120, 2001:db8:1::/120 and
+ * 3fff::/120 (two /32s). Only through BPF_PROG_TEST_RUN: no frame leaves. */
 static void rnd_addr(struct mg_addr *a, int v6)
 {
+	static const uint8_t v4[3][3] = { { 192, 0, 2 }, { 198, 51, 100 }, { 203, 0, 113 } };
+
 	memset(a, 0, sizeof(*a));
 	if (v6) {
-		a->a[0] = 0x20, a->a[1] = 0x01, a->a[2] = 0x0d, a->a[3] = 0xb8;
-		a->a[5] = rnd(2);
+		if (rnd(4) == 0) {
+			a->a[0] = 0x3f, a->a[1] = 0xff;
+		} else {
+			a->a[0] = 0x20, a->a[1] = 0x01, a->a[2] = 0x0d, a->a[3] = 0xb8;
+			a->a[5] = rnd(2);
+		}
 		a->a[15] = rnd(256);
 		if (rnd(4) == 0)
 			a->a[14] = rnd(2);
 	} else {
+		const uint8_t *b = v4[rnd(3)];
+
 		a->a[10] = a->a[11] = 0xff;
-		a->a[12] = rnd(2) ? 192 : 198;
-		a->a[13] = a->a[12] == 192 ? 0 : 51;
-		a->a[14] = a->a[12] == 192 ? 2 : 100;
+		memcpy(&a->a[12], b, 3);
 		a->a[15] = rnd(256);
 	}
 }
@@ -101,7 +109,9 @@ static void add_entry(int list, uint64_t now)
 	int v6 = rnd(2), t = rnd(3);
 
 	rnd_addr(&a, v6);
-	mg_list_key(&e.k, a.a, v6 ? lens6[rnd(sizeof(lens6))] : lens4[rnd(sizeof(lens4))]);
+	/* now and then a prefix too short for one block of the filter (/4, /16) */
+	mg_list_key(&e.k, a.a, rnd(40) == 0 ? (v6 ? 16 : 96 + 4)
+			       : v6 ? lens6[rnd(sizeof(lens6))] : lens4[rnd(sizeof(lens4))]);
 	e.r.prefixlen = e.k.prefixlen;
 	e.r.origin = MG_ORIGIN_CLI;
 	e.r.expires_ns = t == 0 ? 0 : t == 1 ? now + 3600 * NSEC_PER_SEC : now - NSEC_PER_SEC;

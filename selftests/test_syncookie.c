@@ -44,14 +44,17 @@ static void flood_config(struct mg_config *c)
 {
 	uint32_t zero = 0;
 	struct mg_global gl = {};
+	struct mg_flood_cpu fc = {};
 
 	fx_config(c);
 	c->flood_budget_interval_ns = 0; /* what is not answered with a cookie is dropped */
 	fx_reset(&fx, c);
 	gl.flood_mode = 1;
-	gl.flood_win_ns = gl.flood_seen_ns = gl.flood_changed_ns = now_boot_ns();
-	gl.flood_win_syns = 1000000;
+	gl.flood_win_ns = gl.flood_changed_ns = now_boot_ns();
 	bpf_map_update_elem(fx.g.fd[GM_GLOBAL], &zero, &gl, BPF_ANY);
+	fc.win_ns = fc.seen_ns = gl.flood_win_ns;
+	fc.syns = 1000000; /* a busy window: calm only after a window of silence */
+	flood_cpu_fill(&fx.g, &fc);
 	cookie_keys_clear(&fx.g);
 	cookie_keys_rotate(&fx.g, now_boot_ns());
 }

@@ -5,6 +5,7 @@
  * margins (documented per case). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -95,7 +96,10 @@ static void reset(struct mg_config *c)
 	c->flood_interval_ns = NSEC_PER_SEC / 1000; /* 1000/s: 100 SYNs in one window */
 	c->flood_budget_interval_ns = 0;
 	c->flood_hold_ns = NSEC_PER_SEC;
+	struct mg_flood_cpu zero_c = {};
+
 	bpf_map_update_elem(g.fd[GM_GLOBAL], &zero, &zero_g, BPF_ANY);
+	flood_cpu_fill(&g, &zero_c);
 	for (size_t m = 0; m < sizeof(maps) / sizeof(maps[0]); m++)
 		while (bpf_map_get_next_key(g.fd[maps[m]], NULL, next) == 0) {
 			memcpy(key, next, sizeof(key));
@@ -176,6 +180,35 @@ static double mono_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* the calling thread pinned to cpu (-1: to every CPU again) */
+static int cpus(void)
+{
+	int n = libbpf_num_possible_cpus();
+
+	return n < 1 ? 1 : n > CPU_SETSIZE ? CPU_SETSIZE : n;
+}
+
+static void on_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	for (int i = 0; i < cpus(); i++)
+		if (cpu < 0 || i == cpu)
+			CPU_SET(i, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* n spoofed SYNs spread over the first two CPUs, half on each */
+static void run_spread(int n)
+{
+	on_cpu(0);
+	run_spoofed(n / 2);
+	on_cpu(1);
+	run_spoofed(n - n / 2);
+	on_cpu(-1);
 }
 
 /* 300 spoofed SYNs at once: well over 100 in a window */
@@ -345,16 +378,20 @@ TEST(unverified_share_budget)
 	f0 = reason_total(&g, MG_REASON_DROP_FLOOD);
 	int src0 = map_count(g.fd[GM_SRC], NULL);
 	t0 = mono_s();
-	for (int i = 0; i < n; i++) {
+	for (int i = 0; i < n; i++) { /* on every CPU in turn: each takes its batches */
+		if (i % 100 == 0)
+			on_cpu(i / 100 % cpus());
 		random_src(&s);
 		run(&s, 1);
 	}
+	on_cpu(-1);
 	secs = mono_s() - t0;
 	passed = past_flood_step(&g) - p0;
 	dropped = reason_total(&g, MG_REASON_DROP_FLOOD) - f0;
 	ASSERT_EQ(passed + dropped, n, "every SYN counted once");
-	/* at most burst + rate x time (+1 for the edges) */
-	ASSERT_RANGE(passed, 1, 10 + (long long)(secs * 1000) + 1, "SYNs past the budget");
+	/* at most burst + rate x time (+1 for the edges), and the tokens the
+	 * CPUs held when it began: CPUs x batch (the burst, 10, here) */
+	ASSERT_RANGE(passed, 1, 10 + (long long)(secs * 1000) + 1 + cpus() * 10, "SYNs past the budget");
 	ASSERT_TRUE(dropped > n / 2 || secs > 1.5, "most dropped (unless the loop was very slow)");
 	ASSERT_RANGE(map_count(g.fd[GM_SRC], NULL) - src0, 0, passed, "new mg_src entries");
 }
@@ -400,16 +437,18 @@ TEST(switches_off_after_hold)
 }
 
 /* Clock readings of different CPUs: a CPU whose reading is a little older
- * than what another CPU just stored in mg_global (the window start, the
- * last SYN seen, the start of the calm) must not take the difference for a
- * huge one and switch flood mode off. Each case seeds mg_global as such a
- * CPU would have left it, 10 ms ahead of the clock, and runs SYNs. */
+ * than what another CPU just stored (the window start, a CPU's last SYN
+ * seen, the start of the calm) must not take the difference for a huge one
+ * and switch flood mode off. Each case seeds mg_global and the per-CPU
+ * state as such a CPU would have left them, 10 ms ahead of the clock, and
+ * runs SYNs. */
 TEST(flood_stays_on_with_skewed_clocks)
 {
 	static const char *what[] = { "window start ahead", "last SYN ahead, busy window over",
 				      "calm start ahead, calm window over" };
 	struct mg_config c;
 	struct mg_global gl;
+	struct mg_flood_cpu fc;
 	uint32_t zero = 0;
 
 	for (int k = 0; k < 3; k++) {
@@ -420,19 +459,23 @@ TEST(flood_stays_on_with_skewed_clocks)
 		flood_global(&g, &gl);
 		uint64_t now = now_boot_ns(), ahead = now + 10 * 1000000ULL;
 
+		memset(&fc, 0, sizeof(fc));
 		if (k == 0) {
 			gl.flood_win_ns = ahead;
-			gl.flood_seen_ns = ahead;
+			fc.win_ns = ahead;
+			fc.seen_ns = ahead;
 		} else if (k == 1) {
 			gl.flood_win_ns = now - 2 * MG_FLOOD_WINDOW_NS;
-			gl.flood_win_syns = 1000; /* a busy window */
-			gl.flood_seen_ns = ahead;
+			fc.win_ns = gl.flood_win_ns;
+			fc.syns = 1000; /* a busy window */
+			fc.seen_ns = ahead;
 		} else {
 			gl.flood_win_ns = now - 2 * MG_FLOOD_WINDOW_NS;
-			gl.flood_win_syns = 0; /* a calm window: calm from its start on */
+			fc.win_ns = gl.flood_win_ns; /* a calm window: calm from its start on */
 			gl.flood_calm_ns = ahead;
 		}
 		ASSERT_OK(bpf_map_update_elem(g.fd[GM_GLOBAL], &zero, &gl, BPF_ANY), "seed mg_global");
+		ASSERT_OK(flood_cpu_fill(&g, &fc), "seed mg_flood_cpu");
 		ASSERT_EQ(run_spoofed(1), XDP_DROP, what[k]);
 		flood_global(&g, &gl);
 		ASSERT_EQ(gl.flood_mode, 1, what[k]);
@@ -496,8 +539,8 @@ TEST(reset_in_flood_mode_never_answers_unverified)
 TEST(adaptive_engages_under_threshold)
 {
 	struct mg_config c;
+	static struct mg_flood_cpu fc[FLOOD_CPUS_MAX];
 	struct mg_global gl;
-	uint32_t zero = 0;
 	int windows = 0;
 
 	reset(&c);
@@ -506,9 +549,10 @@ TEST(adaptive_engages_under_threshold)
 	for (; windows < 6; windows++) {
 		run_spoofed(300);
 		/* every handshake completed: the tracer's count, as it would see them */
-		flood_global(&g, &gl);
-		gl.flood_win_done = gl.flood_win_syns;
-		bpf_map_update_elem(g.fd[GM_GLOBAL], &zero, &gl, BPF_ANY);
+		flood_cpu_get(&g, fc);
+		for (int i = 0; i < libbpf_num_possible_cpus() && i < FLOOD_CPUS_MAX; i++)
+			fc[i].done = fc[i].syns;
+		flood_cpu_set(&g, fc);
 		usleep(110000);
 	}
 	run_spoofed(1);
@@ -558,6 +602,127 @@ TEST(threshold_zero_disables)
 	flood_global(&g, &gl);
 	ASSERT_EQ(gl.flood_mode, 0, "flood mode");
 	ASSERT_EQ(reason_total(&g, MG_REASON_DROP_FLOOD) - f0, 0, "drop_flood");
+}
+
+/* Per-CPU windows: a flood spread over two CPUs, each of them under the
+ * threshold (100 per window here), switches flood mode on when its window
+ * closes, at the first SYN after it: the CPU that closes it sums all CPUs'
+ * counts. One CPU alone over the threshold switches it on at once. */
+TEST(flood_spread_over_cpus)
+{
+	struct mg_config c;
+	struct mg_global gl;
+
+	if (cpus() < 2) {
+		test_skip("one CPU");
+		return;
+	}
+	reset(&c);
+	ASSERT_OK(gate_write_config(&g, &c), "config");
+	run_spoofed(1); /* a window begins */
+	run_spread(160); /* 80 per CPU */
+	flood_global(&g, &gl);
+	if (gl.flood_mode) { /* a window closed between the halves (a slow machine): once more */
+		reset(&c);
+		run_spoofed(1);
+		run_spread(160);
+		flood_global(&g, &gl);
+	}
+	ASSERT_EQ(gl.flood_mode, 0, "flood mode with 80 SYNs on each CPU, the window open");
+	usleep(110000);
+	run_spoofed(1);
+	flood_global(&g, &gl);
+	ASSERT_EQ(gl.flood_mode, 1, "flood mode once the window closed (161 SYNs, threshold 100)");
+	ASSERT_EQ(gl.flood_why, MG_FLOOD_WHY_THRESHOLD, "flood_why");
+	ASSERT_RANGE(gl.flood_win_syns, 150, 161, "SYNs of the closed window, both CPUs");
+
+	/* the handshake evidence adds up over CPUs too: 150 SYNs per CPU and
+	 * window (300 >= MG_FLOOD_ADAPT_SYNS), threshold 1M/s */
+	reset(&c);
+	c.flood_interval_ns = NSEC_PER_SEC / 1000000;
+	ASSERT_OK(gate_write_config(&g, &c), "config");
+	int windows = 0;
+
+	for (; windows < 6; windows++) {
+		run_spread(300);
+		flood_global(&g, &gl);
+		if (gl.flood_mode)
+			break;
+		usleep(110000);
+	}
+	ASSERT_EQ(gl.flood_mode, 1, "flood mode once handshakes collapse on both CPUs");
+	ASSERT_RANGE(windows, 2, 3, "windows it took");
+	ASSERT_EQ(gl.flood_why, MG_FLOOD_WHY_HANDSHAKES, "flood_why");
+}
+
+/* set the kernel's SYN trouble as the daemon would (mg_ctl) */
+static void trouble(uint32_t bits)
+{
+	ASSERT_OK(gate_trouble(&g, bits, bits ? now_boot_ns() : 0), "mg_ctl trouble");
+}
+
+/* The kernel's word lowers the bar: 50 forged SYNs per window (500/s, under
+ * MG_FLOOD_ADAPT_SYNS and the threshold) that complete no handshake do
+ * not switch flood mode on alone; with the kernel reporting SYN cookies
+ * sent they do, after two windows, and flood_why says "kernel". With the
+ * handshakes completed they do not, trouble or not. Once on, the flood at
+ * that rate keeps it on (the kernel no longer sees it), and it ends after
+ * the flood and the hold (1 s). */
+TEST(kernel_trouble_engages_below_adaptive)
+{
+	static struct mg_flood_cpu fc[FLOOD_CPUS_MAX];
+	struct mg_config c;
+	struct mg_global gl;
+	int windows;
+
+	reset(&c);
+	c.flood_interval_ns = NSEC_PER_SEC / 1000000;
+	ASSERT_OK(gate_write_config(&g, &c), "config");
+	trouble(0);
+	for (windows = 0; windows < 5; windows++) {
+		run_spoofed(50);
+		usleep(110000);
+	}
+	run_spoofed(1);
+	flood_global(&g, &gl);
+	ASSERT_EQ(gl.flood_mode, 0, "500/s, no kernel trouble");
+
+	for (windows = 0; windows < 5; windows++) { /* trouble, handshakes complete */
+		trouble(MG_TROUBLE_SYNCOOKIES);
+		run_spoofed(50);
+		flood_cpu_get(&g, fc);
+		for (int i = 0; i < cpus() && i < FLOOD_CPUS_MAX; i++)
+			fc[i].done = fc[i].syns;
+		flood_cpu_set(&g, fc);
+		usleep(110000);
+	}
+	run_spoofed(1);
+	flood_global(&g, &gl);
+	ASSERT_EQ(gl.flood_mode, 0, "500/s, kernel trouble, handshakes completed");
+
+	for (windows = 0; windows < 6; windows++) {
+		trouble(MG_TROUBLE_SYNCOOKIES | MG_TROUBLE_LISTEN_OVF);
+		run_spoofed(50);
+		flood_global(&g, &gl);
+		if (gl.flood_mode)
+			break;
+		usleep(110000);
+	}
+	ASSERT_EQ(gl.flood_mode, 1, "500/s, kernel trouble, no handshakes");
+	ASSERT_RANGE(windows, 2, 3, "windows it took");
+	ASSERT_EQ(gl.flood_why, MG_FLOOD_WHY_KERNEL, "flood_why");
+	ASSERT_EQ(gl.flood_kernel, MG_TROUBLE_SYNCOOKIES | MG_TROUBLE_LISTEN_OVF, "flood_kernel");
+	trouble(0);
+	for (int i = 0; i < 15; i++) {
+		run_spoofed(50);
+		usleep(100000);
+	}
+	flood_global(&g, &gl);
+	ASSERT_EQ(gl.flood_mode, 1, "still on 1.5 s into the flood, the kernel quiet");
+	usleep(1300000);
+	run_spoofed(1);
+	flood_global(&g, &gl);
+	ASSERT_EQ(gl.flood_mode, 0, "off after the flood and the hold");
 }
 
 int main(int argc, char **argv)

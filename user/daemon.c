@@ -107,6 +107,12 @@ struct daemon {
 	int ep;                  /* the event loop's epoll fd, -1 before it exists */
 	bool stopping;           /* refusals fall back to drop: no responder after exit */
 	struct cookie_tc *tc;    /* the SYN-cookie TC program, when running */
+	/* the kernel's SYN trouble in this namespace (netstat.c) */
+	struct netstat netstat;  /* the TcpExt counters at the last reading */
+	bool netstat_ok;         /* the last reading worked */
+	uint64_t next_netstat;   /* CLOCK_BOOTTIME of the next reading */
+	uint64_t trouble_ns;     /* the last reading that found trouble; 0 = none now */
+	struct netstat trouble_from; /* the counters when the trouble began */
 };
 
 static int remove_pins(const char *dir, int *count, char *left, size_t left_len, int *n_left);
@@ -758,7 +764,7 @@ static int on_event(void *ctx, void *data, size_t len)
 {
 	struct daemon *d = ctx;
 	const struct mg_event *e = data;
-	char addr[MG_ADDRSTRLEN], dur[32];
+	char addr[MG_ADDRSTRLEN], dur[32], names[96];
 
 	if (len < sizeof(*e) || e->kind == 0 || e->kind >= MG_EVENT_KIND_MAX)
 		return 0;
@@ -781,10 +787,9 @@ static int on_event(void *ctx, void *data, size_t len)
 		break;
 	case MG_EVENT_FLOOD:
 		if (e->level)
-			pr_warn("msg=\"flood mode on: sources without a completed handshake %s\" why=%s",
+			pr_warn("msg=\"flood mode on: sources without a completed handshake %s\" why=%s kernel=%s",
 				d->rt.cookies ? "are answered with SYN cookies" : "share the flood budget",
-				e->reason == MG_FLOOD_WHY_HANDSHAKES ? "handshakes (gated SYNs stopped completing handshakes)" :
-				"threshold (gated SYNs above flood_threshold)");
+				flood_why_text(e->reason), e->class ? trouble_names(e->class, names, sizeof(names)) : "-");
 		else
 			pr_info("msg=\"flood mode off\"");
 		break;
@@ -1104,12 +1109,55 @@ static void notify_status(struct daemon *d, bool ready)
 	}
 }
 
+#define NETSTAT_TICK_NS 100000000ULL /* the TcpExt counters are read ten times a second */
+
+/* Read this namespace's TcpExt counters; the ones that grew since the last
+ * reading go to the data path (mg_ctl.trouble). Logged when trouble starts
+ * and when it has been over for MG_TROUBLE_NS, with what the counters did. */
+static void netstat_tick(struct daemon *d, uint64_t now)
+{
+	struct netstat cur;
+	uint32_t bits;
+	char names[96], deltas[160] = "";
+	int err = netstat_read(NULL, &cur);
+
+	d->next_netstat = now + NETSTAT_TICK_NS;
+	if (err) {
+		if (d->netstat_ok)
+			pr_warn("msg=\"cannot read /proc/net/netstat: the kernel's SYN trouble is not watched\" err=\"%s\"",
+				strerror(-err));
+		d->netstat_ok = false;
+		return;
+	}
+	bits = d->netstat_ok ? netstat_trouble(&d->netstat, &cur) : 0;
+	if (bits) {
+		if (gate_trouble(&d->gate, bits, now) && !d->trouble_ns) /* once per episode */
+			pr_warn("msg=\"cannot write the kernel's SYN trouble into %s\" err=\"%s\"", gate_map_names[GM_CTL],
+				strerror(errno));
+		if (!d->trouble_ns) {
+			d->trouble_from = d->netstat;
+			pr_warn("msg=\"the kernel reports SYN trouble in this namespace\" counters=%s",
+				trouble_names(bits, names, sizeof(names)));
+		}
+		d->trouble_ns = now;
+	} else if (d->trouble_ns && now - d->trouble_ns >= MG_TROUBLE_NS) {
+		for (int i = 0, n = 0; i < NETSTAT_FIELDS; i++)
+			n += snprintf(deltas + n, sizeof(deltas) - n, " %s=%llu", netstat_name(i),
+				      (unsigned long long)(cur.v[i] - d->trouble_from.v[i]));
+		pr_info("msg=\"the kernel's SYN trouble is over\"%s", deltas);
+		d->trouble_ns = 0;
+	}
+	d->netstat = cur;
+	d->netstat_ok = true;
+}
+
 /* One step of the loop; returns 0 to go on, 1 on SIGTERM/SIGINT, -errno on failure. */
 static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
 {
 	struct epoll_event evs[4];
 	uint64_t now = now_boot_ns();
-	int timeout = now >= *next_tick ? 0 : (int)((*next_tick - now) / 1000000) + 1;
+	uint64_t due = d->next_netstat < *next_tick ? d->next_netstat : *next_tick;
+	int timeout = now >= due ? 0 : (int)((due - now) / 1000000) + 1;
 	int n = epoll_wait(ep, evs, 4, timeout);
 
 	if (n < 0 && errno != EINTR)
@@ -1134,6 +1182,8 @@ static int loop_once(struct daemon *d, int ep, int sfd, uint64_t *next_tick)
 		}
 	}
 	now = now_boot_ns();
+	if (now >= d->next_netstat)
+		netstat_tick(d, now);
 	if (now >= *next_tick) {
 		heartbeat(d, now);
 		for (int i = 0; i < 4; i++)

@@ -76,7 +76,21 @@ bool gate_pin_is_ours(const char *name)
 
 const char *flood_why_name(uint32_t why)
 {
-	return why == MG_FLOOD_WHY_THRESHOLD ? "threshold" : why == MG_FLOOD_WHY_HANDSHAKES ? "handshakes" : "";
+	return why == MG_FLOOD_WHY_THRESHOLD ? "threshold" : why == MG_FLOOD_WHY_HANDSHAKES ? "handshakes" :
+	       why == MG_FLOOD_WHY_KERNEL ? "kernel" : "";
+}
+
+const char *flood_why_text(uint32_t why)
+{
+	switch (why) {
+	case MG_FLOOD_WHY_THRESHOLD:
+		return "threshold (gated SYNs above flood_threshold)";
+	case MG_FLOOD_WHY_HANDSHAKES:
+		return "handshakes (gated SYNs stopped completing handshakes)";
+	case MG_FLOOD_WHY_KERNEL:
+		return "kernel (the kernel reported SYN trouble and gated SYNs stopped completing handshakes)";
+	}
+	return "";
 }
 
 static int mkdir_p(const char *path)
@@ -304,6 +318,20 @@ int gate_heartbeat(struct gate *g, uint64_t until_ns)
 	if (!ctl)
 		return -errno;
 	__atomic_store_n(&ctl->alive_until_ns, until_ns ? until_ns : now_boot_ns(), __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* The kernel's SYN trouble in the guarded namespace (MG_TROUBLE_* bits, as
+ * of the reading at now): the bits first, then the time the data path
+ * checks, so it never pairs a fresh time with stale bits for long. */
+int gate_trouble(struct gate *g, uint32_t trouble, uint64_t now)
+{
+	struct mg_ctl *ctl = gate_ctl(g);
+
+	if (!ctl)
+		return -errno;
+	__atomic_store_n(&ctl->trouble, trouble, __ATOMIC_RELEASE);
+	__atomic_store_n(&ctl->trouble_ns, now, __ATOMIC_RELEASE);
 	return 0;
 }
 

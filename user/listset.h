@@ -42,15 +42,20 @@ int list_walk(struct gate *g, enum mg_list l, map_walk_fn fn, void *ctx);
  * switch. Nothing the data path sees changes before list_build_publish; an
  * abort (or the process dying) frees the new set and leaves the live one as
  * it was. */
+struct list_shape {                      /* what a slot publishes besides its set */
+	uint8_t used[2][MG_LIST_LENS];   /* [family][prefix length]: in use */
+	uint8_t all[2];                  /* [family]: the filter does not apply */
+	uint64_t filter[MG_LIST_FILTER_WORDS];
+};
 struct list_build {
 	enum mg_list list;
 	int fd;                          /* the new set */
 	size_t n;                        /* entries written (an overwrite counts too) */
-	uint8_t used[2][MG_LIST_LENS];   /* [family][prefix length]: in use */
+	struct list_shape shape;
 };
-/* expect: about how many entries it will get (the set is sized for twice
- * that, within the list's capacity, so that single adds find room; a set
- * that fills up is regrown by list_put) */
+/* expect: about how many entries it will get (the set, preallocated, is
+ * sized for a quarter more, within the list's capacity, so that single adds
+ * find room; a set that fills up is regrown by list_put) */
 int list_build_start(enum mg_list l, size_t expect, struct list_build *b);
 /* Add n entries, in batches; an entry of the same key added before is
  * overwritten (so add in the order of precedence, the strongest last). Over

@@ -137,6 +137,8 @@ int gate_read_config(struct gate *g, struct mg_config *c);
 /* The daemon's heartbeat: the data path asks DNSBL questions until
  * until_ns (CLOCK_BOOTTIME); 0 = now (nobody answers). */
 int gate_heartbeat(struct gate *g, uint64_t until_ns);
+/* the kernel's SYN trouble (MG_TROUBLE_* bits) as read at now, into mg_ctl */
+int gate_trouble(struct gate *g, uint32_t trouble, uint64_t now);
 /* A CLI change of the bans or lists: mg_ctl.changes + 1, so the daemon
  * writes its state file (state.c); gate_changes() reads the count. */
 void gate_touch(struct gate *g);
@@ -154,8 +156,10 @@ void gate_default_ports(uint8_t *ports);
 /* Sum the per-CPU counters: out[MG_COUNTER_SLOTS] */
 int gate_read_counters(struct gate *g, uint64_t *out);
 extern const char *const mg_reason_names[MG_REASON_MAX];
-/* enum mg_flood_why: "threshold", "handshakes" ("" for none) */
+/* enum mg_flood_why: "threshold", "handshakes", "kernel" ("" for none) */
 const char *flood_why_name(uint32_t why);
+/* the same with what it means: "handshakes (gated SYNs stopped completing handshakes)" */
+const char *flood_why_text(uint32_t why);
 extern const char *const mg_class_names[MG_CLASS_MAX];
 
 /* ---- runinfo.c: the config file the daemon runs with ---- */
@@ -368,5 +372,20 @@ struct cookie_tc *cookie_tc_load(struct gate *g, char *why, size_t whylen);
 int cookie_tc_attach(struct cookie_tc *c, int ifindex, const char *pin);
 int cookie_tc_detach(const char *pin); /* detach the pinned link, remove the pin */
 void cookie_tc_close(struct cookie_tc *c);
+
+/* ---- netstat.c: the kernel's SYN trouble (TcpExt counters) ---- */
+#define NETSTAT_FIELDS 4 /* SyncookiesSent, ListenOverflows, TCPReqQFullDrop, TCPReqQFullDoCookies */
+struct netstat {
+	uint64_t v[NETSTAT_FIELDS];
+	uint32_t seen; /* bit i: field i was in the file */
+};
+/* Read path (NULL: /proc/net/netstat, this namespace's); -ENOENT when it
+ * has no TcpExt fields, else -errno */
+int netstat_read(const char *path, struct netstat *out);
+/* MG_TROUBLE_* of the counters that grew from before to now */
+uint32_t netstat_trouble(const struct netstat *before, const struct netstat *now);
+const char *netstat_name(int i); /* "SyncookiesSent", ... */
+/* "SyncookiesSent,ListenOverflows" for MG_TROUBLE_* bits ("" for none) */
+const char *trouble_names(uint32_t bits, char *buf, size_t len);
 
 #endif /* MAILGATE_USER_H */

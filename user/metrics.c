@@ -215,10 +215,21 @@ int metrics_write(struct mg_runtime *rt, FILE *f)
 		       "1 while flood mode is on: never-verified sources share one small budget.");
 	fprintf(f, "mailgate_flood_mode %u\n", glob.flood_mode ? 1 : 0);
 	metrics_family(f, "mailgate_flood_mode_why", "gauge",
-		       "1 for what switched flood mode on (threshold: the SYN rate; handshakes: gated SYNs stopped completing handshakes), while it is on.");
-	for (uint32_t w = MG_FLOOD_WHY_THRESHOLD; w <= MG_FLOOD_WHY_HANDSHAKES; w++)
+		       "1 for what switched flood mode on (threshold: the SYN rate; handshakes: gated SYNs stopped completing handshakes; kernel: the same at a lower rate, the kernel reporting SYN trouble), while it is on.");
+	for (uint32_t w = MG_FLOOD_WHY_THRESHOLD; w < MG_FLOOD_WHY_MAX; w++)
 		fprintf(f, "mailgate_flood_mode_why{why=\"%s\"} %u\n", flood_why_name(w),
 			glob.flood_mode && glob.flood_why == w ? 1 : 0);
+	{
+		struct netstat ns;
+
+		if (!netstat_read(NULL, &ns)) {
+			metrics_family(f, "mailgate_kernel_syn_trouble_total", "counter",
+				       "The kernel's TcpExt counters of SYN trouble in the daemon's namespace (SyncookiesSent, ListenOverflows, TCPReqQFullDrop): flood mode's kernel evidence.");
+			for (int i = 0; i < NETSTAT_FIELDS; i++)
+				fprintf(f, "mailgate_kernel_syn_trouble_total{counter=\"%s\"} %llu\n", netstat_name(i),
+					(unsigned long long)ns.v[i]);
+		}
+	}
 	metrics_family(f, "mailgate_syn_cookie_handshakes_total", "counter",
 		       "Handshakes completed through a SYN cookie (a request socket handed to the kernel).");
 	fprintf(f, "mailgate_syn_cookie_handshakes_total %llu\n", (unsigned long long)glob.cookie_acks);

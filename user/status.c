@@ -357,20 +357,47 @@ static void show_config(struct gate *g, struct json_object *doc)
 	free(ports);
 }
 
+/* the kernel's SYN trouble the daemon last reported (mg_ctl) */
+static void show_trouble(struct gate *g, uint64_t now)
+{
+	struct mg_ctl ctl = { 0 };
+	char d[32], kern[96];
+
+	gate_read_ctl(g, &ctl);
+	printf("\nkernel SYN trouble: ");
+	if (!ctl.trouble_ns)
+		printf("none reported");
+	else
+		printf("%s %s ago%s", trouble_names(ctl.trouble, kern, sizeof(kern)),
+		       format_duration(now > ctl.trouble_ns ? now - ctl.trouble_ns : 0, d, sizeof(d)),
+		       now - ctl.trouble_ns < MG_TROUBLE_NS ? " (holds: fewer forged SYNs engage flood mode)" : "");
+}
+
 static void show_global(struct gate *g, struct json_object *doc, uint64_t now)
 {
 	struct mg_global gl = { 0 };
 	uint32_t zero = 0;
-	char d[32];
+	char d[32], kern[96];
 
 	bpf_map_lookup_elem(g->fd[GM_GLOBAL], &zero, &gl);
 	if (opts.json) {
 		json_object_object_add(doc, "flood_mode", json_object_new_boolean(gl.flood_mode));
 		json_object_object_add(doc, "flood_why", gl.flood_entries ?
 				       json_object_new_string(flood_why_name(gl.flood_why)) : NULL);
+		json_object_object_add(doc, "flood_kernel", gl.flood_entries ?
+			json_object_new_string(trouble_names(gl.flood_kernel, kern, sizeof(kern))) : NULL);
 		json_object_object_add(doc, "flood_changed_s_ago", gl.flood_changed_ns ?
 			json_object_new_int64(now > gl.flood_changed_ns ? (now - gl.flood_changed_ns) / NSEC_PER_SEC : 0)
 			: NULL);
+		{
+			struct mg_ctl ctl = { 0 };
+
+			gate_read_ctl(g, &ctl);
+			json_object_object_add(doc, "kernel_trouble", ctl.trouble_ns ?
+				json_object_new_string(trouble_names(ctl.trouble, kern, sizeof(kern))) : NULL);
+			json_object_object_add(doc, "kernel_trouble_s_ago", ctl.trouble_ns ?
+				json_object_new_double(now > ctl.trouble_ns ? (now - ctl.trouble_ns) / 1e9 : 0) : NULL);
+		}
 		json_object_object_add(doc, "events_lost", json_object_new_int64(gl.events_lost));
 		json_object_object_add(doc, "cookie_acks", json_object_new_int64(gl.cookie_acks));
 		json_object_object_add(doc, "cookie_refused", json_object_new_int64(gl.cookie_refused));
@@ -378,11 +405,13 @@ static void show_global(struct gate *g, struct json_object *doc, uint64_t now)
 	}
 	printf("\nflood mode: %s", gl.flood_mode ? "ON" : "off");
 	if (gl.flood_mode)
-		printf(" (%s)", gl.flood_why == MG_FLOOD_WHY_HANDSHAKES ?
-		       "gated SYNs stopped completing handshakes" : "gated SYNs above flood_threshold");
+		printf(" (why: %s)", flood_why_text(gl.flood_why));
+	if (gl.flood_mode && gl.flood_kernel)
+		printf(" (the kernel: %s)", trouble_names(gl.flood_kernel, kern, sizeof(kern)));
 	if (gl.flood_changed_ns)
 		printf(" (since %s ago)", format_duration(now > gl.flood_changed_ns ? now - gl.flood_changed_ns : 0,
 							   d, sizeof(d)));
+	show_trouble(g, now);
 	printf("\nevents lost: %llu (DNSBL query events not sent: budget or ring buffer full)\n",
 	       (unsigned long long)gl.events_lost);
 	printf("SYN cookies: %llu handshakes completed by the kernel, %llu refused\n",

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,8 +70,9 @@ static void batch_push(struct batch *bt, const struct mg_lpm_key *k, const struc
 struct live {
 	uint32_t set;
 	uint64_t now;
-	const struct zone_data *z;
 	size_t own, own_kept;   /* entries of this file's earlier load; of them in the new file */
+	struct mg_lpm_key *own_keys; /* the former (sorted once read) */
+	size_t cap_own;
 	size_t others;          /* entries of other files */
 	struct mg_lpm_key *op;  /* operator entries (CLI, config): they win */
 	struct mg_rule *opv;
@@ -83,6 +85,24 @@ static bool is_own(const struct live *l, const struct mg_rule *r)
 	return r->origin == MG_ORIGIN_ZONE && MG_RULE_SET(r->flags) == l->set;
 }
 
+/* an entry of this file's earlier load, kept to be counted against the
+ * new file once sorted (a lookup per entry in hash order would miss the
+ * cache at every step of its binary search) */
+static int own_push(struct live *l, const struct mg_lpm_key *k)
+{
+	if (l->own == l->cap_own) {
+		size_t cap = l->cap_own ? 2 * l->cap_own : 4096;
+		struct mg_lpm_key *n = realloc(l->own_keys, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		l->own_keys = n;
+		l->cap_own = cap;
+	}
+	l->own_keys[l->own++] = *k;
+	return 0;
+}
+
 static int live_census(const void *key, const void *value, void *ctx)
 {
 	const struct mg_rule *r = value;
@@ -90,11 +110,8 @@ static int live_census(const void *key, const void *value, void *ctx)
 
 	if (!mg_rule_active(r, l->now)) /* a replace drops what has expired */
 		return 0;
-	if (is_own(l, r)) {
-		l->own++;
-		l->own_kept += zone_has_key(l->z, key);
-		return 0;
-	}
+	if (is_own(l, r))
+		return own_push(l, key);
 	if (r->origin == MG_ORIGIN_ZONE) {
 		l->others++;
 		return 0;
@@ -200,6 +217,26 @@ static void report_bad(void *ctx, size_t line, const char *msg)
 #define ZONE_LOAD_USAGE "usage: mailgate zone load FILE [--ttl DUR] [--type auto|ip4set|ip4trie|ip6trie] [--name NAME] [--force]"
 #define ZONE_EXPORT_USAGE "usage: mailgate zone export FILE|- [--family 4|6]"
 
+/* A file with more bad lines than this is refused (a garbled or wrong
+ * download), unless --force: more than 10 bad lines and more than 10% of
+ * the lines that hold an entry (good + bad; comments and $ lines aside). */
+#define MAX_BAD_LINES 10
+#define MAX_BAD_PCT 10
+
+struct load_args {
+	const char *file, *name; /* name: --name, else the file's base name */
+	uint64_t ttl;            /* 0: the entries never expire */
+	enum zone_type type;
+	bool force;
+	char *namebuf;
+};
+
+/* what a load did (load_print) */
+struct load_result {
+	size_t loaded, others, kept;   /* entries written: this file's, other files', operator's kept */
+	uint64_t t[5];                 /* start, parsed, live set read, new set built, switched */
+};
+
 static const struct option load_opts[] = {
 	{ "ttl", required_argument, NULL, 't' },
 	{ "type", required_argument, NULL, 'T' },
@@ -209,94 +246,229 @@ static const struct option load_opts[] = {
 	{ 0 },
 };
 
-/* argv[0] is "zone load" */
-static int zone_load(int argc, char **argv)
+/* argv[0] is "zone load": -1 to go on, else the exit code */
+static int load_parse_args(int argc, char **argv, struct load_args *a)
 {
-	const char *file = NULL, *name = NULL, *ttl_s = NULL, *type_s = "auto";
-	struct bad_ctx bad = {};
-	struct zone_data z = {};
-	struct live live = {};
-	struct list_build b = { .fd = -1 };
-	struct batch *bt = NULL;
-	struct gate g = {};
-	enum zone_type type;
-	uint64_t ttl = 0, t0, t1, t2, t3, t4;
-	size_t kept = 0, total, loaded = 0, others = 0;
-	bool force = false;
-	char *namebuf = NULL;
-	uint32_t set;
-	int lock = -1, rc = EXIT_FAIL, r, opt;
-	FILE *f = NULL;
+	const char *ttl_s = NULL, *type_s = "auto";
+	int opt;
 
 	optind = 0;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":h", load_opts, NULL)) != -1) {
 		switch (opt) {
-		case 't':
-			ttl_s = optarg;
-			break;
-		case 'T':
-			type_s = optarg;
-			break;
-		case 'n':
-			name = optarg;
-			break;
-		case 'f':
-			force = true;
-			break;
-		case 'h':
-			printf("%s\n", ZONE_LOAD_USAGE);
-			return EXIT_OK;
-		default:
-			return bad_option(opt, argv);
+		case 't': ttl_s = optarg; break;
+		case 'T': type_s = optarg; break;
+		case 'n': a->name = optarg; break;
+		case 'f': a->force = true; break;
+		case 'h': printf("%s\n", ZONE_LOAD_USAGE); return EXIT_OK;
+		default: return bad_option(opt, argv);
 		}
 	}
 	if (optind < argc)
-		file = argv[optind++];
+		a->file = argv[optind++];
 	if (optind < argc)
 		return fail(EXIT_USAGE, "zone load: one file only ('%s')", argv[optind]);
-	if (!file)
+	if (!a->file)
 		return fail(EXIT_USAGE, "%s", ZONE_LOAD_USAGE);
-	if (ttl_s && (parse_duration(ttl_s, &ttl) || ttl == 0))
+	if (ttl_s && (parse_duration(ttl_s, &a->ttl) || a->ttl == 0))
 		return fail(EXIT_USAGE, "zone load: --ttl '%s' is not a duration (e.g. 1h, 30m)", ttl_s);
-	if (zone_type_parse(type_s, &type))
+	if (zone_type_parse(type_s, &a->type))
 		return fail(EXIT_USAGE, "zone load: --type '%s': one of auto, ip4set, ip4trie, ip6trie", type_s);
-	if (name && !*name)
+	if (a->name && !*a->name)
 		return fail(EXIT_USAGE, "zone load: --name must not be empty");
-	if (!name) {
-		namebuf = strdup(file);
-		name = namebuf ? basename(namebuf) : file;
+	if (!a->name) {
+		a->namebuf = strdup(a->file);
+		a->name = a->namebuf ? basename(a->namebuf) : a->file;
 	}
-	set = set_id(name);
+	return -1;
+}
 
+/* Too many bad lines for a feed (MAX_BAD_LINES, MAX_BAD_PCT)? */
+static bool too_many_bad(const struct zone_data *z)
+{
+	return z->bad > MAX_BAD_LINES && z->bad * 100 > (z->good + z->bad) * MAX_BAD_PCT;
+}
+
+/* FILE into z, its bad lines reported: 0, else the exit code (nothing changed) */
+static int load_read(const struct load_args *a, struct zone_data *z, struct bad_ctx *bad)
+{
+	FILE *f = strcmp(a->file, "-") ? fopen(a->file, "r") : stdin;
+	int r;
+
+	if (!f)
+		return fail(EXIT_FAIL, "cannot read %s: %s", a->file, strerror(errno));
+	r = zone_parse(f, a->type, z, report_bad, bad);
+	if (f != stdin)
+		fclose(f);
+	if (r)
+		return fail(EXIT_FAIL, "reading %s: %s (nothing changed)", a->file, strerror(-r));
+	if (!opts.json && bad->shown > MAX_BAD_SHOWN)
+		fprintf(stderr, "mailgate: %s: %zu more bad lines not shown\n", a->file, bad->shown - MAX_BAD_SHOWN);
+	if (z->bad && !z->prefixes)
+		return fail(EXIT_USAGE, "%s: no valid entry (%zu bad lines)", a->file, z->bad);
+	if (!a->force && too_many_bad(z))
+		return fail(EXIT_FAIL, "zone %s: %zu bad lines of %zu entry lines, more than %d and %d%%: refused "
+			    "(a garbled download?); --force loads the good ones (nothing changed)", a->name, z->bad,
+			    z->good + z->bad, MAX_BAD_LINES, MAX_BAD_PCT);
+	return 0;
+}
+
+/* The live deny list as this load sees it (under the lists lock), and the
+ * checks made before anything is built: 0, else the exit code */
+static int load_census(struct gate *g, const struct load_args *a, const struct zone_data *z,
+		       struct live *live)
+{
+	size_t total;
+	int r;
+
+	live->set = set_id(a->name);
+	live->now = now_boot_ns();
+	r = list_walk(g, MG_LIST_DENY, live_census, live);
+	if (r)
+		return fail(EXIT_FAIL, "reading the deny list: %s (nothing changed)", strerror(-r));
+	if (live->n_op)
+		qsort(live->op, live->n_op, sizeof(live->op[0]), key_cmp);
+	if (!a->force && live->own && z->prefixes < (live->own + 1) / 2)
+		return fail(EXIT_FAIL, "zone %s: %zu prefixes where its last load has %zu: refused, it lost more "
+			    "than half (a truncated download?); --force loads it (nothing changed)", a->name,
+			    z->prefixes, live->own);
+	total = live->n_op + z->prefixes + live->others;
+	if (total > list_capacity(MG_LIST_DENY))
+		return fail(EXIT_FAIL, "zone %s: the deny list would hold %zu entries (%zu from this file, %zu "
+			    "operator entries, %zu from other files), more than its capacity %u (nothing changed)",
+			    a->name, total, z->prefixes, live->n_op, live->others, list_capacity(MG_LIST_DENY));
+	return 0;
+}
+
+/* How many of the previous load's entries the new file has (for the report
+ * only: "removed"), in key order so that the binary search stays in the
+ * cache; on a thread of its own while the new set is built */
+struct kept_count {
+	struct live *live;
+	const struct zone_data *z;
+};
+
+static void *count_kept(void *arg)
+{
+	struct kept_count *c = arg;
+	struct live *l = c->live;
+
+	qsort(l->own_keys, l->own, sizeof(l->own_keys[0]), key_cmp);
+	for (size_t i = 0; i < l->own; i++)
+		l->own_kept += zone_has_key(c->z, &l->own_keys[i]);
+	return NULL;
+}
+
+/* The new deny set beside the live one, in the order of precedence, the
+ * strongest last (it overwrites): other files' entries, this file's, the
+ * operator's; then the switch. 0, else the exit code (nothing changed). */
+static int load_build(struct gate *g, const struct load_args *a, const struct zone_data *z,
+		      struct live *live, struct load_result *res)
+{
+	struct list_build b = { .fd = -1 };
+	struct batch *bt = calloc(1, sizeof(*bt));
+	int r, rc = EXIT_FAIL;
+
+	if (!bt)
+		return fail(EXIT_FAIL, "out of memory (nothing changed)");
+	r = list_build_start(MG_LIST_DENY, live->n_op + z->prefixes + live->others, &b);
+	if (r) {
+		rc = fail(EXIT_FAIL, "cannot create a deny set: %s (nothing changed)", strerror(-r));
+		goto out;
+	}
+	bt->b = &b;
+	live->bt = bt;
+	r = live->others ? list_walk(g, MG_LIST_DENY, live_others, live) : 0;
+	batch_flush(bt);
+	res->others = b.n;
+	if (!r && !bt->err)
+		file_entries(bt, z, live, a->ttl ? live->now + a->ttl : 0, live->set, &res->kept);
+	batch_flush(bt);
+	res->loaded = b.n - res->others;
+	r = r ?: bt->err ?: list_build_add(&b, live->op, live->opv, live->n_op);
+	if (r) {
+		rc = fail(EXIT_FAIL, "building the new deny set: %s%s (nothing changed)", strerror(-r),
+			  r == -E2BIG ? " (deny list full)" : "");
+		goto out;
+	}
+	res->t[3] = now_boot_ns();
+	r = list_build_publish(g, &b);
+	if (r) {
+		rc = fail(EXIT_FAIL, "switching to the new deny set: %s (nothing changed)", strerror(-r));
+		goto out;
+	}
+	res->t[4] = now_boot_ns();
+	rc = EXIT_OK;
+out:
+	list_build_abort(&b);
+	free(bt);
+	return rc;
+}
+
+static void load_print(const struct load_args *a, const struct zone_data *z, const struct live *live,
+		       const struct load_result *res, struct json_object *bad)
+{
+	size_t entries = res->others + res->loaded + live->n_op;
+	struct json_object *d;
+
+	if (!opts.json) {
+		printf("zone %s: %zu prefixes (%zu exclusions) from %zu lines; %zu bad lines, %zu duplicates\n",
+		       a->name, z->prefixes, z->excluded, z->lines, z->bad, z->dups);
+		printf("  loaded %zu, removed %zu of the previous load, kept %zu operator entries; deny list "
+		       "now %zu entries, switched in one step; total %.2f s\n", res->loaded,
+		       live->own - live->own_kept, res->kept, entries, secs(res->t[0], res->t[4]));
+		return;
+	}
+	d = json_object_new_object();
+	json_object_object_add(d, "file", json_object_new_string(a->file));
+	json_object_object_add(d, "name", json_object_new_string(a->name));
+	json_object_object_add(d, "lines", json_object_new_int64(z->lines));
+	json_object_object_add(d, "prefixes", json_object_new_int64(z->prefixes));
+	json_object_object_add(d, "ranges", json_object_new_int64(z->nr));
+	json_object_object_add(d, "exclusions", json_object_new_int64(z->excluded));
+	json_object_object_add(d, "loaded", json_object_new_int64(res->loaded));
+	json_object_object_add(d, "previous", json_object_new_int64(live->own));
+	json_object_object_add(d, "kept_operator_entries", json_object_new_int64(res->kept));
+	json_object_object_add(d, "removed", json_object_new_int64(live->own - live->own_kept));
+	json_object_object_add(d, "duplicates", json_object_new_int64(z->dups));
+	json_object_object_add(d, "bad_lines", json_object_new_int64(z->bad));
+	json_object_object_add(d, "bad", json_object_get(bad));
+	json_object_object_add(d, "entries", json_object_new_int64(entries));
+	json_object_object_add(d, "ttl_s", json_object_new_int64(a->ttl / NSEC_PER_SEC));
+	json_object_object_add(d, "parse_s", json_object_new_double(secs(res->t[0], res->t[1])));
+	json_object_object_add(d, "read_s", json_object_new_double(secs(res->t[1], res->t[2])));
+	json_object_object_add(d, "update_s", json_object_new_double(secs(res->t[2], res->t[3])));
+	json_object_object_add(d, "switch_s", json_object_new_double(secs(res->t[3], res->t[4])));
+	json_object_object_add(d, "total_s", json_object_new_double(secs(res->t[0], res->t[4])));
+	json_out(d);
+}
+
+/* argv[0] is "zone load" */
+static int zone_load(int argc, char **argv)
+{
+	struct load_args a = { .type = ZT_AUTO };
+	struct load_result res = {};
+	struct bad_ctx bad = {};
+	struct zone_data z = {};
+	struct live live = {};
+	struct gate g = {};
+	int lock = -1, rc = load_parse_args(argc, argv, &a);
+
+	if (rc >= 0)
+		goto out;
 	if (gate_open_pinned(&g, opts.pin_dir)) {
 		rc = fail(EXIT_FAIL, "no deny list pinned under %s (is mailgate running? --pin-dir?): %s",
 			  opts.pin_dir, strerror(errno));
 		goto out;
 	}
-	f = strcmp(file, "-") ? fopen(file, "r") : stdin;
-	if (!f) {
-		rc = fail(EXIT_FAIL, "cannot read %s: %s", file, strerror(errno));
-		goto out;
-	}
-	bad.file = file;
+	bad.file = a.file;
 	if (opts.json)
 		bad.list = json_object_new_array();
-
-	t0 = now_boot_ns();
-	r = zone_parse(f, type, &z, report_bad, &bad);
-	if (r) {
-		rc = fail(EXIT_FAIL, "reading %s: %s (nothing changed)", file, strerror(-r));
+	res.t[0] = now_boot_ns();
+	rc = load_read(&a, &z, &bad);
+	if (rc)
 		goto out;
-	}
-	if (z.bad && !z.prefixes) {
-		rc = fail(EXIT_USAGE, "%s: no valid entry (%zu bad lines)", file, z.bad);
-		goto out;
-	}
-	if (!opts.json && bad.shown > MAX_BAD_SHOWN)
-		fprintf(stderr, "mailgate: %s: %zu more bad lines not shown\n", file, bad.shown - MAX_BAD_SHOWN);
-	t1 = now_boot_ns();
-
+	res.t[1] = now_boot_ns();
 	/* what is there now, under the list lock: operator entries win over
 	 * the file's, other files' entries stay, our earlier load goes */
 	lock = list_lock(&g);
@@ -304,112 +476,30 @@ static int zone_load(int argc, char **argv)
 		rc = fail(EXIT_FAIL, "cannot lock the lists under %s: %s", opts.pin_dir, strerror(-lock));
 		goto out;
 	}
-	live.set = set;
-	live.now = now_boot_ns();
-	live.z = &z;
-	r = list_walk(&g, MG_LIST_DENY, live_census, &live);
-	if (r) {
-		rc = fail(EXIT_FAIL, "reading the deny list: %s (nothing changed)", strerror(-r));
-		goto out;
-	}
-	if (live.n_op)
-		qsort(live.op, live.n_op, sizeof(live.op[0]), key_cmp);
-	if (!force && live.own && z.prefixes < (live.own + 1) / 2) {
-		rc = fail(EXIT_FAIL, "zone %s: %zu prefixes where its last load has %zu: refused, it lost more "
-			  "than half (a truncated download?); --force loads it (nothing changed)", name,
-			  z.prefixes, live.own);
-		goto out;
-	}
-	total = live.n_op + z.prefixes + live.others;
-	if (total > list_capacity(MG_LIST_DENY)) {
-		rc = fail(EXIT_FAIL, "zone %s: the deny list would hold %zu entries (%zu from this file, %zu "
-			  "operator entries, %zu from other files), more than its capacity %u (nothing changed)",
-			  name, total, z.prefixes, live.n_op, live.others, list_capacity(MG_LIST_DENY));
-		goto out;
-	}
-	t2 = now_boot_ns();
+	rc = load_census(&g, &a, &z, &live);
+	res.t[2] = now_boot_ns();
+	if (!rc) {
+		struct kept_count kc = { .live = &live, .z = &z };
+		pthread_t t;
+		bool threaded = live.own && !pthread_create(&t, NULL, count_kept, &kc);
 
-	/* the new set beside the live one */
-	bt = calloc(1, sizeof(*bt));
-	if (!bt) {
-		rc = fail(EXIT_FAIL, "out of memory (nothing changed)");
-		goto out;
+		if (live.own && !threaded)
+			count_kept(&kc);
+		rc = load_build(&g, &a, &z, &live, &res);
+		if (threaded)
+			pthread_join(t, NULL);
 	}
-	r = list_build_start(MG_LIST_DENY, total, &b);
-	if (r) {
-		rc = fail(EXIT_FAIL, "cannot create a deny set: %s (nothing changed)", strerror(-r));
-		goto out;
-	}
-	/* in the order of precedence, the strongest last (it overwrites): other
-	 * files' entries, this file's, the operator's */
-	bt->b = &b;
-	live.bt = bt;
-	r = live.others ? list_walk(&g, MG_LIST_DENY, live_others, &live) : 0;
-	batch_flush(bt);
-	others = b.n;
-	if (!r && !bt->err)
-		file_entries(bt, &z, &live, ttl ? live.now + ttl : 0, set, &kept);
-	batch_flush(bt);
-	loaded = b.n - others;
-	r = r ?: bt->err ?: list_build_add(&b, live.op, live.opv, live.n_op);
-	if (r) {
-		rc = fail(EXIT_FAIL, "building the new deny set: %s%s (nothing changed)", strerror(-r),
-			  r == -E2BIG ? " (deny list full)" : "");
-		goto out;
-	}
-	t3 = now_boot_ns();
-	r = list_build_publish(&g, &b);
-	if (r) {
-		rc = fail(EXIT_FAIL, "switching to the new deny set: %s (nothing changed)", strerror(-r));
-		goto out;
-	}
-	t4 = now_boot_ns();
-
-	if (opts.json) {
-		struct json_object *d = json_object_new_object();
-
-		json_object_object_add(d, "file", json_object_new_string(file));
-		json_object_object_add(d, "name", json_object_new_string(name));
-		json_object_object_add(d, "lines", json_object_new_int64(z.lines));
-		json_object_object_add(d, "prefixes", json_object_new_int64(z.prefixes));
-		json_object_object_add(d, "ranges", json_object_new_int64(z.nr));
-		json_object_object_add(d, "exclusions", json_object_new_int64(z.excluded));
-		json_object_object_add(d, "loaded", json_object_new_int64(loaded));
-		json_object_object_add(d, "previous", json_object_new_int64(live.own));
-		json_object_object_add(d, "kept_operator_entries", json_object_new_int64(kept));
-		json_object_object_add(d, "removed", json_object_new_int64(live.own - live.own_kept));
-		json_object_object_add(d, "duplicates", json_object_new_int64(z.dups));
-		json_object_object_add(d, "bad_lines", json_object_new_int64(z.bad));
-		json_object_object_add(d, "bad", bad.list);
-		bad.list = NULL;
-		json_object_object_add(d, "entries", json_object_new_int64(others + loaded + live.n_op));
-		json_object_object_add(d, "ttl_s", json_object_new_int64(ttl / NSEC_PER_SEC));
-		json_object_object_add(d, "parse_s", json_object_new_double(secs(t0, t1)));
-		json_object_object_add(d, "read_s", json_object_new_double(secs(t1, t2)));
-		json_object_object_add(d, "update_s", json_object_new_double(secs(t2, t3)));
-		json_object_object_add(d, "switch_s", json_object_new_double(secs(t3, t4)));
-		json_object_object_add(d, "total_s", json_object_new_double(secs(t0, t4)));
-		json_out(d);
-	} else {
-		printf("zone %s: %zu prefixes (%zu exclusions) from %zu lines; %zu bad lines, %zu duplicates\n",
-		       name, z.prefixes, z.excluded, z.lines, z.bad, z.dups);
-		printf("  loaded %zu, removed %zu of the previous load, kept %zu operator entries; deny list "
-		       "now %zu entries, switched in one step; total %.2f s\n", loaded, live.own - live.own_kept,
-		       kept, others + loaded + live.n_op, secs(t0, t4));
-	}
-	rc = EXIT_OK;
+	if (!rc)
+		load_print(&a, &z, &live, &res, bad.list);
 out:
-	list_build_abort(&b);
 	list_unlock(lock);
 	json_object_put(bad.list);
-	if (f && f != stdin)
-		fclose(f);
 	gate_close(&g);
 	zone_data_free(&z);
 	free(live.op);
 	free(live.opv);
-	free(bt);
-	free(namebuf);
+	free(live.own_keys);
+	free(a.namebuf);
 	return rc;
 }
 
@@ -425,6 +515,7 @@ struct out_ent {
 struct export {
 	struct out_ent *e;
 	size_t n, cap, n_ban;
+	size_t n4;         /* the first n4 (once collected) are IPv4 */
 	uint64_t now;
 	int ban_fd;        /* walking mg_ban_quota: mg_ban, whose active bans were written already */
 };
@@ -519,17 +610,11 @@ static const struct option export_opts[] = {
 	{ 0 },
 };
 
-/* argv[0] is "zone export" */
-static int zone_export(int argc, char **argv)
+/* argv[0] is "zone export": -1 to go on, else the exit code; *fam 0, 4 or 6 */
+static int export_parse_args(int argc, char **argv, const char **file, int *fam)
 {
-	const char *file = NULL, *fam_s = NULL;
-	struct export x = { .now = now_boot_ns() };
-	struct out_ent *out;
-	size_t n, n4 = 0;
-	char tmp[PATH_MAX] = "";
-	struct gate g = {};
-	int fam = 0, rc = EXIT_FAIL, r, opt;
-	FILE *f = NULL;
+	const char *fam_s = NULL;
+	int opt;
 
 	optind = 0;
 	opterr = 0;
@@ -543,117 +628,136 @@ static int zone_export(int argc, char **argv)
 		fam_s = optarg;
 	}
 	if (optind < argc)
-		file = argv[optind++];
+		*file = argv[optind++];
 	if (optind < argc)
 		return fail(EXIT_USAGE, "zone export: one file only ('%s')", argv[optind]);
-	if (!file)
+	if (!*file)
 		return fail(EXIT_USAGE, "%s", ZONE_EXPORT_USAGE);
-	if (fam_s) {
-		if (strcmp(fam_s, "4") && strcmp(fam_s, "6"))
-			return fail(EXIT_USAGE, "zone export: --family '%s': 4 or 6", fam_s);
-		fam = atoi(fam_s);
+	if (fam_s && strcmp(fam_s, "4") && strcmp(fam_s, "6"))
+		return fail(EXIT_USAGE, "zone export: --family '%s': 4 or 6", fam_s);
+	*fam = fam_s ? atoi(fam_s) : 0;
+	return -1;
+}
+
+/* The active deny entries and bans into x, IPv4 first, each in key order:
+ * 0, else the exit code */
+static int export_collect(struct gate *g, struct export *x)
+{
+	int r = list_walk(g, MG_LIST_DENY, export_deny, x);
+
+	if (r)
+		return fail(EXIT_FAIL, "reading the deny list: %s", strerror(-r));
+	x->ban_fd = -1;
+	r = map_walk(g->fd[GM_BAN], export_ban, x);
+	x->ban_fd = g->fd[GM_BAN];
+	if (!r)
+		r = map_walk(g->fd[GM_BAN_QUOTA], export_ban, x);
+	if (r)
+		return fail(EXIT_FAIL, "reading the bans: %s", strerror(-r));
+	qsort(x->e, x->n, sizeof(*x->e), out_cmp);
+	for (size_t i = 0; i < x->n; i++)
+		x->n4 += addr_is_v4((struct mg_addr *)x->e[i].key.a) && x->e[i].key.prefixlen >= 96;
+	return 0;
+}
+
+/* the rbldnsd file: a header, then the family's sections */
+static void export_body(FILE *f, const struct export *x, int fam)
+{
+	time_t t = time(NULL);
+	char when[64];
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	fprintf(f, "# mailgate zone export %s: deny list (value, default 127.0.0.2) and bans (127.0.0.3)\n", when);
+	if (x->n_ban)
+		fprintf(f, "# bans carry no time left here: 'mailgate zone load' makes them permanent deny entries\n");
+	if (!fam)
+		fprintf(f, "# rbldnsd dataset type: combined (ZONE:combined:FILE)\n");
+	else
+		fprintf(f, "# rbldnsd dataset type: %s\n", fam == 4 ? "ip4trie" : "ip6trie");
+	if (!fam)
+		fprintf(f, "$DATASET ip4trie @\n");
+	for (size_t i = 0; fam != 6 && i < x->n4; i++)
+		write_entry(f, &x->e[i]);
+	if (!fam)
+		fprintf(f, "$DATASET ip6trie @\n");
+	for (size_t i = x->n4; fam != 4 && i < x->n; i++)
+		write_entry(f, &x->e[i]);
+}
+
+/* FILE (a temporary name renamed over it: an rbldnsd reloading never sees
+ * half a file) or standard output: 0, else the exit code */
+static int export_write(const char *file, const struct export *x, int fam)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+	int tfd;
+
+	if (!strcmp(file, "-")) {
+		export_body(stdout, x, fam);
+		fflush(stdout);
+		return 0;
 	}
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", file);
+	tfd = mkstemp(tmp);
+	if (tfd < 0 || !(f = fdopen(tfd, "w"))) {
+		if (tfd >= 0) {
+			close(tfd);
+			unlink(tmp);
+		}
+		return fail(EXIT_FAIL, "cannot write %s: %s", file, strerror(errno));
+	}
+	fchmod(tfd, 0644);
+	export_body(f, x, fam);
+	if (fflush(f) || fsync(fileno(f)) || fclose(f) || rename(tmp, file)) {
+		int e = errno;
+
+		unlink(tmp);
+		return fail(EXIT_FAIL, "cannot write %s: %s", file, strerror(e));
+	}
+	return 0;
+}
+
+static void export_print(const char *file, const struct export *x, int fam)
+{
+	size_t written = fam == 4 ? x->n4 : fam == 6 ? x->n - x->n4 : x->n;
+	struct json_object *d;
+
+	if (!strcmp(file, "-"))
+		return; /* the file went to standard output */
+	if (!opts.json) {
+		printf("exported %zu entries (%zu IPv4, %zu IPv6; %zu of them bans) to %s\n", written, x->n4,
+		       x->n - x->n4, x->n_ban, file);
+		return;
+	}
+	d = json_object_new_object();
+	json_object_object_add(d, "file", json_object_new_string(file));
+	json_object_object_add(d, "entries", json_object_new_int64(written));
+	json_object_object_add(d, "bans", json_object_new_int64(x->n_ban));
+	json_object_object_add(d, "ipv4", json_object_new_int64(x->n4));
+	json_object_object_add(d, "ipv6", json_object_new_int64(x->n - x->n4));
+	json_out(d);
+}
+
+/* argv[0] is "zone export" */
+static int zone_export(int argc, char **argv)
+{
+	struct export x = { .now = now_boot_ns() };
+	const char *file = NULL;
+	struct gate g = {};
+	int fam = 0, rc = export_parse_args(argc, argv, &file, &fam);
+
+	if (rc >= 0)
+		return rc;
 	if (gate_open_pinned(&g, opts.pin_dir)) {
 		rc = fail(EXIT_FAIL, "no data path pinned under %s (is mailgate running? --pin-dir?): %s",
 			  opts.pin_dir, strerror(errno));
 		goto out;
 	}
-	r = list_walk(&g, MG_LIST_DENY, export_deny, &x);
-	if (r) {
-		rc = fail(EXIT_FAIL, "reading the deny list: %s", strerror(-r));
-		goto out;
-	}
-	x.ban_fd = -1;
-	r = map_walk(g.fd[GM_BAN], export_ban, &x);
-	x.ban_fd = g.fd[GM_BAN];
-	if (!r)
-		r = map_walk(g.fd[GM_BAN_QUOTA], export_ban, &x);
-	if (r) {
-		rc = fail(EXIT_FAIL, "reading the bans: %s", strerror(-r));
-		goto out;
-	}
-	out = x.e;
-	n = x.n;
-	qsort(out, n, sizeof(*out), out_cmp);
-
-	if (strcmp(file, "-")) {
-		int tfd;
-
-		snprintf(tmp, sizeof(tmp), "%s.XXXXXX", file);
-		tfd = mkstemp(tmp);
-		if (tfd < 0 || !(f = fdopen(tfd, "w"))) {
-			rc = fail(EXIT_FAIL, "cannot write %s: %s", file, strerror(errno));
-			if (tfd >= 0)
-				close(tfd);
-			tmp[0] = 0;
-			goto out;
-		}
-		fchmod(tfd, 0644);
-	} else {
-		f = stdout;
-	}
-	for (size_t i = 0; i < n; i++)
-		n4 += addr_is_v4((struct mg_addr *)out[i].key.a) && out[i].key.prefixlen >= 96;
-	{
-		time_t t = time(NULL);
-		char when[64];
-
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-		fprintf(f, "# mailgate zone export %s: deny list (value, default 127.0.0.2) and bans (127.0.0.3)\n",
-			when);
-		if (x.n_ban)
-			fprintf(f, "# bans carry no time left here: 'mailgate zone load' makes them permanent deny entries\n");
-		if (!fam)
-			fprintf(f, "# rbldnsd dataset type: combined (ZONE:combined:FILE)\n");
-		else
-			fprintf(f, "# rbldnsd dataset type: %s\n", fam == 4 ? "ip4trie" : "ip6trie");
-	}
-	if (!fam)
-		fprintf(f, "$DATASET ip4trie @\n");
-	for (size_t i = 0; fam != 6 && i < n4; i++)
-		write_entry(f, &out[i]);
-	if (!fam)
-		fprintf(f, "$DATASET ip6trie @\n");
-	for (size_t i = n4; fam != 4 && i < n; i++)
-		write_entry(f, &out[i]);
-	if (f != stdout) {
-		if (fflush(f) || fsync(fileno(f)) || fclose(f)) {
-			f = NULL;
-			rc = fail(EXIT_FAIL, "cannot write %s: %s", file, strerror(errno));
-			goto out;
-		}
-		f = NULL;
-		if (rename(tmp, file)) {
-			rc = fail(EXIT_FAIL, "cannot write %s: %s", file, strerror(errno));
-			goto out;
-		}
-		tmp[0] = 0;
-	} else {
-		fflush(stdout);
-	}
-	if (strcmp(file, "-")) {
-		size_t written = fam == 4 ? n4 : fam == 6 ? n - n4 : n;
-
-		if (opts.json) {
-			struct json_object *d = json_object_new_object();
-
-			json_object_object_add(d, "file", json_object_new_string(file));
-			json_object_object_add(d, "entries", json_object_new_int64(written));
-			json_object_object_add(d, "bans", json_object_new_int64(x.n_ban));
-			json_object_object_add(d, "ipv4", json_object_new_int64(n4));
-			json_object_object_add(d, "ipv6", json_object_new_int64(n - n4));
-			json_out(d);
-		} else {
-			printf("exported %zu entries (%zu IPv4, %zu IPv6; %zu of them bans) to %s\n", written,
-			       n4, n - n4, x.n_ban, file);
-		}
-	}
-	rc = EXIT_OK;
+	rc = export_collect(&g, &x);
+	rc = rc ?: export_write(file, &x, fam);
+	if (!rc)
+		export_print(file, &x, fam);
 out:
-	if (f && f != stdout)
-		fclose(f);
-	if (tmp[0])
-		unlink(tmp);
 	gate_close(&g);
 	free(x.e);
 	return rc;

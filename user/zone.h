@@ -36,6 +36,7 @@ struct zone_data {
 	struct zone_range *r;  /* ranges (sorted, merged, after zone_parse) */
 	size_t nr, rcap;
 	size_t lines, bad, dups, excluded;
+	size_t good;           /* lines that gave an entry (bad + good: the entry lines) */
 	size_t prefixes;       /* n + the CIDRs of the ranges */
 };
 

@@ -11,6 +11,7 @@
  * Ranges become the fewest CIDRs that cover them exactly. */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -419,12 +420,25 @@ int zone_parse_line(char *line, enum zone_type *type, uint32_t *def, uint32_t *m
 	}
 }
 
+/* the address's two halves as numbers: the order of memcmp, without a call
+ * per comparison (a load takes 1M entries through qsort and bsearch) */
+static inline void key_halves(const struct mg_lpm_key *k, uint64_t h[2])
+{
+	memcpy(h, k->a, 16);
+	h[0] = be64toh(h[0]);
+	h[1] = be64toh(h[1]);
+}
+
 int zone_key_cmp(const struct mg_lpm_key *a, const struct mg_lpm_key *b)
 {
-	int c = memcmp(a->a, b->a, 16);
+	uint64_t x[2], y[2];
 
-	if (c)
-		return c;
+	key_halves(a, x);
+	key_halves(b, y);
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	if (x[1] != y[1])
+		return x[1] < y[1] ? -1 : 1;
 	return a->prefixlen < b->prefixlen ? -1 : a->prefixlen > b->prefixlen;
 }
 
@@ -485,6 +499,8 @@ int zone_parse(FILE *f, enum zone_type type, struct zone_data *z, zone_bad_fn ba
 			z->bad++;
 			if (bad)
 				bad(ctx, z->lines, zone_escape(err, msg, sizeof(msg)));
+		} else if (z->n != before || z->nr != before_r) {
+			z->good++;
 		}
 		r = 0;
 	}
