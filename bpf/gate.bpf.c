@@ -8,6 +8,8 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
 #include "gate.h"
+#define RULES_INLINE static __always_inline
+#include "rules.h"
 #include "parse.bpf.h"
 #include "shared_maps.bpf.h"
 #include "lists.bpf.h"
@@ -230,20 +232,18 @@ static __always_inline bool is_v4(const struct mg_addr *a)
 	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff);
 }
 
-/* GCRA: admit iff the bucket has a token. Lock-free: a compare-and-swap
- * that keeps losing to other CPUs drops, so contention never over-admits.
- * A burst of 0 counts as 1 (a rate always admits something). */
+/* GCRA: admit iff the bucket has a token (include/rules.h, mg_gcra_admits).
+ * Lock-free: a compare-and-swap that keeps losing to other CPUs drops, so
+ * contention never over-admits. */
 static __always_inline bool gcra(__u64 *tat, __u64 now, __u64 interval, __u32 burst)
 {
-	__u64 old = *(volatile __u64 *)tat, t, cur;
-	__u64 limit = (__u64)(burst ? burst : 1) * interval;
+	__u64 old = *(volatile __u64 *)tat, next, cur;
 
 #pragma unroll
 	for (int i = 0; i < 8; i++) {
-		t = old > now ? old : now;
-		if (t + interval - now > limit)
+		if (!mg_gcra_admits(old, now, interval, burst, &next))
 			return false;
-		cur = __sync_val_compare_and_swap(tat, old, t + interval);
+		cur = __sync_val_compare_and_swap(tat, old, next);
 		if (cur == old)
 			return true;
 		old = cur;
@@ -320,24 +320,16 @@ static __always_inline bool controller_alive(__u64 now)
 }
 
 /* Ban a source for ban_time << level, level rising for a source banned
- * again within ban_time_max of its last ban's end. */
+ * again within ban_time_max of its last ban's end (include/rules.h). */
 static __always_inline void ban_source(const struct mg_config *cfg, const struct mg_addr *src,
 				       __u32 class, __u32 reason, __u64 now)
 {
 	struct mg_ban nb = { .created_ns = now, .origin = MG_ORIGIN_QUOTA };
 	struct mg_ban *old = bpf_map_lookup_elem(&mg_ban_quota, src);
-	__u64 dur = cfg->ban_time_ns;
 	struct mg_event *e;
 
-	if (old && old->expires_ns && now < old->expires_ns + cfg->ban_time_max_ns)
-		nb.level = old->level < 30 ? old->level + 1 : 30;
-	if ((dur << nb.level) >> nb.level != dur)
-		dur = ~0ULL >> 2; /* overflow: capped below, or "very long" */
-	else
-		dur <<= nb.level;
-	if (cfg->ban_time_max_ns && dur > cfg->ban_time_max_ns)
-		dur = cfg->ban_time_max_ns;
-	nb.expires_ns = now + dur;
+	nb.level = mg_ban_level(cfg, old, now);
+	nb.expires_ns = now + mg_ban_duration(cfg, nb.level);
 	bpf_map_update_elem(&mg_ban_quota, src, &nb, BPF_ANY);
 
 	e = event_reserve(cfg, MG_EVENT_BAN, class, src, now);
@@ -349,11 +341,12 @@ static __always_inline void ban_source(const struct mg_config *cfg, const struct
 	}
 }
 
-/* Per-source bucket: admits or not, and counts the SYN. */
+/* Per-source bucket of the port class: admits or not, and counts the SYN. */
 static __always_inline bool source_bucket(const struct mg_config *cfg, const struct mg_addr *src,
-					  __u64 now)
+					  __u32 class, __u64 now)
 {
 	struct mg_src *s = bpf_map_lookup_elem(&mg_src, src);
+	__u64 interval = mg_syn_interval(cfg, class);
 	bool ok = true;
 
 	if (!s) {
@@ -366,8 +359,10 @@ static __always_inline bool source_bucket(const struct mg_config *cfg, const str
 	}
 	__sync_fetch_and_add(&s->syns, 1);
 	s->last_ns = now;
-	if (cfg->syn_interval_ns)
-		ok = gcra(&s->tat_ns, now, cfg->syn_interval_ns, cfg->syn_burst);
+	if (interval && class < MG_CLASS_MAX) {
+		MG_RULES_BOUNDED(class);
+		ok = gcra(&s->tat_ns[class < MG_CLASS_MAX ? class : 0], now, interval, mg_syn_burst(cfg, class));
+	}
 	return ok;
 }
 
@@ -408,27 +403,18 @@ static __always_inline bool prefix_bucket(const struct mg_config *cfg, const str
  * its quotas completed one (a forged SYN that passes gets a SYN-ACK that
  * the real owner of the address answers with a RST). Both counts are
  * checked whenever either rises: at a violation here, at a completion in
- * the tracer, so the order in which they arrive does not matter. */
-static __always_inline __u32 windowed(__u64 v, __u32 sec, __u32 win)
-{
-	if (!MG_VIOL_COUNT(v) || sec - MG_VIOL_WINDOW(v) >= (win ? win : 1))
-		return 0;
-	return MG_VIOL_COUNT(v);
-}
+ * the tracer, so the order in which they arrive does not matter. The
+ * window and evidence rules: include/rules.h. */
 
 /* count one in a packed window (MG_VIOL_*); true when a new window began */
 static __always_inline bool window_add(__u64 *word, __u32 sec, __u32 win)
 {
 	__u64 old = *(volatile __u64 *)word, next, cur;
-	bool fresh;
+	int fresh;
 
 #pragma unroll
 	for (int i = 0; i < 8; i++) {
-		fresh = !windowed(old, sec, win);
-		if (fresh)
-			next = (__u64)sec << 32 | 1;
-		else
-			next = MG_VIOL_COUNT(old) == 0xffffffffu ? old : old + 1;
+		next = mg_window_next(old, sec, win, &fresh);
 		cur = __sync_val_compare_and_swap(word, old, next);
 		if (cur == old)
 			return fresh;
@@ -437,34 +423,23 @@ static __always_inline bool window_add(__u64 *word, __u32 sec, __u32 win)
 	return false;
 }
 
-static __always_inline bool evidenced(const struct mg_config *cfg, const struct mg_src *s, __u32 sec,
-				      __u32 win)
-{
-	__u32 hs = windowed(s->handshakes, sec, win);
-	__u64 passed = s->syns - s->drops, base = s->passed_base;
-
-	passed = passed > base ? passed - base : 0;
-	return hs && hs >= cfg->ban_evidence && (__u64)hs * MG_EVIDENCE_RATIO >= passed;
-}
-
 /* Ban src if it has ban_after violations and the evidence; the one CPU that
  * resets the violation count bans (the ban starts a fresh count). */
 static __always_inline void maybe_ban(const struct mg_config *cfg, struct mg_src *s,
 				      const struct mg_addr *src, __u32 class, __u64 now)
 {
-	__u32 sec = now / NSEC_PER_SEC, win = cfg->ban_window_ns / NSEC_PER_SEC;
+	__u32 sec = now / NSEC_PER_SEC, win = mg_window_secs(cfg);
 	__u64 old = *(volatile __u64 *)&s->violations;
 
-	if (!cfg->ban_after || windowed(old, sec, win) < cfg->ban_after || !evidenced(cfg, s, sec, win))
+	if (!cfg->ban_after || mg_windowed(old, sec, win) < cfg->ban_after || !mg_evidenced(cfg, s, sec, win))
 		return;
 	if (__sync_val_compare_and_swap(&s->violations, old, 0) != old)
 		return;
 	ban_source(cfg, src, class, s->viol_reason, now);
 }
 
-/* Account a quota drop on the source; then ban it if it has earned it. A
- * full server (its own concurrency limit) counts toward a ban only with
- * cfg.ban_concurrent: the source did nothing wrong by connecting. */
+/* Account a quota drop on the source; then ban it if it has earned it
+ * (mg_violation_counts: which drops count toward a ban). */
 static __always_inline void violation(const struct mg_config *cfg, const struct mg_addr *src,
 				      __u32 class, __u32 reason, __u64 now)
 {
@@ -473,10 +448,10 @@ static __always_inline void violation(const struct mg_config *cfg, const struct 
 	if (!s)
 		return;
 	__sync_fetch_and_add(&s->drops, 1);
-	if (!cfg->ban_after || (reason == MG_REASON_DROP_CONCURRENT && !cfg->ban_concurrent))
+	if (!mg_violation_counts(cfg, reason))
 		return;
 	s->viol_reason = reason;
-	window_add(&s->violations, now / NSEC_PER_SEC, cfg->ban_window_ns / NSEC_PER_SEC);
+	window_add(&s->violations, now / NSEC_PER_SEC, mg_window_secs(cfg));
 	maybe_ban(cfg, s, src, class, now);
 }
 
@@ -489,7 +464,7 @@ static __always_inline void handshake_done(const struct mg_config *cfg, const st
 
 	if (!s) /* no SYN of it was judged (allow list, DNSWL, forgotten): nothing to ban */
 		return;
-	if (window_add(&s->handshakes, now / NSEC_PER_SEC, cfg->ban_window_ns / NSEC_PER_SEC)) {
+	if (window_add(&s->handshakes, now / NSEC_PER_SEC, mg_window_secs(cfg))) {
 		passed = s->syns - s->drops;
 		s->passed_base = passed ? passed - 1 : 0; /* this handshake's SYN passed in the window */
 	}
@@ -733,10 +708,8 @@ static __always_inline bool flood_budget(const struct mg_config *cfg, struct mg_
 					 struct mg_flood_cpu *c, __u64 now)
 {
 	__u64 interval = cfg->flood_budget_interval_ns, old, t, cur, limit;
-	__u32 burst = cfg->flood_budget_burst, k;
+	__u32 burst = mg_flood_burst(cfg), k;
 
-	if (!burst)
-		burst = (NSEC_PER_SEC / 10) / interval;
 	if (!burst)
 		burst = 1;
 	if (!c)
@@ -794,122 +767,128 @@ static __always_inline __u32 flood_step(const struct mg_config *cfg, const struc
 	return flood_budget(cfg, g, c, now) ? 0 : MG_REASON_DROP_FLOOD;
 }
 
-/* An operator's ban (mg_ban: 0 = never expires) or a quota ban in force */
+/* An operator's ban (mg_ban) or a quota ban in force (mg_ban_active) */
 static __always_inline bool banned(const struct mg_addr *src, __u64 now)
 {
-	struct mg_ban *ban = bpf_map_lookup_elem(&mg_ban, src);
-
-	if (ban && (ban->expires_ns == 0 || ban->expires_ns > now))
+	if (mg_ban_active(bpf_map_lookup_elem(&mg_ban, src), 1, now))
 		return true;
-	ban = bpf_map_lookup_elem(&mg_ban_quota, src);
-	return ban && ban->expires_ns > now;
+	return mg_ban_active(bpf_map_lookup_elem(&mg_ban_quota, src), 0, now);
 }
 
-/* a DNSBL answer "listed" that has not expired */
-static __always_inline bool verdict_listed(const struct mg_verdict *v, __u64 now)
+/* ---- judge(): the decision order of include/rules.h (mg_judge), its
+ * steps reading and updating the maps as the order reaches them ---- */
+struct judge_ctx {
+	const struct mg_config *cfg;
+	const struct mg_addr *src;
+	__u32 class;
+	bool cookie_ok;
+	__u64 now;
+};
+
+/* The DNSBL step: the verdict; with none, ask (once per pending period).
+ * Nobody to ask, or the question cannot be sent: it passes on (fail open).
+ * Global functions (this one and the buckets below): the verifier checks
+ * each once, not once per path of judge() that reaches it. */
+__noinline int gate_dnsbl(const struct mg_config *cfg, const struct mg_addr *src, __u32 class, __u64 now)
 {
-	return v && v->expires_ns > now && v->state == MG_VERDICT_LISTED;
+	struct mg_verdict *v;
+
+	if (!cfg || !src)
+		return MG_DNSBL_CLEAN;
+	v = bpf_map_lookup_elem(&mg_verdict, src);
+	if (mg_verdict_listed(v, now))
+		return MG_DNSBL_LISTED;
+	if (mg_verdict_allowed(v, now)) {
+		if (!is_verified(src)) /* DNSWL counts as verified in flood mode */
+			mark_verified(src, now);
+		return MG_DNSBL_ALLOWED;
+	}
+	if (!mg_verdict_missing(v, now))
+		return MG_DNSBL_CLEAN;
+	if (!controller_alive(now))
+		return MG_DNSBL_UNASKED;
+	if (claim_query(cfg, src, now)) {
+		if (send_query(cfg, src, class, now))
+			return MG_DNSBL_PENDING;
+		bpf_map_delete_elem(&mg_pending, src); /* the next SYN retries */
+		return MG_DNSBL_UNASKED;
+	}
+	/* asked by another SYN; not pending: lost a race to a CPU that just failed */
+	return is_pending(src, now) ? MG_DNSBL_PENDING : MG_DNSBL_UNASKED;
 }
 
-/* The decision for a gated pure SYN from src: first match wins. A deny,
- * ban or DNSBL match whose refusal is answered (cfg->reject) still meets the
- * quotas: over them it is dropped like any source, within them it is a
- * REJECT_* reason. Only while the daemon shows signs of life: its responder
- * answers rejected SYNs, and with the daemon dead (kill -9) a rejected SYN
- * let through would reach the mail server itself, so then it is dropped. */
+/* the per-source bucket of the class admits (and counts) the SYN */
+__noinline int gate_rate(const struct mg_config *cfg, const struct mg_addr *src, __u32 class, __u64 now)
+{
+	if (!cfg || !src)
+		return 1;
+	return source_bucket(cfg, src, class, now);
+}
+
+/* the bucket of the source's prefix (its verified or unverified one) admits the SYN */
+__noinline int gate_prefix(const struct mg_config *cfg, const struct mg_addr *src, __u64 now)
+{
+	if (!cfg || !src || !cfg->prefix_interval_ns)
+		return 1;
+	return prefix_bucket(cfg, src, is_verified(src), now);
+}
+
+/* the flood step (flood mode, above): a global function too, its stack apart from judge()'s */
+__noinline int gate_flood(const struct mg_config *cfg, const struct mg_addr *src, int cookie_ok, __u64 now)
+{
+	if (!cfg || !src)
+		return 0;
+	return flood_step(cfg, src, cookie_ok, now);
+}
+
+/* below the source's max_concurrent of the class */
+static __always_inline bool conn_below(const struct judge_ctx *x)
+{
+	struct mg_conn_key ck = { .addr = *x->src, .class = x->class };
+	__u32 class = x->class, max, *n;
+
+	if (class >= MG_CLASS_MAX)
+		return true;
+	MG_RULES_BOUNDED(class);
+	max = x->cfg->max_concurrent[class < MG_CLASS_MAX ? class : 0];
+	if (!max)
+		return true;
+	n = bpf_map_lookup_elem(&mg_conn, &ck);
+	return !n || !mg_at_limit(*n, max);
+}
+
+/* below max_total_concurrent of the class */
+static __always_inline bool total_below(const struct judge_ctx *x)
+{
+	__u32 class = x->class, *n;
+
+	if (!x->cfg->max_total_concurrent)
+		return true;
+	n = bpf_map_lookup_elem(&mg_class_conn, &class);
+	return !n || !mg_at_limit(*n, x->cfg->max_total_concurrent);
+}
+
+#define MG_JUDGE_CTX const struct judge_ctx
+#define mg_j_allowed(x)    list_allowed((x)->src, (x)->now)
+#define mg_j_flood(x)      gate_flood((x)->cfg, (x)->src, (x)->cookie_ok, (x)->now) /* step 8, here for its cost */
+#define mg_j_denied(x)     list_denied((x)->src, (x)->now) /* the longest active match; an exclusion is none */
+#define mg_j_banned(x)     banned((x)->src, (x)->now)
+#define mg_j_listed(x)     mg_verdict_listed(bpf_map_lookup_elem(&mg_verdict, (x)->src), (x)->now)
+#define mg_j_dnsbl(x)      gate_dnsbl((x)->cfg, (x)->src, (x)->class, (x)->now)
+#define mg_j_alive(x)      controller_alive((x)->now)
+#define mg_j_rate(x)       gate_rate((x)->cfg, (x)->src, (x)->class, (x)->now)
+#define mg_j_prefix(x)     gate_prefix((x)->cfg, (x)->src, (x)->now)
+#define mg_j_concurrent(x) conn_below(x)
+#define mg_j_total(x)      total_below(x)
+#include "rules.h"
+
+/* The decision for a gated pure SYN from src (first match wins) */
 static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_addr *src,
 				   __u32 class, bool cookie_ok, __u64 now)
 {
-	bool pending = false, unasked = false;
-	__u32 rej = 0;
-	__u32 *n, flood;
+	const struct judge_ctx x = { .cfg = cfg, .src = src, .class = class, .cookie_ok = cookie_ok, .now = now };
 
-	if (list_allowed(src, now))
-		return MG_REASON_PASS_ALLOW;
-	flood = flood_step(cfg, src, cookie_ok, now); /* step 8, here for its cost: see flood mode */
-	/* a cookie admits the source once it answers: never one the deny,
-	 * ban or DNSBL step refuses (nor answered by the responder: in flood
-	 * mode an unverified source's refusal is a silent drop) */
-	if (flood == MG_REASON_DROP_COOKIE) {
-		if (list_denied(src, now))
-			return MG_REASON_DROP_DENY;
-		if (banned(src, now))
-			return MG_REASON_DROP_BAN;
-		if (cfg->dnsbl_enabled && verdict_listed(bpf_map_lookup_elem(&mg_verdict, src), now))
-			return MG_REASON_DROP_DNSBL;
-	}
-	if (flood)
-		return flood;
-	if (list_denied(src, now)) { /* the longest active match; an exclusion is no match */
-		if (!(cfg->reject & MG_REJECT_DENY) || !controller_alive(now))
-			return MG_REASON_DROP_DENY;
-		rej = MG_REASON_REJECT_DENY;
-		goto quotas;
-	}
-
-	if (banned(src, now)) {
-		if (!(cfg->reject & MG_REJECT_BAN) || !controller_alive(now))
-			return MG_REASON_DROP_BAN;
-		rej = MG_REASON_REJECT_BAN;
-		goto quotas;
-	}
-
-	if (cfg->dnsbl_enabled) {
-		struct mg_verdict *v = bpf_map_lookup_elem(&mg_verdict, src);
-
-		if (verdict_listed(v, now)) {
-			if (!(cfg->reject & MG_REJECT_DNSBL) || !controller_alive(now))
-				return MG_REASON_DROP_DNSBL;
-			rej = MG_REASON_REJECT_DNSBL;
-			goto quotas;
-		}
-		if (v && v->expires_ns > now && v->state == MG_VERDICT_ALLOWED) {
-			if (!is_verified(src)) /* DNSWL counts as verified in flood mode */
-				mark_verified(src, now);
-			return MG_REASON_PASS_DNSWL;
-		}
-		if (!v || v->expires_ns <= now || v->state == MG_VERDICT_PENDING) {
-			/* no answer: ask (once per pending period); nobody to ask, or
-			 * the question cannot be sent: it passes on (fail open) */
-			if (!controller_alive(now)) {
-				unasked = true;
-			} else if (claim_query(cfg, src, now)) {
-				if (!send_query(cfg, src, class, now)) {
-					bpf_map_delete_elem(&mg_pending, src); /* the next SYN retries */
-					unasked = true;
-				} else {
-					pending = true;
-				}
-			} else {
-				pending = is_pending(src, now);
-				unasked = !pending; /* lost a race to a CPU that just failed */
-			}
-			if (pending && cfg->pending == MG_PENDING_HOLD)
-				return MG_REASON_DROP_PENDING;
-		}
-	}
-
-quotas:
-	if (!source_bucket(cfg, src, now))
-		return MG_REASON_DROP_RATE;
-	if (!prefix_bucket(cfg, src, cfg->prefix_interval_ns && is_verified(src), now))
-		return MG_REASON_DROP_PREFIX_RATE;
-
-	if (class < MG_CLASS_MAX && cfg->max_concurrent[class]) {
-		struct mg_conn_key ck = { .addr = *src, .class = class };
-
-		n = bpf_map_lookup_elem(&mg_conn, &ck);
-		if (n && *n >= cfg->max_concurrent[class])
-			return MG_REASON_DROP_CONCURRENT;
-	}
-	if (cfg->max_total_concurrent) {
-		n = bpf_map_lookup_elem(&mg_class_conn, &class);
-		if (n && *n >= cfg->max_total_concurrent)
-			return MG_REASON_DROP_TOTAL_CONCURRENT;
-	}
-	if (rej)
-		return rej;
-	return unasked ? MG_REASON_PASS_UNASKED : pending ? MG_REASON_PASS_PENDING : MG_REASON_PASS_OK;
+	return mg_judge(&x, cfg);
 }
 
 static __always_inline bool is_reject(__u32 reason)

@@ -217,7 +217,7 @@ struct mg_bucket {
 #define MG_EVIDENCE_RATIO 2
 
 struct mg_src {
-	__u64 tat_ns;       /* per-source bucket */
+	__u64 tat_ns[MG_CLASS_MAX]; /* per-source bucket of each port class (syn_rate) */
 	__u64 violations;   /* see MG_VIOL_* */
 	__u64 syns;         /* gated SYNs seen */
 	__u64 drops;        /* of which dropped (or would be, in observe mode) */
@@ -237,7 +237,8 @@ enum mg_unparsed { MG_UNPARSED_DROP = 0, MG_UNPARSED_PASS = 1 };
 struct mg_config {
 	__u32 mode;              /* enum mg_mode */
 	__u32 action;            /* enum mg_action */
-	__u64 syn_interval_ns;   /* 1/rate; 0 = no per-source rate limit */
+	__u64 syn_interval_ns;   /* 1/rate; 0 = no per-source rate limit (a class of
+				  * syn_rate_classes has its own, below) */
 	__u32 syn_burst;
 	__u32 prefix_v4;         /* prefix length for the per-prefix bucket (0..32) */
 	__u32 prefix_v6;         /* (0..128) */
@@ -278,6 +279,15 @@ struct mg_config {
 	__u32 reject_pad;
 	__u32 flood_action;        /* enum mg_flood_action: what unverified SYNs get in flood mode */
 	__u32 flood_pad2;
+	/* syn_rate / syn_burst per port class ([limits] syn_rate = 10/s, imap:30/s): a class
+	 * whose bit (1 << class) is set in syn_rate_classes has its own rate in
+	 * syn_class_interval_ns[class], the others syn_interval_ns; the same for the burst
+	 * (include/rules.h, mg_syn_interval / mg_syn_burst) */
+	__u32 syn_rate_classes;
+	__u32 syn_burst_classes;
+	__u64 syn_class_interval_ns[MG_CLASS_MAX];
+	__u32 syn_class_burst[MG_CLASS_MAX];
+	__u32 syn_class_pad;
 };
 
 /* flood mode's answer to an unverified SYN: drop it (past the budget), or

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "test.h"
+#include "rules.h"
 #include "mailgate.h"
 #include "cli.h"
 #include "metrics.h"
@@ -226,6 +227,49 @@ TEST(max_concurrent_per_class)
 	}
 }
 
+/* syn_rate and syn_burst: the plain value for every class, CLASS:VALUE for
+ * one; a class not named keeps its default, a plain value alone sets every
+ * class; mg_syn_interval / mg_syn_burst (include/rules.h) give the value
+ * of each class the data path uses */
+TEST(syn_rate_per_class)
+{
+	static const struct {
+		const char *rate, *burst;
+		uint64_t smtp, imap, pop3; /* intervals, ns */
+		uint32_t bsmtp, bimap;
+	} cases[] = {
+		{ NULL, NULL, 100000000, 33333333, 100000000, 20, 100 },           /* the defaults */
+		{ "20/s", NULL, 50000000, 50000000, 50000000, 20, 100 },           /* plain: every class */
+		{ "pop3:1/s", "imap:5", 100000000, 33333333, 1000000000, 20, 5 },  /* imap keeps 30/s */
+		{ "5/s, imap:0/s", "7, smtp:3", 200000000, 0, 200000000, 3, 7 },   /* 0/s: no limit */
+		{ " 600/m ,smtp:1/s ", "30", 1000000000, 100000000, 100000000, 30, 30 },
+	};
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "[limits]\n%s%s%s%s%s%s", cases[i].rate ? "syn_rate = " : "",
+			 cases[i].rate ? cases[i].rate : "", cases[i].rate ? "\n" : "", cases[i].burst ? "syn_burst = " : "",
+			 cases[i].burst ? cases[i].burst : "", cases[i].burst ? "\n" : "");
+		if (!ASSERT_OK(load(text), err))
+			continue;
+		ASSERT_EQ(mg_syn_interval(&s->cfg, MG_CLASS_SMTP), cases[i].smtp, text);
+		ASSERT_EQ(mg_syn_interval(&s->cfg, MG_CLASS_SUBMISSION), cases[i].pop3 == 1000000000 ?
+			  100000000 : cases[i].pop3, text);
+		ASSERT_EQ(mg_syn_interval(&s->cfg, MG_CLASS_IMAP), cases[i].imap, text);
+		ASSERT_EQ(mg_syn_interval(&s->cfg, MG_CLASS_POP3), cases[i].pop3, text);
+		ASSERT_EQ(mg_syn_burst(&s->cfg, MG_CLASS_SMTP), cases[i].bsmtp, text);
+		ASSERT_EQ(mg_syn_burst(&s->cfg, MG_CLASS_IMAP), cases[i].bimap, text);
+	}
+	/* the span of each class's pair is checked, named with its class */
+	ASSERT_EQ(load("[limits]\nsyn_rate = 10/s, imap:0.30695/d\nsyn_burst = 20, imap:65536\n"), -EINVAL, "imap span");
+	if (err_is(3, "key 'syn_burst': syn_burst = imap:65536 with syn_rate = imap:"))
+		ASSERT_TRUE(strstr(err, "lower syn_burst or raise syn_rate") != NULL, err);
+	ASSERT_EQ(load("[limits]\nsyn_rate = pop3:0.30695/d\nsyn_burst = 65536\n"), -EINVAL, "pop3 rate, plain burst");
+	err_is(3, "key 'syn_burst': syn_burst = pop3:65536 with syn_rate = pop3:");
+	ASSERT_EQ(load("[limits]\nsyn_rate = imap:fast\n"), -EINVAL, "bad class rate");
+	err_is(2, "key 'syn_rate': bad value 'imap:fast' (expected RATE (every port class) and/or CLASS:RATE");
+}
+
 TEST(limits_keys)
 {
 	if (!ASSERT_OK(load("[limits]\nsyn_rate = 600/m\nsyn_burst = 5\nprefix_v4 = 16\nprefix_v6 = 48\n"
@@ -350,6 +394,18 @@ static const struct {
 	{ "limits", "syn_burst", "0" },
 	{ "limits", "syn_burst", "100001" },
 	{ "limits", "syn_burst", "twenty" },
+	{ "limits", "syn_rate", "imaps:30/s" },
+	{ "limits", "syn_rate", "imap:30" },
+	{ "limits", "syn_rate", "imap:1e-20/s" },
+	{ "limits", "syn_rate", "imap:30/s, 10/s" },  /* the plain value first */
+	{ "limits", "syn_rate", "imap:30/s, imap:20/s" },
+	{ "limits", "syn_rate", "10/s, 20/s" },
+	{ "limits", "syn_rate", "imap:" },
+	{ "limits", "syn_rate", "" },
+	{ "limits", "syn_burst", "imap:0" },
+	{ "limits", "syn_burst", "pop3:100001" },
+	{ "limits", "syn_burst", "none:5" },
+	{ "limits", "syn_burst", "smtp:5, smtp:6" },
 	{ "limits", "prefix_v4", "33" },
 	{ "limits", "prefix_v4", "7" },
 	{ "limits", "prefix_v6", "129" },

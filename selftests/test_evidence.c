@@ -121,7 +121,7 @@ TEST(evidence_ratio)
 		struct mg_src s;
 
 		bpf_map_lookup_elem(fx.g.fd[GM_SRC], &a, &s);
-		s.tat_ns = 0;
+		memset(s.tat_ns, 0, sizeof(s.tat_ns));
 		bpf_map_update_elem(fx.g.fd[GM_SRC], &a, &s, BPF_ANY);
 	}
 	for (int i = 0; i < 40; i++)

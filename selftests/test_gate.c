@@ -427,7 +427,10 @@ static void set_state(const struct row *r, const struct mg_config *cfg)
 		ASSERT_OK(fx_verdict(&fx, frame_src(&r->f), r->verdict - 1, ttl_ns(r->verdict_ttl, now)),
 			  "verdict entry");
 	if (r->exhaust & EX_SRC) {
-		struct mg_src s = { .tat_ns = now + 3600 * SEC_NS };
+		struct mg_src s = {};
+
+		for (int cl = 0; cl < MG_CLASS_MAX; cl++)
+			s.tat_ns[cl] = now + 3600 * SEC_NS;
 
 		ASSERT_OK(bpf_map_update_elem(fx.g.fd[GM_SRC], &src, &s, BPF_ANY), "mg_src entry");
 	}

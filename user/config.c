@@ -30,6 +30,7 @@
 #include "crowdsec.h"
 #include "cli.h"
 #include "metrics.h"
+#include "rules.h"
 
 #define MAX_LINE 65536 /* longer lines are an error, not silently split */
 
@@ -54,7 +55,7 @@ struct cfg_ctx {
 	bool key_inline;   /* [crowdsec] api_key has a value */
 	char err[1536];    /* first error, without the "FILE:LINE: " prefix */
 	int err_line;
-	unsigned seen_class_mask; /* max_concurrent: bit 0 the plain number, 2 << class each class */
+	unsigned seen_class_mask; /* per-class keys: bit 0 the plain value, 2 << class each class */
 };
 
 static void set_err(struct cfg_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -282,8 +283,6 @@ static int set_state_dir(struct cfg_ctx *c, const char *v)
 #define SEC NSEC_PER_SEC
 #define DAY (86400 * NSEC_PER_SEC)
 
-RATE_SETTER(set_syn_rate, cfg.syn_interval_ns)
-U32_SETTER(set_syn_burst, cfg.syn_burst, 1, 100000)
 U32_SETTER(set_prefix_v4, cfg.prefix_v4, 8, 32)
 U32_SETTER(set_prefix_v6, cfg.prefix_v6, 16, 128)
 RATE_SETTER(set_prefix_rate, cfg.prefix_interval_ns)
@@ -301,37 +300,57 @@ U32_SETTER(set_max_sources, max_sources, 1000, 50000000)
 
 #define MAX_CONCURRENT_EXPECTED "N (every port class) and/or CLASS:N, ... with CLASS one of smtp, " \
 				"submission, imap, pop3 and N 0..1000000 (0 = off), e.g. 20, imap:100"
+#define SYN_RATE_EXPECTED "RATE (every port class) and/or CLASS:RATE, ... with CLASS one of smtp, " \
+			  "submission, imap, pop3 and RATE like 10/s or 600/m, from 1 per 365 days up to " \
+			  "1e9/s (0/s = off), e.g. 10/s, imap:30/s"
+#define SYN_BURST_EXPECTED "N (every port class) and/or CLASS:N, ... with CLASS one of smtp, " \
+			   "submission, imap, pop3 and N 1..100000, e.g. 20, imap:100"
 
-/* max_concurrent = 20 | smtp:50, imap:100 | 20, imap:100: a plain number
- * for every class first, then classes of their own; a class not named
- * keeps its default (or the plain number) */
-static int set_max_concurrent_item(struct cfg_ctx *c, char *item)
+/* The keys with a value per port class (max_concurrent, syn_rate,
+ * syn_burst): "V | CLASS:V, ... | V, CLASS:V, ...", the plain value for
+ * every class first, then classes of their own. One item: *cl is its class
+ * (MG_CLASS_MAX for the plain value), *value its value. */
+static int class_item(struct cfg_ctx *c, char *item, const char *expected, int *cl, char **value)
 {
-	uint32_t *mc = c->s->cfg.max_concurrent, n;
 	char *colon = strchr(item, ':');
-	int cl;
 
 	if (!colon) {
-		if (parse_u32(item, 0, 1000000, &n))
-			return bad(c, item, MAX_CONCURRENT_EXPECTED);
 		if (c->seen_class_mask)
-			return bad(c, item, "the plain number first, then CLASS:N items");
-		for (cl = MG_CLASS_NONE + 1; cl < MG_CLASS_MAX; cl++)
-			mc[cl] = n;
+			return bad(c, item, "the plain value first, then CLASS:VALUE items");
 		c->seen_class_mask = 1;
+		*cl = MG_CLASS_MAX;
+		*value = item;
 		return 0;
 	}
 	*colon = 0;
-	for (cl = MG_CLASS_NONE + 1; cl < MG_CLASS_MAX; cl++)
-		if (!strcmp(item, mg_class_names[cl]))
+	for (*cl = MG_CLASS_NONE + 1; *cl < MG_CLASS_MAX; (*cl)++)
+		if (!strcmp(item, mg_class_names[*cl]))
 			break;
 	*colon = ':';
-	if (cl == MG_CLASS_MAX || parse_u32(colon + 1, 0, 1000000, &n))
-		return bad(c, item, MAX_CONCURRENT_EXPECTED);
-	if (c->seen_class_mask & (2u << cl))
+	if (*cl == MG_CLASS_MAX)
+		return bad(c, item, expected);
+	if (c->seen_class_mask & (2u << *cl))
 		return bad(c, item, "each class once");
-	c->seen_class_mask |= 2u << cl;
-	mc[cl] = n;
+	c->seen_class_mask |= 2u << *cl;
+	*value = colon + 1;
+	return 0;
+}
+
+/* max_concurrent = 20 | smtp:50, imap:100 | 20, imap:100: a class not
+ * named keeps its default (or the plain number) */
+static int set_max_concurrent_item(struct cfg_ctx *c, char *item)
+{
+	uint32_t *mc = c->s->cfg.max_concurrent, n;
+	char *v;
+	int cl, err = class_item(c, item, MAX_CONCURRENT_EXPECTED, &cl, &v);
+
+	if (err)
+		return err;
+	if (parse_u32(v, 0, 1000000, &n))
+		return bad(c, item, MAX_CONCURRENT_EXPECTED);
+	for (int k = MG_CLASS_NONE + 1; k < MG_CLASS_MAX; k++)
+		if (cl == MG_CLASS_MAX || k == cl)
+			mc[k] = n;
 	return 0;
 }
 
@@ -345,6 +364,78 @@ static int set_max_concurrent(struct cfg_ctx *c, const char *v)
 	if (!*v)
 		return bad(c, v, NULL);
 	return for_each_item(c, v, set_max_concurrent_item);
+}
+
+/* syn_rate = 10/s, imap:30/s: the plain rate is every class's that has
+ * none of its own (it drops the default ones); a class named gets its own */
+static int set_syn_rate_item(struct cfg_ctx *c, char *item)
+{
+	struct mg_config *cfg = &c->s->cfg;
+	uint64_t ns;
+	char *v;
+	int cl, err = class_item(c, item, SYN_RATE_EXPECTED, &cl, &v);
+
+	if (err)
+		return err;
+	if (parse_rate(v, &ns))
+		return bad(c, item, SYN_RATE_EXPECTED);
+	if (cl == MG_CLASS_MAX) {
+		cfg->syn_interval_ns = ns;
+		cfg->syn_rate_classes = 0;
+	} else {
+		cfg->syn_class_interval_ns[cl] = ns;
+		cfg->syn_rate_classes |= 1u << cl;
+	}
+	return 0;
+}
+
+static int set_syn_burst_item(struct cfg_ctx *c, char *item)
+{
+	struct mg_config *cfg = &c->s->cfg;
+	uint32_t n;
+	char *v;
+	int cl, err = class_item(c, item, SYN_BURST_EXPECTED, &cl, &v);
+
+	if (err)
+		return err;
+	if (parse_u32(v, 1, 100000, &n))
+		return bad(c, item, SYN_BURST_EXPECTED);
+	if (cl == MG_CLASS_MAX) {
+		cfg->syn_burst = n;
+		cfg->syn_burst_classes = 0;
+	} else {
+		cfg->syn_class_burst[cl] = n;
+		cfg->syn_burst_classes |= 1u << cl;
+	}
+	return 0;
+}
+
+static int set_syn_rate(struct cfg_ctx *c, const char *v)
+{
+	struct mg_config d, *cfg = &c->s->cfg;
+
+	gate_default_config(&d);
+	cfg->syn_interval_ns = d.syn_interval_ns;
+	cfg->syn_rate_classes = d.syn_rate_classes;
+	memcpy(cfg->syn_class_interval_ns, d.syn_class_interval_ns, sizeof(d.syn_class_interval_ns));
+	c->seen_class_mask = 0;
+	if (!*v)
+		return bad(c, v, NULL);
+	return for_each_item(c, v, set_syn_rate_item);
+}
+
+static int set_syn_burst(struct cfg_ctx *c, const char *v)
+{
+	struct mg_config d, *cfg = &c->s->cfg;
+
+	gate_default_config(&d);
+	cfg->syn_burst = d.syn_burst;
+	cfg->syn_burst_classes = d.syn_burst_classes;
+	memcpy(cfg->syn_class_burst, d.syn_class_burst, sizeof(d.syn_class_burst));
+	c->seen_class_mask = 0;
+	if (!*v)
+		return bad(c, v, NULL);
+	return for_each_item(c, v, set_syn_burst_item);
 }
 
 static int set_ban_concurrent(struct cfg_ctx *c, const char *v)
@@ -557,8 +648,8 @@ static const struct cfg_key keys[] = {
 	{ "gate", "keep_attached", set_keep_attached, "yes or no" },
 	{ "gate", "unparsed", set_unparsed, "drop or pass" },
 	{ "gate", "state_dir", set_state_dir, "an absolute path, or none" },
-	{ "limits", "syn_rate", set_syn_rate, RATE },
-	{ "limits", "syn_burst", set_syn_burst, "an integer 1..100000" },
+	{ "limits", "syn_rate", set_syn_rate, SYN_RATE_EXPECTED },
+	{ "limits", "syn_burst", set_syn_burst, SYN_BURST_EXPECTED },
 	{ "limits", "prefix_v4", set_prefix_v4, "a prefix length 8..32" },
 	{ "limits", "prefix_v6", set_prefix_v6, "a prefix length 16..128" },
 	{ "limits", "prefix_rate", set_prefix_rate, RATE },
@@ -694,9 +785,10 @@ static int seen_line(struct cfg_ctx *c, const char *section, const char *name)
 	return c->seen[key_index(section, name)];
 }
 
-/* a rate and its burst: burst × interval within MG_RATE_MAX_SPAN_NS */
+/* a rate and its burst: burst × interval within MG_RATE_MAX_SPAN_NS; cls:
+ * the port class ("imap:") of a per-class pair, else "" */
 static void check_span(struct cfg_ctx *c, const char *rate, const char *burst, uint64_t interval_ns,
-		       uint32_t n)
+		       uint32_t n, const char *cls)
 {
 	int lr = seen_line(c, "limits", rate), lb = seen_line(c, "limits", burst);
 	char r[32];
@@ -704,8 +796,8 @@ static void check_span(struct cfg_ctx *c, const char *rate, const char *burst, u
 	if (!rate_span_check(interval_ns, n))
 		return;
 	c->lineno = lr > lb ? lr : lb;
-	set_err(c, "key '%s': %s = %u with %s = %s (one per %.3g s) needs %.3g years to refill, more than the %.0f years a bucket can span: lower %s or raise %s",
-		lb >= lr ? burst : rate, burst, n, rate, format_rate(interval_ns, r, sizeof(r)),
+	set_err(c, "key '%s': %s = %s%u with %s = %s%s (one per %.3g s) needs %.3g years to refill, more than the %.0f years a bucket can span: lower %s or raise %s",
+		lb >= lr ? burst : rate, burst, cls, n, rate, cls, format_rate(interval_ns, r, sizeof(r)),
 		(double)interval_ns / NSEC_PER_SEC, (double)interval_ns * n / NSEC_PER_SEC / (365.25 * 86400),
 		(double)MG_RATE_MAX_SPAN_NS / NSEC_PER_SEC / (365.25 * 86400), burst, rate);
 }
@@ -745,9 +837,17 @@ static int check_pairs(struct cfg_ctx *c)
 			"(expected the bouncer key from cscli bouncers add NAME -o raw)");
 	}
 	if (!c->err[0])
-		check_span(c, "syn_rate", "syn_burst", s->cfg.syn_interval_ns, s->cfg.syn_burst);
+		check_span(c, "syn_rate", "syn_burst", s->cfg.syn_interval_ns, s->cfg.syn_burst, "");
+	for (int cl = MG_CLASS_NONE + 1; cl < MG_CLASS_MAX && !c->err[0]; cl++) {
+		char cls[16];
+
+		if (!((s->cfg.syn_rate_classes | s->cfg.syn_burst_classes) >> cl & 1))
+			continue;
+		snprintf(cls, sizeof(cls), "%s:", mg_class_names[cl]);
+		check_span(c, "syn_rate", "syn_burst", mg_syn_interval(&s->cfg, cl), mg_syn_burst(&s->cfg, cl), cls);
+	}
 	if (!c->err[0])
-		check_span(c, "prefix_rate", "prefix_burst", s->cfg.prefix_interval_ns, s->cfg.prefix_burst);
+		check_span(c, "prefix_rate", "prefix_burst", s->cfg.prefix_interval_ns, s->cfg.prefix_burst, "");
 	return c->err[0] ? -EINVAL : 0;
 }
 

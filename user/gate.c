@@ -203,8 +203,16 @@ void gate_default_config(struct mg_config *c)
 	memset(c, 0, sizeof(*c));
 	c->mode = MG_MODE_ENFORCE;
 	c->action = MG_ACTION_DROP;
+	/* per source and port class (docs/postfix.md: next to the servers' own
+	 * limits): syn_rate = 10/s, imap:30/s (a webmail front end logs in per
+	 * page view); syn_burst = 20, imap:100 (an office behind NAT opens its
+	 * clients' sessions at once: the whole max_concurrent of IMAP) */
 	c->syn_interval_ns = NSEC_PER_SEC / 10; /* 10/s */
 	c->syn_burst = 20;
+	c->syn_rate_classes = 1u << MG_CLASS_IMAP;
+	c->syn_class_interval_ns[MG_CLASS_IMAP] = NSEC_PER_SEC / 30;
+	c->syn_burst_classes = 1u << MG_CLASS_IMAP;
+	c->syn_class_burst[MG_CLASS_IMAP] = 100;
 	c->prefix_v4 = 24;
 	c->prefix_v6 = 64;
 	c->prefix_interval_ns = NSEC_PER_SEC / 100; /* 100/s */

@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <microhttpd.h>
 #include "mailgate.h"
+#include "rules.h"
 #include "crowdsec.h"
 #include "metrics.h"
 #include "prom.h"
@@ -80,7 +81,7 @@ static int ban_one(const void *key, const void *value, void *ctx)
 	struct ban_count *bc = ctx;
 
 	/* an expired entry is kept for a while to remember its level: not a ban */
-	if ((b->expires_ns == 0 || b->expires_ns > bc->now) && b->origin < MG_ORIGIN_MAX)
+	if (mg_ban_active(b, b->origin != MG_ORIGIN_QUOTA, bc->now) && b->origin < MG_ORIGIN_MAX)
 		bc->by_origin[b->origin]++;
 	return 0;
 }

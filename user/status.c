@@ -23,6 +23,7 @@
 #include "mailgate.h"
 #include "crowdsec.h"
 #include "cli.h"
+#include "rules.h"
 
 #define LINK_XDP_PREFIX "link_xdp_"
 #define LINK_SOCK_STATE "link_sock_state"
@@ -259,6 +260,33 @@ static void u32_kv(struct table *t, struct json_object *o, const char *key, uint
 	kv(t, o, key, buf, json_object_new_int64(v));
 }
 
+/* syn_rate and syn_burst as the config writes them (the plain value, then
+ * the classes of their own); JSON: the plain values, and each class's in
+ * effect under syn_rate_class / syn_burst_class */
+static void syn_kv(struct table *t, struct json_object *o, const struct mg_config *c)
+{
+	struct json_object *jr = json_object_new_object(), *jb = json_object_new_object();
+	char rate[256], burst[256], r[32];
+	size_t ro, bo;
+
+	ro = snprintf(rate, sizeof(rate), "%s", format_rate(c->syn_interval_ns, r, sizeof(r)));
+	bo = snprintf(burst, sizeof(burst), "%u", c->syn_burst);
+	for (int cl = MG_CLASS_NONE + 1; cl < MG_CLASS_MAX; cl++) {
+		if (c->syn_rate_classes >> cl & 1)
+			ro += snprintf(rate + ro, ro < sizeof(rate) ? sizeof(rate) - ro : 0, ", %s:%s", mg_class_names[cl],
+				       format_rate(c->syn_class_interval_ns[cl], r, sizeof(r)));
+		if (c->syn_burst_classes >> cl & 1)
+			bo += snprintf(burst + bo, bo < sizeof(burst) ? sizeof(burst) - bo : 0, ", %s:%u", mg_class_names[cl],
+				       c->syn_class_burst[cl]);
+		json_object_object_add(jr, mg_class_names[cl], json_rate(mg_syn_interval(c, cl)));
+		json_object_object_add(jb, mg_class_names[cl], json_object_new_int64(mg_syn_burst(c, cl)));
+	}
+	kv(t, o, "syn_rate", rate, json_rate(c->syn_interval_ns));
+	kv(t, o, "syn_burst", burst, json_object_new_int64(c->syn_burst));
+	json_object_object_add(o, "syn_rate_class", jr);
+	json_object_object_add(o, "syn_burst_class", jb);
+}
+
 static void show_config(struct gate *g, struct json_object *doc)
 {
 	struct json_object *o = json_object_new_object(), *parr = json_object_new_array();
@@ -290,8 +318,7 @@ static void show_config(struct gate *g, struct json_object *doc)
 #define RATE_KV(key, iv) kv(t, o, key, format_rate(iv, buf, sizeof(buf)), json_rate(iv))
 #define U32_KV(key, v, zero) u32_kv(t, o, key, v, zero)
 #define DUR_KV(key, ns) kv(t, o, key, format_duration(ns, d, sizeof(d)), json_object_new_double((double)(ns) / NSEC_PER_SEC))
-	RATE_KV("syn_rate", c.syn_interval_ns);
-	U32_KV("syn_burst", c.syn_burst, NULL);
+	syn_kv(t, o, &c);
 	U32_KV("prefix_v4", c.prefix_v4, NULL);
 	U32_KV("prefix_v6", c.prefix_v6, NULL);
 	RATE_KV("prefix_rate", c.prefix_interval_ns);

@@ -286,7 +286,8 @@ prefix_burst = 2000
 max_concurrent = 4
 ban_after = 2
 ban_window = 60s
-ban_time = 1m
+# the noisy client's ban (t_noisy) must outlive the cases up to t_reject: about a minute
+ban_time = 3m
 flood_hold = 2s
 [dnsbl]
 sites = bl.test*3
