@@ -12,14 +12,22 @@ MAN_DATE  := $(shell git log -1 --format=%cs 2>/dev/null || date -u +%F)
 CFLAGS    ?= -O2 -g
 CFLAGS    += -Wall -Werror -std=gnu11 -I$(OUTPUT) -Iinclude -Iuser -DMG_VERSION=\"$(VERSION)\"
 BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -I$(OUTPUT) -Iinclude -Ibpf
+# every compile writes the headers it read into a .d file next to its output
+# (make includes them below): an object is rebuilt when a header it uses changes
+DEPFLAGS   = -MMD -MP -MF $@.d -MT $@
 LDLIBS    := -lbpf -lelf -lz -lcares -lmicrohttpd -linih -ljson-c -lsystemd -lcurl -lpthread -lm
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+SKEL_NAMES := $(patsubst bpf/%.bpf.c,%,$(BPF_SRCS))
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_SRCS))
 LIB_OBJS  := $(filter-out $(OUTPUT)/user/main.o,$(USER_OBJS))
+# the test library (selftests/lib/): helpers every test and benchmark links
+TLIB_SRCS := $(wildcard selftests/lib/*.c)
+TLIB_OBJS := $(patsubst selftests/lib/%.c,$(OUTPUT)/selftests/lib/%.o,$(TLIB_SRCS))
+TLIB      := $(OUTPUT)/selftests/libmgtest.a
 TEST_SRCS := $(wildcard selftests/test_*.c)
 TESTS     := $(patsubst selftests/%.c,$(OUTPUT)/selftests/%,$(TEST_SRCS))
 BENCH_SRCS := $(wildcard selftests/bench_*.c)
@@ -38,12 +46,16 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .PHONY: all deps test demo bench clean install deb
-all: deps $(OUTPUT)/mailgate $(TESTS) $(BENCHES) $(MANS)
+all: $(OUTPUT)/mailgate $(TESTS) $(BENCHES) $(MANS)
 
+# the build's own packages (scripts/install-deps.sh build): checked before
+# anything is made (every output dir waits for it), installed only when one
+# is missing (root), else named in the error; `make test`, `make demo` and
+# `make bench` add theirs in their recipes
 deps:
-	$(Q)scripts/install-deps.sh
+	$(Q)scripts/install-deps.sh build
 
-$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/selftests $(OUTPUT)/man:
+$(OUTPUT) $(OUTPUT)/user $(OUTPUT)/selftests $(OUTPUT)/selftests/lib $(OUTPUT)/man: | deps
 	$(Q)mkdir -p $@
 
 $(OUTPUT)/vmlinux.h: | $(OUTPUT)
@@ -51,26 +63,48 @@ $(OUTPUT)/vmlinux.h: | $(OUTPUT)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp
 	$(Q)cmp -s $@.tmp $@ || mv $@.tmp $@; rm -f $@.tmp
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) $(wildcard include/*.h) $(OUTPUT)/vmlinux.h | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(OUTPUT)/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
-	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(CLANG) $(BPF_CFLAGS) $(DEPFLAGS) -c $< -o $@.tmp
 	$(Q)$(BPFTOOL) gen object $@ $@.tmp && rm -f $@.tmp
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(OUTPUT)/user/%.o: user/%.c $(wildcard user/*.h) $(wildcard include/*.h) $(SKELS) | $(OUTPUT)/user
+$(OUTPUT)/user/%.o: user/%.c | $(OUTPUT)/user
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# A skeleton is a prerequisite of exactly the objects whose source includes
+# it (libbpf-bootstrap's per-app rule; found with grep, so a new #include
+# needs no edit here): the first build makes it before them, a change of
+# bpf/X.bpf.c rebuilds only its users.
+skel_users = $(shell grep -l '^\#include "$(1).skel.h"' $(2) 2>/dev/null)
+define skel_deps
+$(patsubst user/%.c,$(OUTPUT)/user/%.o,$(call skel_users,$(1),$(USER_SRCS))): $(OUTPUT)/$(1).skel.h
+$(patsubst selftests/lib/%.c,$(OUTPUT)/selftests/lib/%.o,$(call skel_users,$(1),$(TLIB_SRCS))): $(OUTPUT)/$(1).skel.h
+$(patsubst selftests/%.c,$(OUTPUT)/selftests/%,$(call skel_users,$(1),$(TEST_SRCS) $(BENCH_SRCS))): $(OUTPUT)/$(1).skel.h
+endef
+$(foreach s,$(SKEL_NAMES),$(eval $(call skel_deps,$(s))))
 
 $(OUTPUT)/mailgate: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(OUTPUT)/selftests/%: selftests/%.c $(wildcard selftests/*.h) $(LIB_OBJS) $(SKELS) | $(OUTPUT)/selftests
+# (the test helpers' headers may include a skeleton too: the skeletons are
+# made before any test object, the .d files say which it then depends on)
+$(OUTPUT)/selftests/lib/%.o: selftests/lib/%.c | $(OUTPUT)/selftests/lib $(SKELS)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -Iselftests -c $< -o $@
+
+$(TLIB): $(TLIB_OBJS) | $(OUTPUT)/selftests
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(OUTPUT)/selftests/%: selftests/%.c $(TLIB) $(LIB_OBJS) | $(OUTPUT)/selftests $(SKELS)
 	$(call msg,TEST,$@)
-	$(Q)$(CC) $(CFLAGS) -Iselftests $< $(LIB_OBJS) -o $@ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(DEPFLAGS) -Iselftests $< $(TLIB) $(LIB_OBJS) -o $@ $(LDLIBS)
 
 # man pages: mailgate(8) is written by hand (a test checks it names every
 # command and option), mailgate.conf(5) is made from examples/mailgate.conf
@@ -83,12 +117,15 @@ $(OUTPUT)/man/mailgate.conf.5: examples/mailgate.conf scripts/conf2man.sh Makefi
 	$(Q)scripts/conf2man.sh $< $(VERSION) $(MAN_DATE) > $@
 
 test: all
+	$(Q)scripts/install-deps.sh test
 	$(Q)selftests/run.sh
 
 demo: all
+	$(Q)scripts/install-deps.sh demo
 	$(Q)scripts/demo.sh
 
 bench: all
+	$(Q)scripts/install-deps.sh bench
 	$(Q)scripts/bench.sh
 
 install: $(OUTPUT)/mailgate $(MANS)
@@ -103,10 +140,13 @@ install: $(OUTPUT)/mailgate $(MANS)
 
 # the Debian package .output/mailgate_VERSION_ARCH.deb (scripts/mkdeb.sh)
 deb: $(OUTPUT)/mailgate $(MANS)
+	$(Q)scripts/install-deps.sh deb
 	$(Q)OUTPUT=$(OUTPUT) VERSION=$(VERSION) F2B_ACTIONS="$(F2B_ACTIONS)" scripts/mkdeb.sh
 
 clean:
 	rm -rf $(OUTPUT)
+
+-include $(wildcard $(OUTPUT)/*.d $(OUTPUT)/user/*.d $(OUTPUT)/selftests/*.d $(OUTPUT)/selftests/lib/*.d)
 
 .DELETE_ON_ERROR:
 .SECONDARY:

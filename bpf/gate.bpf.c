@@ -493,7 +493,7 @@ static __always_inline void mark_verified(const struct mg_addr *src, __u64 now)
 		__sync_fetch_and_or(w, 1ULL << (bit % 64));
 }
 
-/* ---- flood mode (SPEC 1.4.8) ----
+/* ---- flood mode (docs/datapath.md, "Flood mode") ----
  * A spoofed flood brings a new source with every SYN, so per-source quotas
  * never trigger. The rate of gated SYNs past the allow list (all sources
  * together) is counted in 100 ms windows; above cfg.flood_interval_ns flood

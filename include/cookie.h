@@ -32,8 +32,6 @@
 
 #define MG_INLINE static inline __attribute__((always_inline))
 
-#define MG_MAP_COOKIE "mg_cookie" /* array[1] of struct mg_cookie_keys */
-
 #define MG_COOKIE_SLOT_SHIFT 35
 #define MG_COOKIE_KEYS       4
 #define MG_COOKIE_WSCALE     7    /* the window scale our SYN-ACK offers */

@@ -9,33 +9,39 @@
 #include <linux/types.h>
 #endif
 
-/* ---- map names (pinned under the pin dir by these names) ---- */
-#define MG_MAP_CONFIG     "mg_config"     /* array[2] of struct mg_config: runtime tunables, the
-					   * slot mg_ctl.config_slot names is in effect */
-#define MG_MAP_PORTS      "mg_ports"      /* array[65536] of __u8 class (0 = not gated) */
-#define MG_MAP_ALLOW      "mg_allow"      /* array of 2 sets (hash: mg_lpm_key -> mg_rule), include/lists.h */
-#define MG_MAP_DENY       "mg_deny"       /* the same for the deny list; MG_MAP_LISTS says which slot is live */
-#define MG_MAP_BAN        "mg_ban"        /* hash (never evicts): mg_addr -> mg_ban, operator bans */
-#define MG_MAP_VERDICT    "mg_verdict"    /* LRU hash: mg_addr -> mg_verdict (DNSBL) */
-#define MG_MAP_SRC        "mg_src"        /* LRU hash: mg_addr -> mg_src (bucket, violations) */
-#define MG_MAP_PREFIX     "mg_prefix"     /* LRU hash: mg_prefix_key -> mg_bucket */
-#define MG_MAP_CONN       "mg_conn"       /* LRU hash: mg_conn_key -> __u32 concurrent connections */
-#define MG_MAP_CLASS_CONN "mg_class_conn" /* array[MG_CLASS_MAX] of __u32 concurrent per class */
-#define MG_MAP_VERIFIED   "mg_verified"   /* LRU hash: mg_addr -> __u64 last handshake (ns) */
-#define MG_MAP_COUNTERS   "mg_counters"   /* per-CPU array[MG_REASON_MAX * MG_CLASS_MAX] of __u64 */
-#define MG_MAP_GLOBAL     "mg_global"     /* array[1] of struct mg_global: event budget, flood state */
-#define MG_MAP_EVENTS     "mg_events"     /* ring buffer of struct mg_event */
-#define MG_MAP_SOCKS      "mg_socks"      /* sk storage: which sockets were counted */
-#define MG_MAP_VBITS      "mg_vbits"      /* array[MG_VBITS_WORDS] of __u64, mmapable: filter over mg_verified */
-#define MG_MAP_BAN_QUOTA  "mg_ban_quota"  /* LRU hash: mg_addr -> mg_ban, bans the data path made */
-#define MG_MAP_CTL        "mg_ctl"        /* array[1] of struct mg_ctl, mmapable: written by the controller only */
-#define MG_MAP_PENDING    "mg_pending"    /* LRU hash: mg_addr -> __u64 pending until (ns): DNSBL
-					   * questions asked, apart from the answers in mg_verdict */
-#define MG_MAP_REJECT     "mg_reject"     /* LRU hash: mg_reject_key -> mg_reject: SYNs to steer to the responder */
-#define MG_MAP_STOPPED    "mg_stopped"    /* LRU hash: mg_stopped_key -> __u64 SYNs: the sources the allow,
-					   * deny, ban and DNSBL steps decided, while `top` watches */
-#define MG_MAP_STOPPED_CPU "mg_stopped_cpu" /* per-CPU array[1] of struct mg_stopped_cpu: mg_stopped's
-					   * insert budget, and the SYNs it left out */
+/* ---- the data path's maps, pinned under the pin dir by name ----
+ * One line a map, X(ID, name): the map is defined as `name` in bpf/ and
+ * pinned as "name"; userspace (user/mailgate.h, user/gate.c) makes the
+ * enum gate_map (GM_ID), gate_map_names[] and gate_load()'s fds from this
+ * list, so `status`, the census and `detach` know every map. Append new
+ * maps at the end (the order is the enum's). */
+#define MG_MAPS(X) \
+	X(CONFIG, mg_config)         /* array[2] of struct mg_config: tunables; mg_ctl.config_slot's is live */ \
+	X(PORTS, mg_ports)           /* array[65536] of __u8 class (0 = not gated) */ \
+	X(ALLOW, mg_allow)           /* array of 2 sets (hash: mg_lpm_key -> mg_rule), include/lists.h */ \
+	X(DENY, mg_deny)             /* the same for the deny list; mg_lists says which slot is live */ \
+	X(BAN, mg_ban)               /* hash (never evicts): mg_addr -> mg_ban, operator bans */ \
+	X(VERDICT, mg_verdict)       /* LRU hash: mg_addr -> mg_verdict (DNSBL) */ \
+	X(SRC, mg_src)               /* LRU hash: mg_addr -> mg_src (bucket, violations) */ \
+	X(PREFIX, mg_prefix)         /* LRU hash: mg_prefix_key -> mg_bucket */ \
+	X(CONN, mg_conn)             /* LRU hash: mg_conn_key -> __u32 concurrent connections */ \
+	X(CLASS_CONN, mg_class_conn) /* array[MG_CLASS_MAX] of __u32 concurrent per class */ \
+	X(VERIFIED, mg_verified)     /* LRU hash: mg_addr -> __u64 last handshake (ns) */ \
+	X(COUNTERS, mg_counters)     /* per-CPU array[MG_REASON_MAX * MG_CLASS_MAX] of __u64 */ \
+	X(GLOBAL, mg_global)         /* array[1] of struct mg_global: event budget, flood state */ \
+	X(EVENTS, mg_events)         /* ring buffer of struct mg_event */ \
+	X(SOCKS, mg_socks)           /* sk storage: which sockets were counted */ \
+	X(BAN_QUOTA, mg_ban_quota)   /* LRU hash: mg_addr -> mg_ban, bans the data path made */ \
+	X(CTL, mg_ctl)               /* array[1] of struct mg_ctl, mmapable: written by the controller only */ \
+	X(PENDING, mg_pending)       /* LRU hash: mg_addr -> __u64 pending until (ns): DNSBL questions asked */ \
+	X(REJECT, mg_reject)         /* LRU hash: mg_reject_key -> mg_reject: SYNs to steer to the responder */ \
+	X(LISTS, mg_lists)           /* array[MG_LISTS] of struct mg_list_meta, mmapable (include/lists.h) */ \
+	X(COOKIE, mg_cookie)         /* array[1] of struct mg_cookie_keys (include/cookie.h) */ \
+	X(VBITS, mg_vbits)           /* array[MG_VBITS_WORDS] of __u64, mmapable: filter over mg_verified */ \
+	X(STOPPED, mg_stopped)       /* LRU hash: mg_stopped_key -> __u64 SYNs: sources allow/deny/ban/DNSBL decided (top) */ \
+	X(STOPPED_CPU, mg_stopped_cpu) /* per-CPU array[1] of struct mg_stopped_cpu: mg_stopped's insert budget */
+/* not pinned, so not in MG_MAPS: mg_responder (the daemon's sockets, gone with it),
+ * mg_flood_cpu (per-CPU flood windows, fresh with each program) */
 /* created and pinned by the controller, not by the BPF object: */
 #define MG_MAP_DNSBL_CACHE "mg_dnsbl_cache" /* LRU hash: (source, zone) -> DNSBL answer (user/dnsbl.h) */
 #define MG_MAP_DNSBL_ZONES "mg_dnsbl_zones" /* hash: zone id -> zone name */
@@ -222,7 +228,7 @@ struct mg_src {
 	__u32 pad;
 };
 
-/* Runtime tunables: one entry in MG_MAP_CONFIG, changed without reload. */
+/* Runtime tunables: one entry in mg_config, changed without reload. */
 enum mg_mode { MG_MODE_ENFORCE = 0, MG_MODE_OBSERVE = 1 };
 enum mg_action { MG_ACTION_DROP = 0, MG_ACTION_RESET = 1 };
 enum mg_pending { MG_PENDING_PASS = 0, MG_PENDING_HOLD = 1 };
@@ -253,7 +259,7 @@ struct mg_config {
 	__u64 event_interval_ns; /* global event budget: 1/rate ... */
 	__u32 event_burst;       /* ... and burst */
 	__u32 netns_ino;         /* network namespace whose connections count */
-	/* flood mode (SPEC 1.4.8; bpf/gate.bpf.c, flood mode) */
+	/* flood mode (docs/datapath.md, "Flood mode"; bpf/gate.bpf.c) */
 	__u64 flood_interval_ns; /* 1/flood_threshold: above this rate of gated SYNs past the
 				  * allow list, all sources together, flood mode is on; 0 = never */
 	__u64 flood_budget_interval_ns; /* 1/flood_budget, shared by never-verified sources
@@ -359,7 +365,7 @@ struct mg_stopped_cpu {
 #define MG_FLOOD_WINDOW_NS 100000000ULL    /* the rate is measured over 100 ms windows */
 #define MG_FLOOD_HOLD_NS   10000000000ULL  /* default hysteresis: 10 s below half the threshold */
 
-/* Global state: one entry in MG_MAP_GLOBAL. The flood path writes it only
+/* Global state: one entry in mg_global. The flood path writes it only
  * rarely (a window's close, a switch, a batch of budget tokens): what every
  * SYN writes is in struct mg_flood_cpu, one per CPU. */
 struct mg_global {

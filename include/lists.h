@@ -32,7 +32,6 @@
 #define LISTS_INLINE static inline
 #endif
 
-#define MG_MAP_LISTS "mg_lists" /* array[MG_LISTS] of struct mg_list_meta, mmapable */
 #define MG_LIST_SET_NAME_ALLOW "mg_allow_set"
 #define MG_LIST_SET_NAME_DENY  "mg_deny_set"
 #define MG_LIST_GRACE_NS 20000000ULL /* 20 ms between a flip and reuse of the old slot */

@@ -77,7 +77,7 @@ die() { echo "bench: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (network namespaces, XDP)"
 for f in "$MG" "$GATE" "$SINK"; do [ -e "$f" ] || die "$f missing: run make first"; done
 for c in ip nsenter nft ethtool gnuplot python3 taskset chrt; do
-	command -v $c >/dev/null || die "$c missing: scripts/install-deps.sh"
+	command -v $c >/dev/null || die "$c missing: scripts/install-deps.sh bench"
 done
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 

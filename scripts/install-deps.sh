@@ -1,18 +1,36 @@
 #!/usr/bin/env bash
-# Installs the Debian packages mailgate's build, tests, demo and benchmarks need.
-# Idempotent and quick when everything is already there.
+# Installs the Debian packages one make target needs:
+#   scripts/install-deps.sh build   # make (mailgate, the test and bench binaries, man pages)
+#   scripts/install-deps.sh test    # make test: build + what the tests run (servers, tools)
+#   scripts/install-deps.sh demo    # make demo: build + the lab's tools
+#   scripts/install-deps.sh bench   # make bench: test + gnuplot
+#   scripts/install-deps.sh deb     # make deb: build + dpkg-dev (dpkg-shlibdeps)
+# Quick when everything is there (no root needed then); else installs what is
+# missing as root, or names it and fails when not root.
 set -euo pipefail
 
-PKGS=(
+BUILD=(
   make gcc clang llvm pkg-config bpftool
   libbpf-dev libelf-dev zlib1g-dev
   libc-ares-dev libmicrohttpd-dev libinih-dev libjson-c-dev libsystemd-dev libcurl4-openssl-dev
-  iproute2 nftables rbldnsd python3 python3-prometheus-client ethtool util-linux procps
-  gnuplot-nox
+)
+DEMO=(iproute2 ethtool util-linux procps python3)
+TEST=(
+  "${DEMO[@]}" nftables rbldnsd python3-prometheus-client
   postfix dovecot-imapd dovecot-pop3d swaks libio-socket-inet6-perl fail2ban
   dpkg-dev lintian man-db bash-completion systemd xdp-tools
   crowdsec
 )
+BENCH=("${TEST[@]}" gnuplot-nox)
+
+case "${1:-}" in
+build) PKGS=("${BUILD[@]}") ;;
+test) PKGS=("${BUILD[@]}" "${TEST[@]}") ;;
+demo) PKGS=("${BUILD[@]}" "${DEMO[@]}") ;;
+bench) PKGS=("${BUILD[@]}" "${BENCH[@]}") ;;
+deb) PKGS=("${BUILD[@]}" dpkg-dev) ;;
+*) echo "usage: $0 build|test|demo|bench|deb" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -21,7 +39,8 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "install-deps: missing packages: ${missing[*]} (run as root, or install them)" >&2
+  echo "install-deps: make $1 needs the Debian packages ${missing[*]}: run as root" \
+    "(make installs them), or apt-get install them" >&2
   exit 1
 fi
 echo "install-deps: installing ${missing[*]}" >&2

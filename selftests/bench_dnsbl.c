@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include "dnsbl_lab.h"
 #include "fixture.h"
+#include "cli.h"
 
 __attribute__((weak)) struct mg_opts opts; /* where no linked object defines it */
 

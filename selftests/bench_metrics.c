@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 #include "mailgate.h"
 #include "listset.h"
+#include "metrics.h"
 
 
 static double mono_s(void)

@@ -20,10 +20,10 @@ struct test_case {
 	struct test_case *next;
 };
 
-static struct test_case *test_list, **test_tail = &test_list;
-static int test_failed_now, test_skipped_now;
-static char test_skip_why[256];
-static const char *test_file = __BASE_FILE__;
+/* the harness's state (selftests/lib/test.c): the cases in order, and how
+ * the one running now went (test_gate's table rows set test_failed_now) */
+extern struct test_case *test_list, **test_tail;
+extern int test_failed_now, test_skipped_now;
 
 #define TEST(n)                                                                 \
 	static void test_##n(void);                                             \
@@ -35,17 +35,8 @@ static const char *test_file = __BASE_FILE__;
 	}                                                                       \
 	static void test_##n(void)
 
-static inline void test_fail(const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stdout, "  %s:%d: ", file, line);
-	va_start(ap, fmt);
-	vfprintf(stdout, fmt, ap);
-	va_end(ap);
-	fputc('\n', stdout);
-	test_failed_now = 1;
-}
+/* fail the current case, saying where and why (the ASSERT_* use it) */
+void test_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* each returns true when the check holds, so tests can "if (!ASSERT..) return;" */
 #define ASSERT_TRUE(c, what) \
@@ -58,56 +49,34 @@ static inline void test_fail(const char *file, int line, const char *fmt, ...)
 	long long _e = (long long)(err);                                               \
 	_e == 0 ? true : (test_fail(__FILE__, __LINE__, "%s: error %lld (%s)", what, _e, \
 				    strerror(_e < 0 ? -_e : _e)), false); })
+/* strings: both sides printed (NULL shows as "(null)" and never matches) */
+#define ASSERT_STREQ(got, want, what) ({                                                  \
+	const char *_g = (got), *_w = (want);                                             \
+	(_g && _w && !strcmp(_g, _w)) ? true : (test_fail(__FILE__, __LINE__,             \
+		"%s: expected \"%s\", got \"%.500s\"", what, _w ? _w : "(null)",          \
+		_g ? _g : "(null)"), false); })
+#define ASSERT_HAS_SUBSTR(str, sub, what) ({                                              \
+	const char *_s = (str), *_n = (sub);                                              \
+	(_s && _n && strstr(_s, _n)) ? true : (test_fail(__FILE__, __LINE__,              \
+		"%s: expected \"%s\" in \"%.500s\"", what, _n ? _n : "(null)",            \
+		_s ? _s : "(null)"), false); })
+#define ASSERT_NO_SUBSTR(str, sub, what) ({                                               \
+	const char *_s = (str), *_n = (sub);                                              \
+	(_s && _n && !strstr(_s, _n)) ? true : (test_fail(__FILE__, __LINE__,             \
+		"%s: expected no \"%s\" in \"%.500s\"", what, _n ? _n : "(null)",         \
+		_s ? _s : "(null)"), false); })
 #define ASSERT_RANGE(v, lo, hi, what) ({                                                   \
 	long long _v = (long long)(v), _l = (long long)(lo), _h = (long long)(hi);        \
 	(_v >= _l && _v <= _h) ? true : (test_fail(__FILE__, __LINE__,                      \
 		"%s: expected %lld..%lld, got %lld", what, _l, _h, _v), false); })
 
 /* mark the current case skipped (the machine cannot do it) */
-static inline void test_skip(const char *fmt, ...)
-{
-	va_list ap;
+void test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-	va_start(ap, fmt);
-	vsnprintf(test_skip_why, sizeof(test_skip_why), fmt, ap);
-	va_end(ap);
-	test_skipped_now = 1;
-}
-
-/* optional per-binary setup/teardown: define TEST_SETUP / TEST_TEARDOWN
- * functions before including this file's main (TEST_MAIN). */
-static inline int test_main(int argc, char **argv, int (*setup)(void), void (*teardown)(void))
-{
-	const char *filter = argc > 1 ? argv[1] : NULL;
-	const char *base = strrchr(test_file, '/') ? strrchr(test_file, '/') + 1 : test_file;
-	char file[128];
-	int failed = 0;
-
-	snprintf(file, sizeof(file), "%.*s", (int)(strcspn(base, ".")), base);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (setup && setup()) {
-		for (struct test_case *t = test_list; t; t = t->next)
-			if (!filter || strstr(t->name, filter))
-				printf("FAIL %s:%s: setup failed\n", file, t->name);
-		return 1;
-	}
-	for (struct test_case *t = test_list; t; t = t->next) {
-		if (filter && !strstr(t->name, filter))
-			continue;
-		test_failed_now = test_skipped_now = 0;
-		t->fn();
-		if (test_failed_now) {
-			printf("FAIL %s:%s\n", file, t->name);
-			failed++;
-		} else if (test_skipped_now) {
-			printf("SKIP %s:%s: %s\n", file, t->name, test_skip_why);
-		} else {
-			printf("PASS %s:%s\n", file, t->name);
-		}
-	}
-	if (teardown)
-		teardown();
-	return failed ? 1 : 0;
-}
+/* Run the cases (those whose name contains argv[1], if given) between the
+ * optional setup and teardown; the exit code. file names the test in the
+ * PASS/FAIL/SKIP lines: test_main() passes the test's own source file. */
+int test_run(const char *file, int argc, char **argv, int (*setup)(void), void (*teardown)(void));
+#define test_main(argc, argv, setup, teardown) test_run(__BASE_FILE__, argc, argv, setup, teardown)
 
 #endif /* MAILGATE_TEST_H */

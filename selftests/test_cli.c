@@ -29,80 +29,11 @@
 #include "mailgate.h"
 #include "dnsbl.h"
 #include "fixture.h"
+#include "cli_run.h"
 
-static char pin_dir[128], bin[256], out_path[64], err_path[64];
+static char pin_dir[128];
 static struct fixture fx;
-static char out[1 << 20], err[1 << 16];
 static struct mg_config base_cfg;
-
-/* ---- running the binary ---- */
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-	char args[2048], cmd[4096];
-	va_list ap;
-	FILE *f;
-	size_t n;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "%s --pin-dir %s %s >%s 2>%s", bin, pin_dir, args, out_path, err_path);
-	st = system(cmd);
-	f = fopen(out_path, "r");
-	n = f ? fread(out, 1, sizeof(out) - 1, f) : 0;
-	out[n] = 0;
-	if (f)
-		fclose(f);
-	f = fopen(err_path, "r");
-	n = f ? fread(err, 1, sizeof(err) - 1, f) : 0;
-	err[n] = 0;
-	if (f)
-		fclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static bool check_rc(int rc, int want, const char *what)
-{
-	if (rc == want)
-		return true;
-	test_fail(__FILE__, __LINE__, "%s: exit %d, expected %d\n  stdout: %.300s\n  stderr: %.300s", what, rc,
-		  want, out, err);
-	return false;
-}
-
-#define RUN_OK(...) check_rc(run(__VA_ARGS__), 0, #__VA_ARGS__)
-
-static struct json_object *parse_out(void)
-{
-	struct json_object *o = json_tokener_parse(out);
-
-	if (!o)
-		test_fail(__FILE__, __LINE__, "stdout is not JSON: %.300s", out);
-	return o;
-}
-
-static struct json_object *jget(struct json_object *o, const char *path)
-{
-	char buf[256], *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *k = strtok_r(buf, ".", &save); k && o; k = strtok_r(NULL, ".", &save)) {
-		if (json_object_is_type(o, json_type_array))
-			o = json_object_array_get_idx(o, atoi(k));
-		else if (!json_object_object_get_ex(o, k, &o))
-			o = NULL;
-	}
-	return o;
-}
-
-static const char *jstr(struct json_object *o, const char *path)
-{
-	struct json_object *v = jget(o, path);
-
-	return v ? json_object_get_string(v) : "(missing)";
-}
 
 /* ---- feeding the data path ---- */
 static int syn(const char *src, uint16_t dport)
@@ -144,26 +75,9 @@ static long entries(enum gate_map m)
 static int setup(void)
 {
 	struct mg_settings *s = malloc(sizeof(*s));
-	ssize_t n;
 
-	if (geteuid() != 0) {
-		printf("  needs root (loads BPF programs)\n");
+	if (!s || cli_setup("cli"))
 		return 1;
-	}
-	n = readlink("/proc/self/exe", bin, sizeof(bin) - 32);
-	if (n >= (ssize_t)sizeof(bin) - 32)
-		return 1;
-	if (n <= 0)
-		return 1;
-	bin[n] = 0;
-	*strrchr(bin, '/') = 0;             /* .output/selftests */
-	strcpy(strrchr(bin, '/'), "/mailgate"); /* .output/mailgate */
-	if (access(bin, X_OK)) {
-		printf("  %s not built\n", bin);
-		return 1;
-	}
-	snprintf(out_path, sizeof(out_path), "/tmp/mgt-cli-%d.out", getpid());
-	snprintf(err_path, sizeof(err_path), "/tmp/mgt-cli-%d.err", getpid());
 	if (fx_load(&fx, "cli", 4096))
 		return 1;
 	snprintf(pin_dir, sizeof(pin_dir), "%.120s", fx.g.pin_dir);
@@ -178,8 +92,7 @@ static int setup(void)
 static void teardown(void)
 {
 	fx_unload(&fx);
-	unlink(out_path);
-	unlink(err_path);
+	cli_teardown();
 }
 
 /* ---- lists take effect on the next SYN ---- */
@@ -193,7 +106,7 @@ TEST(deny_add_del)
 	d0 = counter(MG_REASON_DROP_DENY);
 	if (!RUN_OK("deny add 192.0.2.0/24 2001:db8:1::/48"))
 		return;
-	ASSERT_TRUE(strstr(err, "192.0.2.0/24") != NULL, "add confirms the prefix (stderr)");
+	ASSERT_HAS_SUBSTR(err, "192.0.2.0/24", "add confirms the prefix (stderr)");
 	ASSERT_EQ(syn("192.0.2.10", 25), XDP_DROP, "v4 in the prefix: drop");
 	ASSERT_EQ(syn("192.0.2.99", 587), XDP_DROP, "another address, another gated port: drop");
 	ASSERT_EQ(syn("192.0.3.10", 25), XDP_PASS, "outside: pass");
@@ -239,7 +152,8 @@ TEST(ban_add_del)
 	}
 	if (!RUN_OK("ban list"))
 		return;
-	ASSERT_TRUE(strstr(out, "203.0.113.5") && strstr(out, "in 59m"), "list shows the ban and its expiry");
+	ASSERT_HAS_SUBSTR(out, "203.0.113.5", "list shows the ban and its expiry");
+	ASSERT_HAS_SUBSTR(out, "in 59m", "list shows the ban and its expiry");
 	if (!RUN_OK("ban del 203.0.113.5"))
 		return;
 	ASSERT_EQ(syn("203.0.113.5", 25), XDP_PASS, "after del: pass");
@@ -271,14 +185,15 @@ TEST(ban_both_maps)
 		json_object_put(o);
 	}
 	if (RUN_OK("ban list"))
-		ASSERT_TRUE(strstr(out, "198.51.100.50  quota") != NULL, "the quota ban shown with its origin");
+		ASSERT_HAS_SUBSTR(out, "198.51.100.50  quota", "the quota ban shown with its origin");
 	if (RUN_OK("lookup 198.51.100.50"))
-		ASSERT_TRUE(strstr(out, "banned (origin quota, level 1") != NULL, "lookup sees the quota ban");
+		ASSERT_HAS_SUBSTR(out, "banned (origin quota, level 1", "lookup sees the quota ban");
 	if (RUN_OK("zone export -")) {
 		const char *p = strstr(out, "198.51.100.51/32");
 
-		ASSERT_TRUE(strstr(out, "198.51.100.50/32") != NULL, "zone export has the quota ban");
-		ASSERT_TRUE(p && !strstr(p + 1, "198.51.100.51/32"), "and the address with two bans once");
+		ASSERT_HAS_SUBSTR(out, "198.51.100.50/32", "zone export has the quota ban");
+		if (ASSERT_TRUE(p != NULL, "the address with two bans exported"))
+			ASSERT_NO_SUBSTR(p + 1, "198.51.100.51/32", "and the address with two bans once");
 	}
 	if (!RUN_OK("ban del 198.51.100.50 198.51.100.51"))
 		return;
@@ -308,8 +223,9 @@ TEST(ban_map_full)
 		goto out;
 	rc = run("ban add 192.0.2.200 192.0.2.201");
 	check_rc(rc, 1, "ban add into a full map");
-	ASSERT_TRUE(strstr(err, "mg_ban is full") && strstr(err, "262144"), "the message names the map and its capacity");
-	ASSERT_TRUE(strstr(err, "nothing added") != NULL, "and says nothing was added");
+	ASSERT_HAS_SUBSTR(err, "mg_ban is full", "the message names the map and its capacity");
+	ASSERT_HAS_SUBSTR(err, "262144", "the message names the map and its capacity");
+	ASSERT_HAS_SUBSTR(err, "nothing added", "and says nothing was added");
 	ASSERT_EQ(entries(GM_BAN), n, "the first of the two rolled back");
 	ASSERT_EQ(syn("192.0.2.200", 25), XDP_PASS, "not banned");
 	count = n;
@@ -332,15 +248,22 @@ TEST(ttl_expires)
 	usleep(2500000);
 	ASSERT_EQ(syn("192.0.2.1", 25), XDP_PASS, "deny expired: pass");
 	ASSERT_EQ(syn("192.0.2.200", 25), XDP_PASS, "ban expired: pass");
-	if (RUN_OK("deny list"))
-		ASSERT_TRUE(strstr(out, "192.0.2.0/25") == NULL && strstr(err, "1 expired entry not shown"),
-			    "list hides the expired entry (the note on stderr)");
-	if (RUN_OK("deny list --all"))
-		ASSERT_TRUE(strstr(out, "192.0.2.0/25") && strstr(out, "expired"), "--all shows it as expired");
-	if (RUN_OK("ban list"))
-		ASSERT_TRUE(!strstr(out, "192.0.2.200") && strstr(err, "1 expired entry not shown"), "expired ban hidden");
-	if (RUN_OK("ban list --all"))
-		ASSERT_TRUE(strstr(out, "192.0.2.200") && strstr(out, "expired"), "--all shows the expired ban");
+	if (RUN_OK("deny list")) {
+		ASSERT_NO_SUBSTR(out, "192.0.2.0/25", "list hides the expired entry");
+		ASSERT_HAS_SUBSTR(err, "1 expired entry not shown", "the note on stderr");
+	}
+	if (RUN_OK("deny list --all")) {
+		ASSERT_HAS_SUBSTR(out, "192.0.2.0/25", "--all shows it");
+		ASSERT_HAS_SUBSTR(out, "expired", "--all shows it as expired");
+	}
+	if (RUN_OK("ban list")) {
+		ASSERT_NO_SUBSTR(out, "192.0.2.200", "expired ban hidden");
+		ASSERT_HAS_SUBSTR(err, "1 expired entry not shown", "the note on stderr");
+	}
+	if (RUN_OK("ban list --all")) {
+		ASSERT_HAS_SUBSTR(out, "192.0.2.200", "--all shows the expired ban");
+		ASSERT_HAS_SUBSTR(out, "expired", "--all shows it as expired");
+	}
 }
 
 /* a map update failing half way (the allow list is full) rolls back */
@@ -364,7 +287,8 @@ TEST(full_list_rolls_back)
 	if (!ASSERT_EQ(entries(GM_ALLOW), max - 1, "one slot left"))
 		return;
 	check_rc(run("allow add 192.0.2.1 192.0.2.2 192.0.2.3"), 1, "the second does not fit");
-	ASSERT_TRUE(strstr(err, "cannot add 192.0.2.2/32") && strstr(err, "nothing added"), err);
+	ASSERT_HAS_SUBSTR(err, "cannot add 192.0.2.2/32", "stderr");
+	ASSERT_HAS_SUBSTR(err, "nothing added", "stderr");
 	n = entries(GM_ALLOW);
 	ASSERT_EQ(n, max - 1, "the first was rolled back");
 	{
@@ -398,14 +322,14 @@ TEST(large_list)
 	if (RUN_OK("deny list --json") && (o = parse_out())) {
 		ASSERT_EQ(json_object_get_int(jget(o, "count")), n, "count");
 		ASSERT_EQ(json_object_array_length(jget(o, "entries")), n, "entries");
-		ASSERT_TRUE(!strcmp(jstr(o, "entries.0.cidr"), "2001:db8::/128"), "sorted: first");
-		ASSERT_TRUE(!strcmp(jstr(o, "entries.9999.cidr"), "2001:db8::270f/128"), "sorted: last");
-		ASSERT_TRUE(!strcmp(jstr(o, "entries.0.origin"), "zone"), "origin zone");
+		ASSERT_STREQ(jstr(o, "entries.0.cidr"), "2001:db8::/128", "sorted: first");
+		ASSERT_STREQ(jstr(o, "entries.9999.cidr"), "2001:db8::270f/128", "sorted: last");
+		ASSERT_STREQ(jstr(o, "entries.0.origin"), "zone", "origin zone");
 		json_object_put(o);
 	}
 	if (RUN_OK("status --json") && (o = parse_out())) {
-		ASSERT_TRUE(!strcmp(jstr(o, "maps.1.name"), "mg_deny"), "mg_deny row");
-		ASSERT_EQ(json_object_get_int(jget(o, "maps.1.entries")), n, "mg_deny entries");
+		ASSERT_STREQ(jstr(o, "maps.3.name"), "mg_deny", "mg_deny row (gate_map order)");
+		ASSERT_EQ(json_object_get_int(jget(o, "maps.3.entries")), n, "mg_deny entries");
 		json_object_put(o);
 	}
 	if (RUN_OK("deny list")) {
@@ -428,13 +352,13 @@ TEST(all_or_nothing_add)
 		 "192.0.2.80/28 192.0.2.96/28 192.0.2.113/28 192.0.2.128/28 192.0.2.144/28");
 	if (!check_rc(rc, 2, "one bad CIDR among ten"))
 		return;
-	ASSERT_TRUE(strstr(err, "'192.0.2.113/28'") != NULL, "message names the bad value");
+	ASSERT_HAS_SUBSTR(err, "'192.0.2.113/28'", "message names the bad value");
 	ASSERT_EQ(strchr(err, '\n') - err + 1, (long)strlen(err), "one line on stderr");
 	ASSERT_EQ(entries(GM_DENY), 0, "none added");
 	ASSERT_EQ(syn("192.0.2.1", 25), XDP_PASS, "first prefix not applied");
 	rc = run("ban add 198.51.100.1 198.51.100.2 198.51.100.300");
 	check_rc(rc, 2, "one bad address among three");
-	ASSERT_TRUE(strstr(err, "'198.51.100.300'") != NULL, "message names the bad address");
+	ASSERT_HAS_SUBSTR(err, "'198.51.100.300'", "message names the bad address");
 	ASSERT_EQ(entries(GM_BAN), 0, "no ban added");
 }
 
@@ -444,7 +368,7 @@ TEST(all_or_nothing_del)
 	if (!RUN_OK("deny add 192.0.2.0/24 198.51.100.0/24"))
 		return;
 	check_rc(run("deny del 192.0.2.0/24 203.0.113.0/24"), 1, "del with one entry not in the list");
-	ASSERT_TRUE(strstr(err, "203.0.113.0/24 is not in the deny list") != NULL, err);
+	ASSERT_HAS_SUBSTR(err, "203.0.113.0/24 is not in the deny list", "stderr");
 	ASSERT_EQ(entries(GM_DENY), 2, "nothing deleted");
 	/* a longer prefix of a listed one is not the listed one */
 	check_rc(run("deny del 192.0.2.0/25"), 1, "del of a sub-prefix");
@@ -523,25 +447,26 @@ TEST(config_check_cmd)
 	fputs("[limits]\nsyn_rate = 20/s\n", f);
 	fclose(f);
 	if (RUN_OK("config check %s", path))
-		ASSERT_TRUE(strstr(out, ": ok") != NULL, out);
+		ASSERT_HAS_SUBSTR(out, ": ok", "stdout");
 	f = fopen(path, "w");
 	fputs("[gate]\nmode = observe\n[limits]\nsyn_rate = 20/x\n", f);
 	fclose(f);
 	check_rc(run("config check %s", path), 2, "bad rate");
-	ASSERT_TRUE(strstr(err, ":4: key 'syn_rate': bad value '20/x'") != NULL, err);
+	ASSERT_HAS_SUBSTR(err, ":4: key 'syn_rate': bad value '20/x'", "stderr");
 	check_rc(run("config check %s --json", path), 2, "bad rate, JSON");
-	ASSERT_TRUE(strstr(out, "\"error\"") && strstr(out, "'20/x'"), out);
+	ASSERT_HAS_SUBSTR(out, "\"error\"", "stdout");
+	ASSERT_HAS_SUBSTR(out, "'20/x'", "stdout");
 	/* what the daemon would refuse at start: threshold 0 with sites set */
 	f = fopen(path, "w");
 	fputs("[dnsbl]\nsites = bl.example\nthreshold = 0\nallowlist_threshold = -1\n", f);
 	fclose(f);
 	check_rc(run("config check %s", path), 2, "threshold 0 with sites");
-	ASSERT_TRUE(strstr(err, ":3: key 'threshold': threshold 0: must be at least 1") != NULL, err);
+	ASSERT_HAS_SUBSTR(err, ":3: key 'threshold': threshold 0: must be at least 1", "stderr");
 	f = fopen(path, "w");
 	fputs("[metrics]\nlisten = 127.0.0.1:http\n", f);
 	fclose(f);
 	check_rc(run("config check %s", path), 2, "listen without a numeric port");
-	ASSERT_TRUE(strstr(err, ":2: key 'listen': bad value '127.0.0.1:http'") != NULL, err);
+	ASSERT_HAS_SUBSTR(err, ":2: key 'listen': bad value '127.0.0.1:http'", "stderr");
 	unlink(path);
 }
 
@@ -578,8 +503,7 @@ TEST(missing_state_and_not_root)
 		line[0] = 0;
 	st = pclose(f);
 	ASSERT_EQ(WEXITSTATUS(st), 1, "no pin dir: exit 1");
-	ASSERT_TRUE(strstr(line, "no mailgate state under /sys/fs/bpf/mgt-cli-none: is `mailgate run` running?") != NULL,
-		    line);
+	ASSERT_HAS_SUBSTR(line, "no mailgate state under /sys/fs/bpf/mgt-cli-none: is `mailgate run` running?", "line");
 	snprintf(cmd, sizeof(cmd), "setpriv --reuid=65534 --regid=65534 --clear-groups %s --pin-dir %s deny list 2>&1",
 		 bin, pin_dir);
 	f = popen(cmd, "r");
@@ -587,7 +511,7 @@ TEST(missing_state_and_not_root)
 		line[0] = 0;
 	st = pclose(f);
 	ASSERT_EQ(WEXITSTATUS(st), 1, "not root: exit 1");
-	ASSERT_TRUE(strstr(line, "this command needs root (CAP_BPF/CAP_SYS_ADMIN)") != NULL, line);
+	ASSERT_HAS_SUBSTR(line, "this command needs root (CAP_BPF/CAP_SYS_ADMIN)", "line");
 }
 
 /* ---- list output ---- */
@@ -604,9 +528,11 @@ TEST(list_columns_and_json)
 	/* v4 sorted, then v6; columns aligned */
 	l1 = strstr(out, "192.0.2.0/24");
 	l2 = strstr(out, "2001:db8:abcd::/48");
-	ASSERT_TRUE(!strncmp(err, "PREFIX", 6) && !strstr(out, "PREFIX"), "header (stderr when not a terminal)");
+	ASSERT_TRUE(!strncmp(err, "PREFIX", 6), "header (stderr when not a terminal)");
+	ASSERT_NO_SUBSTR(out, "PREFIX", "no header on stdout");
 	ASSERT_TRUE(l1 && l2 && l1 < strstr(out, "198.51.100.0/24") && strstr(out, "198.51.100.0/24") < l2, "sorted");
-	ASSERT_TRUE(strstr(out, "never") != NULL && strstr(out, "in 9m5") != NULL, "expiry shown");
+	ASSERT_HAS_SUBSTR(out, "never", "expiry shown");
+	ASSERT_HAS_SUBSTR(out, "in 9m5", "expiry shown");
 	if (l1 && l2)
 		ASSERT_EQ(strstr(l1, "cli") - l1, strstr(l2, "cli") - l2, "ORIGIN column aligned");
 	if (!RUN_OK("deny list --json"))
@@ -615,10 +541,10 @@ TEST(list_columns_and_json)
 	if (!o)
 		return;
 	ASSERT_EQ(json_object_get_int(jget(o, "count")), 3, "count");
-	ASSERT_TRUE(!strcmp(jstr(o, "entries.0.cidr"), "192.0.2.0/24"), "first entry");
+	ASSERT_STREQ(jstr(o, "entries.0.cidr"), "192.0.2.0/24", "first entry");
 	ASSERT_RANGE(json_object_get_int(jget(o, "entries.0.expires_in_s")), 590, 600, "expires_in_s");
 	ASSERT_TRUE(jget(o, "entries.1.expires_in_s") == NULL, "never: null");
-	ASSERT_TRUE(!strcmp(jstr(o, "entries.2.origin"), "cli"), "origin");
+	ASSERT_STREQ(jstr(o, "entries.2.origin"), "cli", "origin");
 	json_object_put(o);
 }
 
@@ -649,6 +575,52 @@ TEST(json_everywhere)
 		if (WEXITSTATUS(system(cmd)))
 			test_fail(__FILE__, __LINE__, "'%s --json': python3 -m json.tool refuses it", cmds[i]);
 	}
+}
+
+/* Every map of the loaded BPF object that is pinned is in the registry
+ * (MG_MAPS: gate_map_names, the fds) and in `status --json` with its type
+ * and capacity; the maps not pinned are the ones include/gate.h names. */
+TEST(status_lists_every_map)
+{
+	struct json_object *o, *maps;
+	struct bpf_map *m;
+	int n = 0;
+
+	if (!RUN_OK("status --json") || !(o = parse_out()))
+		return;
+	maps = jget(o, "maps");
+	if (!ASSERT_TRUE(maps && json_object_is_type(maps, json_type_array), "status --json has maps[]")) {
+		json_object_put(o);
+		return;
+	}
+	bpf_object__for_each_map(m, fx.g.skel->obj) {
+		const char *name = bpf_map__name(m);
+		bool in_registry = false, in_status = false;
+
+		if (bpf_map__is_internal(m)) /* .rodata, .bss: not state of ours */
+			continue;
+		if (!bpf_map__pin_path(m)) {
+			if (strcmp(name, "mg_responder") && strcmp(name, "mg_flood_cpu"))
+				test_fail(__FILE__, __LINE__, "%s: not pinned, and not one of the two that are not", name);
+			continue;
+		}
+		n++;
+		for (int i = 0; i < GM_MAX; i++)
+			in_registry |= !strcmp(gate_map_names[i], name) && fx.g.fd[i] == bpf_map__fd(m);
+		for (size_t i = 0; i < json_object_array_length(maps); i++) {
+			struct json_object *e = json_object_array_get_idx(maps, i);
+
+			in_status |= !strcmp(jstr(e, "name"), name) && strcmp(jstr(e, "type"), "(missing)") &&
+				     jget(e, "capacity");
+		}
+		if (!in_registry)
+			test_fail(__FILE__, __LINE__, "%s: not in gate_map_names with its fd", name);
+		if (!in_status)
+			test_fail(__FILE__, __LINE__, "%s: not in status --json maps[]: %.300s", name, out);
+	}
+	ASSERT_EQ(n, GM_MAX, "pinned maps in the object = maps in the registry");
+	ASSERT_EQ(json_object_array_length(maps), GM_MAX, "status --json lists every map");
+	json_object_put(o);
 }
 
 /* ---- lookup says what the data path does ---- */
@@ -755,11 +727,11 @@ TEST(lookup_matches_data_path)
 	lookup_agrees("2001:db8:5::1", 110, "pass_ok");
 	/* the human form names the matched prefix and the final answer */
 	if (RUN_OK("lookup 192.0.2.8")) {
-		ASSERT_TRUE(strstr(out, "192.0.2.0/24 (origin cli, expires never)") != NULL, "deny prefix shown");
-		ASSERT_TRUE(strstr(out, "next SYN: DROP (drop_deny: deny list 192.0.2.0/24)") != NULL, "final answer");
+		ASSERT_HAS_SUBSTR(out, "192.0.2.0/24 (origin cli, expires never)", "deny prefix shown");
+		ASSERT_HAS_SUBSTR(out, "next SYN: DROP (drop_deny: deny list 192.0.2.0/24)", "final answer");
 	}
 	if (RUN_OK("lookup 203.0.113.1"))
-		ASSERT_TRUE(strstr(out, "of 3 tokens (6/m): empty") != NULL, "bucket tokens shown");
+		ASSERT_HAS_SUBSTR(out, "of 3 tokens (6/m): empty", "bucket tokens shown");
 	/* DNSBL verdicts, as the controller writes them */
 	{
 		struct mg_verdict v = { .expires_ns = now_boot_ns() + 600 * NSEC_PER_SEC };
@@ -781,14 +753,14 @@ TEST(lookup_matches_data_path)
 		set_cfg(cfg_dnsbl_pass);
 		lookup_agrees("198.51.100.24", 25, "pass_pending"); /* unknown, pending = pass */
 		if (RUN_OK("lookup 198.51.100.20"))
-			ASSERT_TRUE(strstr(out, "listed, score 5 (threshold 3)") != NULL, "score shown");
+			ASSERT_HAS_SUBSTR(out, "listed, score 5 (threshold 3)", "score shown");
 	}
 	set_cfg(cfg_small_buckets);
 	/* observe mode: the same reason, but the packet passes */
 	set_cfg(cfg_observe);
 	lookup_agrees("192.0.2.8", 25, "drop_deny");
 	if (RUN_OK("lookup 192.0.2.8"))
-		ASSERT_TRUE(strstr(out, "next SYN: PASS (observe mode; counted as a drop)") != NULL, "observe answer");
+		ASSERT_HAS_SUBSTR(out, "next SYN: PASS (observe mode; counted as a drop)", "observe answer");
 }
 
 /* lookup shows each zone's cached answer, as the DNSBL thread stores it
@@ -832,8 +804,8 @@ TEST(lookup_shows_zone_answers)
 	}
 	if (RUN_OK("lookup 198.51.100.30"))
 		for (size_t i = 0; i < sizeof(zs) / sizeof(zs[0]); i++)
-			ASSERT_TRUE(strstr(out, zs[i].shown) != NULL, zs[i].shown);
-	ASSERT_TRUE(!strstr(out, "no answer"), "every zone says what it answered");
+			ASSERT_HAS_SUBSTR(out, zs[i].shown, zs[i].shown);
+	ASSERT_NO_SUBSTR(out, "no answer", "every zone says what it answered");
 	if (RUN_OK("lookup 198.51.100.30 --json") && (o = parse_out())) {
 		struct json_object *z = jget(o, "steps");
 		int seen = 0;
@@ -877,7 +849,7 @@ TEST(stats_counts)
 	ASSERT_EQ(json_object_get_int64(jget(o, "counters.drop_deny.smtp")) - before, 7, "drop_deny/smtp +7");
 	/* the human table has a row for a reason iff its total is not zero */
 	if (RUN_OK("stats")) {
-		ASSERT_TRUE(strstr(out, "all drops") != NULL, "human table");
+		ASSERT_HAS_SUBSTR(out, "all drops", "human table");
 		for (int r = 0; r < MG_REASON_MAX; r++) {
 			char name[64], *row;
 			int64_t total;
@@ -909,7 +881,7 @@ TEST(stats_watch_plain)
 		frames++;
 	ASSERT_EQ(frames, 3, "first frame and two updates");
 	ASSERT_TRUE(strchr(out, '\033') == NULL, "no escape codes when not a tty");
-	ASSERT_TRUE(strstr(out, "/s") != NULL, "rates in the updates");
+	ASSERT_HAS_SUBSTR(out, "/s", "rates in the updates");
 }
 
 /* a terminal: clears the screen, redraws on resize, quits cleanly on Ctrl-C */
@@ -965,8 +937,8 @@ TEST(stats_watch_tty)
 	for (char *p = buf; (p = strstr(p, "\033[2J")); p++)
 		clears++;
 	ASSERT_RANGE(clears, 4, 30, "screen cleared for each frame");
-	ASSERT_TRUE(strstr(buf, "SUBMISSION/s") != NULL, "wide: per-class columns");
-	ASSERT_TRUE(strstr(strrchr(buf, '\033'), "SUBMISSION") == NULL, "narrow after resize: no per-class columns");
+	ASSERT_HAS_SUBSTR(buf, "SUBMISSION/s", "wide: per-class columns");
+	ASSERT_NO_SUBSTR(strrchr(buf, '\033'), "SUBMISSION", "narrow after resize: no per-class columns");
 }
 
 TEST(top_busiest)
@@ -993,17 +965,19 @@ TEST(top_busiest)
 	o = parse_out();
 	if (!o)
 		return;
-	ASSERT_TRUE(!strcmp(jstr(o, "top_syns.0.address"), "192.0.2.77"), "busiest first");
+	ASSERT_STREQ(jstr(o, "top_syns.0.address"), "192.0.2.77", "busiest first");
 	ASSERT_EQ(json_object_get_int(jget(o, "top_syns.0.syns")), 9, "its SYNs in the interval");
 	ASSERT_EQ(json_object_get_int(jget(o, "top_syns.0.drops")), 6, "its drops");
-	ASSERT_TRUE(!strcmp(jstr(o, "top_syns.1.address"), "2001:db8::77"), "second");
+	ASSERT_STREQ(jstr(o, "top_syns.1.address"), "2001:db8::77", "second");
 	ASSERT_TRUE(jget(o, "top_syns.2") == NULL, "-n 2");
 	ASSERT_EQ(json_object_array_length(jget(o, "top_drops")), 1, "one source dropped");
 	ASSERT_TRUE(json_object_get_double(jget(o, "top_syns.0.state.tokens")) < 1, "its bucket is empty");
 	json_object_put(o);
 	/* human form, quick */
-	if (RUN_OK("top --interval 100ms"))
-		ASSERT_TRUE(strstr(out, "most SYNs") && strstr(out, "most drops"), "two sections");
+	if (RUN_OK("top --interval 100ms")) {
+		ASSERT_HAS_SUBSTR(out, "most SYNs", "two sections");
+		ASSERT_HAS_SUBSTR(out, "most drops", "two sections");
+	}
 }
 
 /* ---- status with a real attachment ---- */
@@ -1074,20 +1048,22 @@ TEST(status_shows_attachment)
 		uint32_t len = sizeof(info);
 
 		bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len);
-		ASSERT_TRUE(!strcmp(jstr(o, "interfaces.0.name"), "mgtc0"), "interface");
-		ASSERT_TRUE(!strcmp(jstr(o, "interfaces.0.mode"), "native"), "native XDP on veth");
+		ASSERT_STREQ(jstr(o, "interfaces.0.name"), "mgtc0", "interface");
+		ASSERT_STREQ(jstr(o, "interfaces.0.mode"), "native", "native XDP on veth");
 		ASSERT_EQ(json_object_get_int64(jget(o, "interfaces.0.prog_id")), info.prog_id, "prog id");
 		ASSERT_EQ(json_object_get_int64(jget(o, "interfaces.0.link_id")), info.id, "link id");
-		ASSERT_TRUE(!strcmp(jstr(o, "interfaces.0.prog_name"), "mg_xdp"), "program name");
+		ASSERT_STREQ(jstr(o, "interfaces.0.prog_name"), "mg_xdp", "program name");
 		if (tl)
 			ASSERT_TRUE(jget(o, "sock_state_link.prog_id") != NULL, "tracing link shown");
-		ASSERT_TRUE(!strcmp(jstr(o, "config.mode"), "enforce"), "config in effect");
+		ASSERT_STREQ(jstr(o, "config.mode"), "enforce", "config in effect");
 		ASSERT_TRUE(jget(o, "maps.0.capacity") != NULL, "map fill levels");
 		json_object_put(o);
 	}
 	/* from outside the netns the mode cannot be read, and says so */
-	if (RUN_OK("status"))
-		ASSERT_TRUE(strstr(out, "mgtc0") && strstr(out, "another network namespace"), "outside the netns");
+	if (RUN_OK("status")) {
+		ASSERT_HAS_SUBSTR(out, "mgtc0", "outside the netns");
+		ASSERT_HAS_SUBSTR(out, "another network namespace", "outside the netns");
+	}
 out:
 	unlink(link_pin);
 	unlink(sock_pin);
@@ -1217,14 +1193,14 @@ TEST(real_tcp_connections)
 		if (!ASSERT_EQ(json_object_get_int(jget(o, "steps.7.connections")), 1, "one open connection"))
 			printf("%s\n", out);
 		ASSERT_TRUE(json_object_get_boolean(jget(o, "steps.1.verified")), "verified by its handshake");
-		ASSERT_TRUE(!strcmp(jstr(o, "reason"), "pass_ok"), "would pass");
+		ASSERT_STREQ(jstr(o, "reason"), "pass_ok", "would pass");
 		json_object_put(o);
 	}
 	/* deny: the next connection times out; del: it connects again */
 	if (RUN_OK("deny add 192.0.2.2/32")) {
 		ASSERT_EQ(client(1.5, 0, false), 1, "denied: connect times out");
 		if (RUN_OK("lookup 192.0.2.2"))
-			ASSERT_TRUE(strstr(out, "next SYN: DROP (drop_deny: deny list 192.0.2.2/32)") != NULL, out);
+			ASSERT_HAS_SUBSTR(out, "next SYN: DROP (drop_deny: deny list 192.0.2.2/32)", "stdout");
 	}
 	if (RUN_OK("deny del 192.0.2.2"))
 		ASSERT_EQ(client(2, 0, false), 0, "deleted: connects again");

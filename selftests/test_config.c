@@ -9,6 +9,8 @@
 #include "test.h"
 #include "rules.h"
 #include "mailgate.h"
+#include "cli.h"
+#include "metrics.h"
 
 static char path[64];
 static char err[2048];
@@ -101,7 +103,7 @@ TEST(defaults)
 	ASSERT_EQ(s->cfg.dnsbl_threshold, 3, "cfg threshold");
 	ASSERT_EQ(s->dnsbl_allow_threshold, -1, "allowlist_threshold");
 	ASSERT_EQ(s->cfg.pending, MG_PENDING_PASS, "pending");
-	ASSERT_TRUE(!strcmp(s->dnsbl_resolvers, "system"), "resolvers");
+	ASSERT_STREQ(s->dnsbl_resolvers, "system", "resolvers");
 	ASSERT_EQ(s->dnsbl_timeout_ns, 2 * NSEC_PER_SEC, "timeout");
 	ASSERT_EQ(s->dnsbl_max_inflight, 512, "max_inflight");
 	ASSERT_EQ(s->dnsbl_ttl_min_ns, 60 * NSEC_PER_SEC, "ttl_min");
@@ -109,7 +111,7 @@ TEST(defaults)
 	ASSERT_EQ(s->n_allow, 2, "allow cidrs");
 	ASSERT_EQ(s->allow[0].prefixlen, 96 + 8, "127.0.0.0/8");
 	ASSERT_EQ(s->allow[1].prefixlen, 128, "::1/128");
-	ASSERT_TRUE(!strcmp(s->metrics_listen, "127.0.0.1:9433"), "listen");
+	ASSERT_STREQ(s->metrics_listen, "127.0.0.1:9433", "listen");
 }
 
 /* examples/mailgate.conf sets every key to its default: it must load and
@@ -181,7 +183,7 @@ TEST(gate_keys)
 	ASSERT_EQ(s->ports[993], MG_CLASS_IMAP, "imaps");
 	ASSERT_EQ(s->ports[110], 0, "110 no longer gated");
 	ASSERT_EQ(s->port_list[1].port, 2587, "port_list port");
-	ASSERT_TRUE(!strcmp(s->port_list[1].name, "submission"), "port_list name");
+	ASSERT_STREQ(s->port_list[1].name, "submission", "port_list name");
 	ASSERT_EQ(s->cfg.mode, MG_MODE_OBSERVE, "mode");
 	ASSERT_EQ(s->cfg.action, MG_ACTION_RESET, "action");
 	ASSERT_EQ(s->keep_attached, 1, "keep_attached");
@@ -309,8 +311,7 @@ TEST(dnsbl_keys)
 	ASSERT_EQ(s->cfg.dnsbl_threshold, 5, "cfg.dnsbl_threshold");
 	ASSERT_EQ(s->dnsbl_allow_threshold, -3, "allowlist_threshold");
 	ASSERT_EQ(s->cfg.pending, MG_PENDING_HOLD, "pending");
-	ASSERT_TRUE(!strcmp(s->dnsbl_resolvers, "127.0.0.1:53, [::1]:5353, 192.0.2.1, 2001:db8::1"),
-		    "resolvers kept as written");
+	ASSERT_STREQ(s->dnsbl_resolvers, "127.0.0.1:53, [::1]:5353, 192.0.2.1, 2001:db8::1", "resolvers kept as written");
 	ASSERT_EQ(s->dnsbl_timeout_ns, NSEC_PER_SEC / 2, "timeout");
 	ASSERT_EQ(s->dnsbl_max_inflight, 64, "max_inflight");
 	ASSERT_EQ(s->dnsbl_ttl_min_ns, 10 * NSEC_PER_SEC, "ttl_min");
@@ -345,7 +346,7 @@ TEST(dnsbl_sites)
 		if (!ASSERT_OK(load("[dnsbl]\nsites = list.example.org=127.0.0.[2..11]*3\n"), err))
 			return;
 		ASSERT_EQ(s->cfg.dnsbl_enabled, 1, "sites: DNSBL on");
-		ASSERT_TRUE(!strcmp(s->dnsbl_sites, site), "sites kept as written");
+		ASSERT_STREQ(s->dnsbl_sites, site, "sites kept as written");
 	}
 	rc = load("[dnsbl]\n\nsites = =*x\n");
 	ASSERT_EQ(rc, -EINVAL, "bad sites refused");
@@ -361,11 +362,11 @@ TEST(allow_and_metrics_keys)
 	ASSERT_EQ(s->allow[0].prefixlen, 96 + 24, "/24");
 	ASSERT_EQ(s->allow[1].prefixlen, 32, "/32 v6");
 	ASSERT_EQ(s->allow[2].prefixlen, 128, "bare address: /32");
-	ASSERT_TRUE(!strcmp(s->metrics_listen, "[::1]:9100"), "listen");
+	ASSERT_STREQ(s->metrics_listen, "[::1]:9100", "listen");
 	if (!ASSERT_OK(load("[allow]\ncidrs =\n[metrics]\nlisten = none\n"), err))
 		return;
 	ASSERT_EQ(s->n_allow, 0, "empty allow list");
-	ASSERT_TRUE(!strcmp(s->metrics_listen, "none"), "listen none");
+	ASSERT_STREQ(s->metrics_listen, "none", "listen none");
 }
 
 /* ---- every key with bad values: exit message names file, line, key, value ---- */
@@ -573,7 +574,7 @@ TEST(rate_burst_span)
 {
 	ASSERT_EQ(load("[limits]\nsyn_rate = 0.30695/d\nsyn_burst = 65536\n"), -EINVAL, "syn 0.30695/d x 65536");
 	if (err_is(3, "key 'syn_burst': syn_burst = 65536 with syn_rate = "))
-		ASSERT_TRUE(strstr(err, "lower syn_burst or raise syn_rate") != NULL, err);
+		ASSERT_HAS_SUBSTR(err, "lower syn_burst or raise syn_rate", "the message");
 	ASSERT_EQ(load("[limits]\nprefix_burst = 100000\nprefix_rate = 1/d\n"), -EINVAL, "prefix 1/d x 100000");
 	err_is(3, "key 'prefix_rate': prefix_burst = 100000 with prefix_rate = 1/d");
 	ASSERT_OK(load("[limits]\nsyn_rate = 0.30695/d\nsyn_burst = 1000\n"), err);
@@ -674,7 +675,7 @@ TEST(long_lines)
 TEST(missing_file)
 {
 	ASSERT_EQ(config_load("/nonexistent/mailgate.conf", s, err, sizeof(err)), -ENOENT, "rc");
-	ASSERT_TRUE(strstr(err, "/nonexistent/mailgate.conf: cannot read") != NULL, err);
+	ASSERT_HAS_SUBSTR(err, "/nonexistent/mailgate.conf: cannot read", "the message");
 	ASSERT_EQ(config_load("/tmp", s, err, sizeof(err)), -EISDIR, "directory");
 }
 
@@ -738,9 +739,9 @@ TEST(parse_cidr_values)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		ASSERT_EQ(parse_cidr(bad[i], &k), -EINVAL, bad[i]);
 	parse_cidr("198.51.100.0/24", &k);
-	ASSERT_TRUE(!strcmp(format_cidr(&k, buf, sizeof(buf)), "198.51.100.0/24"), buf);
+	ASSERT_STREQ(format_cidr(&k, buf, sizeof(buf)), "198.51.100.0/24", "format_cidr(&k, buf, sizeof(buf))");
 	parse_cidr("2001:db8:1::/48", &k);
-	ASSERT_TRUE(!strcmp(format_cidr(&k, buf, sizeof(buf)), "2001:db8:1::/48"), buf);
+	ASSERT_STREQ(format_cidr(&k, buf, sizeof(buf)), "2001:db8:1::/48", "format_cidr(&k, buf, sizeof(buf))");
 }
 
 TEST(parse_addr_values)
@@ -750,7 +751,7 @@ TEST(parse_addr_values)
 
 	ASSERT_OK(parse_addr("192.0.2.1", &a), "v4");
 	ASSERT_TRUE(addr_is_v4(&a), "v4 is mapped");
-	ASSERT_TRUE(!strcmp(format_addr(&a, buf, sizeof(buf)), "192.0.2.1"), buf);
+	ASSERT_STREQ(format_addr(&a, buf, sizeof(buf)), "192.0.2.1", "format_addr(&a, buf, sizeof(buf))");
 	ASSERT_OK(parse_addr("2001:db8::1", &a), "v6");
 	ASSERT_TRUE(!addr_is_v4(&a), "v6 is not mapped");
 	ASSERT_EQ(parse_addr("192.0.2.0/24", &a), -EINVAL, "a prefix is not an address");
@@ -762,20 +763,19 @@ TEST(format_values)
 {
 	char buf[64];
 
-	ASSERT_TRUE(!strcmp(format_duration(598 * NSEC_PER_SEC, buf, sizeof(buf)), "9m58s"), buf);
-	ASSERT_TRUE(!strcmp(format_duration(86400 * NSEC_PER_SEC, buf, sizeof(buf)), "1d"), buf);
-	ASSERT_TRUE(!strcmp(format_expiry(0, 5, buf, sizeof(buf)), "never"), buf);
-	ASSERT_TRUE(!strcmp(format_expiry(601 * NSEC_PER_SEC, NSEC_PER_SEC, buf, sizeof(buf)), "in 10m"), buf);
-	ASSERT_TRUE(!strcmp(format_expiry(NSEC_PER_SEC, 4 * NSEC_PER_SEC, buf, sizeof(buf)), "expired 3s ago"),
-		    buf);
-	ASSERT_TRUE(!strcmp(format_rate(100000000, buf, sizeof(buf)), "10/s"), buf);
-	ASSERT_TRUE(!strcmp(format_rate(2 * NSEC_PER_SEC, buf, sizeof(buf)), "30/m"), buf);
-	ASSERT_TRUE(!strcmp(format_rate(1800 * NSEC_PER_SEC, buf, sizeof(buf)), "2/h"), buf);
-	ASSERT_TRUE(!strcmp(format_rate(20000, buf, sizeof(buf)), "50k/s"), buf);
-	ASSERT_TRUE(!strcmp(format_rate(0, buf, sizeof(buf)), "off"), buf);
-	ASSERT_TRUE(!strcmp(format_count(1234, buf, sizeof(buf)), "1.2k"), buf);
-	ASSERT_TRUE(!strcmp(format_count(2.5, buf, sizeof(buf)), "2.5"), buf);
-	ASSERT_TRUE(!strcmp(format_count(37, buf, sizeof(buf)), "37"), buf);
+	ASSERT_STREQ(format_duration(598 * NSEC_PER_SEC, buf, sizeof(buf)), "9m58s", "format_duration(598 * NSEC_PER_SEC, buf, sizeof(buf))");
+	ASSERT_STREQ(format_duration(86400 * NSEC_PER_SEC, buf, sizeof(buf)), "1d", "format_duration(86400 * NSEC_PER_SEC, buf, sizeof(buf))");
+	ASSERT_STREQ(format_expiry(0, 5, buf, sizeof(buf)), "never", "format_expiry(0, 5, buf, sizeof(buf))");
+	ASSERT_STREQ(format_expiry(601 * NSEC_PER_SEC, NSEC_PER_SEC, buf, sizeof(buf)), "in 10m", "format_expiry(601 * NSEC_PER_SEC, NSEC_PER_SEC, buf, sizeof(buf))");
+	ASSERT_STREQ(format_expiry(NSEC_PER_SEC, 4 * NSEC_PER_SEC, buf, sizeof(buf)), "expired 3s ago", "format_expiry(NSEC_PER_SEC, 4 * NSEC_PER_SEC, buf, sizeof(buf))");
+	ASSERT_STREQ(format_rate(100000000, buf, sizeof(buf)), "10/s", "format_rate(100000000, buf, sizeof(buf))");
+	ASSERT_STREQ(format_rate(2 * NSEC_PER_SEC, buf, sizeof(buf)), "30/m", "format_rate(2 * NSEC_PER_SEC, buf, sizeof(buf))");
+	ASSERT_STREQ(format_rate(1800 * NSEC_PER_SEC, buf, sizeof(buf)), "2/h", "format_rate(1800 * NSEC_PER_SEC, buf, sizeof(buf))");
+	ASSERT_STREQ(format_rate(20000, buf, sizeof(buf)), "50k/s", "format_rate(20000, buf, sizeof(buf))");
+	ASSERT_STREQ(format_rate(0, buf, sizeof(buf)), "off", "format_rate(0, buf, sizeof(buf))");
+	ASSERT_STREQ(format_count(1234, buf, sizeof(buf)), "1.2k", "format_count(1234, buf, sizeof(buf))");
+	ASSERT_STREQ(format_count(2.5, buf, sizeof(buf)), "2.5", "format_count(2.5, buf, sizeof(buf))");
+	ASSERT_STREQ(format_count(37, buf, sizeof(buf)), "37", "format_count(37, buf, sizeof(buf))");
 }
 
 /* [gate] state_dir: an absolute path or none; the state file is named
@@ -785,15 +785,16 @@ TEST(state_dir)
 	char a[PATH_MAX], b[PATH_MAX], c[PATH_MAX];
 
 	config_defaults(d);
-	ASSERT_TRUE(!strcmp(d->state_dir, "/var/lib/mailgate"), "default");
+	ASSERT_STREQ(d->state_dir, "/var/lib/mailgate", "default");
 	if (ASSERT_OK(load("[gate]\nstate_dir = none\n"), err))
-		ASSERT_TRUE(!strcmp(s->state_dir, "none"), "none");
+		ASSERT_STREQ(s->state_dir, "none", "none");
 	if (ASSERT_OK(load("[gate]\nstate_dir = /srv/mg state\n"), err))
-		ASSERT_TRUE(!strcmp(s->state_dir, "/srv/mg state"), s->state_dir);
+		ASSERT_STREQ(s->state_dir, "/srv/mg state", s->state_dir);
 	ASSERT_OK(state_path("/var/lib/mailgate", "/sys/fs/bpf/mailgate", a, sizeof(a)), "path a");
 	ASSERT_OK(state_path("/var/lib/mailgate", "/sys/fs/bpf/mailgate_2", b, sizeof(b)), "path b");
 	ASSERT_OK(state_path("/var/lib/mailgate", "/sys/fs/bpf/mailgate/2", c, sizeof(c)), "path c");
-	ASSERT_TRUE(!strncmp(a, "/var/lib/mailgate/sys_fs_bpf_mailgate-", 38) && strstr(a, ".state"), a);
+	ASSERT_TRUE(!strncmp(a, "/var/lib/mailgate/sys_fs_bpf_mailgate-", 38), a);
+	ASSERT_HAS_SUBSTR(a, ".state", "path a");
 	/* the same name after sanitizing, told apart by the hash of the path */
 	ASSERT_TRUE(strcmp(a, b) && strcmp(b, c) && strcmp(a, c), c);
 	ASSERT_OK(state_path("/x", "/sys/fs/bpf/mailgate/", c, sizeof(c)), "trailing slash");
@@ -819,7 +820,7 @@ TEST(crowdsec_keys)
 	err_is(3, "key 'api_key': lapi_url is set, but no api_key");
 	ASSERT_EQ(load("[crowdsec]\napi_key = secret key\n"), -EINVAL, "key with a space");
 	err_is(2, "key 'api_key': bad value '(not shown)'");
-	ASSERT_TRUE(!strstr(err, "secret"), "the key is not in the message");
+	ASSERT_NO_SUBSTR(err, "secret", "the key is not in the message");
 	ASSERT_EQ(load("[crowdsec]\napi_key_file = /nonexistent/mgt.key\n"), -EINVAL, "missing key file");
 	err_is(2, "key 'api_key_file': cannot read '/nonexistent/mgt.key'");
 
@@ -835,8 +836,8 @@ TEST(crowdsec_keys)
 	fclose(f);
 	snprintf(text, sizeof(text), "[crowdsec]\nlapi_url = http://[::1]:8080\napi_key_file = %s\npoll = 2s\n", kf);
 	if (ASSERT_OK(load(text), err)) {
-		ASSERT_TRUE(!strcmp(s->crowdsec_key, "0123abcdef"), "key read from the file");
-		ASSERT_TRUE(!strcmp(s->crowdsec_url, "http://[::1]:8080"), "url");
+		ASSERT_STREQ(s->crowdsec_key, "0123abcdef", "key read from the file");
+		ASSERT_STREQ(s->crowdsec_url, "http://[::1]:8080", "url");
 		ASSERT_EQ(s->crowdsec_poll_ns, 2 * NSEC_PER_SEC, "poll");
 	}
 	snprintf(text, sizeof(text), "[crowdsec]\napi_key = abc\napi_key_file = %s\n", kf);

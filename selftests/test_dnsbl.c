@@ -12,6 +12,7 @@
 #include "test.h"
 #include "dnsbl_lab.h"
 #include "fixture.h"
+#include "cli.h"
 
 __attribute__((weak)) struct mg_opts opts; /* where no linked object defines it */
 
@@ -198,7 +199,7 @@ static char *metrics(struct dnsbl *d)
 }
 
 #define ASSERT_HAS(text, needle) \
-	ASSERT_TRUE(strstr(text, needle) != NULL, "metrics have: " needle)
+	ASSERT_HAS_SUBSTR(text, needle, "metrics have: " needle)
 
 TEST(listed_and_unlisted)
 {
@@ -593,7 +594,7 @@ TEST(cache_for_lookup)
 		zone = json_object_get_string(x);
 		if (!strcmp(zone, "a.test")) {
 			json_object_object_get_ex(o, "answer", &x);
-			ASSERT_TRUE(!strcmp(json_object_get_string(x), "127.0.0.3"), "a.test answer");
+			ASSERT_STREQ(json_object_get_string(x), "127.0.0.3", "a.test answer");
 			json_object_object_get_ex(o, "listed", &x);
 			ASSERT_TRUE(json_object_get_boolean(x), "a.test listed");
 			json_object_object_get_ex(o, "weight", &x);
@@ -602,7 +603,7 @@ TEST(cache_for_lookup)
 			ASSERT_RANGE(json_object_get_int(x), 80, 90, "a.test expiry");
 		} else {
 			json_object_object_get_ex(o, "result", &x);
-			ASSERT_TRUE(!strcmp(json_object_get_string(x), "nxdomain"), "b.test nxdomain");
+			ASSERT_STREQ(json_object_get_string(x), "nxdomain", "b.test nxdomain");
 		}
 	}
 	json_object_put(arr);

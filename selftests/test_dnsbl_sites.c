@@ -5,6 +5,7 @@
 #include <errno.h>
 #include "test.h"
 #include "dnsbl.h"
+#include "cli.h"
 
 #define IP(a, b, c, d) ((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
 
@@ -48,7 +49,7 @@ TEST(spec_example)
 		return;
 	ASSERT_EQ(ss.n_sites, 3, "sites");
 	ASSERT_EQ(ss.n_zones, 3, "zones");
-	ASSERT_TRUE(!strcmp(ss.zone[0], "zen.spamhaus.org"), "zone 0 name");
+	ASSERT_STREQ(ss.zone[0], "zen.spamhaus.org", "zone 0 name");
 	ASSERT_EQ(ss.site[0].weight, 3, "zen weight");
 	ASSERT_EQ(ss.site[1].weight, 2, "spamcop weight");
 	ASSERT_EQ(ss.site[2].weight, -5, "dnswl weight");
@@ -85,7 +86,7 @@ TEST(same_zone_twice_one_query)
 		return;
 	ASSERT_EQ(ss.n_sites, 2, "sites");
 	ASSERT_EQ(ss.n_zones, 1, "one zone, lower-cased, trailing dot dropped");
-	ASSERT_TRUE(!strcmp(ss.zone[0], "zen.example"), "zone name");
+	ASSERT_STREQ(ss.zone[0], "zen.example", "zone name");
 	ASSERT_EQ(ss.site[1].zone, 0, "second site's zone");
 }
 
@@ -137,15 +138,15 @@ TEST(query_names)
 
 	parse_addr("192.0.2.1", &a);
 	ASSERT_OK(dnsbl_qname(&a, false, "bl.example", q, sizeof(q)), "v4");
-	ASSERT_TRUE(!strcmp(q, "1.2.0.192.bl.example"), q);
+	ASSERT_STREQ(q, "1.2.0.192.bl.example", q);
 	parse_addr("2001:db8::1", &a);
 	ASSERT_OK(dnsbl_qname(&a, true, "bl.example", q, sizeof(q)), "v6");
-	ASSERT_TRUE(!strcmp(q, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.bl.example"), q);
+	ASSERT_STREQ(q, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.bl.example", q);
 	/* RFC 5782 section 5: the IPv6 test point ::FFFF:7F00:2 */
 	ASSERT_OK(dnsbl_qname(&dnsbl_test_points[ST_V6_LISTED], true, "bl.example", q, sizeof(q)), "tp");
-	ASSERT_TRUE(!strcmp(q, "2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.bl.example"), q);
+	ASSERT_STREQ(q, "2.0.0.0.0.0.f.7.f.f.f.f.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.bl.example", q);
 	ASSERT_OK(dnsbl_qname(&dnsbl_test_points[ST_V4_UNLISTED], false, "bl.example", q, sizeof(q)), "tp4");
-	ASSERT_TRUE(!strcmp(q, "1.0.0.127.bl.example"), q);
+	ASSERT_STREQ(q, "1.0.0.127.bl.example", q);
 	ASSERT_EQ(dnsbl_qname(&a, true, "bl.example", q, 40), -ENAMETOOLONG, "short buffer");
 }
 
@@ -234,11 +235,11 @@ TEST(selftest_rule)
 	ASSERT_TRUE(dnsbl_selftest_family(&listed, &nx, why, sizeof(why)), "good zone");
 	ASSERT_TRUE(dnsbl_selftest_family(&listed, &nodata, why, sizeof(why)), "nodata for .1 is fine");
 	ASSERT_TRUE(!dnsbl_selftest_family(&listed, &listed, why, sizeof(why)), "lists everything");
-	ASSERT_TRUE(strstr(why, "lists everything") != NULL, why);
+	ASSERT_HAS_SUBSTR(why, "lists everything", why);
 	ASSERT_TRUE(!dnsbl_selftest_family(&nx, &nx, why, sizeof(why)), "lists nothing");
-	ASSERT_TRUE(strstr(why, "not listed (nxdomain)") != NULL, why);
+	ASSERT_HAS_SUBSTR(why, "not listed (nxdomain)", why);
 	ASSERT_TRUE(!dnsbl_selftest_family(&to, &to, why, sizeof(why)), "dead");
-	ASSERT_TRUE(strstr(why, "timeout") != NULL, why);
+	ASSERT_HAS_SUBSTR(why, "timeout", why);
 	ASSERT_TRUE(!dnsbl_selftest_family(&refusal, &nx, why, sizeof(why)), "refusal is not a listing");
 	ASSERT_TRUE(!dnsbl_selftest_family(&listed, &to, why, sizeof(why)), ".1 must be answered");
 }
@@ -253,11 +254,11 @@ TEST(list_items)
 	while ((r = dnsbl_list_next(&p, tok, sizeof(tok))) > 0)
 		snprintf(got + strlen(got), sizeof(got) - strlen(got), "[%s]", tok);
 	ASSERT_EQ(r, 0, "end");
-	ASSERT_TRUE(!strcmp(got, "[a.test][b.test][c.test]"), got);
+	ASSERT_STREQ(got, "[a.test][b.test][c.test]", got);
 	p = "a.test, toolong.test";
 	ASSERT_EQ(dnsbl_list_next(&p, tok, sizeof(tok)), 1, "first");
 	ASSERT_EQ(dnsbl_list_next(&p, tok, sizeof(tok)), -E2BIG, "too long");
-	ASSERT_TRUE(!strcmp(p, "toolong.test"), "left at the long item");
+	ASSERT_STREQ(p, "toolong.test", "left at the long item");
 	p = " , ";
 	ASSERT_EQ(dnsbl_list_next(&p, tok, sizeof(tok)), 0, "only separators");
 }
@@ -269,17 +270,17 @@ TEST(resolver_lists)
 	ASSERT_OK(dnsbl_resolvers_check("127.0.0.1:5353, [::1]:53", err, sizeof(err)), "spec example");
 	ASSERT_OK(dnsbl_resolvers_check("192.0.2.53 ::1,[2001:db8::53]", err, sizeof(err)), "default ports");
 	ASSERT_EQ(dnsbl_resolvers_check("system, 127.0.0.1", err, sizeof(err)), -EINVAL, "mixed");
-	ASSERT_TRUE(strstr(err, "system") != NULL, err);
+	ASSERT_HAS_SUBSTR(err, "system", "the message");
 	ASSERT_EQ(dnsbl_resolvers_check("127.0.0.1 system", err, sizeof(err)), -EINVAL, "mixed, system last");
 	ASSERT_EQ(dnsbl_resolvers_check("system,", err, sizeof(err)), -EINVAL, "system and a comma");
 	ASSERT_OK(dnsbl_resolvers_check(" system \t", err, sizeof(err)), "system with blanks");
 	ASSERT_EQ(dnsbl_resolvers_check("127.0.0.1:99999", err, sizeof(err)), -EINVAL, "port");
-	ASSERT_TRUE(strstr(err, "127.0.0.1:99999") != NULL, err);
+	ASSERT_HAS_SUBSTR(err, "127.0.0.1:99999", "the message");
 	ASSERT_EQ(dnsbl_resolvers_check("127.0.0.1:", err, sizeof(err)), -EINVAL, "empty port");
 	ASSERT_EQ(dnsbl_resolvers_check("[::1", err, sizeof(err)), -EINVAL, "bracket");
-	ASSERT_TRUE(strstr(err, "'[::1'") != NULL, err);
+	ASSERT_HAS_SUBSTR(err, "'[::1'", "the message");
 	ASSERT_EQ(dnsbl_resolvers_check("ns.example.org", err, sizeof(err)), -EINVAL, "names");
-	ASSERT_TRUE(strstr(err, "ns.example.org") != NULL, err);
+	ASSERT_HAS_SUBSTR(err, "ns.example.org", "the message");
 }
 
 TEST(settings_check)
@@ -294,25 +295,25 @@ TEST(settings_check)
 	ASSERT_OK(dnsbl_settings_check(s, &key, err, sizeof(err)), "good");
 	s->dnsbl_threshold = 0;
 	ASSERT_EQ(dnsbl_settings_check(s, &key, err, sizeof(err)), -EINVAL, "threshold 0 blocks everyone");
-	ASSERT_TRUE(strstr(err, "threshold 0") != NULL, err);
-	ASSERT_TRUE(key && !strcmp(key, "threshold"), "key threshold");
+	ASSERT_HAS_SUBSTR(err, "threshold 0", "the message");
+	ASSERT_STREQ(key, "threshold", "key threshold");
 	s->dnsbl_threshold = 3;
 	s->dnsbl_allow_threshold = 3;
 	ASSERT_EQ(dnsbl_settings_check(s, &key, err, sizeof(err)), -EINVAL, "allow >= threshold");
-	ASSERT_TRUE(strstr(err, "allowlist_threshold 3") != NULL, err);
-	ASSERT_TRUE(key && !strcmp(key, "allowlist_threshold"), "key allowlist_threshold");
+	ASSERT_HAS_SUBSTR(err, "allowlist_threshold 3", "the message");
+	ASSERT_STREQ(key, "allowlist_threshold", "key allowlist_threshold");
 	s->dnsbl_allow_threshold = -1;
 	s->dnsbl_timeout_ns = 90 * NSEC_PER_SEC;
 	ASSERT_EQ(dnsbl_settings_check(s, &key, err, sizeof(err)), -EINVAL, "timeout");
-	ASSERT_TRUE(key && !strcmp(key, "timeout"), "key timeout");
+	ASSERT_STREQ(key, "timeout", "key timeout");
 	s->dnsbl_timeout_ns = 0;
 	strcpy(s->dnsbl_resolvers, "127.0.0.1:0");
 	ASSERT_EQ(dnsbl_settings_check(s, &key, err, sizeof(err)), -EINVAL, "resolvers");
-	ASSERT_TRUE(key && !strcmp(key, "resolvers"), "key resolvers");
+	ASSERT_STREQ(key, "resolvers", "key resolvers");
 	strcpy(s->dnsbl_resolvers, "system");
 	strcpy(s->dnsbl_sites, "bl.example*z");
 	ASSERT_EQ(dnsbl_settings_check(s, &key, err, sizeof(err)), -EINVAL, "sites");
-	ASSERT_TRUE(key && !strcmp(key, "sites"), "key sites");
+	ASSERT_STREQ(key, "sites", "key sites");
 	ASSERT_EQ(dnsbl_settings_check(s, NULL, err, sizeof(err)), -EINVAL, "key may be NULL");
 	free(s);
 }

@@ -28,7 +28,7 @@ static int fx_verified(const char *src)
 
 	if (bpf_map_update_elem(fx.g.fd[GM_VERIFIED], &a, &now, BPF_ANY))
 		return -errno;
-	snprintf(path, sizeof(path), "%s/%s", fx.g.pin_dir, MG_MAP_VBITS);
+	snprintf(path, sizeof(path), "%s/%s", fx.g.pin_dir, gate_map_names[GM_VBITS]);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;

@@ -20,7 +20,7 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
-# The contract: SPEC section 5 and docs/operations.md. name -> (type, labels)
+# The contract: docs/operations.md, "The metrics". name -> (type, labels)
 SCHEMA = {
     "mailgate_build_info": ("gauge", {"version"}),
     "mailgate_config_info": ("gauge", {"mode", "action"}),

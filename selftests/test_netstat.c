@@ -47,8 +47,8 @@ TEST(fields_by_name)
 	ASSERT_OK(netstat_read(path, &b), "read again");
 	ASSERT_EQ(netstat_trouble(&a, &b), MG_TROUBLE_SYNCOOKIES, "only SyncookiesSent grew");
 	ASSERT_EQ(netstat_trouble(&b, &b), 0, "nothing grew");
-	ASSERT_TRUE(!strcmp(trouble_names(MG_TROUBLE_SYNCOOKIES | MG_TROUBLE_LISTEN_OVF, names, sizeof(names)),
-			    "SyncookiesSent,ListenOverflows"), names);
+	ASSERT_STREQ(trouble_names(MG_TROUBLE_SYNCOOKIES | MG_TROUBLE_LISTEN_OVF, names, sizeof(names)),
+		     "SyncookiesSent,ListenOverflows", "two troubles");
 }
 
 /* a field the kernel does not have never reports trouble; a file without

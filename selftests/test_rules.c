@@ -363,7 +363,7 @@ static int setup(void)
 	for (int i = 0; i < 4; i++)
 		if (fx_rule(&fx, GM_ALLOW, lens[i], 0) || fx_rule(&fx, GM_DENY, lens[i], 0))
 			return 1;
-	snprintf(path, sizeof(path), "%s/%s", fx.g.pin_dir, MG_MAP_VBITS);
+	snprintf(path, sizeof(path), "%s/%s", fx.g.pin_dir, gate_map_names[GM_VBITS]);
 	vbits_fd = bpf_obj_get(path);
 	return vbits_fd < 0;
 }

@@ -289,174 +289,64 @@ TEST(no_cookie_for_refused_sources)
 #define FLOOD_PPS 5000
 
 static struct lab lab;
-static struct gate lg;
-static char lab_pin[64];
+static struct lab_gate lg;
 static struct cookie_tc *tc;
-static struct bpf_link *tp_link;
-static int listen_fd = -1, ifindex_b, tc_link = -1;
+static int tc_link = -1;
 static pid_t flood_pid = -1;
 static bool lab_ok;
 static char mac_a[18];
 
-static void stop_flood(void)
+static void lab_tune(struct mg_config *c)
 {
-	if (flood_pid > 0) {
-		kill(flood_pid, SIGINT);
-		waitpid(flood_pid, NULL, 0);
-		flood_pid = -1;
-	}
-}
-
-static int lab_setup_b(char *why, size_t whylen)
-{
-	struct gate_sizes sz = { .max_sources = 65536 };
-	static uint8_t ports[65536];
-	struct mg_config c;
-	int one = 1, zero = 0, err;
-	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(25) };
-
-	snprintf(lab_pin, sizeof(lab_pin), "/sys/fs/bpf/mgt-ckl-%d", getpid());
-	err = gate_load(&lg, lab_pin, &sz);
-	if (err)
-		return err;
-	gate_default_ports(ports);
-	gate_default_config(&c); /* netns_ino: B's, we are in it */
 	/* flood_threshold stays at its default (50000/s): the 5000/s flood is
 	 * far under it, adaptive detection has to see it */
-	c.flood_budget_interval_ns = 0;
-	c.flood_hold_ns = NSEC_PER_SEC;
-	c.syn_burst = c.prefix_burst = 1000; /* the burst's 30 connections per address pass its quotas */
-	memset(c.max_concurrent, 0, sizeof(c.max_concurrent));
-	err = gate_write_ports(&lg, ports) ?: gate_write_config(&lg, &c) ?: cookie_keys_rotate(&lg, now_boot_ns());
+	c->flood_budget_interval_ns = 0;
+	c->flood_hold_ns = NSEC_PER_SEC;
+	c->syn_burst = c->prefix_burst = 1000; /* the burst's 30 connections per address pass its quotas */
+	memset(c->max_concurrent, 0, sizeof(c->max_concurrent));
+}
+
+/* the gate in B with the cookie keys and the TC program. Called inside B. */
+static int lab_setup_b(char *why, size_t whylen)
+{
+	int err = lab_gate_start(&lg, &lab, "ckl", lab_tune, SOCK_NONBLOCK) ?: cookie_keys_rotate(&lg.g, now_boot_ns());
+
 	if (err)
 		return err;
-	tc = cookie_tc_load(&lg, why, whylen);
+	tc = cookie_tc_load(&lg.g, why, whylen);
 	if (!tc)
 		return -EOPNOTSUPP;
-	ifindex_b = if_nametoindex(lab.vb);
-	tc_link = cookie_tc_attach(tc, ifindex_b, NULL);
+	tc_link = cookie_tc_attach(tc, lg.ifindex, NULL);
 	if (tc_link < 0) {
 		snprintf(why, whylen, "TC link: %s", strerror(-tc_link));
 		return tc_link;
 	}
-	err = bpf_xdp_attach(ifindex_b, bpf_program__fd(lg.skel->progs.mg_xdp), XDP_FLAGS_DRV_MODE, NULL);
-	if (err)
-		return err;
-	tp_link = bpf_program__attach(lg.skel->progs.mg_sock_state);
-	if (!tp_link)
-		return -errno;
-	listen_fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (listen_fd < 0)
-		return -errno;
-	setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	setsockopt(listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	if (bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(listen_fd, 1024))
-		return -errno;
 	return 0;
 }
 
 static void lab_teardown(void)
 {
-	stop_flood();
-	if (listen_fd >= 0)
-		close(listen_fd);
-	listen_fd = -1;
-	bpf_link__destroy(tp_link);
-	tp_link = NULL;
+	lab_flood_stop(&flood_pid);
 	if (tc_link >= 0)
 		close(tc_link);
 	tc_link = -1;
 	cookie_tc_close(tc);
 	tc = NULL;
-	gate_close(&lg);
-	if (lab_pin[0])
-		rm_dir(lab_pin);
-	lab_pin[0] = 0;
+	lab_gate_stop(&lg);
 	lab_destroy(&lab);
-}
-
-static void on_fatal(int sig)
-{
-	stop_flood();
-	if (lab_pin[0])
-		rm_dir(lab_pin);
-	lab_destroy(&lab);
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-static double mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* connect from src (an address of A) to dst:25 within timeout_ms: 0 and the time it took */
-static int connect_from(const char *src, const char *dst, int timeout_ms, double *ms)
-{
-	struct sockaddr_storage s, d;
-	int fam = strchr(dst, ':') ? AF_INET6 : AF_INET, back = lab_enter(lab.ns_a), fd, err = 0;
-	socklen_t sl, dl, len = sizeof(err);
-	struct pollfd p;
-	double t0;
-
-	if (back < 0)
-		return -1;
-	fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	lab_leave(back);
-	if (fd < 0)
-		return -1;
-	memset(&s, 0, sizeof(s));
-	memset(&d, 0, sizeof(d));
-	if (fam == AF_INET6) {
-		struct sockaddr_in6 *a = (void *)&s, *b = (void *)&d;
-
-		a->sin6_family = b->sin6_family = AF_INET6;
-		inet_pton(AF_INET6, src, &a->sin6_addr);
-		inet_pton(AF_INET6, dst, &b->sin6_addr);
-		b->sin6_port = htons(25);
-		sl = dl = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (void *)&s, *b = (void *)&d;
-
-		a->sin_family = b->sin_family = AF_INET;
-		inet_pton(AF_INET, src, &a->sin_addr);
-		inet_pton(AF_INET, dst, &b->sin_addr);
-		b->sin_port = htons(25);
-		sl = dl = sizeof(*a);
-	}
-	if (bind(fd, (void *)&s, sl)) {
-		close(fd);
-		return -1;
-	}
-	t0 = mono_ms();
-	if (connect(fd, (void *)&d, dl) && errno != EINPROGRESS) {
-		close(fd);
-		return -1;
-	}
-	p = (struct pollfd){ .fd = fd, .events = POLLOUT };
-	if (poll(&p, 1, timeout_ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
-		close(fd);
-		return -1;
-	}
-	*ms = mono_ms() - t0;
-	close(fd);
-	return 0;
 }
 
 /* accept what is queued; how many came from addr */
 static int accepted_from(const char *addr, int wait_ms)
 {
 	struct sockaddr_in6 peer;
-	struct pollfd p = { .fd = listen_fd, .events = POLLIN };
+	struct pollfd p = { .fd = lg.listen_fd, .events = POLLIN };
 	char buf[64];
 	int n = 0;
 
 	while (poll(&p, 1, wait_ms) == 1) {
 		socklen_t pl = sizeof(peer);
-		int c = accept4(listen_fd, (void *)&peer, &pl, SOCK_CLOEXEC);
+		int c = accept4(lg.listen_fd, (void *)&peer, &pl, SOCK_CLOEXEC);
 
 		if (c < 0)
 			break;
@@ -473,19 +363,19 @@ static bool lab_verified(const char *a)
 	struct mg_addr k = fx_addr(a);
 	uint64_t v;
 
-	return bpf_map_lookup_elem(lg.fd[GM_VERIFIED], &k, &v) == 0;
+	return bpf_map_lookup_elem(lg.g.fd[GM_VERIFIED], &k, &v) == 0;
 }
 
 static long long lab_reason(int r)
 {
-	return reason_total(&lg, r);
+	return reason_total(&lg.g, r);
 }
 
 static uint64_t lab_cookie_acks(void)
 {
 	struct mg_global gl;
 
-	flood_global(&lg, &gl);
+	flood_global(&lg.g, &gl);
 	return gl.cookie_acks;
 }
 
@@ -522,8 +412,8 @@ static bool real_burst(void)
 		    (!connect(fds[i], (void *)&d, sizeof(d)) || errno == EINPROGRESS))
 			n++;
 	}
-	t0 = mono_ms();
-	while (done < n && mono_ms() - t0 < 3000) {
+	t0 = lab_mono_ms();
+	while (done < n && lab_mono_ms() - t0 < 3000) {
 		done = 0;
 		for (int i = 0; i < BURST; i++) {
 			struct pollfd p = { .fd = fds[i], .events = POLLOUT };
@@ -543,9 +433,9 @@ static bool real_burst(void)
 	{
 		double ms;
 
-		connect_from("192.0.2.20", "192.0.2.1", 1000, &ms); /* a SYN closes the window */
+		lab_connect(&lab, "192.0.2.20", "192.0.2.1", 1000, &ms); /* a SYN closes the window */
 	}
-	flood_global(&lg, &gl);
+	flood_global(&lg.g, &gl);
 	printf("  burst: %d of %d connected\n", done, BURST);
 	return ASSERT_EQ(done, BURST, "real clients of the burst connected") &&
 	       ASSERT_EQ(gl.flood_entries, 0, "flood mode entries after a burst of real clients");
@@ -559,9 +449,7 @@ TEST(lab_setup_and_flood)
 	double t0;
 	int back, err;
 
-	signal(SIGINT, on_fatal);
-	signal(SIGTERM, on_fatal);
-	rm_left_behind("/sys/fs/bpf", "mgt-ckl-");
+	lab_gate_on_fatal(&lg, &lab, &flood_pid);
 	if (lab_create(&lab, "ck")) {
 		test_skip("no lab: %s", lab_err);
 		return;
@@ -603,33 +491,21 @@ TEST(lab_setup_and_flood)
 	if (!real_burst())
 		return;
 	s0 = lab_reason(MG_REASON_PASS_OK);
-	flood_pid = fork();
-	if (flood_pid == 0) {
-		char ns[64], rate[16];
-		int devnull = open("/dev/null", O_WRONLY);
-
-		dup2(devnull, 1);
-		dup2(devnull, 2);
-		snprintf(ns, sizeof(ns), "--net=/run/netns/%s", lab.ns_a);
-		snprintf(rate, sizeof(rate), "%d", FLOOD_PPS);
-		execlp("nsenter", "nsenter", ns, lab.mailgate, "synflood", "-i", lab.va, "--dst", "2001:db8::1",
-		       "--src", "2001:db8:8000::/33", "--rate", rate, "--duration", "30s", NULL);
-		_exit(127);
-	}
+	flood_pid = lab_flood_start(&lab, FLOOD_PPS, "30s");
 	/* from the first forged SYN the gate sees to flood mode */
 	for (int i = 0; i < 500 && lab_reason(MG_REASON_PASS_OK) == s0; i++)
 		usleep(10000);
-	t0 = mono_ms();
+	t0 = lab_mono_ms();
 	for (int i = 0; i < 300; i++) {
-		flood_global(&lg, &gl);
+		flood_global(&lg.g, &gl);
 		if (gl.flood_mode)
 			break;
 		usleep(10000);
 	}
-	printf("  flood mode %.0f ms after the first forged SYN\n", mono_ms() - t0);
+	printf("  flood mode %.0f ms after the first forged SYN\n", lab_mono_ms() - t0);
 	if (!ASSERT_EQ(gl.flood_mode, 1, "flood mode on (5000/s, threshold 50000/s)"))
 		return;
-	ASSERT_TRUE(mono_ms() - t0 < 500, "within 0.5 s");
+	ASSERT_TRUE(lab_mono_ms() - t0 < 500, "within 0.5 s");
 	ASSERT_EQ(gl.flood_why, MG_FLOOD_WHY_HANDSHAKES, "engaged by the handshake evidence");
 	usleep(200000);
 	ASSERT_TRUE(lab_reason(MG_REASON_DROP_COOKIE) > 100, "forged SYNs answered with cookies");
@@ -644,7 +520,7 @@ static void new_client(const char *src, const char *dst)
 	double ms = 0;
 
 	ASSERT_TRUE(!lab_verified(src), "not verified before");
-	if (!ASSERT_OK(connect_from(src, dst, 3000, &ms), "connect through the flood"))
+	if (!ASSERT_OK(lab_connect(&lab, src, dst, 3000, &ms), "connect through the flood"))
 		return;
 	printf("  %s: connected in %.1f ms\n", src, ms);
 	ASSERT_TRUE(ms < 900, "on the first SYN (no retransmit)");
@@ -723,7 +599,7 @@ static int raw_syn(uint16_t sport, uint32_t *seq, uint32_t *tsval)
 	uint8_t pkt[256];
 	size_t len = frame_build(pkt, sizeof(pkt), &f, &o);
 	uint16_t c;
-	double t0 = mono_ms();
+	double t0 = lab_mono_ms();
 
 	memcpy(pkt + o.l4 + 20, linux_opts, 20);
 	memset(pkt + o.l4 + 16, 0, 2);
@@ -734,7 +610,7 @@ static int raw_syn(uint16_t sport, uint32_t *seq, uint32_t *tsval)
 		; /* what came before */
 	if (send(pkt_fd, pkt, len, 0) != (ssize_t)len)
 		return -1;
-	while (mono_ms() - t0 < 2000) {
+	while (lab_mono_ms() - t0 < 2000) {
 		struct pollfd p = { .fd = pkt_fd, .events = POLLIN };
 		uint8_t in[2048];
 		ssize_t n;
@@ -798,12 +674,12 @@ TEST(lab_wrong_or_expired_cookie_no_connection)
 	if (!ASSERT_OK(raw_syn(41002, &seq, &tsval), "SYN-ACK to the second SYN")) {
 		struct mg_global gl;
 
-		flood_global(&lg, &gl);
+		flood_global(&lg.g, &gl);
 		printf("  flood_mode %u pass_ok %lld drop_cookie %lld drop_flood %lld\n", gl.flood_mode,
 		       lab_reason(MG_REASON_PASS_OK), lab_reason(MG_REASON_DROP_COOKIE), lab_reason(MG_REASON_DROP_FLOOD));
 		goto out;
 	}
-	bpf_map_lookup_elem(lg.fd[GM_COOKIE], &zero, &k);
+	bpf_map_lookup_elem(lg.g.fd[GM_COOKIE], &zero, &k);
 	slot = (now_boot_ns() >> MG_COOKIE_SLOT_SHIFT) - 2;
 	expired = mg_cookie_make(k.key[slot & 3], s.a, d.a, 41002, 25, 0x10203040, slot, 3,
 				 mg_cookie_opts(7, 1, 1));
@@ -828,15 +704,15 @@ TEST(lab_drop_action_no_cookie)
 	double ms;
 
 	NEED(lab_ok, "needs lab_setup_and_flood");
-	gate_read_config(&lg, &c);
+	gate_read_config(&lg.g, &c);
 	c.flood_action = MG_FLOOD_DROP;
-	gate_write_config(&lg, &c);
+	gate_write_config(&lg.g, &c);
 	f0 = lab_reason(MG_REASON_DROP_FLOOD);
-	ASSERT_TRUE(connect_from("192.0.2.12", "192.0.2.1", 1500, &ms) != 0, "new client, flood_action = drop");
+	ASSERT_TRUE(lab_connect(&lab, "192.0.2.12", "192.0.2.1", 1500, &ms) != 0, "new client, flood_action = drop");
 	ASSERT_TRUE(lab_reason(MG_REASON_DROP_FLOOD) > f0, "drop_flood rose");
 	c.flood_action = MG_FLOOD_COOKIE;
-	gate_write_config(&lg, &c);
-	ASSERT_OK(connect_from("192.0.2.13", "192.0.2.1", 3000, &ms), "and with cookies again");
+	gate_write_config(&lg.g, &c);
+	ASSERT_OK(lab_connect(&lab, "192.0.2.13", "192.0.2.1", 3000, &ms), "and with cookies again");
 	accepted_from("192.0.2.13", 200);
 }
 
@@ -846,10 +722,10 @@ TEST(lab_flood_mode_ends_after_flood)
 	double ms;
 
 	NEED(lab_ok, "needs lab_setup_and_flood");
-	stop_flood();
+	lab_flood_stop(&flood_pid);
 	usleep(1500000); /* hold 1 s, +0.5 */
-	ASSERT_OK(connect_from("192.0.2.11", "192.0.2.1", 3000, &ms), "a client after the flood");
-	flood_global(&lg, &gl);
+	ASSERT_OK(lab_connect(&lab, "192.0.2.11", "192.0.2.1", 3000, &ms), "a client after the flood");
+	flood_global(&lg.g, &gl);
 	ASSERT_EQ(gl.flood_mode, 0, "flood mode off after the flood and the hold");
 }
 

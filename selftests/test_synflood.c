@@ -303,7 +303,7 @@ static void send_and_check(const struct expect *e, int n, const char *method_wan
 		goto out;
 	ASSERT_EQ(sent, n, "frames_sent reported");
 	if (method_want)
-		ASSERT_TRUE(!strcmp(method, method_want), method_want);
+		ASSERT_STREQ(method, method_want, method_want);
 	capture_drain(fd, e, &t);
 	if (t.why[0])
 		printf("  first bad frame: %s\n", t.why);
@@ -403,7 +403,7 @@ static void exact_count(const char *flags, long long n)
 			     n, flags), 0, "synflood exit code"))
 		goto out;
 	ASSERT_EQ(sent, n, "frames_sent reported");
-	ASSERT_TRUE(!strcmp(method, "live-frames"), "method live-frames when unpaced");
+	ASSERT_STREQ(method, "live-frames", "method live-frames when unpaced");
 	usleep(200000);
 	if (!ASSERT_OK(lab_rx_stats(&lab, &p1, &d1), "rx stats"))
 		goto out;
@@ -481,7 +481,8 @@ TEST(no_neighbour)
 	NEED_LAB();
 	ASSERT_EQ(lab_run(&lab, NULL, 0, "nsenter --net=/run/netns/%s %s synflood -i %s --dst 192.0.2.77 --count 1",
 			  lab.ns_a, lab.mailgate, lab.va), 1, "exit code");
-	ASSERT_TRUE(strstr(lab_err, "192.0.2.77") && strstr(lab_err, "--dst-mac"), "message names the address and --dst-mac");
+	ASSERT_HAS_SUBSTR(lab_err, "192.0.2.77", "message names the address and --dst-mac");
+	ASSERT_HAS_SUBSTR(lab_err, "--dst-mac", "message names the address and --dst-mac");
 	/* with --dst-mac it goes */
 	ASSERT_EQ(lab_run(&lab, NULL, 0, "nsenter --net=/run/netns/%s %s synflood -i %s --dst 192.0.2.77 --count 1 --dst-mac 02:00:00:00:00:01",
 			  lab.ns_a, lab.mailgate, lab.va), 0, "exit code with --dst-mac");
@@ -497,14 +498,15 @@ TEST(resolves_missing_neighbour)
 	if (!ASSERT_OK(lab_run(&lab, NULL, 0, "ip -n %s neigh flush dev %s", lab.ns_a, lab.va), "neigh flush"))
 		return;
 	lab_run(&lab, out, sizeof(out), "ip -n %s neigh show dev %s", lab.ns_a, lab.va);
-	if (!ASSERT_TRUE(!strstr(out, "lladdr"), "no neighbour entry left"))
+	if (!ASSERT_NO_SUBSTR(out, "lladdr", "no neighbour entry left"))
 		return;
 	ASSERT_EQ(lab_run(&lab, NULL, 0, "nsenter --net=/run/netns/%s %s synflood -i %s --dst 192.0.2.1 --count 1",
 			  lab.ns_a, lab.mailgate, lab.va), 0, "IPv4 without --dst-mac");
 	ASSERT_EQ(lab_run(&lab, NULL, 0, "nsenter --net=/run/netns/%s %s synflood -i %s --dst 2001:db8::1 --count 1",
 			  lab.ns_a, lab.mailgate, lab.va), 0, "IPv6 without --dst-mac");
 	lab_run(&lab, out, sizeof(out), "ip -n %s neigh show dev %s", lab.ns_a, lab.va);
-	ASSERT_TRUE(strstr(out, "192.0.2.1 lladdr") && strstr(out, "2001:db8::1 lladdr"), out);
+	ASSERT_HAS_SUBSTR(out, "192.0.2.1 lladdr", "the neighbour table");
+	ASSERT_HAS_SUBSTR(out, "2001:db8::1 lladdr", "the neighbour table");
 }
 
 /* Outside a lab namespace: refused, nothing sent. */
@@ -518,8 +520,8 @@ TEST(refuses_initial_netns)
 	}
 	ASSERT_EQ(lab_run(&lab, NULL, 0, "%s synflood -i lo --dst 127.0.0.1 --count 1", lab.mailgate), 2,
 		  "exit code");
-	ASSERT_TRUE(strstr(lab_err, "refusing") && strstr(lab_err, "--i-own-this-network"),
-		    "message says why and how");
+	ASSERT_HAS_SUBSTR(lab_err, "refusing", "message says why and how");
+	ASSERT_HAS_SUBSTR(lab_err, "--i-own-this-network", "message says why and how");
 }
 
 TEST(bad_flags_exit_2)
@@ -556,13 +558,13 @@ TEST(bad_flags_exit_2)
 				     lab.mailgate, lab.va, cases[i].args);
 		else
 			rc = lab_run(&lab, NULL, 0, "%s synflood -i lo %s", lab.mailgate, cases[i].args);
-		if (!ASSERT_EQ(rc, 2, cases[i].args) || !ASSERT_TRUE(strstr(lab_err, cases[i].names), cases[i].names))
+		if (!ASSERT_EQ(rc, 2, cases[i].args) || !ASSERT_HAS_SUBSTR(lab_err, cases[i].names, cases[i].names))
 			printf("  stderr: %s", lab_err);
 	}
 	ASSERT_EQ(lab_run(&lab, NULL, 0, "%s synflood --dst 192.0.2.1 --count 1", lab.mailgate), 2, "no -i");
 	ASSERT_EQ(lab_run(&lab, NULL, 0, "%s synflood -i mgt-no-such-if --dst 192.0.2.1 --count 1", lab.mailgate), 2,
 		  "unknown interface");
-	ASSERT_TRUE(strstr(lab_err, "mgt-no-such-if"), "message names the interface");
+	ASSERT_HAS_SUBSTR(lab_err, "mgt-no-such-if", "message names the interface");
 }
 
 int main(int argc, char **argv)

@@ -17,6 +17,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <json-c/json.h>
+#include "mailgate.h"
 
 struct lab {
 	char ns_a[32], ns_b[32]; /* network namespace names */
@@ -34,204 +36,60 @@ struct lab {
 	bool up;
 };
 
-static char lab_err[8192]; /* stderr of the last lab_run */
+extern char lab_err[8192]; /* stderr of the last lab_run */
 
 /* Run a shell command; stdout into out (if given), stderr into lab_err.
  * Returns the exit code, or -1 when it did not exit normally. */
-static inline int __attribute__((format(printf, 4, 5)))
-lab_run(struct lab *l, char *out, size_t outlen, const char *fmt, ...)
-{
-	char cmd[4096], path[128];
-	va_list ap;
-	FILE *f;
-	size_t n;
-	int st;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), " >%s/out 2>%s/err", l->tmp, l->tmp);
-	st = system(cmd);
-	snprintf(path, sizeof(path), "%s/out", l->tmp);
-	if (out && (f = fopen(path, "r"))) {
-		n = fread(out, 1, outlen - 1, f);
-		out[n] = 0;
-		fclose(f);
-	}
-	snprintf(path, sizeof(path), "%s/err", l->tmp);
-	lab_err[0] = 0;
-	if ((f = fopen(path, "r"))) {
-		n = fread(lab_err, 1, sizeof(lab_err) - 1, f);
-		lab_err[n] = 0;
-		fclose(f);
-	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+int lab_run(struct lab *l, char *out, size_t outlen, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Remove labs of this tag whose test process is gone. */
-static inline void lab_remove_stale(const char *tag)
-{
-	char line[256], prefix[32];
-	FILE *p = popen("ip netns list 2>/dev/null", "r");
-
-	if (!p)
-		return;
-	snprintf(prefix, sizeof(prefix), "mgt-%s", tag);
-	while (fgets(line, sizeof(line), p)) {
-		char name[128], *dash;
-		long pid;
-
-		if (sscanf(line, "%127s", name) != 1 || strncmp(name, prefix, strlen(prefix)))
-			continue;
-		dash = strrchr(name, '-');
-		pid = dash ? strtol(dash + 1, NULL, 10) : 0;
-		if (pid > 0 && kill(pid, 0) && errno == ESRCH) {
-			char cmd[256];
-
-			snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null", name);
-			if (system(cmd)) {
-				/* already gone */
-			}
-		}
-	}
-	pclose(p);
-}
-
-static inline void lab_destroy(struct lab *l)
-{
-	char cmd[256];
-
-	if (!l->up)
-		return;
-	snprintf(cmd, sizeof(cmd), "ip netns del %s 2>/dev/null; ip netns del %s 2>/dev/null; rm -rf %s",
-		 l->ns_a, l->ns_b, l->tmp);
-	if (system(cmd)) {
-		/* best effort */
-	}
-	l->up = false;
-}
+void lab_remove_stale(const char *tag);
+void lab_destroy(struct lab *l);
 
 /* Enter a lab namespace; returns an fd of the namespace we came from. */
-static inline int lab_enter(const char *ns)
-{
-	char path[128];
-	int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), fd;
-
-	snprintf(path, sizeof(path), "/run/netns/%s", ns);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (self < 0 || fd < 0 || setns(fd, CLONE_NEWNET)) {
-		if (fd >= 0)
-			close(fd);
-		if (self >= 0)
-			close(self);
-		return -1;
-	}
-	close(fd);
-	return self;
-}
-
-static inline void lab_leave(int self)
-{
-	if (self >= 0) {
-		if (setns(self, CLONE_NEWNET))
-			perror("setns back");
-		close(self);
-	}
-}
+int lab_enter(const char *ns);
+void lab_leave(int self);
 
 /* Put an XDP program of .output/sink.bpf.o (sink_pass, sink_drop) on B's veth. */
-static inline int lab_sink(struct lab *l, const char *prog)
-{
-	char obj[PATH_MAX];
-
-	snprintf(obj, sizeof(obj), "%.*s/sink.bpf.o", (int)(strrchr(l->mailgate, '/') - l->mailgate),
-		 l->mailgate);
-	return lab_run(l, NULL, 0, "ip -force -n %s link set dev %s xdpdrv obj %s program %s", l->ns_b,
-		       l->vb, obj, prog);
-}
+int lab_sink(struct lab *l, const char *prog);
 
 /* Resolve B's addresses from A for real (ARP / neighbour discovery), by
  * sending one UDP datagram to each and waiting for the neighbour entries. */
-static inline int lab_resolve(struct lab *l)
-{
-	for (int i = 0; i < 50; i++) {
-		char out[1024] = "";
-
-		lab_run(l, NULL, 0,
-			"ip netns exec %s python3 -c \"import socket\n"
-			"for fam, a in ((socket.AF_INET, '192.0.2.1'), (socket.AF_INET6, '2001:db8::1')):\n"
-			"    socket.socket(fam, socket.SOCK_DGRAM).sendto(b'x', (a, 9))\"",
-			l->ns_a);
-		usleep(100000);
-		lab_run(l, out, sizeof(out), "ip -n %s neigh show dev %s", l->ns_a, l->va);
-		if (strstr(out, "192.0.2.1 lladdr") && strstr(out, "2001:db8::1 lladdr"))
-			return 0;
-	}
-	return -1;
-}
+int lab_resolve(struct lab *l);
 
 /* tag: two letters naming the test binary */
-static inline int lab_create(struct lab *l, const char *tag)
-{
-	char self[PATH_MAX - 16], out[4096];
-	ssize_t n;
-	int pid = getpid(), rc;
-
-	memset(l, 0, sizeof(*l));
-	lab_remove_stale(tag);
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n <= 0)
-		return -1;
-	self[n] = 0;
-	*strrchr(self, '/') = 0; /* .output/selftests */
-	*strrchr(self, '/') = 0; /* .output */
-	snprintf(l->mailgate, sizeof(l->mailgate), "%s/mailgate", self);
-	snprintf(l->ns_a, sizeof(l->ns_a), "mgt-%sa-%d", tag, pid);
-	snprintf(l->ns_b, sizeof(l->ns_b), "mgt-%sb-%d", tag, pid);
-	snprintf(l->va, sizeof(l->va), "mgt%sa%d", tag, pid);
-	snprintf(l->vb, sizeof(l->vb), "mgt%sb%d", tag, pid);
-	snprintf(l->tmp, sizeof(l->tmp), "/tmp/mgt-%s-%d", tag, pid);
-	if (mkdir(l->tmp, 0700) && errno != EEXIST)
-		return -1;
-	l->up = true;
-	rc = lab_run(l, NULL, 0,
-		     "set -e; ip netns add %1$s; ip netns add %2$s;"
-		     "ip link add %3$s netns %1$s type veth peer name %4$s netns %2$s;"
-		     "ip -n %1$s addr add 192.0.2.2/24 dev %3$s; ip -n %2$s addr add 192.0.2.1/24 dev %4$s;"
-		     "ip -n %1$s addr add 2001:db8::2/64 dev %3$s nodad;"
-		     "ip -n %2$s addr add 2001:db8::1/64 dev %4$s nodad;"
-		     "ip -n %1$s link set lo up; ip -n %2$s link set lo up;"
-		     "ip -n %1$s link set %3$s up; ip -n %2$s link set %4$s up",
-		     l->ns_a, l->ns_b, l->va, l->vb);
-	if (rc) {
-		fprintf(stdout, "  lab: %s", lab_err);
-		return -1;
-	}
-	if (lab_run(l, out, sizeof(out), "ip -n %s -br link show dev %s", l->ns_b, l->vb) ||
-	    sscanf(strstr(out, " ") ? out : "", "%*s %*s %17s", l->mac_b) != 1)
-		return -1;
-	return 0;
-}
+int lab_create(struct lab *l, const char *tag);
 
 /* rx packets and rx dropped of B's veth */
-static inline int lab_rx_stats(struct lab *l, long long *packets, long long *dropped)
-{
-	static char out[16384];
-	struct json_object *doc, *st, *rx, *v;
-	int rc = -1;
+int lab_rx_stats(struct lab *l, long long *packets, long long *dropped);
 
-	if (lab_run(l, out, sizeof(out), "ip -j -s -n %s link show dev %s", l->ns_b, l->vb))
-		return -1;
-	doc = json_tokener_parse(out);
-	if (doc && json_object_get_type(doc) == json_type_array && json_object_array_length(doc) == 1 &&
-	    json_object_object_get_ex(json_object_array_get_idx(doc, 0), "stats64", &st) &&
-	    json_object_object_get_ex(st, "rx", &rx)) {
-		*packets = json_object_object_get_ex(rx, "packets", &v) ? json_object_get_int64(v) : -1;
-		*dropped = json_object_object_get_ex(rx, "dropped", &v) ? json_object_get_int64(v) : -1;
-		rc = 0;
-	}
-	json_object_put(doc);
-	return rc;
-}
+/* ---- the gate in B, for the lab tests of flood mode (test_synflood_gate,
+ * test_syncookie) ---- */
+struct lab_gate {
+	struct gate g;
+	char pin_dir[64];         /* /sys/fs/bpf/mgt-TAG-PID */
+	struct bpf_link *tp_link; /* the TCP state tracer (mg_sock_state) */
+	int listen_fd;            /* the mail server's socket on [::]:25 (dual stack), -1 when closed */
+	int ifindex;              /* B's veth */
+};
+/* Call inside B (lab_enter(l->ns_b)): the gate loaded into its own pin dir
+ * (those of dead runs of TAG removed first), the default ports, the
+ * default config (B's namespace) changed by tune (may be NULL), XDP in
+ * native mode on B's veth, the tracer, the listener (sock_flags for
+ * socket(): SOCK_NONBLOCK or 0). 0 or -errno; lab_gate_stop undoes any part. */
+int lab_gate_start(struct lab_gate *lg, struct lab *l, const char *tag, void (*tune)(struct mg_config *c),
+		   int sock_flags);
+void lab_gate_stop(struct lab_gate *lg);
+/* SIGINT and SIGTERM stop the flood, remove the gate's pin dir and the lab, then kill us */
+void lab_gate_on_fatal(struct lab_gate *lg, struct lab *l, pid_t *flood_pid);
+/* `mailgate synflood` in A: rate SYNs/s for duration ("15s") to
+ * 2001:db8::1 from random sources in 2001:db8:8000::/33, its output to
+ * /dev/null; the pid, -1 when it could not start */
+pid_t lab_flood_start(struct lab *l, int rate, const char *duration);
+void lab_flood_stop(pid_t *pid); /* SIGINT and wait; *pid = -1 */
+/* A TCP connect from src (an address of A) to dst:25 (B); 0 when it
+ * completes within timeout_ms, with the time it took in *ms */
+int lab_connect(struct lab *l, const char *src, const char *dst, int timeout_ms, double *ms);
+double lab_mono_ms(void); /* CLOCK_MONOTONIC in ms */
 
 #endif /* MAILGATE_TEST_SYNFLOOD_LAB_H */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* Flood mode of the data path (SPEC 1.4.8), unit level: the XDP program of
+/* Flood mode of the data path (docs/datapath.md, "Flood mode"), unit level: the XDP program of
  * bpf/gate.bpf.c run with BPF_PROG_TEST_RUN on crafted SYNs, the maps read
  * back. Time is the kernel's own clock, so the timing cases leave wide
  * margins (documented per case). */
@@ -172,20 +172,6 @@ static int run_spoofed(int n)
 		v = run(&s, 1);
 	}
 	return v;
-}
-
-static int count_entries(int fd)
-{
-	struct mg_addr key, next;
-	int n = 0;
-
-	if (bpf_map_get_next_key(fd, NULL, &next))
-		return 0;
-	do {
-		key = next;
-		n++;
-	} while (bpf_map_get_next_key(fd, &key, &next) == 0);
-	return n;
 }
 
 static double mono_s(void)
@@ -390,7 +376,7 @@ TEST(unverified_share_budget)
 	/* flood_on spent the burst (its source passed the budget a few times) */
 	p0 = past_flood_step(&g);
 	f0 = reason_total(&g, MG_REASON_DROP_FLOOD);
-	int src0 = count_entries(g.fd[GM_SRC]);
+	int src0 = map_count(g.fd[GM_SRC], NULL);
 	t0 = mono_s();
 	for (int i = 0; i < n; i++) { /* on every CPU in turn: each takes its batches */
 		if (i % 100 == 0)
@@ -407,7 +393,7 @@ TEST(unverified_share_budget)
 	 * CPUs held when it began: CPUs x batch (the burst, 10, here) */
 	ASSERT_RANGE(passed, 1, 10 + (long long)(secs * 1000) + 1 + cpus() * 10, "SYNs past the budget");
 	ASSERT_TRUE(dropped > n / 2 || secs > 1.5, "most dropped (unless the loop was very slow)");
-	ASSERT_RANGE(count_entries(g.fd[GM_SRC]) - src0, 0, passed, "new mg_src entries");
+	ASSERT_RANGE(map_count(g.fd[GM_SRC], NULL) - src0, 0, passed, "new mg_src entries");
 }
 
 /* Hysteresis: a rate between half and the whole threshold keeps flood mode

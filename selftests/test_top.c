@@ -16,6 +16,7 @@
 #include "test.h"
 #include "fixture.h"
 #include "netns.h"
+#include "cli_run.h"
 #include "sink.skel.h"
 
 #define SRV4 "192.0.2.1"
@@ -27,7 +28,6 @@ static struct fixture fx;
 static struct netpair np;
 static struct sink_bpf *peer;
 static int srv_ifindex, cli_ifindex, lfd25;
-static char bin[256];
 
 static void cfg_lab(struct mg_config *c)
 {
@@ -195,9 +195,11 @@ TEST(top_text_lists_stopped_sources)
 	n = fread(buf, 1, sizeof(buf) - 1, p);
 	buf[n] = 0;
 	ASSERT_TRUE(WEXITSTATUS(pclose(p)) == 0, "top exits 0");
-	ASSERT_TRUE(strstr(buf, "decided before the quota steps") != NULL, buf);
-	ASSERT_TRUE(strstr(buf, "REASON") && strstr(buf, "192.0.2.7") && strstr(buf, "drop_deny"), buf);
-	ASSERT_TRUE(strstr(buf, "deny 192.0.2.7/32") != NULL, "the row's state names the deny entry");
+	ASSERT_HAS_SUBSTR(buf, "decided before the quota steps", "buf");
+	ASSERT_HAS_SUBSTR(buf, "REASON", "buf");
+	ASSERT_HAS_SUBSTR(buf, "192.0.2.7", "buf");
+	ASSERT_HAS_SUBSTR(buf, "drop_deny", "buf");
+	ASSERT_HAS_SUBSTR(buf, "deny 192.0.2.7/32", "the row's state names the deny entry");
 }
 
 /* nobody runs top: refused SYNs cost one load of mg_ctl and keep nothing */
@@ -323,18 +325,10 @@ static int attach_in(int ns_fd, int ifindex, int prog)
 
 static int setup(void)
 {
-	ssize_t n = readlink("/proc/self/exe", bin, sizeof(bin) - 32);
 	int err;
 
-	if (n <= 0 || n >= (ssize_t)sizeof(bin) - 32)
+	if (cli_find_bin(bin, sizeof(bin)))
 		return 1;
-	bin[n] = 0;
-	*strrchr(bin, '/') = 0;                 /* .output/selftests */
-	strcpy(strrchr(bin, '/'), "/mailgate"); /* .output/mailgate */
-	if (access(bin, X_OK)) {
-		printf("  %s not built\n", bin);
-		return 1;
-	}
 	if (fx_load(&fx, "top", 4096))
 		return 1;
 	if (netpair_create(&np, "top"))

@@ -15,6 +15,7 @@
 #include "dnsbl_lab.h"
 #include "zone.h"
 #include "fixture.h"
+#include "cli.h"
 
 __attribute__((weak)) struct mg_opts opts; /* where no linked object defines it */
 
@@ -57,7 +58,7 @@ static const char *cidr(size_t i)
 	return format_cidr(&zd.e[i].key, buf[i % 8], sizeof(buf[0]));
 }
 
-#define ASSERT_CIDR(i, want) ASSERT_TRUE(zd.n > (i) && !strcmp(cidr(i), want), want)
+#define ASSERT_CIDR(i, want) (ASSERT_TRUE(zd.n > (i), want) ? ASSERT_STREQ(cidr(i), want, want) : false)
 
 TEST(parse_ip4set_forms)
 {
@@ -98,21 +99,22 @@ TEST(parse_ip4set_forms)
 TEST(parse_bad_lines)
 {
 	ASSERT_EQ(line("192.0.2.300", ZT_IP4SET), -EINVAL, "octet");
-	ASSERT_TRUE(strstr(perr, "'192.0.2.300'") != NULL, perr);
+	ASSERT_HAS_SUBSTR(perr, "'192.0.2.300'", "perr");
 	ASSERT_EQ(line("192.0.2.1/24", ZT_IP4SET), -EINVAL, "host bits");
-	ASSERT_TRUE(strstr(perr, "host bits") && strstr(perr, "192.0.2.0/24"), perr);
+	ASSERT_HAS_SUBSTR(perr, "host bits", "perr");
+	ASSERT_HAS_SUBSTR(perr, "192.0.2.0/24", "perr");
 	ASSERT_EQ(line("10", ZT_IP4SET), -EINVAL, "bare number");
 	ASSERT_EQ(line("192.0.2.9-192.0.2.1", ZT_IP4SET), -EINVAL, "reversed range");
-	ASSERT_TRUE(strstr(perr, "ends before") != NULL, perr);
+	ASSERT_HAS_SUBSTR(perr, "ends before", "perr");
 	ASSERT_EQ(line("192.0.2.1-192.0.3", ZT_IP4SET), -EINVAL, "uneven range");
 	ASSERT_EQ(line("192.0.2.1-6", ZT_IP4TRIE), -EINVAL, "range in ip4trie");
-	ASSERT_TRUE(strstr(perr, "ip4trie") != NULL, perr);
+	ASSERT_HAS_SUBSTR(perr, "ip4trie", "perr");
 	ASSERT_EQ(line("192.0.2.1/33", ZT_IP4SET), -EINVAL, "/33");
 	ASSERT_EQ(line("192.0.2.1 :0:", ZT_IP4SET), -EINVAL, "A value 0");
-	ASSERT_TRUE(strstr(perr, "invalid A value") != NULL, perr);
+	ASSERT_HAS_SUBSTR(perr, "invalid A value", "perr");
 	ASSERT_EQ(line("$FOO bar", ZT_IP4SET), -EINVAL, "unknown special");
 	ASSERT_EQ(line("::/0", ZT_IP6TRIE), -EINVAL, "covers IPv4");
-	ASSERT_TRUE(strstr(perr, "::ffff:0:0/96") != NULL, perr);
+	ASSERT_HAS_SUBSTR(perr, "::ffff:0:0/96", "perr");
 	ASSERT_EQ(line("2001:db8::1/32", ZT_IP6TRIE), -EINVAL, "v6 host bits");
 	ASSERT_EQ(line("2001", ZT_IP6TRIE), -EINVAL, "v6 bare number");
 	ASSERT_EQ(line("2001:db8::g", ZT_IP6TRIE), -EINVAL, "v6 junk");
@@ -301,10 +303,10 @@ static void deny_list_shows_exclusions(const char *excl, const char *listed)
 
 	ASSERT_EQ(run("deny list"), 0, "deny list");
 	snprintf(want, sizeof(want), "\n!%s ", excl);
-	ASSERT_TRUE(strstr(out_buf, want) != NULL, "exclusion shown as !PREFIX");
+	ASSERT_HAS_SUBSTR(out_buf, want, "exclusion shown as !PREFIX");
 	snprintf(want, sizeof(want), "\n%s ", listed);
-	ASSERT_TRUE(strstr(out_buf, want) != NULL, "listing shown without !");
-	ASSERT_TRUE(strstr(out_buf, "(!PREFIX: an exclusion") != NULL, "the mark explained");
+	ASSERT_HAS_SUBSTR(out_buf, want, "listing shown without !");
+	ASSERT_HAS_SUBSTR(out_buf, "(!PREFIX: an exclusion", "the mark explained");
 	ASSERT_EQ(run("deny list --json"), 0, "deny list --json");
 	o = json_tokener_parse(out_buf);
 	if (!ASSERT_TRUE(o && json_object_object_get_ex(o, "entries", &entries), out_buf))
@@ -332,10 +334,10 @@ TEST(load_ip4set_and_judge)
 	lab_write(&lab, "z4", ip4set_file, 0);
 	rc = run("zone load %s", path("z4"));
 	ASSERT_EQ(rc, 0, out_buf);
-	ASSERT_TRUE(strstr(out_buf, "z4:8: '203.0.113.300'") != NULL, "line 8 reported");
-	ASSERT_TRUE(strstr(out_buf, "z4:10: '203.0.113.1/24': host bits") != NULL, "line 10 reported");
-	ASSERT_TRUE(strstr(out_buf, "z4:12: '10'") != NULL, "line 12 reported");
-	ASSERT_TRUE(strstr(out_buf, "3 bad lines") != NULL, "bad lines counted");
+	ASSERT_HAS_SUBSTR(out_buf, "z4:8: '203.0.113.300'", "line 8 reported");
+	ASSERT_HAS_SUBSTR(out_buf, "z4:10: '203.0.113.1/24': host bits", "line 10 reported");
+	ASSERT_HAS_SUBSTR(out_buf, "z4:12: '10'", "line 12 reported");
+	ASSERT_HAS_SUBSTR(out_buf, "3 bad lines", "bad lines counted");
 	ASSERT_EQ(deny_count(), 4, "prefixes: /24, exclusion, /29, /32");
 	ASSERT_TRUE(deny_get("192.0.2.0/24", &r) && r.value == 0x7f000004 && r.origin == MG_ORIGIN_ZONE &&
 		    r.expires_ns == 0 && !(r.flags & MG_RULE_EXCLUDE), "192.0.2.0/24 with default value");
@@ -351,7 +353,7 @@ TEST(load_ip4set_and_judge)
 
 	rc = run("zone load %s --ttl 1h --json", path("z4"));
 	ASSERT_EQ(rc, 0, "reload with --ttl");
-	ASSERT_TRUE(strstr(out_buf, "\"removed\":0") != NULL, "same set: nothing removed");
+	ASSERT_HAS_SUBSTR(out_buf, "\"removed\":0", "same set: nothing removed");
 	ASSERT_TRUE(deny_get("192.0.2.0/24", &r), "still there");
 	ASSERT_RANGE((int64_t)(r.expires_ns - now_boot_ns()) / (int64_t)NSEC_PER_SEC, 3590, 3600, "expiry 1h");
 }
@@ -360,9 +362,9 @@ TEST(load_bad_usage)
 {
 	ASSERT_EQ(run("zone load"), 2, "no file");
 	ASSERT_EQ(run("zone load %s --ttl soon", path("z4")), 2, "bad ttl");
-	ASSERT_TRUE(strstr(out_buf, "'soon'") != NULL, out_buf);
+	ASSERT_HAS_SUBSTR(out_buf, "'soon'", "the message");
 	ASSERT_EQ(run("zone load %s --type ip5set", path("z4")), 2, "bad type");
-	ASSERT_TRUE(strstr(out_buf, "'ip5set'") != NULL, out_buf);
+	ASSERT_HAS_SUBSTR(out_buf, "'ip5set'", "the message");
 	ASSERT_EQ(run("zone load /nonexistent/zone"), 1, "missing file");
 	lab_write(&lab, "junk", "not an address\nneither\n", 0);
 	ASSERT_EQ(run("zone load %s", path("junk")), 2, "nothing valid");
@@ -386,8 +388,8 @@ TEST(reload_replaces_own_set_only)
 	list_put(&fx.g, MG_LIST_DENY, &k, &cli);
 	lab_write(&lab, "a", "192.0.2.2\n192.0.2.3\n192.0.2.4\n192.0.2.9\n", 0);
 	ASSERT_EQ(run("zone load %s --json", path("a")), 0, "reload a");
-	ASSERT_TRUE(strstr(out_buf, "\"removed\":1") != NULL, "192.0.2.1 removed");
-	ASSERT_TRUE(strstr(out_buf, "\"kept_operator_entries\":1") != NULL, "operator entry kept");
+	ASSERT_HAS_SUBSTR(out_buf, "\"removed\":1", "192.0.2.1 removed");
+	ASSERT_HAS_SUBSTR(out_buf, "\"kept_operator_entries\":1", "operator entry kept");
 	ASSERT_TRUE(!deny_get("192.0.2.1/32", &r), "192.0.2.1 gone");
 	ASSERT_TRUE(deny_get("192.0.2.4/32", &r), "192.0.2.4 added");
 	ASSERT_TRUE(deny_get("192.0.2.9/32", &r) && r.origin == MG_ORIGIN_CLI, "operator entry untouched");
@@ -457,7 +459,8 @@ TEST(reload_has_no_window)
 	       (unsigned long long)p.sent, (unsigned long long)p.passed);
 	ASSERT_TRUE(p.sent > 100, "probed during the reload");
 	ASSERT_EQ(p.passed, 0, "never passed");
-	ASSERT_TRUE(strstr(out_buf, "\"removed\":") && !strstr(out_buf, "\"removed\":0,"), "old set removed");
+	ASSERT_HAS_SUBSTR(out_buf, "\"removed\":", "old set removed");
+	ASSERT_NO_SUBSTR(out_buf, "\"removed\":0,", "old set removed");
 }
 
 TEST(load_ip6trie)
@@ -468,7 +471,7 @@ TEST(load_ip6trie)
 	lab_write(&lab, "z6", ":127.0.1.2:\n2001:db8:1::/48\n2001:db8:2:3 :127.0.0.9: one /64\n"
 			      "!2001:db8:1::bead\n::/0\n", 0);
 	ASSERT_EQ(run("zone load %s --type ip6trie", path("z6")), 0, "load");
-	ASSERT_TRUE(strstr(out_buf, "z6:5: '::/0'") != NULL, "::/0 refused with its line");
+	ASSERT_HAS_SUBSTR(out_buf, "z6:5: '::/0'", "::/0 refused with its line");
 	ASSERT_EQ(deny_count(), 3, "3 prefixes");
 	ASSERT_TRUE(deny_get("2001:db8:2:3::/64", &r) && r.value == 0x7f000009, "/64 with value");
 	ASSERT_EQ(syn("2001:db8:1::1"), XDP_DROP, "listed /48");
@@ -527,10 +530,10 @@ TEST(export_served_by_rbldnsd_and_round_trip)
 	parse_addr("203.0.113.99", &ba);
 	bpf_map_update_elem(fx.g.fd[GM_BAN], &ba, &ban, BPF_ANY);
 	ASSERT_EQ(run("zone export %s", path("exp")), 0, "export");
-	ASSERT_TRUE(strstr(out_buf, "exported 7 entries") != NULL, out_buf);
+	ASSERT_HAS_SUBSTR(out_buf, "exported 7 entries", "the message");
 	ASSERT_EQ(run("zone export %s --family 4", path("exp4")), 0, "export v4");
 	ASSERT_EQ(run("zone export %s --family 6", path("exp6")), 0, "export v6");
-	ASSERT_TRUE(strstr(body(path("exp")), "!192.0.2.5/32\n") != NULL, "exclusion exported");
+	ASSERT_HAS_SUBSTR(body(path("exp")), "!192.0.2.5/32\n", "exclusion exported");
 
 	if (!ASSERT_OK(lab_start(&lab, zones, "exp.test"), "rbldnsd loads the exports"))
 		goto out;
@@ -557,7 +560,7 @@ TEST(export_served_by_rbldnsd_and_round_trip)
 	ASSERT_EQ(run("zone load %s", path("exp")), 0, "load the export");
 	ASSERT_EQ(run("zone export %s", path("exp2")), 0, "export again");
 	snprintf(pin_dir, sizeof(pin_dir), "%s", saved);
-	ASSERT_TRUE(!strcmp(body(path("exp")), body(path("exp2"))), "round trip keeps every entry and value");
+	ASSERT_STREQ(body(path("exp")), body(path("exp2")), "round trip keeps every entry and value");
 	gate_close(&g2);
 	rm_dir(pin2);
 out:
@@ -591,8 +594,9 @@ TEST(truncated_feed_refused_unless_force)
 	ASSERT_EQ(deny_count(), 1001, "1001 entries");
 	gen_file("feed", 400, 11, NULL); /* the first 400 lines: a truncated download */
 	ASSERT_EQ(run("zone load %s", path("feed")), 1, "truncated feed refused");
-	ASSERT_TRUE(strstr(out_buf, "lost more than half") && strstr(out_buf, "--force") &&
-		    strstr(out_buf, "nothing changed"), out_buf);
+	ASSERT_HAS_SUBSTR(out_buf, "lost more than half", "the message");
+	ASSERT_HAS_SUBSTR(out_buf, "--force", "the message");
+	ASSERT_HAS_SUBSTR(out_buf, "nothing changed", "the message");
 	ASSERT_EQ(deny_count(), 1001, "the live set as it was");
 	ASSERT_EQ(syn("192.0.2.77"), XDP_DROP, "an entry the truncated file lacks still drops");
 	ASSERT_EQ(run("zone load %s --force --json", path("feed")), 0, "--force");
@@ -642,14 +646,15 @@ TEST(too_many_bad_lines_refused_unless_force)
 	ASSERT_EQ(nb, 1001, "1001 entries");
 	gen_file("bad", 1000, 17, g200); /* other addresses, 200 bad lines of 1200 */
 	ASSERT_EQ(run("zone load %s", path("bad")), 1, "200 bad lines of 1200 refused");
-	ASSERT_TRUE(strstr(out_buf, "200 bad lines of 1200 entry lines") && strstr(out_buf, "--force") &&
-		    strstr(out_buf, "nothing changed"), out_buf);
+	ASSERT_HAS_SUBSTR(out_buf, "200 bad lines of 1200 entry lines", "the message");
+	ASSERT_HAS_SUBSTR(out_buf, "--force", "the message");
+	ASSERT_HAS_SUBSTR(out_buf, "nothing changed", "the message");
 	na = deny_sorted(&after);
 	ASSERT_TRUE(na == nb && !memcmp(before, after, nb * sizeof(*before)), "the live set exactly as it was");
 	ASSERT_EQ(syn("192.0.2.77"), XDP_DROP, "an entry of the live set still drops");
 	gen_file("bad", 100, 17, g12); /* 12 bad lines of 112 */
 	ASSERT_EQ(run("zone load %s --force", path("bad")), 0, "--force");
-	ASSERT_TRUE(strstr(out_buf, "12 bad lines") != NULL, out_buf);
+	ASSERT_HAS_SUBSTR(out_buf, "12 bad lines", "the message");
 	ASSERT_EQ(deny_count(), 100, "the good lines loaded");
 	ASSERT_EQ(syn("192.0.2.77"), XDP_PASS, "gone with --force");
 	gen_file("bad", 100, 19, g12);
@@ -687,7 +692,8 @@ TEST(over_capacity_refused)
 	fclose(f);
 	chmod(path("huge"), 0644);
 	ASSERT_EQ(run("zone load %s", path("huge")), 1, "refused");
-	ASSERT_TRUE(strstr(out_buf, "more than its capacity") && strstr(out_buf, "nothing changed"), out_buf);
+	ASSERT_HAS_SUBSTR(out_buf, "more than its capacity", "the message");
+	ASSERT_HAS_SUBSTR(out_buf, "nothing changed", "the message");
 	ASSERT_EQ(deny_count(), 1, "the live set as it was");
 	ASSERT_EQ(syn("203.0.113.5"), XDP_DROP, "and still denies");
 	unlink(path("huge"));
@@ -731,7 +737,7 @@ TEST(bad_line_escaped)
 {
 	lab_write(&lab, "ctl", "192.0.2.1\n\x1b[31mevil\x07\n", 0);
 	ASSERT_EQ(run("zone load %s --name ctl", path("ctl")), 0, "load");
-	ASSERT_TRUE(strstr(out_buf, "\\x1b[31mevil\\x07") != NULL, out_buf);
+	ASSERT_HAS_SUBSTR(out_buf, "\\x1b[31mevil\\x07", "the message");
 	ASSERT_TRUE(!strchr(out_buf, 0x1b) && !strchr(out_buf, 0x07), "no raw control byte");
 	lab_write(&lab, "empty", "# nothing\n", 0);
 	ASSERT_EQ(run("zone load %s --name empty", path("empty")), 0, "a file without entries");
@@ -811,13 +817,13 @@ TEST(million_prefixes)
 	print_times("reload of the same file", now_boot_ns() - t0);
 	printf("    CPU time of the command %.2f s\n", children_cpu() - cpu);
 	ASSERT_EQ(deny_count(), n, "same count after reload");
-	ASSERT_TRUE(strstr(out_buf, "\"removed\":0,") != NULL, "nothing removed");
+	ASSERT_HAS_SUBSTR(out_buf, "\"removed\":0,", "nothing removed");
 	t0 = now_boot_ns();
 	cpu = children_cpu();
 	ASSERT_EQ(run("zone export %s", path("m.exp")), 0, "export");
 	printf("  %zu prefixes; export: %.2f s (CPU %.2f s); peak RSS of the children so far %ld MiB\n", n,
 	       (now_boot_ns() - t0) / 1e9, children_cpu() - cpu, children_peak_mib());
-	ASSERT_TRUE(strstr(out_buf, "exported") != NULL, out_buf);
+	ASSERT_HAS_SUBSTR(out_buf, "exported", "out_buf");
 	clear_deny();
 	unlink(path("m"));
 	unlink(path("m.exp"));

@@ -56,10 +56,19 @@ static int census_prepare(struct gate *g, struct census *c, uint32_t *ids)
 	c->taken_ns = now_boot_ns();
 	for (int m = 0; m < GM_MAX; m++) {
 		ids[m] = 0;
-		if (!counted_map(m) || g->fd[m] < 0)
+		if (g->fd[m] < 0)
 			continue;
+		if (!counted_map(m)) { /* arrays, ring buffer, sk storage: a type and a size */
+			err = map_info(g->fd[m], &info);
+			if (err)
+				return err;
+			c->type[m] = info.type;
+			c->capacity[m] = info.max_entries;
+			continue;
+		}
 		fd = census_fd(g, m, &owned);
 		if (fd == -ENOENT) { /* a list without a set: empty */
+			c->type[m] = BPF_MAP_TYPE_HASH;
 			c->capacity[m] = list_capacity(m == GM_ALLOW ? MG_LIST_ALLOW : MG_LIST_DENY);
 			c->counted[m] = true;
 			continue;
@@ -72,6 +81,7 @@ static int census_prepare(struct gate *g, struct census *c, uint32_t *ids)
 		if (err)
 			return err;
 		ids[m] = info.id;
+		c->type[m] = info.type;
 		/* a list's set is sized to its entries: the list's capacity is the limit */
 		c->capacity[m] = owned ? list_capacity(m == GM_ALLOW ? MG_LIST_ALLOW : MG_LIST_DENY)
 				       : info.max_entries;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-/* The INI config file (SPEC 3), read with libinih, and `mailgate config check`.
+/* The INI config file (docs/config.md, "The config file"), read with libinih, and `mailgate config check`.
  *
  * Rules (documented for users in examples/mailgate.conf and docs/config.md):
  * - `key = value`; `#` or `;` starts a comment line, ` #` an end-of-line comment.
@@ -28,6 +28,8 @@
 #include "mailgate.h"
 #include "cli.h"
 #include "crowdsec.h"
+#include "cli.h"
+#include "metrics.h"
 #include "rules.h"
 
 #define MAX_LINE 65536 /* longer lines are an error, not silently split */

@@ -44,6 +44,7 @@
 #include <json-c/json.h>
 #include "crowdsec.h"
 #include "listset.h"
+#include "prom.h"
 
 #define CS_BATCH          8192               /* map updates per bpf_map_update_batch */
 #define CS_TIMEOUT_S      300L               /* a whole transfer (a full answer of 1M decisions: ~100 MB) */

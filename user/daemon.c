@@ -47,6 +47,7 @@
 #include "crowdsec.h"
 #include "gate.skel.h"
 #include "cli.h"
+#include "metrics.h"
 
 #define MAX_IFACES 16
 #define SWEEP_SLICE_NS 5000000ULL /* time per map per tick (a trie of millions
@@ -1058,7 +1059,7 @@ static void heartbeat(struct daemon *d, uint64_t now)
 		pr_warn("msg=\"the heartbeat ran out: the data path skipped the DNSBL step (pass_unasked)\" for=%s",
 			format_duration(now - ctl.alive_until_ns, dur, sizeof(dur)));
 	if (gate_heartbeat(&d->gate, now + MG_HEARTBEAT_NS))
-		pr_warn("msg=\"cannot write the heartbeat into %s\" err=\"%s\"", MG_MAP_CTL, strerror(errno));
+		pr_warn("msg=\"cannot write the heartbeat into %s\" err=\"%s\"", gate_map_names[GM_CTL], strerror(errno));
 }
 
 /* systemd's status line (systemctl status): the interfaces, and the
@@ -1105,7 +1106,7 @@ static void netstat_tick(struct daemon *d, uint64_t now)
 	bits = d->netstat_ok ? netstat_trouble(&d->netstat, &cur) : 0;
 	if (bits) {
 		if (gate_trouble(&d->gate, bits, now) && !d->trouble_ns) /* once per episode */
-			pr_warn("msg=\"cannot write the kernel's SYN trouble into %s\" err=\"%s\"", MG_MAP_CTL,
+			pr_warn("msg=\"cannot write the kernel's SYN trouble into %s\" err=\"%s\"", gate_map_names[GM_CTL],
 				strerror(errno));
 		if (!d->trouble_ns) {
 			d->trouble_from = d->netstat;
@@ -1193,7 +1194,7 @@ static uint32_t pinned_max_sources(const char *pin_dir)
 	char path[PATH_MAX];
 	int fd;
 
-	if (pin_path(path, pin_dir, MG_MAP_SRC, ""))
+	if (pin_path(path, pin_dir, gate_map_names[GM_SRC], ""))
 		return 0;
 	fd = bpf_obj_get(path);
 	if (fd < 0)

@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <bpf/bpf.h>
 #include "dnsbl.h"
+#include "prom.h"
 
 #define INC(x)     __atomic_fetch_add(&(x), 1, __ATOMIC_RELAXED)
 #define ADD(x, v)  __atomic_fetch_add(&(x), (v), __ATOMIC_RELAXED)

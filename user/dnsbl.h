@@ -82,8 +82,7 @@ void dnsbl_answer_parse(int status, const unsigned char *abuf, int alen, struct 
 /* 127.255.255.0/24 or 127.0.0.255 */
 bool dnsbl_is_refusal_code(uint32_t a);
 
-/* Validate a resolver list: "system", or "addr[:port], [v6addr]:port, ...". */
-int dnsbl_resolvers_check(const char *list, char *err, size_t errlen);
+/* dnsbl_resolvers_check(): in mailgate.h (config.c uses it too) */
 /* A channel for DNSBL queries: no search domains, one try per server, the
  * whole query within timeout_ns, SERVFAIL/REFUSED reported, not retried. */
 int dnsbl_channel_new(ares_channel *ch, const char *resolvers, uint64_t timeout_ns,

@@ -20,20 +20,9 @@
 #include "lists.h"
 
 const char *const gate_map_names[GM_MAX] = {
-	[GM_CONFIG] = MG_MAP_CONFIG,       [GM_PORTS] = MG_MAP_PORTS,
-	[GM_ALLOW] = MG_MAP_ALLOW,         [GM_DENY] = MG_MAP_DENY,
-	[GM_BAN] = MG_MAP_BAN,             [GM_VERDICT] = MG_MAP_VERDICT,
-	[GM_SRC] = MG_MAP_SRC,             [GM_PREFIX] = MG_MAP_PREFIX,
-	[GM_CONN] = MG_MAP_CONN,           [GM_CLASS_CONN] = MG_MAP_CLASS_CONN,
-	[GM_VERIFIED] = MG_MAP_VERIFIED,   [GM_COUNTERS] = MG_MAP_COUNTERS,
-	[GM_GLOBAL] = MG_MAP_GLOBAL,       [GM_EVENTS] = MG_MAP_EVENTS,
-	[GM_SOCKS] = MG_MAP_SOCKS,         [GM_BAN_QUOTA] = MG_MAP_BAN_QUOTA,
-	[GM_CTL] = MG_MAP_CTL,             [GM_PENDING] = MG_MAP_PENDING,
-	[GM_REJECT] = MG_MAP_REJECT,
-	[GM_LISTS] = MG_MAP_LISTS,
-	[GM_COOKIE] = MG_MAP_COOKIE,
-	[GM_STOPPED] = MG_MAP_STOPPED,
-	[GM_STOPPED_CPU] = MG_MAP_STOPPED_CPU,
+#define MG_X(id, name) [GM_##id] = #name,
+	MG_MAPS(MG_X)
+#undef MG_X
 };
 
 const char *const mg_reason_names[MG_REASON_MAX] = {
@@ -166,29 +155,9 @@ int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *size
 		return err;
 	}
 	g->skel = skel;
-	g->fd[GM_CONFIG] = bpf_map__fd(skel->maps.mg_config);
-	g->fd[GM_PORTS] = bpf_map__fd(skel->maps.mg_ports);
-	g->fd[GM_ALLOW] = bpf_map__fd(skel->maps.mg_allow);
-	g->fd[GM_DENY] = bpf_map__fd(skel->maps.mg_deny);
-	g->fd[GM_BAN] = bpf_map__fd(skel->maps.mg_ban);
-	g->fd[GM_VERDICT] = bpf_map__fd(skel->maps.mg_verdict);
-	g->fd[GM_SRC] = bpf_map__fd(skel->maps.mg_src);
-	g->fd[GM_PREFIX] = bpf_map__fd(skel->maps.mg_prefix);
-	g->fd[GM_CONN] = bpf_map__fd(skel->maps.mg_conn);
-	g->fd[GM_CLASS_CONN] = bpf_map__fd(skel->maps.mg_class_conn);
-	g->fd[GM_VERIFIED] = bpf_map__fd(skel->maps.mg_verified);
-	g->fd[GM_COUNTERS] = bpf_map__fd(skel->maps.mg_counters);
-	g->fd[GM_GLOBAL] = bpf_map__fd(skel->maps.mg_global);
-	g->fd[GM_EVENTS] = bpf_map__fd(skel->maps.mg_events);
-	g->fd[GM_SOCKS] = bpf_map__fd(skel->maps.mg_socks);
-	g->fd[GM_BAN_QUOTA] = bpf_map__fd(skel->maps.mg_ban_quota);
-	g->fd[GM_CTL] = bpf_map__fd(skel->maps.mg_ctl);
-	g->fd[GM_PENDING] = bpf_map__fd(skel->maps.mg_pending);
-	g->fd[GM_REJECT] = bpf_map__fd(skel->maps.mg_reject);
-	g->fd[GM_LISTS] = bpf_map__fd(skel->maps.mg_lists);
-	g->fd[GM_COOKIE] = bpf_map__fd(skel->maps.mg_cookie);
-	g->fd[GM_STOPPED] = bpf_map__fd(skel->maps.mg_stopped);
-	g->fd[GM_STOPPED_CPU] = bpf_map__fd(skel->maps.mg_stopped_cpu);
+#define MG_X(id, name) g->fd[GM_##id] = bpf_map__fd(skel->maps.name);
+	MG_MAPS(MG_X)
+#undef MG_X
 	return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <json-c/json.h>
 #include "listset.h"
+#include "cli.h"
 #include "rules.h"
 #include "cookie.h"
 #include "lookup.h"
@@ -723,7 +724,7 @@ int do_lookup(int argc, char **argv)
 		return rc;
 	l = calloc(1, sizeof(*l));
 	if (!l || lookup_work(&g, &o, l)) {
-		rc = fail(EXIT_FAIL, "lookup: cannot read %s: %s", MG_MAP_CONFIG, strerror(l ? errno : ENOMEM));
+		rc = fail(EXIT_FAIL, "lookup: cannot read %s: %s", gate_map_names[GM_CONFIG], strerror(l ? errno : ENOMEM));
 		free(l);
 		gate_close(&g);
 		return rc;

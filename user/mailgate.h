@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* mailgate userspace: the interfaces between the binary's modules.
- * One section per file in user/. */
+/* mailgate userspace: the interfaces between the binary's modules, one
+ * section per file in user/. A module with an interface of its own has its
+ * own header: cli.h (options, output, subcommands), metrics.h (the /metrics
+ * server), prom.h (the Prometheus text format), dnsbl.h (the DNSBL module's
+ * internals), crowdsec.h, listset.h, zone.h. */
 #ifndef MAILGATE_USER_H
 #define MAILGATE_USER_H
 
@@ -15,6 +18,8 @@
 #define MG_DEFAULT_PIN_DIR "/sys/fs/bpf/mailgate"
 #define MG_DEFAULT_CONFIG  "/etc/mailgate/mailgate.conf"
 #define NSEC_PER_SEC 1000000000ULL
+
+struct json_object;
 
 /* ---- log.c: one logging module, key=value fields, to stderr ---- */
 enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
@@ -77,16 +82,12 @@ const char *format_cidr(const struct mg_lpm_key *k, char *buf, size_t len); /* "
 const char *format_duration(uint64_t ns, char *buf, size_t len);          /* "10m", "1h30m" */
 uint64_t now_boot_ns(void);                                          /* the clock the data path uses */
 
-/* ---- gate.c: load, pin and attach the data path; open pinned maps ---- */
+/* ---- gate.c: load the data path and pin its maps; open pinned maps ---- */
+/* the data path's pinned maps, from MG_MAPS (include/gate.h): GM_CONFIG ... */
 enum gate_map {
-	GM_CONFIG, GM_PORTS, GM_ALLOW, GM_DENY, GM_BAN, GM_VERDICT, GM_SRC, GM_PREFIX,
-	GM_CONN, GM_CLASS_CONN, GM_VERIFIED, GM_COUNTERS, GM_GLOBAL, GM_EVENTS, GM_SOCKS,
-	GM_BAN_QUOTA, GM_CTL, GM_PENDING,
-	GM_REJECT,
-	GM_LISTS,
-	GM_COOKIE,
-	GM_STOPPED,
-	GM_STOPPED_CPU,
+#define MG_X(id, name) GM_##id,
+	MG_MAPS(MG_X)
+#undef MG_X
 	GM_MAX
 };
 /* Bans live in two maps: GM_BAN_QUOTA for the data path's own (origin
@@ -95,24 +96,17 @@ static inline enum gate_map ban_map(uint32_t origin)
 {
 	return origin == MG_ORIGIN_QUOTA ? GM_BAN_QUOTA : GM_BAN;
 }
-extern const char *const gate_map_names[GM_MAX];
+extern const char *const gate_map_names[GM_MAX]; /* "mg_config" ...: the pin names */
 /* links pinned under the pin dir by `mailgate run` (daemon.c) */
 #define MG_PIN_LINK_XDP        "link_xdp_"       /* + interface name, one per interface */
 #define MG_PIN_LINK_SOCK_STATE "link_sock_state" /* tp_btf/inet_sock_set_state */
 #define MG_PIN_LINK_SOCK_STATE2 "link_sock_state2" /* its twin (bpf/gate.bpf.c, sock_state()) */
-
-/* runinfo.c: the config file the daemon runs with, pinned as an array map
- * (one entry, the absolute path; "" = the built-in defaults) */
-#define MG_PIN_RUN_CONFIG "mg_run_config"
-int run_config_record(const char *pin_dir, const char *config); /* config NULL: defaults */
-/* 0 with the path in buf; -ENOENT when no daemon recorded one */
-int run_config_read(const char *pin_dir, char *buf, size_t len);
+#define MG_PIN_LINK_TC         "link_tc_"        /* + interface name: the SYN-cookie TC program */
 
 /* true when a pin named name (an entry of the pin dir) is one mailgate makes:
  * the BPF object's maps pinned by name, the links above, the DNSBL cache
  * maps (gate.c's one list of them). */
 bool gate_pin_is_ours(const char *name);
-#define MG_PIN_LINK_TC         "link_tc_"        /* + interface name: the SYN-cookie TC program */
 
 struct gate_sizes {
 	uint32_t max_sources; /* mg_src, mg_verdict; mg_ban_quota, mg_prefix, mg_verified get 1/4 */
@@ -168,6 +162,13 @@ const char *flood_why_name(uint32_t why);
 const char *flood_why_text(uint32_t why);
 extern const char *const mg_class_names[MG_CLASS_MAX];
 
+/* ---- runinfo.c: the config file the daemon runs with ---- */
+/* pinned as an array map (one entry, the absolute path; "" = the built-in defaults) */
+#define MG_PIN_RUN_CONFIG "mg_run_config"
+int run_config_record(const char *pin_dir, const char *config); /* config NULL: defaults */
+/* 0 with the path in buf; -ENOENT when no daemon recorded one */
+int run_config_read(const char *pin_dir, char *buf, size_t len);
+
 /* ---- census.c: how many entries each map holds ---- */
 /* A BPF map iterator reads the kernel's own counts (Linux 6.6+, < 1 ms);
  * older kernels (or $MAILGATE_CENSUS_WALK set) walk the maps, and the
@@ -175,7 +176,8 @@ extern const char *const mg_class_names[MG_CLASS_MAX];
 #define CENSUS_WALK_TTL_NS (10 * NSEC_PER_SEC)
 struct census {
 	uint64_t entries[GM_MAX];  /* entries held, for the maps with counted[] */
-	uint32_t capacity[GM_MAX]; /* max_entries */
+	uint32_t capacity[GM_MAX]; /* max_entries (the ring buffer: bytes), every open map */
+	uint32_t type[GM_MAX];     /* enum bpf_map_type, every open map (0: not open) */
 	bool counted[GM_MAX];      /* the hash maps and tries (not arrays, ring buffer) */
 	bool walked;               /* counted by walking: as of taken_ns */
 	uint64_t taken_ns;         /* CLOCK_BOOTTIME */
@@ -246,49 +248,7 @@ int caps_limit(uint64_t keep);
 uint64_t caps_effective(void);                              /* the calling thread's */
 const char *caps_names(uint64_t set, char *buf, size_t len); /* "bpf,perfmon,net_admin" */
 
-/* ---- main.c: global options (may stand anywhere on the command line) ---- */
-struct mg_opts {
-	const char *pin_dir;     /* --pin-dir, $MAILGATE_PIN_DIR, default MG_DEFAULT_PIN_DIR */
-	const char *config;      /* -c/--config, default MG_DEFAULT_CONFIG */
-	bool json;               /* --json */
-	bool verbose;            /* -v */
-};
-extern struct mg_opts opts;
-/* Every subcommand: argv[0] is the subcommand's name; returns the exit code
- * (0 ok, 1 runtime failure, 2 bad usage or input). */
-typedef int (*cmd_fn)(int argc, char **argv);
-
-/* ---- output.c: one writer for --json and human output ---- */
-struct json_object;
-#define EXIT_OK 0
-#define EXIT_FAIL 1
-#define EXIT_USAGE 2
-/* Print an error (a JSON object {"error": ...} in JSON mode, else one line on
- * stderr prefixed "mailgate: ") and return code. */
-int fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Print doc as one JSON document on stdout and release it. */
-void json_out(struct json_object *doc);
-/* Human units: "1.2k", "3.4M"; rates "1.2k/s" */
-const char *format_count(double v, char *buf, size_t len);
-/* gate_open_pinned(opts.pin_dir) for a command: 0, or the exit code after a
- * clear message (not root; no state under the pin dir). */
-int cli_open_gate(struct gate *g);
-extern const char *const mg_origin_names[MG_ORIGIN_MAX];
-const char *origin_name(uint32_t origin);
-/* "in 9m58s", "never", "expired 3s ago" */
-const char *format_expiry(uint64_t expires_ns, uint64_t now, char *buf, size_t len);
-/* an interval as a rate: "10/s", "30/m", "off" for 0 */
-const char *format_rate(uint64_t interval_ns, char *buf, size_t len);
-struct json_object *json_rate(uint64_t interval_ns); /* per second, 0 = off */
-/* Aligned columns: table_new(3, 1u << 2) makes column 2 right-aligned;
- * table_row() takes exactly ncols strings (NULL = empty). */
-struct table;
-struct table *table_new(int ncols, unsigned right_cols);
-void table_row(struct table *t, ...);
-void table_print(struct table *t, FILE *f, int indent);
-void table_free(struct table *t);
-
-/* ---- config.c: the INI config file (SPEC 3) ---- */
+/* ---- config.c: the INI config file (docs/config.md) ---- */
 #define MG_MAX_ALLOW_CFG 1024
 struct mg_port_entry {
 	char name[32];
@@ -365,7 +325,7 @@ int responder_start(struct responder *r, struct gate *g);
 void responder_answer(int fd, struct gate *g, const struct mg_settings *s, struct mg_runtime *rt);
 void responder_stop(struct responder *r);
 
-/* ---- dnsbl.c: DNSBL lookups (c-ares), its own thread ---- */
+/* ---- dnsbl*.c: DNSBL lookups (c-ares), its own thread (internals: dnsbl.h) ---- */
 /* Validate postscreen-syntax sites; 0 or -EINVAL with a message in err. */
 int dnsbl_sites_check(const char *sites, char *err, size_t errlen);
 /* Validate [dnsbl] resolvers: "system" or "addr[:port], [v6addr]:port, ..." */
@@ -388,58 +348,14 @@ int dnsbl_cached(const char *pin_dir, const struct mg_addr *a, struct json_objec
 /* Prometheus families of the DNSBL module (queries_total, query_seconds ...) */
 void dnsbl_metrics_write(struct dnsbl *d, FILE *f);
 
-/* ---- metrics.c: Prometheus /metrics (libmicrohttpd), its own thread ---- */
-struct metrics;
-/* NULL with errno 0 when s->metrics_listen is "none"; NULL with errno set
- * (and a logged error) when the server cannot start. */
-struct metrics *metrics_start(const struct mg_settings *s, struct mg_runtime *rt);
-void metrics_stop(struct metrics *m);
-/* Change rt->dnsbl while the server may be scraping (SIGHUP): once this
- * returns no scrape uses the old one, which may then be stopped:
- *   old = rt->dnsbl; metrics_set_dnsbl(m, rt, NULL); dnsbl_stop(old);
- * m may be NULL (metrics off). */
-void metrics_set_dnsbl(struct metrics *m, struct mg_runtime *rt, struct dnsbl *d);
-/* the port it listens on (useful with port 0) */
-uint16_t metrics_port(const struct metrics *m);
-/* "127.0.0.1:9433", "[::1]:9433", "0.0.0.0:9433", "[::]:9433": 0; "none": 1
- * (off); anything else -EINVAL. For config checks too. */
-struct sockaddr_storage;
-int metrics_parse_listen(const char *s, struct sockaddr_storage *out);
-/* The whole exposition (text format 0.0.4); 0 or -errno. */
-int metrics_write(struct mg_runtime *rt, FILE *f);
-/* For other modules' families (dnsbl_metrics_write):
- * "# HELP name help" and "# TYPE name type" (counter, gauge, histogram) */
-void metrics_family(FILE *f, const char *name, const char *type, const char *help);
-/* a label value, escaped (\\, \", \n), without the quotes */
-void metrics_label(FILE *f, const char *value);
-/* the samples of one histogram: name_bucket{labels,le=...} cumulated from
- * per-bucket counts (counts[i] observations <= bounds[i], counts[n] above
- * the last bound), then name_sum and name_count. labels: "" or already
- * escaped pairs, e.g. zone="zen.spamhaus.org" */
-void metrics_histogram(FILE *f, const char *name, const char *labels, const double *bounds,
-		       const uint64_t *counts, int n, double sum);
-
-/* ---- subcommands, one file per concern ---- */
-int do_run(int argc, char **argv);      /* daemon.c */
-int do_detach(int argc, char **argv);   /* daemon.c */
-int do_status(int argc, char **argv);   /* status.c */
-int do_stats(int argc, char **argv);    /* stats.c */
-int do_top(int argc, char **argv);      /* stats.c */
-int do_allow(int argc, char **argv);    /* lists.c */
-int do_deny(int argc, char **argv);     /* lists.c */
-int do_ban(int argc, char **argv);      /* lists.c */
-int do_lookup(int argc, char **argv);   /* lookup.c */
-/* lookup.c: "deny 192.0.2.0/24; banned in 9m (quota, level 1); tokens 3.2/20"
+/* ---- lookup.c: one source as the data path sees it ---- */
+/* "deny 192.0.2.0/24; banned in 9m (quota, level 1); tokens 3.2/20"
  * for one source, and the same as fields of o */
 void source_brief(struct gate *g, const struct mg_config *c, const struct mg_addr *a, uint64_t now,
 		  char *buf, size_t len, struct json_object *o);
-/* lookup.c: the ban that decides for a source (GM_BAN, else GM_BAN_QUOTA);
+/* the ban that decides for a source (GM_BAN, else GM_BAN_QUOTA);
  * false when neither map holds one */
 bool ban_get(struct gate *g, const struct mg_addr *a, uint64_t now, struct mg_ban *b);
-int do_dnsbl(int argc, char **argv);    /* dnsbl.c */
-int do_zone(int argc, char **argv);     /* zone.c */
-int do_synflood(int argc, char **argv); /* synflood.c */
-int do_config(int argc, char **argv);   /* config.c */
 
 /* ---- cookie.c: SYN cookies (include/cookie.h, bpf/syncookie.bpf.c) ---- */
 /* Write the keys (all four the first time, then the key of slot + 2 once

@@ -18,6 +18,9 @@
 #include "mailgate.h"
 #include "rules.h"
 #include "crowdsec.h"
+#include "metrics.h"
+#include "prom.h"
+#include "cli.h"
 
 #define HTTP_MAX_CONNS     64  /* all clients together (libmicrohttpd refuses more) */
 #define HTTP_KEEP_CONNS    48  /* past this many, a new connection closes the stalest one */
@@ -57,61 +60,6 @@ static const char root_page[] =
 	"<body><h1>mailgate " MG_VERSION "</h1>\n"
 	"<p><a href=\"/metrics\">/metrics</a>: Prometheus metrics (text format 0.0.4)</p>\n"
 	"</body></html>\n";
-
-/* ---- the text format ---- */
-void metrics_family(FILE *f, const char *name, const char *type, const char *help)
-{
-	fprintf(f, "# HELP %s ", name);
-	for (const char *p = help; *p; p++) {
-		if (*p == '\\')
-			fputs("\\\\", f);
-		else if (*p == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*p, f);
-	}
-	fprintf(f, "\n# TYPE %s %s\n", name, type);
-}
-
-void metrics_label(FILE *f, const char *value)
-{
-	for (const char *p = value; *p; p++) {
-		if (*p == '\\')
-			fputs("\\\\", f);
-		else if (*p == '"')
-			fputs("\\\"", f);
-		else if (*p == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*p, f);
-	}
-}
-
-void metrics_histogram(FILE *f, const char *name, const char *labels, const double *bounds,
-		       const uint64_t *counts, int n, double sum)
-{
-	const char *sep = labels && *labels ? "," : "";
-	uint64_t total = 0;
-
-	if (!labels)
-		labels = "";
-	for (int i = 0; i <= n; i++) {
-		total += counts[i];
-		if (i < n)
-			fprintf(f, "%s_bucket{%s%sle=\"%.9g\"} %llu\n", name, labels, sep, bounds[i],
-				(unsigned long long)total);
-		else
-			fprintf(f, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, sep,
-				(unsigned long long)total);
-	}
-	if (*labels) {
-		fprintf(f, "%s_sum{%s} %.9g\n", name, labels, sum);
-		fprintf(f, "%s_count{%s} %llu\n", name, labels, (unsigned long long)total);
-	} else {
-		fprintf(f, "%s_sum %.9g\n", name, sum);
-		fprintf(f, "%s_count %llu\n", name, (unsigned long long)total);
-	}
-}
 
 /* one sample with one label */
 static void sample1(FILE *f, const char *name, const char *label, const char *value, uint64_t v)

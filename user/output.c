@@ -10,6 +10,7 @@
 #include <linux/magic.h>
 #include <json-c/json.h>
 #include "mailgate.h"
+#include "cli.h"
 
 /* the global options (main.c fills them); here so that tests link without main.o */
 struct mg_opts opts;

@@ -26,6 +26,7 @@
 #include <zlib.h>
 #include <bpf/bpf.h>
 #include "listset.h"
+#include "cli.h"
 
 #define STATE_MAGIC "mailgate-state 1\n"
 

@@ -203,7 +203,7 @@ static int stats_once(struct gate *g, bool all)
 	int err = gate_read_counters(g, c);
 
 	if (err)
-		return fail(EXIT_FAIL, "stats: cannot read %s: %s", MG_MAP_COUNTERS, strerror(-err));
+		return fail(EXIT_FAIL, "stats: cannot read %s: %s", gate_map_names[GM_COUNTERS], strerror(-err));
 	if (opts.json) {
 		struct json_object *o = json_object_new_object();
 		uint64_t sum[2] = { 0 };
@@ -288,7 +288,7 @@ static int stats_watch(struct gate *g, uint64_t interval_ns, long count, bool al
 	err = gate_read_counters(g, prev);
 	if (err) {
 		close(sfd);
-		return fail(EXIT_FAIL, "stats: cannot read %s: %s", MG_MAP_COUNTERS, strerror(-err));
+		return fail(EXIT_FAIL, "stats: cannot read %s: %s", gate_map_names[GM_COUNTERS], strerror(-err));
 	}
 	t_prev = now_boot_ns();
 	memcpy(cur, prev, sizeof(cur));
@@ -635,21 +635,21 @@ static int top_collect(struct gate *g, const struct top_opts *o, struct top_resu
 	r->watch_err = gate_watch_stopped(g, r->t1 + o->interval_ns + NSEC_PER_SEC);
 	gate_read_counters(g, r->c1);
 	r->not_kept = stopped_not_kept(g);
-	*what = MG_MAP_SRC;
+	*what = gate_map_names[GM_SRC];
 	err = take_sample(g->fd[GM_SRC], sizeof(struct mg_addr), sizeof(struct mg_src), &s1);
 	if (!err) {
-		*what = MG_MAP_STOPPED;
+		*what = gate_map_names[GM_STOPPED];
 		err = take_sample(g->fd[GM_STOPPED], ks, sizeof(uint64_t), &p1);
 	}
 	if (!err) {
 		while (nanosleep(&ts, &ts) && errno == EINTR)
 			;
 		r->t2 = now_boot_ns();
-		*what = MG_MAP_SRC;
+		*what = gate_map_names[GM_SRC];
 		err = take_sample(g->fd[GM_SRC], sizeof(struct mg_addr), sizeof(struct mg_src), &s2);
 	}
 	if (!err) {
-		*what = MG_MAP_STOPPED;
+		*what = gate_map_names[GM_STOPPED];
 		err = take_sample(g->fd[GM_STOPPED], ks, sizeof(uint64_t), &p2);
 		gate_read_counters(g, r->c2);
 		n2 = stopped_not_kept(g);
@@ -736,11 +736,11 @@ static void text_stopped(struct gate *g, const struct mg_config *cfg, const stru
 		printf("  (%zu more)\n", r->n_stopped - shown);
 	table_free(t);
 	if (r->watch_err)
-		printf("  (cannot ask the data path to keep them: %s: %s)\n", MG_MAP_CTL, strerror(-r->watch_err));
+		printf("  (cannot ask the data path to keep them: %s: %s)\n", gate_map_names[GM_CTL], strerror(-r->watch_err));
 	if (top_stopped_full(r))
 		printf("  (%s is full, %llu entries: many distinct refused sources, a forged flood perhaps, "
 		       "recycle it; these counts can be low and a source missing)\n",
-		       MG_MAP_STOPPED, (unsigned long long)r->stopped_entries);
+		       gate_map_names[GM_STOPPED], (unsigned long long)r->stopped_entries);
 	if (r->not_kept)
 		printf("  (%llu SYNs of new sources not kept: more than %u new refused sources a second on a CPU, "
 		       "a flood of distinct sources, forged perhaps)\n",
@@ -896,7 +896,7 @@ const struct cli_cmd cli_top = { "top", NULL, "the busiest sources over an inter
 int do_top(int argc, char **argv)
 {
 	static struct top_result r; /* the counters are large */
-	const char *what = MG_MAP_SRC;
+	const char *what = gate_map_names[GM_SRC];
 	struct top_opts o = { .max = 10, .interval_ns = NSEC_PER_SEC };
 	struct mg_config cfg;
 	struct gate g;

@@ -22,6 +22,7 @@
 #include "mailgate.h"
 #include "cli.h"
 #include "crowdsec.h"
+#include "cli.h"
 #include "rules.h"
 
 #define LINK_XDP_PREFIX "link_xdp_"
@@ -119,7 +120,7 @@ static bool action_is_reset(const char *pin_dir)
 	bool r = false;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, MG_MAP_CONFIG);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, gate_map_names[GM_CONFIG]);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return false;
@@ -295,7 +296,7 @@ static void show_config(struct gate *g, struct json_object *doc)
 	char buf[1024], d[32];
 
 	if (gate_read_config(g, &c)) {
-		printf("config: cannot read %s: %s\n", MG_MAP_CONFIG, strerror(errno));
+		printf("config: cannot read %s: %s\n", gate_map_names[GM_CONFIG], strerror(errno));
 		free(ports);
 		table_free(t);
 		json_object_put(o);
@@ -489,30 +490,34 @@ static void show_crowdsec(bool daemon, struct json_object *doc)
 	       (unsigned long long)cs.st.applied, (unsigned long long)cs.st.removed);
 }
 
-/* the census's maps (the hash maps and tries), in gate_map order */
+/* every map of the census, in gate_map order: entries and fill for the
+ * hash maps and tries (counted), type and capacity for all */
 static void show_maps(struct gate *g, struct json_object *doc)
 {
 	struct json_object *arr = json_object_new_array();
-	struct table *t = table_new(4, (1u << 1) | (1u << 2) | (1u << 3));
+	struct table *t = table_new(5, (1u << 2) | (1u << 3) | (1u << 4));
 	char e[32], m[32], f[32];
 	struct census c;
 
 	if (census_read(g, &c))
 		memset(&c, 0, sizeof(c));
-	table_row(t, "MAP", "ENTRIES", "CAPACITY", "FILL");
+	table_row(t, "MAP", "TYPE", "ENTRIES", "CAPACITY", "FILL");
 	for (int i = 0; i < GM_MAX; i++) {
 		uint64_t n = c.entries[i], max = c.capacity[i];
+		const char *type = libbpf_bpf_map_type_str(c.type[i]);
 		struct json_object *o;
 
-		if (!c.counted[i])
+		if (!c.type[i])
 			continue;
 		format_count(n, e, sizeof(e));
 		format_count(max, m, sizeof(m));
 		snprintf(f, sizeof(f), "%.1f%%", max ? 100.0 * n / max : 0);
-		table_row(t, gate_map_names[i], e, m, f);
+		table_row(t, gate_map_names[i], type ? type : "?", c.counted[i] ? e : "-", m, c.counted[i] ? f : "-");
 		o = json_object_new_object();
 		json_object_object_add(o, "name", json_object_new_string(gate_map_names[i]));
-		json_object_object_add(o, "entries", json_object_new_int64(n));
+		json_object_object_add(o, "type", json_object_new_string(type ? type : "?"));
+		/* null: a map that holds no count of entries (an array is always full) */
+		json_object_object_add(o, "entries", c.counted[i] ? json_object_new_int64(n) : NULL);
 		json_object_object_add(o, "capacity", json_object_new_int64(max));
 		json_object_array_add(arr, o);
 	}

@@ -54,6 +54,7 @@ static inline uint32_t user_random(void)
 #define SF_RANDOM() user_random()
 #include "synflood.h"
 #include "synflood.skel.h"
+#include "cli.h"
 
 enum method { METHOD_AUTO, METHOD_LIVE, METHOD_PACKET };
 static const char *const method_names[] = { "auto", "live-frames", "af_packet", NULL };
