@@ -18,7 +18,7 @@ DEMO=(iproute2 ethtool util-linux procps python3)
 TEST=(
   "${DEMO[@]}" nftables rbldnsd python3-prometheus-client
   postfix dovecot-imapd dovecot-pop3d swaks libio-socket-inet6-perl fail2ban
-  dpkg-dev lintian man-db bash-completion systemd xdp-tools
+  dpkg-dev lintian man-db bash-completion systemd xdp-tools python3-scapy
   crowdsec
 )
 BENCH=("${TEST[@]}" gnuplot-nox)
