@@ -19,6 +19,7 @@
 #include <sched.h>
 #include "frames.h"
 #include "fixture.h"
+#include "bench.h"
 
 static struct fixture fx;
 static uint8_t pkt[2][256];
@@ -67,13 +68,6 @@ static double run_on(int n)
 	return sum / n;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void measure(const char *name, int rounds)
 {
 	double one[16], two[16];
@@ -82,8 +76,8 @@ static void measure(const char *name, int rounds)
 		one[r] = run_on(1);
 		two[r] = run_on(2);
 	}
-	qsort(one, rounds, sizeof(double), cmp_double);
-	qsort(two, rounds, sizeof(double), cmp_double);
+	qsort(one, rounds, sizeof(double), bench_cmp_double);
+	qsort(two, rounds, sizeof(double), bench_cmp_double);
 	printf("  %-8s 1 CPU %6.1f ns/packet   2 CPUs %6.1f ns/packet each (x%.2f)\n", name,
 	       one[rounds / 2], two[rounds / 2], two[rounds / 2] / one[rounds / 2]);
 }

@@ -15,6 +15,7 @@
 #include <sched.h>
 #include "frames.h"
 #include "fixture.h"
+#include "bench.h"
 #include "sink.skel.h"
 
 struct bench_case {
@@ -27,25 +28,6 @@ struct bench_case {
 
 static struct fixture fx;
 static int bare_fd, parse_fd;
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* average ns per run of prog on the frame over repeat runs */
-static double run_ns(int prog, const void *pkt, size_t len, int repeat, int *retval)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .repeat = repeat);
-
-	if (bpf_prog_test_run_opts(prog, &o))
-		return -1;
-	if (retval)
-		*retval = (int)o.retval;
-	return o.duration;
-}
 
 static uint64_t memlock_of(int fd)
 {
@@ -194,7 +176,7 @@ static void measure(struct bench_case *c, int rounds, int repeat)
 
 	/* the frame takes the path it is meant to */
 	gate_read_counters(&fx.g, before);
-	run_ns(fx.prog, pkt, len, 1, &ret);
+	bench_run_ns(fx.prog, pkt, len, 1, &ret);
 	gate_read_counters(&fx.g, after);
 	if (ret != c->verdict || after[slot] != before[slot] + 1) {
 		fprintf(stderr, "bench %s: verdict %d, expected %d (reason %s)\n", c->name, ret,
@@ -202,9 +184,9 @@ static void measure(struct bench_case *c, int rounds, int repeat)
 		exit(1);
 	}
 	for (int r = 0; r < rounds; r++) {
-		bare[r] = run_ns(bare_fd, pkt, len, repeat, NULL);
-		parse[r] = run_ns(parse_fd, pkt, len, repeat, NULL);
-		ns[r] = run_ns(fx.prog, pkt, len, repeat, NULL);
+		bare[r] = bench_run_ns(bare_fd, pkt, len, repeat, NULL);
+		parse[r] = bench_run_ns(parse_fd, pkt, len, repeat, NULL);
+		ns[r] = bench_run_ns(fx.prog, pkt, len, repeat, NULL);
 	}
 	/* every run took the path, not only the first: a path that changes
 	 * state as it runs (flood mode switching on) would measure another */
@@ -215,9 +197,9 @@ static void measure(struct bench_case *c, int rounds, int repeat)
 			mg_reason_names[c->reason]);
 		exit(1);
 	}
-	qsort(ns, rounds, sizeof(double), cmp_double);
-	qsort(bare, rounds, sizeof(double), cmp_double);
-	qsort(parse, rounds, sizeof(double), cmp_double);
+	qsort(ns, rounds, sizeof(double), bench_cmp_double);
+	qsort(bare, rounds, sizeof(double), bench_cmp_double);
+	qsort(parse, rounds, sizeof(double), bench_cmp_double);
 	c->ns = ns[rounds / 2];
 	c->bare_ns = bare[rounds / 2];
 	c->parse_ns = parse[rounds / 2];

@@ -19,6 +19,7 @@
 #include <sched.h>
 #include "frames.h"
 #include "fixture.h"
+#include "bench.h"
 #include "sink.skel.h"
 
 #define DISTINCT (MG_MAX_STOPPED * 2)
@@ -28,41 +29,17 @@ static int bare_fd;
 static uint8_t pkts[2][DISTINCT][128];
 static size_t lens[2][DISTINCT];
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double run_ns(int prog, const void *pkt, size_t len, int repeat, int *retval)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .repeat = repeat);
-
-	if (bpf_prog_test_run_opts(prog, &o))
-		return -1;
-	if (retval)
-		*retval = (int)o.retval;
-	return o.duration;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, n, sizeof(*v), cmp_double);
-	return v[n / 2];
-}
-
 /* one frame, repeat times per round */
 static void same_source(const char *name, const uint8_t *pkt, size_t len, int rounds, int repeat)
 {
 	double ns[32], bare[32];
 
 	for (int r = 0; r < rounds; r++) {
-		bare[r] = run_ns(bare_fd, pkt, len, repeat, NULL);
-		ns[r] = run_ns(fx.prog, pkt, len, repeat, NULL);
+		bare[r] = bench_run_ns(bare_fd, pkt, len, repeat, NULL);
+		ns[r] = bench_run_ns(fx.prog, pkt, len, repeat, NULL);
 	}
-	printf("  %-56s %7.1f ns  bare %5.1f  extra %6.1f\n", name, median(ns, rounds), median(bare, rounds),
-	       median(ns, rounds) - median(bare, rounds));
+	printf("  %-56s %7.1f ns  bare %5.1f  extra %6.1f\n", name, bench_median(ns, rounds), bench_median(bare, rounds),
+	       bench_median(ns, rounds) - bench_median(bare, rounds));
 }
 
 /* each of n distinct frames once per round: the mean over the frames */
@@ -74,14 +51,14 @@ static void new_sources(const char *name, int set, int n, int rounds)
 		double s = 0, b = 0;
 
 		for (int i = 0; i < n; i++) {
-			b += run_ns(bare_fd, pkts[set][i], lens[set][i], 1, NULL);
-			s += run_ns(fx.prog, pkts[set][i], lens[set][i], 1, NULL);
+			b += bench_run_ns(bare_fd, pkts[set][i], lens[set][i], 1, NULL);
+			s += bench_run_ns(fx.prog, pkts[set][i], lens[set][i], 1, NULL);
 		}
 		ns[r] = s / n;
 		bare[r] = b / n;
 	}
-	printf("  %-56s %7.1f ns  bare %5.1f  extra %6.1f\n", name, median(ns, rounds), median(bare, rounds),
-	       median(ns, rounds) - median(bare, rounds));
+	printf("  %-56s %7.1f ns  bare %5.1f  extra %6.1f\n", name, bench_median(ns, rounds), bench_median(bare, rounds),
+	       bench_median(ns, rounds) - bench_median(bare, rounds));
 }
 
 static void build_frames(void)
@@ -132,7 +109,7 @@ int main(int argc, char **argv)
 	fx_rule(&fx, GM_DENY, "2001:db8:bad::/48", 0);
 	build_frames();
 	gate_read_counters(&fx.g, c0);
-	run_ns(fx.prog, pkts[0][0], lens[0][0], 1, &ret);
+	bench_run_ns(fx.prog, pkts[0][0], lens[0][0], 1, &ret);
 	gate_read_counters(&fx.g, c1);
 	if (ret != XDP_DROP || c1[slot] != c0[slot] + 1) {
 		fprintf(stderr, "bench: the frame is not a denied SYN (verdict %d)\n", ret);
@@ -145,7 +122,7 @@ int main(int argc, char **argv)
 	same_source("top watches, the source kept (one source, repeat)", pkts[0][0], lens[0][0], rounds,
 		    repeat);
 	for (int i = 0; i < DISTINCT; i++) /* other sources in mg_stopped */
-		run_ns(fx.prog, pkts[0][i], lens[0][i], 1, NULL);
+		bench_run_ns(fx.prog, pkts[0][i], lens[0][i], 1, NULL);
 	new_sources("top watches, a new source each (a flood)", 1, DISTINCT, rounds);
 	printf("mg_stopped: %ld entries of %u (each CPU inserts %u new sources a second at most)\n",
 	       map_count(fx.g.fd[GM_STOPPED], NULL), MG_MAX_STOPPED, MG_STOPPED_NEW_PER_S);

@@ -61,6 +61,10 @@ int ns_listen(struct netpair *p, int ns_fd, const char *addr, uint16_t port,
 int ns_connect(struct netpair *p, int ns_fd, const char *src, const char *dst,
 	       uint16_t port, int timeout_ms);
 
+/* Attach XDP prog in native mode to ifindex inside namespace ns_fd (back in
+ * the test's own namespace after); 0 or a negative errno. */
+int ns_xdp_attach(struct netpair *p, int ns_fd, int ifindex, int prog);
+
 /* close with RST (SO_LINGER 0) instead of FIN */
 void ns_abort(int fd);
 

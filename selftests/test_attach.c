@@ -133,17 +133,6 @@ static int setup_fail(void)
 	return 1;
 }
 
-static int attach_in(int ns_fd, int ifindex, int prog)
-{
-	LIBBPF_OPTS(bpf_xdp_attach_opts, xo);
-	int err;
-
-	ns_enter(ns_fd);
-	err = bpf_xdp_attach(ifindex, prog, XDP_FLAGS_DRV_MODE, &xo);
-	ns_enter(np.self_fd);
-	return err;
-}
-
 static int setup(void)
 {
 	int err;
@@ -157,8 +146,8 @@ static int setup(void)
 	peer = sink_bpf__open_and_load();
 	if (srv_ifindex <= 0 || cli_ifindex <= 0 || !peer)
 		return setup_fail();
-	err = attach_in(np.srv_fd, srv_ifindex, fx.prog);
-	err = err ?: attach_in(np.cli_fd, cli_ifindex, bpf_program__fd(peer->progs.sink_pass));
+	err = ns_xdp_attach(&np, np.srv_fd, srv_ifindex, fx.prog);
+	err = err ?: ns_xdp_attach(&np, np.cli_fd, cli_ifindex, bpf_program__fd(peer->progs.sink_pass));
 	if (err) {
 		printf("  native XDP attach: %s\n", strerror(-err));
 		return setup_fail();

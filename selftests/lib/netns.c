@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* selftests/netns.h: the definitions (the test library, built once) */
 #define _GNU_SOURCE
+#include <linux/if_link.h>
+#include <bpf/libbpf.h>
 #include "netns.h"
 
 int ns_sh(const char *fmt, ...)
@@ -202,4 +204,15 @@ void ns_abort(int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	close(fd);
+}
+
+int ns_xdp_attach(struct netpair *p, int ns_fd, int ifindex, int prog)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, xo);
+	int err;
+
+	ns_enter(ns_fd);
+	err = bpf_xdp_attach(ifindex, prog, XDP_FLAGS_DRV_MODE, &xo);
+	ns_enter(p->self_fd);
+	return err;
 }
