@@ -131,3 +131,23 @@ int sink_wire(struct xdp_md *ctx)
 	}
 	return bpf_redirect(in_if == wire_a ? wire_b : wire_a, 0);
 }
+
+/* TC programs for a VLAN-tagged lab link (test_syncookie): this kernel has
+ * no 802.1Q devices (CONFIG_VLAN_8021Q unset), so the client's side tags
+ * what it sends (egress, with tx VLAN offload off the tag goes into the
+ * frame) with a priority tag (802.1Q, VID 0: the kernel's receive path
+ * takes such a tag off and delivers the packet to the parent device), and
+ * drops on ingress what comes untagged: a reply that lost its tag does not
+ * reach the client, as on a VLAN-only port. */
+SEC("tc/vlan_push")
+int sink_vlan_push(struct __sk_buff *skb)
+{
+	bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), 0);
+	return 0; /* TC_ACT_OK */
+}
+
+SEC("tc/vlan_only")
+int sink_vlan_only(struct __sk_buff *skb)
+{
+	return skb->vlan_present ? 0 : 2; /* TC_ACT_OK : TC_ACT_SHOT */
+}

@@ -292,6 +292,7 @@ static struct lab lab;
 static struct lab_gate lg;
 static struct cookie_tc *tc;
 static int tc_link = -1;
+static int vlan_link = -1; /* the TC program on the tagged link's B end */
 static pid_t flood_pid = -1;
 static bool lab_ok;
 static char mac_a[18];
@@ -327,6 +328,9 @@ static int lab_setup_b(char *why, size_t whylen)
 static void lab_teardown(void)
 {
 	lab_flood_stop(&flood_pid);
+	if (vlan_link >= 0)
+		close(vlan_link);
+	vlan_link = -1;
 	if (tc_link >= 0)
 		close(tc_link);
 	tc_link = -1;
@@ -542,6 +546,75 @@ TEST(lab_new_client_v6_via_cookie)
 {
 	NEED(lab_ok, "needs lab_setup_and_flood");
 	new_client("2001:db8::10", "2001:db8::1");
+}
+
+/* A VLAN-tagged client: a second veth pair, A's mgtckv<pid> to B's
+ * mgtckw<pid> (198.51.100.0/24, 2001:db8:100::/64), the gate's XDP and its
+ * TC program on B's end as mailgate attaches them. This kernel has no
+ * 802.1Q devices, so both ends tag what they send with TC programs
+ * (sink.bpf.o: a priority tag, 802.1Q VID 0, in the frame) and A drops
+ * what comes untagged: the cookie SYN-ACK has to keep the SYN's tag. */
+static int vlan_lab(void)
+{
+	char obj[PATH_MAX];
+	int pid = getpid(), back, idx, err;
+
+	snprintf(obj, sizeof(obj), "%.*s/sink.bpf.o", (int)(strrchr(lab.mailgate, '/') - lab.mailgate), lab.mailgate);
+	if (lab_run(&lab, NULL, 0,
+		    "set -e; ip link add mgtckv%3$d netns %1$s type veth peer name mgtckw%3$d netns %2$s;"
+		    "for n in %1$s:v %2$s:w; do d=mgtck${n#*:}%3$d; ns=${n%%:*};"
+		    "  ip netns exec $ns ethtool -K $d txvlan off rxvlan off >/dev/null;"
+		    "  ip -n $ns link set $d up; tc -n $ns qdisc add dev $d clsact;"
+		    "  tc -n $ns filter add dev $d egress bpf da obj %4$s sec tc/vlan_push; done;"
+		    "tc -n %1$s filter add dev mgtckv%3$d ingress bpf da obj %4$s sec tc/vlan_only;"
+		    "ip -force -n %1$s link set dev mgtckv%3$d xdpdrv obj %4$s program sink_pass;"
+		    "ip -n %1$s addr add 198.51.100.2/24 dev mgtckv%3$d; ip -n %1$s addr add 198.51.100.10/24 dev mgtckv%3$d;"
+		    "ip -n %1$s addr add 2001:db8:100::10/64 dev mgtckv%3$d nodad;"
+		    "ip -n %2$s addr add 198.51.100.1/24 dev mgtckw%3$d; ip -n %2$s addr add 2001:db8:100::1/64 dev mgtckw%3$d nodad",
+		    lab.ns_a, lab.ns_b, pid, obj)) {
+		printf("  vlan lab: %s", lab_err);
+		return -1;
+	}
+	back = lab_enter(lab.ns_b);
+	if (back < 0)
+		return -1;
+	{
+		char name[16];
+
+		snprintf(name, sizeof(name), "mgtckw%d", pid);
+		idx = if_nametoindex(name);
+	}
+	err = idx ? bpf_xdp_attach(idx, bpf_program__fd(lg.g.skel->progs.mg_xdp), XDP_FLAGS_DRV_MODE, NULL) : -ENODEV;
+	if (!err) {
+		vlan_link = cookie_tc_attach(tc, idx, NULL);
+		err = vlan_link < 0 ? vlan_link : 0;
+	}
+	lab_leave(back);
+	if (err) {
+		printf("  vlan lab: gate on mgtckw%d: %s\n", pid, strerror(-err));
+		return -1;
+	}
+	/* neighbours over the tagged link (ARP/ND pass the gate), as lab_resolve */
+	if (lab_run(&lab, NULL, 0,
+		    "for i in $(seq 30); do ip netns exec %1$s python3 -c \"import socket\n"
+		    "for fam, a in ((socket.AF_INET, '198.51.100.1'), (socket.AF_INET6, '2001:db8:100::1')):\n"
+		    "    socket.socket(fam, socket.SOCK_DGRAM).sendto(b'x', (a, 9))\"; sleep 0.1;"
+		    "n=$(ip -n %1$s neigh show dev mgtckv%2$d); case $n in *198.51.100.1\\ lladdr*2001:db8:100::1\\ lladdr*|"
+		    "*2001:db8:100::1\\ lladdr*198.51.100.1\\ lladdr*) exit 0;; esac; done; exit 1",
+		    lab.ns_a, pid)) {
+		printf("  vlan lab: no neighbours over the tagged link: %s\n", lab_err);
+		return -1;
+	}
+	return 0;
+}
+
+TEST(lab_new_client_vlan_via_cookie)
+{
+	NEED(lab_ok, "needs lab_setup_and_flood");
+	if (!ASSERT_OK(vlan_lab(), "the tagged link"))
+		return;
+	new_client("198.51.100.10", "198.51.100.1");
+	new_client("2001:db8:100::10", "2001:db8:100::1");
 }
 
 /* ---- hand-made handshakes from a packet socket in A ---- */
