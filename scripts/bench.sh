@@ -17,7 +17,8 @@
 # sources in 2001:db8:8000::/33, bounded by --duration.
 #
 # 1. data-path cost: .output/selftests/bench_gate (per packet vs bare XDP_DROP),
-#    and the flood path on one and on two CPUs at once (bench_flood_cpus)
+#    and the flood path on one and on two CPUs at once (bench_flood_cpus),
+#    and a refused SYN while a `top` watches (bench_top)
 # 2. flood absorption, full rate, generator and srv's NAPI on one core:
 #    frames/s srv's veth takes in (its rx packet counter: every frame NAPI
 #    processed, whatever came of it) for
@@ -46,6 +47,7 @@ GATE=$PWD/$OUT/selftests/bench_synflood
 SINK=$PWD/$OUT/sink.bpf.o
 DPBENCH=$PWD/$OUT/selftests/bench_gate
 CPUBENCH=$PWD/$OUT/selftests/bench_flood_cpus
+TOPBENCH=$PWD/$OUT/selftests/bench_top
 SMTP="python3 $PWD/scripts/bench_smtp.py"
 
 quick=0
@@ -245,6 +247,11 @@ if [ -x "$CPUBENCH" ] && [ "$ONLY" != service ]; then
 	log "flood path on one and two CPUs: $CPUBENCH"
 	"$CPUBENCH" $([ $quick = 1 ] && echo --quick) >"$WORK/cpus.txt" 2>&1 ||
 		log "bench_flood_cpus failed (see the report)"
+fi
+if [ -x "$TOPBENCH" ] && [ "$ONLY" != service ]; then
+	log "a refused SYN with and without a top watching: $TOPBENCH"
+	"$TOPBENCH" $([ $quick = 1 ] && echo --quick) >"$WORK/top.txt" 2>&1 ||
+		log "bench_top failed (see the report)"
 fi
 
 # ---- the listener, for every scenario ----
