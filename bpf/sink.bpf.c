@@ -139,14 +139,14 @@ int sink_wire(struct xdp_md *ctx)
  * takes such a tag off and delivers the packet to the parent device), and
  * drops on ingress what comes untagged: a reply that lost its tag does not
  * reach the client, as on a VLAN-only port. */
-SEC("tc/vlan_push")
+SEC("tc")
 int sink_vlan_push(struct __sk_buff *skb)
 {
 	bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), 0);
 	return 0; /* TC_ACT_OK */
 }
 
-SEC("tc/vlan_only")
+SEC("classifier") /* a section of its own for tc(8) */
 int sink_vlan_only(struct __sk_buff *skb)
 {
 	return skb->vlan_present ? 0 : 2; /* TC_ACT_OK : TC_ACT_SHOT */
