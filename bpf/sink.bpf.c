@@ -136,7 +136,7 @@ int sink_wire(struct xdp_md *ctx)
  * no 802.1Q devices (CONFIG_VLAN_8021Q unset), so each end of the link
  * tags what it sends (egress; with tx VLAN offload off the tag goes into
  * the frame) with a priority tag (802.1Q, VID 0: the kernel's receive path
- * takes such a tag off and delivers the packet to the parent device), and
+ * takes such a tag off and delivers the packet to the parent device); the client's end
  * drops on ingress what comes untagged: a reply that lost its tag does not
  * reach the client, as on a VLAN-only port. */
 SEC("tc")
