@@ -11,8 +11,6 @@
  * Usage: bench_gate [--quick] [--size N] [--case TEXT]
  *   --quick: 1k and 100k deny entries, fewer repeats; --size: only that deny
  *   list size; --case: only the cases whose name contains TEXT (for perf) */
-#define _GNU_SOURCE
-#include <sched.h>
 #include "frames.h"
 #include "fixture.h"
 #include "bench.h"
@@ -231,7 +229,6 @@ int main(int argc, char **argv)
 	struct mg_lpm_key dk;
 	struct mg_rule dr;
 	char denied32[MG_ADDRSTRLEN];
-	cpu_set_t set;
 	int err = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -251,18 +248,8 @@ int main(int argc, char **argv)
 	n_src = quick ? 100000 : 1000000;
 	rounds = quick ? 5 : 9;
 	repeat = quick ? 200000 : 1000000;
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	CPU_ZERO(&set);
-	CPU_SET(0, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-	if (fx_load(&fx, "bench", 0))
+	if (bench_start(&fx, "bench", 0, &bare))
 		return 1;
-	bare = sink_bpf__open_and_load();
-	if (!bare) {
-		fprintf(stderr, "bench: cannot load sink_drop\n");
-		fx_unload(&fx);
-		return 1;
-	}
 	bare_fd = bpf_program__fd(bare->progs.sink_drop);
 	parse_fd = bpf_program__fd(bare->progs.sink_parse);
 	prog_stats();

@@ -15,8 +15,6 @@
  * them with each other and with their bare line. Medians over the rounds.
  *
  * Usage: bench_top [--quick] */
-#define _GNU_SOURCE
-#include <sched.h>
 #include "frames.h"
 #include "fixture.h"
 #include "bench.h"
@@ -82,25 +80,14 @@ int main(int argc, char **argv)
 	uint32_t slot = MG_COUNTER_IDX(MG_REASON_DROP_DENY, MG_CLASS_SMTP);
 	struct sink_bpf *bare;
 	struct mg_config cfg;
-	cpu_set_t set;
 	int ret = -1;
 
 	if (argc > 1 && !quick) {
 		fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
 		return 2;
 	}
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	CPU_ZERO(&set);
-	CPU_SET(0, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-	if (fx_load(&fx, "benchtop", 65536))
+	if (bench_start(&fx, "benchtop", 65536, &bare))
 		return 1;
-	bare = sink_bpf__open_and_load();
-	if (!bare) {
-		fprintf(stderr, "bench: cannot load sink_drop\n");
-		fx_unload(&fx);
-		return 1;
-	}
 	bare_fd = bpf_program__fd(bare->progs.sink_drop);
 	fx_config(&cfg);
 	cfg.flood_interval_ns = 0; /* a flood of them would be drop_flood before the deny step */
