@@ -123,6 +123,16 @@ struct gate {
 /* Open and load the programs; maps are pinned under pin_dir by name and
  * reused when already pinned (a restart keeps all state). pin_dir is created. */
 int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *sizes);
+/* mg_xdp once more, device-bound to ifindex (bpf/gate_dev.bpf.c: its
+ * cookie SYN-ACK puts back a VLAN tag the NIC stripped) and on g's maps;
+ * g loaded. The program's fd (the caller's), or -errno: no such kfunc,
+ * refused. It attaches in native mode to that interface only. */
+int gate_xdp_dev_load(struct gate *g, int ifindex);
+bool gate_prog_dev_bound(int prog_fd);
+/* When VLAN clients behind ifindex get no cookie-correct SYN-ACK (rx VLAN
+ * offload on, and the program is not device-bound or the driver has no
+ * VLAN tag hint): a note in buf, else NULL. */
+const char *gate_vlan_note(int ifindex, bool dev_bound, char *buf, size_t len);
 /* Open every pinned map of a running (or dead) gate; -ENOENT when not there. */
 int gate_open_pinned(struct gate *g, const char *pin_dir);
 void gate_close(struct gate *g);
