@@ -635,7 +635,7 @@ TEST(lab_new_client_vlan_via_cookie)
  * carries that tag (sink_vlan100_only); B tags what its stack sends and
  * takes the tag off what comes in (sink_vlan_pop), as its 802.1Q device
  * would. The gate's XDP program on B's end is the device-bound one
- * (gate_xdp_dev_load): its cookie SYN-ACK has to put the tag back. */
+ * (gate_xdp_load): its cookie SYN-ACK has to put the tag back. */
 #define TCX_INGRESS 46
 #define TCX_EGRESS 47
 static int voff_tcx(struct bpf_program *p, const char *ns, const char *dev, int type, int *fd)
@@ -688,7 +688,7 @@ static int vlan_offload_lab(void)
 	idx = if_nametoindex(b);
 	/* rx VLAN offload is on here: the plain program would lose the tag */
 	ASSERT_TRUE(idx && gate_vlan_note(idx, false, note, sizeof(note)), "a note for the plain program");
-	voff_fd[4] = err = idx ? gate_xdp_dev_load(&lg.g, idx) : -ENODEV;
+	voff_fd[4] = err = idx ? gate_xdp_load(&lg.g, idx) : -ENODEV;
 	if (err >= 0) {
 		ASSERT_TRUE(gate_prog_dev_bound(voff_fd[4]), "the program is device-bound");
 		ASSERT_TRUE(!gate_vlan_note(idx, true, note, sizeof(note)), "no note for the device-bound one on a veth");

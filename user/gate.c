@@ -155,6 +155,8 @@ int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *size
 	bpf_map__set_max_entries(skel->maps.mg_ban_quota, quarter);
 	bpf_map__set_max_entries(skel->maps.mg_prefix, quarter);
 	bpf_map__set_max_entries(skel->maps.mg_verified, quarter);
+	if (sizes && sizes->xdp_per_iface)
+		bpf_program__set_autoload(skel->progs.mg_xdp, false);
 
 	err = gate_bpf__load(skel);
 	if (err) {
@@ -174,38 +176,56 @@ int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *size
 #define BPF_F_XDP_DEV_BOUND_ONLY (1U << 6)
 #endif
 
-int gate_xdp_dev_load(struct gate *g, int ifindex)
+/* mg_xdp of obj loaded on g's maps (by fd: nothing created, nothing
+ * pinned), alone; bound to ifindex when > 0. Its fd or -errno. */
+static int xdp_load_on(struct gate *g, struct bpf_object *obj, struct bpf_program *xdp, int ifindex)
 {
-	struct gate_dev_bpf *skel;
 	struct bpf_program *p;
 	struct bpf_map *m;
-	int err = 0, fd;
+	int err, fd;
 
-	if (!g->skel || ifindex <= 0)
-		return -EINVAL;
-	skel = gate_dev_bpf__open();
-	if (!skel)
-		return -errno;
-	bpf_object__for_each_program(p, skel->obj)
-		bpf_program__set_autoload(p, p == skel->progs.mg_xdp);
-	/* every map is the gate's own (by fd): nothing created, nothing pinned */
-	bpf_object__for_each_map(m, skel->obj) {
+	bpf_object__for_each_program(p, obj)
+		bpf_program__set_autoload(p, p == xdp);
+	bpf_object__for_each_map(m, obj) {
 		struct bpf_map *own = bpf_object__find_map_by_name(g->skel->obj, bpf_map__name(m));
 
 		err = !own ? -ENOENT : bpf_map__set_pin_path(m, NULL) ?: bpf_map__reuse_fd(m, bpf_map__fd(own));
 		if (err)
-			goto out;
+			return err;
 	}
-	bpf_program__set_ifindex(skel->progs.mg_xdp, ifindex);
-	bpf_program__set_flags(skel->progs.mg_xdp, bpf_program__flags(skel->progs.mg_xdp) | BPF_F_XDP_DEV_BOUND_ONLY);
-	err = gate_dev_bpf__load(skel);
-	if (!err) {
-		fd = fcntl(bpf_program__fd(skel->progs.mg_xdp), F_DUPFD_CLOEXEC, 0);
-		err = fd < 0 ? -errno : fd;
+	if (ifindex > 0) {
+		bpf_program__set_ifindex(xdp, ifindex);
+		bpf_program__set_flags(xdp, bpf_program__flags(xdp) | BPF_F_XDP_DEV_BOUND_ONLY);
 	}
-out:
-	gate_dev_bpf__destroy(skel);
-	return err;
+	err = bpf_object__load(obj);
+	if (err)
+		return err;
+	fd = fcntl(bpf_program__fd(xdp), F_DUPFD_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
+}
+
+int gate_xdp_load(struct gate *g, int ifindex)
+{
+	int fd;
+
+	if (!g->skel || ifindex < 0)
+		return -EINVAL;
+	if (ifindex > 0) {
+		struct gate_dev_bpf *skel = gate_dev_bpf__open();
+
+		if (!skel)
+			return -errno;
+		fd = xdp_load_on(g, skel->obj, skel->progs.mg_xdp, ifindex);
+		gate_dev_bpf__destroy(skel);
+	} else {
+		struct gate_bpf *skel = gate_bpf__open();
+
+		if (!skel)
+			return -errno;
+		fd = xdp_load_on(g, skel->obj, skel->progs.mg_xdp, 0);
+		gate_bpf__destroy(skel);
+	}
+	return fd;
 }
 
 /* rx VLAN offload (802.1Q) of the interface: 1 on, 0 off, -errno */
@@ -332,6 +352,16 @@ bool gate_prog_dev_bound(int prog_fd)
 		return false;
 	r = btf__find_by_name_kind(btf, "bpf_xdp_metadata_rx_vlan_tag", BTF_KIND_FUNC) > 0;
 	btf__free(btf);
+	return r;
+}
+
+bool gate_prog_id_dev_bound(uint32_t prog_id)
+{
+	int fd = bpf_prog_get_fd_by_id(prog_id);
+	bool r = fd >= 0 && gate_prog_dev_bound(fd);
+
+	if (fd >= 0)
+		close(fd);
 	return r;
 }
 
