@@ -14,7 +14,10 @@
  * connect() completes through the cookie path on its first SYN (IPv4 and
  * IPv6) and its source is verified afterwards; ACKs with a wrong and with
  * an expired cookie, sent from a packet socket, create no connection (the
- * right one does); with flood_action = drop a new client gets no answer. */
+ * right one does); with flood_action = drop a new client gets no answer.
+ * VLAN clients: with the tag in the frame (VID 0), and with the tag beside
+ * it (VID 100, tx VLAN offload, as behind a NIC with rx VLAN offload: the
+ * device-bound program has to put it back). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
