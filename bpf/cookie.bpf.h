@@ -98,6 +98,17 @@ static __always_inline __u64 cookie_slot(__u64 now)
  * and struct pseudo4/pseudo6 (bpf/gate.bpf.c). */
 #if defined(MG_COOKIE_XDP) && !defined(MAILGATE_COOKIE_XDP_DONE)
 #define MAILGATE_COOKIE_XDP_DONE
+#ifdef MG_XDP_DEV_BOUND
+/* The VLAN tag the NIC took off the frame (rx VLAN offload; a veth whose
+ * peer sends with tx VLAN offload): Linux 6.8+, drivers with the hint
+ * (veth, ice, mlx5), and only from a device-bound program (the verifier
+ * refuses it in any other): bpf/gate_dev.bpf.c, loaded per interface by
+ * user/gate.c. 0 and the tag, -ENODATA without one, -EOPNOTSUPP where the
+ * driver does not say. */
+extern int bpf_xdp_metadata_rx_vlan_tag(const struct xdp_md *ctx, __be16 *vlan_proto,
+					__u16 *vlan_tci) __ksym;
+#endif
+
 /* our SYN-ACK's TCP header */
 struct mg_synack {
 	struct tcphdr th;
@@ -123,7 +134,11 @@ static __always_inline bool cookie_fits(struct ethhdr *eth, struct iphdr *ip, st
 /* Turn the SYN in place into a SYN-ACK whose sequence number is a cookie
  * (include/cookie.h). l3_off: where the IP header starts (14 or 18, a
  * frame cookie_fits took). The frame is cut or grown to the headers, with
- * our 20 bytes of options. A global function: the verifier checks it once.
+ * our 20 bytes of options. A tag in the frame stays where it is; in the
+ * device-bound build (MG_XDP_DEV_BOUND) a tag the NIC stripped is pushed
+ * back into the reply (same TPID, VID and priority), so the SYN-ACK leaves
+ * on the client's VLAN; a SYN with a stripped tag and one in the frame
+ * (QinQ) is not answered. A global function: the verifier checks it once.
  * Returns 1 when done (XDP_TX it), 0 when not (drop the SYN). */
 __noinline int cookie_answer(struct xdp_md *ctx, __u32 l3_off, __u32 v6)
 {
@@ -141,6 +156,10 @@ __noinline int cookie_answer(struct xdp_md *ctx, __u32 l3_off, __u32 v6)
 	__u64 slot, sum;
 	void *data, *data_end;
 	int delta;
+#ifdef MG_XDP_DEV_BOUND
+	__be16 vproto = 0;
+	__u16 vtci = 0;
+#endif
 
 	if (!ctx || (l3_off != 14 && l3_off != 18))
 		return 0;
@@ -270,6 +289,28 @@ __noinline int cookie_answer(struct xdp_md *ctx, __u32 l3_off, __u32 v6)
 	if ((void *)tcp + sizeof(sa) > data_end)
 		return 0;
 	__builtin_memcpy(tcp, &sa, sizeof(sa));
+#ifdef MG_XDP_DEV_BOUND
+	/* last, so that the verifier walks the rest once */
+	if (bpf_xdp_metadata_rx_vlan_tag(ctx, &vproto, &vtci) == 0) {
+		if (l3_off != 14)
+			return 0; /* two tags: the TC side would not see the inner one */
+		/* the tag back in: 4 bytes before the frame, the MACs moved up */
+		if (vproto != bpf_htons(ETH_P_8021AD))
+			vproto = bpf_htons(ETH_P_8021Q);
+		if (bpf_xdp_adjust_head(ctx, -4))
+			return 0;
+		data = (void *)(long)ctx->data;
+		data_end = (void *)(long)ctx->data_end;
+		if (data + sizeof(struct ethhdr) + 4 > data_end)
+			return 0;
+		__builtin_memcpy(mac, data + 4, ETH_ALEN);
+		__builtin_memcpy(data, mac, ETH_ALEN);
+		__builtin_memcpy(mac, data + 4 + ETH_ALEN, ETH_ALEN);
+		__builtin_memcpy(data + ETH_ALEN, mac, ETH_ALEN);
+		*(__be16 *)(data + 12) = vproto;
+		*(__be16 *)(data + 14) = bpf_htons(vtci);
+	}
+#endif
 	return 1;
 }
 #endif /* MG_COOKIE_XDP */

@@ -151,3 +151,40 @@ int sink_vlan_only(struct __sk_buff *skb)
 {
 	return skb->vlan_present ? 0 : 2; /* TC_ACT_OK : TC_ACT_SHOT */
 }
+
+/* The same link with the tag out of the frame, VID 100 and priority 5
+ * (test_syncookie): A's end sends with tx VLAN offload on, so
+ * sink_vlan100_push's tag travels as metadata (skb->vlan_tci) and B's XDP
+ * sees an untagged frame, as behind a NIC with rx VLAN offload; A's end
+ * takes on ingress only what carries that tag, and takes the tag off (no
+ * 802.1Q device would: the stack would drop a VID it has no device for);
+ * B's end tags what it sends and takes the tag off what comes in
+ * (sink_vlan_pop), as its 802.1Q device would. */
+#define SINK_VLAN_TCI (5 << 13 | 100)
+__u64 vlan_refused; /* frames sink_vlan100_only dropped */
+
+SEC("tc")
+int sink_vlan100_push(struct __sk_buff *skb)
+{
+	bpf_skb_vlan_push(skb, bpf_htons(ETH_P_8021Q), SINK_VLAN_TCI);
+	return 0; /* TC_ACT_OK */
+}
+
+SEC("classifier")
+int sink_vlan100_only(struct __sk_buff *skb)
+{
+	if (!skb->vlan_present || skb->vlan_proto != bpf_htons(ETH_P_8021Q) || skb->vlan_tci != SINK_VLAN_TCI) {
+		__sync_fetch_and_add(&vlan_refused, 1);
+		return 2; /* TC_ACT_SHOT */
+	}
+	bpf_skb_vlan_pop(skb);
+	return 0;
+}
+
+SEC("classifier")
+int sink_vlan_pop(struct __sk_buff *skb)
+{
+	if (skb->vlan_present)
+		bpf_skb_vlan_pop(skb);
+	return -1; /* TCX_NEXT: the gate's TC program runs too, before or after */
+}

@@ -17,7 +17,11 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define TC_ACT_OK 0
+/* what it returns, always: TCX_NEXT (TC_ACT_UNSPEC), the next program of
+ * the tcx chain and the interface's tc filters still see the packet (an
+ * operator's, a VLAN device's stand-in in test_syncookie); TC_ACT_OK would
+ * end the chain at mailgate */
+#define TCX_NEXT (-1)
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
 #define TCP_LISTEN 10
@@ -56,24 +60,24 @@ int mg_tc_cookie(struct __sk_buff *skb)
 	int v6;
 
 	if ((void *)(eth + 1) > data_end)
-		return TC_ACT_OK;
+		return TCX_NEXT;
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		ip = (void *)(eth + 1);
 		if ((void *)(ip + 1) > data_end || ip->ihl != 5 || ip->protocol != IPPROTO_TCP ||
 		    (ip->frag_off & bpf_htons(0x3fff)))
-			return TC_ACT_OK;
+			return TCX_NEXT;
 		l4_off = sizeof(*eth) + sizeof(*ip);
 	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
 		ip6 = (void *)(eth + 1);
 		if ((void *)(ip6 + 1) > data_end || ip6->nexthdr != IPPROTO_TCP)
-			return TC_ACT_OK;
+			return TCX_NEXT;
 		l4_off = sizeof(*eth) + sizeof(*ip6);
 	} else {
-		return TC_ACT_OK;
+		return TCX_NEXT;
 	}
 	tcp = data + l4_off;
 	if ((void *)(tcp + 1) > data_end || !tcp->ack || tcp->syn || tcp->rst)
-		return TC_ACT_OK;
+		return TCX_NEXT;
 	port = bpf_ntohs(tcp->dest);
 	class = bpf_map_lookup_elem(&mg_ports, &port);
 	{
@@ -85,25 +89,25 @@ int mg_tc_cookie(struct __sk_buff *skb)
 	g = bpf_map_lookup_elem(&mg_global, &zero);
 	keys = bpf_map_lookup_elem(&mg_cookie, &zero);
 	if (!class || !*class || !cfg || !g || !keys || !keys->ready || cfg->flood_action != MG_FLOOD_COOKIE)
-		return TC_ACT_OK;
+		return TCX_NEXT;
 	now = bpf_ktime_get_boot_ns();
 	if (!cookies_out(g, now))
-		return TC_ACT_OK;
+		return TCX_NEXT;
 
 	/* the cookie: its slot still valid, its hash right */
 	cookie = bpf_ntohl(tcp->ack_seq) - 1;
 	cur = cookie_slot(now);
 	slot = mg_cookie_slot_of(cookie, cur);
 	if (!mg_cookie_valid_slot(slot, cur))
-		return TC_ACT_OK;
+		return TCX_NEXT;
 	w.len = tcp->doff * 4;
 	if (w.len < sizeof(*tcp))
-		return TC_ACT_OK;
+		return TCX_NEXT;
 	w.len -= sizeof(*tcp);
 	if (w.len > 40)
-		return TC_ACT_OK;
+		return TCX_NEXT;
 	if (w.len && bpf_skb_load_bytes(skb, l4_off + sizeof(*tcp), w.buf, w.len))
-		return TC_ACT_OK;
+		return TCX_NEXT;
 	tcpopt_parse(&w);
 	if (w.o.ts) {
 		wscale = w.o.tsecr & 0xf;
@@ -133,16 +137,16 @@ int mg_tc_cookie(struct __sk_buff *skb)
 		t.ipv6.dport = tcp->dest;
 		tsize = sizeof(t.ipv6);
 	} else {
-		return TC_ACT_OK;
+		return TCX_NEXT;
 	}
 	if (mg_cookie_make(keys->key[slot & 3], src.a, dst.a, bpf_ntohs(tcp->source), bpf_ntohs(tcp->dest),
 			   bpf_ntohl(tcp->seq) - 1, slot, mssind, opts) != cookie)
-		return TC_ACT_OK;
+		return TCX_NEXT;
 
 	/* the listener; a socket of this 4-tuple that exists already keeps it */
 	skc = bpf_skc_lookup_tcp(skb, &t, tsize, BPF_F_CURRENT_NETNS, 0);
 	if (!skc)
-		return TC_ACT_OK;
+		return TCX_NEXT;
 	if (skc->state != TCP_LISTEN)
 		goto out;
 	tp = bpf_skc_to_tcp_sock(skc);
@@ -164,5 +168,5 @@ int mg_tc_cookie(struct __sk_buff *skb)
 		__sync_fetch_and_add(&g->cookie_refused, 1);
 out:
 	bpf_sk_release(skc);
-	return TC_ACT_OK;
+	return TCX_NEXT;
 }

@@ -14,7 +14,10 @@
  * connect() completes through the cookie path on its first SYN (IPv4 and
  * IPv6) and its source is verified afterwards; ACKs with a wrong and with
  * an expired cookie, sent from a packet socket, create no connection (the
- * right one does); with flood_action = drop a new client gets no answer. */
+ * right one does); with flood_action = drop a new client gets no answer.
+ * VLAN clients: with the tag in the frame (VID 0), and with the tag beside
+ * it (VID 100, tx VLAN offload, as behind a NIC with rx VLAN offload: the
+ * device-bound program has to put it back). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <linux/if_ether.h>
@@ -26,11 +29,13 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <bpf/btf.h>
 #include "test.h"
 #include "fixture.h"
 #include "flood_counts.h"
 #include "test_synflood_lab.h"
 #include "cookie.h"
+#include "sink.skel.h"
 
 static struct fixture fx;
 
@@ -293,6 +298,8 @@ static struct lab_gate lg;
 static struct cookie_tc *tc;
 static int tc_link = -1;
 static int vlan_link = -1; /* the TC program on the tagged link's B end */
+static struct sink_bpf *voff_sink;     /* the offloaded-tag link's TC programs */
+static int voff_fd[6] = { -1, -1, -1, -1, -1, -1 }; /* their links, B's XDP and TC */
 static pid_t flood_pid = -1;
 static bool lab_ok;
 static char mac_a[18];
@@ -331,6 +338,13 @@ static void lab_teardown(void)
 	if (vlan_link >= 0)
 		close(vlan_link);
 	vlan_link = -1;
+	for (int i = 0; i < 6; i++) {
+		if (voff_fd[i] >= 0)
+			close(voff_fd[i]);
+		voff_fd[i] = -1;
+	}
+	sink_bpf__destroy(voff_sink);
+	voff_sink = NULL;
 	if (tc_link >= 0)
 		close(tc_link);
 	tc_link = -1;
@@ -615,6 +629,116 @@ TEST(lab_new_client_vlan_via_cookie)
 		return;
 	new_client("198.51.100.10", "198.51.100.1");
 	new_client("2001:db8:100::10", "2001:db8:100::1");
+}
+
+/* The tag out of the frame: a third veth pair, A's mgtcko<pid> to B's
+ * mgtckp<pid> (203.0.113.0/24, 2001:db8:200::/64). A's end tags what it
+ * sends with VID 100, priority 5 (sink.bpf.o sink_vlan100_push) and sends
+ * with tx VLAN offload on: the tag travels as metadata, B's XDP sees an
+ * untagged SYN, as behind a NIC with rx VLAN offload. A takes only what
+ * carries that tag (sink_vlan100_only); B tags what its stack sends and
+ * takes the tag off what comes in (sink_vlan_pop), as its 802.1Q device
+ * would. The gate's XDP program on B's end is the device-bound one
+ * (gate_xdp_load): its cookie SYN-ACK has to put the tag back. */
+#define TCX_INGRESS 46
+#define TCX_EGRESS 47
+static int voff_tcx(struct bpf_program *p, const char *ns, const char *dev, int type, int *fd)
+{
+	int back = lab_enter(ns), idx;
+
+	if (back < 0)
+		return -1;
+	idx = if_nametoindex(dev);
+	*fd = idx ? bpf_link_create(bpf_program__fd(p), idx, type, NULL) : -1;
+	lab_leave(back);
+	if (*fd < 0)
+		printf("  vlan offload lab: %s on %s: %s\n", bpf_program__name(p), dev, strerror(errno));
+	return *fd < 0 ? -1 : 0;
+}
+
+static int vlan_offload_lab(void)
+{
+	char obj[PATH_MAX], a[16], b[16], note[400];
+	int pid = getpid(), back, idx, err;
+
+	snprintf(a, sizeof(a), "mgtcko%d", pid);
+	snprintf(b, sizeof(b), "mgtckp%d", pid);
+	snprintf(obj, sizeof(obj), "%.*s/sink.bpf.o", (int)(strrchr(lab.mailgate, '/') - lab.mailgate), lab.mailgate);
+	if (lab_run(&lab, NULL, 0,
+		    "set -e; ip link add %3$s netns %1$s type veth peer name %4$s netns %2$s;"
+		    "ip netns exec %1$s ethtool -K %3$s txvlan on rxvlan on >/dev/null;"
+		    "ip netns exec %2$s ethtool -K %4$s txvlan off rxvlan on >/dev/null;"
+		    "ip -n %1$s link set %3$s up; ip -n %2$s link set %4$s up;"
+		    "ip -force -n %1$s link set dev %3$s xdpdrv obj %5$s program sink_pass;"
+		    "ip -n %1$s addr add 203.0.113.10/24 dev %3$s; ip -n %1$s addr add 2001:db8:200::10/64 dev %3$s nodad;"
+		    "ip -n %2$s addr add 203.0.113.1/24 dev %4$s; ip -n %2$s addr add 2001:db8:200::1/64 dev %4$s nodad",
+		    lab.ns_a, lab.ns_b, a, b, obj)) {
+		printf("  vlan offload lab: %s", lab_err);
+		return -1;
+	}
+	voff_sink = sink_bpf__open_and_load();
+	if (!voff_sink) {
+		printf("  vlan offload lab: sink.bpf.o: %s\n", strerror(errno));
+		return -1;
+	}
+	if (voff_tcx(voff_sink->progs.sink_vlan100_push, lab.ns_a, a, TCX_EGRESS, &voff_fd[0]) ||
+	    voff_tcx(voff_sink->progs.sink_vlan100_only, lab.ns_a, a, TCX_INGRESS, &voff_fd[1]) ||
+	    voff_tcx(voff_sink->progs.sink_vlan100_push, lab.ns_b, b, TCX_EGRESS, &voff_fd[2]) ||
+	    voff_tcx(voff_sink->progs.sink_vlan_pop, lab.ns_b, b, TCX_INGRESS, &voff_fd[3]))
+		return -1;
+	back = lab_enter(lab.ns_b);
+	if (back < 0)
+		return -1;
+	idx = if_nametoindex(b);
+	/* rx VLAN offload is on here: the plain program would lose the tag */
+	ASSERT_TRUE(idx && gate_vlan_note(idx, false, note, sizeof(note)), "a note for the plain program");
+	voff_fd[4] = err = idx ? gate_xdp_load(&lg.g, idx) : -ENODEV;
+	if (err >= 0) {
+		ASSERT_TRUE(gate_prog_dev_bound(voff_fd[4]), "the program is device-bound");
+		ASSERT_TRUE(!gate_vlan_note(idx, true, note, sizeof(note)), "no note for the device-bound one on a veth");
+		err = bpf_xdp_attach(idx, voff_fd[4], XDP_FLAGS_DRV_MODE, NULL);
+	}
+	if (!err) {
+		voff_fd[5] = cookie_tc_attach(tc, idx, NULL);
+		err = voff_fd[5] < 0 ? voff_fd[5] : 0;
+	}
+	lab_leave(back);
+	if (err) {
+		printf("  vlan offload lab: gate on %s: %s\n", b, strerror(-err));
+		return err;
+	}
+	if (lab_run(&lab, NULL, 0,
+		    "for i in $(seq 30); do ip netns exec %1$s python3 -c \"import socket\n"
+		    "for fam, a in ((socket.AF_INET, '203.0.113.1'), (socket.AF_INET6, '2001:db8:200::1')):\n"
+		    "    socket.socket(fam, socket.SOCK_DGRAM).sendto(b'x', (a, 9))\"; sleep 0.1;"
+		    "n=$(ip -n %1$s neigh show dev %2$s); case $n in *203.0.113.1\\ lladdr*2001:db8:200::1\\ lladdr*|"
+		    "*2001:db8:200::1\\ lladdr*203.0.113.1\\ lladdr*) exit 0;; esac; done; exit 1",
+		    lab.ns_a, a)) {
+		printf("  vlan offload lab: no neighbours over the tagged link: %s\n", lab_err);
+		return -1;
+	}
+	return 0;
+}
+
+TEST(lab_new_client_vlan_offloaded_via_cookie)
+{
+	int err;
+
+	NEED(lab_ok, "needs lab_setup_and_flood");
+	{
+		struct btf *vmlinux = btf__load_vmlinux_btf();
+		bool kfunc = vmlinux && btf__find_by_name_kind(vmlinux, "bpf_xdp_metadata_rx_vlan_tag", BTF_KIND_FUNC) > 0;
+
+		btf__free(vmlinux);
+		NEED(kfunc, "no bpf_xdp_metadata_rx_vlan_tag in this kernel (Linux 6.8+)");
+	}
+	err = vlan_offload_lab();
+	if (!ASSERT_OK(err, "the link with the tag out of the frame"))
+		return;
+	voff_sink->bss->vlan_refused = 0;
+	new_client("203.0.113.10", "203.0.113.1");
+	new_client("2001:db8:200::10", "2001:db8:200::1");
+	ASSERT_EQ(voff_sink->bss->vlan_refused, 0, "frames A refused (untagged or another tag)");
 }
 
 /* ---- hand-made handshakes from a packet socket in A ---- */

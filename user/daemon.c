@@ -63,6 +63,7 @@ struct iface {
 	int link_fd;  /* -1 when not attached */
 	bool adopted; /* the link came from an earlier run */
 	bool gone;    /* the interface disappeared (logged once) */
+	bool bound;   /* its program is the device-bound one (attach_iface) */
 	char pin[PATH_MAX];
 };
 
@@ -518,10 +519,23 @@ static int xdp_create(struct iface *ifc, int prog_fd, enum attach_mode mode)
 	return fd;
 }
 
-/* Adopt the pinned link of an earlier run or create and pin a new one. */
-static int attach_iface(struct daemon *d, struct iface *ifc)
+/* the plain mg_xdp (gate.bpf.o), loaded when first asked for (*fd < 0: not
+ * yet); its fd, or -errno */
+static int plain_prog(struct daemon *d, int *fd)
 {
-	int prog_fd = bpf_program__fd(d->gate.skel->progs.mg_xdp);
+	if (*fd == -1) {
+		*fd = gate_xdp_load(&d->gate, 0);
+		if (*fd == -1)
+			*fd = -EPERM;
+	}
+	return *fd;
+}
+
+/* Adopt the pinned link of an earlier run or create and pin a new one,
+ * with prog_fd; where the kernel refuses it (a device-bound program in
+ * generic mode), with plain. ifc->bound says which it got. */
+static int attach_iface_prog(struct daemon *d, struct iface *ifc, int prog_fd, int *plain)
+{
 	struct bpf_link_info info = {};
 	uint32_t len = sizeof(info);
 	int fd, err;
@@ -532,7 +546,13 @@ static int attach_iface(struct daemon *d, struct iface *ifc)
 	if (fd >= 0) {
 		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 && info.type == BPF_LINK_TYPE_XDP &&
 		    info.xdp.ifindex == (uint32_t)ifc->ifindex) {
-			if (bpf_link_update(fd, prog_fd, NULL) == 0) {
+			err = bpf_link_update(fd, prog_fd, NULL);
+			if (err && prog_fd != plain_prog(d, plain)) { /* a link in generic mode */
+				prog_fd = *plain;
+				err = prog_fd < 0 ? prog_fd : bpf_link_update(fd, prog_fd, NULL);
+			}
+			if (err == 0) {
+				ifc->bound = prog_fd != *plain;
 				ifc->link_fd = fd;
 				ifc->adopted = true;
 				if (d->mode != MODE_AUTO && strcmp(attach_mode_names[d->mode], xdp_mode_name(ifc->ifindex)))
@@ -558,6 +578,13 @@ static int attach_iface(struct daemon *d, struct iface *ifc)
 	}
 
 	fd = xdp_create(ifc, prog_fd, d->mode);
+	if (fd < 0 && fd != -EBUSY && prog_fd != plain_prog(d, plain)) {
+		pr_info("msg=\"the interface takes no device-bound XDP program, attaching the plain one\" iface=%s err=\"%s\"",
+			ifc->name, strerror(-fd));
+		prog_fd = *plain;
+		fd = prog_fd < 0 ? prog_fd : xdp_create(ifc, prog_fd, d->mode);
+	}
+	ifc->bound = prog_fd != *plain;
 	if (fd == -EBUSY) {
 		struct bpf_prog_info pinfo = {};
 		uint32_t id = 0, plen = sizeof(pinfo);
@@ -592,6 +619,37 @@ static int attach_iface(struct daemon *d, struct iface *ifc)
 	ifc->link_fd = fd;
 	ifc->adopted = false;
 	return 0;
+}
+
+/* The program for ifc is mg_xdp loaded device-bound to it (bpf/gate_dev.bpf.c:
+ * its cookie SYN-ACK puts back a VLAN tag the NIC stripped), except in
+ * generic mode, which takes none; where it cannot be loaded (no
+ * bpf_xdp_metadata_rx_vlan_tag before Linux 6.8), the plain one. When VLAN
+ * clients get no cookie-correct SYN-ACK there, the log says so. */
+static int attach_iface(struct daemon *d, struct iface *ifc)
+{
+	int plain = -1, dev = -EOPNOTSUPP, err;
+	char note[400];
+
+	if (d->mode != MODE_GENERIC) {
+		dev = gate_xdp_load(&d->gate, ifc->ifindex);
+		if (dev < 0)
+			pr_info("msg=\"no device-bound XDP program (Linux 6.8+): a VLAN tag the NIC strips is not put back into SYN cookie SYN-ACKs\" iface=%s err=\"%s\"",
+				ifc->name, strerror(-dev));
+	}
+	err = dev >= 0 ? 0 : plain_prog(d, &plain);
+	if (err < 0)
+		pr_err("msg=\"cannot load the XDP program\" iface=%s err=\"%s\"", ifc->name, strerror(-err));
+	else
+		err = attach_iface_prog(d, ifc, dev >= 0 ? dev : plain, &plain);
+	if (dev >= 0)
+		close(dev); /* the link holds them */
+	if (plain >= 0)
+		close(plain);
+	if (!err && d->set->cfg.flood_action == MG_FLOOD_COOKIE &&
+	    gate_vlan_note(ifc->ifindex, ifc->bound, note, sizeof(note)))
+		pr_warn("msg=\"%s\" iface=%s", note, ifc->name);
+	return err;
 }
 
 /* A new tracing link replaces the pinned one; the old one goes last. */
@@ -1252,6 +1310,7 @@ static int run_prepare(struct daemon *d, struct run_ctx *x)
 		return fail(EXIT_FAIL, "cannot set up signals: %s", strerror(errno));
 
 	sizes.max_sources = d->set->max_sources;
+	sizes.xdp_per_iface = true; /* attach_iface loads it, device-bound */
 	x->pinned = pinned_max_sources(opts.pin_dir);
 	if (x->pinned && x->pinned != sizes.max_sources) {
 		pr_warn("msg=\"the pinned maps keep their size; 'mailgate detach' and a restart resize them (dropping all state)\" max_sources=%u pinned=%u",
@@ -1318,8 +1377,9 @@ static int run_attach(struct daemon *d, struct run_ctx *x)
 		err = attach_iface(d, ifc);
 		if (err)
 			return fail(EXIT_FAIL, "cannot attach to %s: %s", ifc->name, strerror(-err));
-		pr_info("msg=\"attached\" iface=%s mode=%s link=%s link_id=%u", ifc->name,
-			xdp_mode_name(ifc->ifindex), ifc->adopted ? "adopted" : "new", fd_id(ifc->link_fd));
+		pr_info("msg=\"attached\" iface=%s mode=%s link=%s link_id=%u device_bound=%s", ifc->name,
+			xdp_mode_name(ifc->ifindex), ifc->adopted ? "adopted" : "new", fd_id(ifc->link_fd),
+			ifc->bound ? "yes" : "no");
 	}
 	warn_other_links(d);
 	warn_reset_veth(d);

@@ -8,14 +8,23 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <linux/ethtool.h>
+#include <linux/genetlink.h>
 #include <linux/membarrier.h>
+#include <linux/netlink.h>
+#include <linux/sockios.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "mailgate.h"
 #include "cookie.h"
 #include "gate.skel.h"
+#include "gate_dev.skel.h"
 #include "crowdsec.h"
 #include "lists.h"
 
@@ -146,6 +155,8 @@ int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *size
 	bpf_map__set_max_entries(skel->maps.mg_ban_quota, quarter);
 	bpf_map__set_max_entries(skel->maps.mg_prefix, quarter);
 	bpf_map__set_max_entries(skel->maps.mg_verified, quarter);
+	if (sizes && sizes->xdp_per_iface)
+		bpf_program__set_autoload(skel->progs.mg_xdp, false);
 
 	err = gate_bpf__load(skel);
 	if (err) {
@@ -159,6 +170,216 @@ int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *size
 	MG_MAPS(MG_X)
 #undef MG_X
 	return 0;
+}
+
+#ifndef BPF_F_XDP_DEV_BOUND_ONLY
+#define BPF_F_XDP_DEV_BOUND_ONLY (1U << 6)
+#endif
+
+/* mg_xdp of obj loaded on g's maps (by fd: nothing created, nothing
+ * pinned), alone; bound to ifindex when > 0. Its fd or -errno. */
+static int xdp_load_on(struct gate *g, struct bpf_object *obj, struct bpf_program *xdp, int ifindex)
+{
+	struct bpf_program *p;
+	struct bpf_map *m;
+	int err, fd;
+
+	bpf_object__for_each_program(p, obj)
+		bpf_program__set_autoload(p, p == xdp);
+	bpf_object__for_each_map(m, obj) {
+		struct bpf_map *own = bpf_object__find_map_by_name(g->skel->obj, bpf_map__name(m));
+
+		err = !own ? -ENOENT : bpf_map__set_pin_path(m, NULL) ?: bpf_map__reuse_fd(m, bpf_map__fd(own));
+		if (err)
+			return err;
+	}
+	if (ifindex > 0) {
+		bpf_program__set_ifindex(xdp, ifindex);
+		bpf_program__set_flags(xdp, bpf_program__flags(xdp) | BPF_F_XDP_DEV_BOUND_ONLY);
+	}
+	err = bpf_object__load(obj);
+	if (err)
+		return err;
+	fd = fcntl(bpf_program__fd(xdp), F_DUPFD_CLOEXEC, 0);
+	return fd < 0 ? -errno : fd;
+}
+
+int gate_xdp_load(struct gate *g, int ifindex)
+{
+	int fd;
+
+	if (!g->skel || ifindex < 0)
+		return -EINVAL;
+	if (ifindex > 0) {
+		struct gate_dev_bpf *skel = gate_dev_bpf__open();
+
+		if (!skel)
+			return -errno;
+		fd = xdp_load_on(g, skel->obj, skel->progs.mg_xdp, ifindex);
+		gate_dev_bpf__destroy(skel);
+	} else {
+		struct gate_bpf *skel = gate_bpf__open();
+
+		if (!skel)
+			return -errno;
+		fd = xdp_load_on(g, skel->obj, skel->progs.mg_xdp, 0);
+		gate_bpf__destroy(skel);
+	}
+	return fd;
+}
+
+/* rx VLAN offload (802.1Q) of the interface: 1 on, 0 off, -errno */
+static int rx_vlan_offload(int ifindex)
+{
+	struct ethtool_value v = { .cmd = ETHTOOL_GFLAGS };
+	struct ifreq ifr = { .ifr_data = (void *)&v };
+	int s, err = 0;
+
+	if (!if_indextoname(ifindex, ifr.ifr_name))
+		return -errno;
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (ioctl(s, SIOCETHTOOL, &ifr))
+		err = -errno;
+	close(s);
+	return err ? err : !!(v.data & ETH_FLAG_RXVLAN);
+}
+
+/* the netdev generic netlink family (include/uapi/linux/netdev.h, Linux
+ * 6.3+; the VLAN tag bit 6.8+), which Debian's headers may not have */
+#define MG_NETDEV_CMD_DEV_GET 1
+#define MG_NETDEV_A_DEV_IFINDEX 1
+#define MG_NETDEV_A_DEV_XDP_RX_METADATA_FEATURES 5
+#define MG_NETDEV_XDP_RX_METADATA_VLAN_TAG 4
+
+struct nlreq {
+	struct nlmsghdr n;
+	struct genlmsghdr g;
+	char buf[64];
+};
+
+static void nl_put(struct nlreq *r, uint16_t type, const void *data, uint16_t len)
+{
+	struct nlattr *a = (void *)((char *)r + NLMSG_ALIGN(r->n.nlmsg_len));
+
+	a->nla_type = type;
+	a->nla_len = NLA_HDRLEN + len;
+	memcpy((char *)a + NLA_HDRLEN, data, len);
+	r->n.nlmsg_len = NLMSG_ALIGN(r->n.nlmsg_len) + NLA_ALIGN(a->nla_len);
+}
+
+/* one request, one answer: the payload of attribute want (at most len
+ * bytes) into out; its length, or -errno */
+static int nl_ask(int s, struct nlreq *r, uint16_t want, void *out, size_t len)
+{
+	static char ans[8192];
+	struct nlmsghdr *n = (void *)ans;
+	ssize_t got;
+
+	if (send(s, r, r->n.nlmsg_len, 0) < 0)
+		return -errno;
+	got = recv(s, ans, sizeof(ans), 0);
+	if (got < 0)
+		return -errno;
+	if (!NLMSG_OK(n, (size_t)got))
+		return -EIO;
+	if (n->nlmsg_type == NLMSG_ERROR) {
+		struct nlmsgerr *e = NLMSG_DATA(n);
+
+		return e->error ? e->error : -ENOENT;
+	}
+	for (struct nlattr *a = (void *)((char *)NLMSG_DATA(n) + GENL_HDRLEN);
+	     (char *)a + NLA_HDRLEN <= (char *)n + n->nlmsg_len && a->nla_len >= NLA_HDRLEN;
+	     a = (void *)((char *)a + NLA_ALIGN(a->nla_len)))
+		if ((a->nla_type & NLA_TYPE_MASK) == want) {
+			size_t l = a->nla_len - NLA_HDRLEN;
+
+			memcpy(out, (char *)a + NLA_HDRLEN, l < len ? l : len);
+			return (int)l;
+		}
+	return -ENOENT;
+}
+
+/* Does the driver give XDP the stripped VLAN tag (its xdp-rx-metadata
+ * features)? 1 yes, 0 no, -errno when this kernel cannot say. */
+static int driver_vlan_hint(int ifindex)
+{
+	struct nlreq r = { .n = { .nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN), .nlmsg_type = GENL_ID_CTRL,
+				  .nlmsg_flags = NLM_F_REQUEST }, .g = { .cmd = CTRL_CMD_GETFAMILY, .version = 1 } };
+	struct timeval tv = { .tv_sec = 1 };
+	uint64_t feat = 0;
+	uint16_t family = 0;
+	uint32_t idx = (uint32_t)ifindex;
+	int s, err;
+
+	s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (s < 0)
+		return -errno;
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	nl_put(&r, CTRL_ATTR_FAMILY_NAME, "netdev", sizeof("netdev"));
+	err = nl_ask(s, &r, CTRL_ATTR_FAMILY_ID, &family, sizeof(family));
+	if (err >= 0) {
+		memset(&r, 0, sizeof(r));
+		r.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+		r.n.nlmsg_type = family;
+		r.n.nlmsg_flags = NLM_F_REQUEST;
+		r.g.cmd = MG_NETDEV_CMD_DEV_GET;
+		r.g.version = 1;
+		nl_put(&r, MG_NETDEV_A_DEV_IFINDEX, &idx, sizeof(idx));
+		err = nl_ask(s, &r, MG_NETDEV_A_DEV_XDP_RX_METADATA_FEATURES, &feat, sizeof(feat));
+	}
+	close(s);
+	if (err == -ENOENT && family)
+		return 0; /* a kernel without the attribute: no hints */
+	return err < 0 ? err : !!(feat & MG_NETDEV_XDP_RX_METADATA_VLAN_TAG);
+}
+
+/* The kernel says of a device-bound program only what it says of any
+ * (bpf_prog_info has no ifindex for it): the program's BTF names the
+ * metadata kfunc it calls, which only the device-bound build does. */
+bool gate_prog_dev_bound(int prog_fd)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+	struct btf *btf;
+	bool r;
+
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) || !info.btf_id)
+		return false;
+	btf = btf__load_from_kernel_by_id(info.btf_id);
+	if (!btf)
+		return false;
+	r = btf__find_by_name_kind(btf, "bpf_xdp_metadata_rx_vlan_tag", BTF_KIND_FUNC) > 0;
+	btf__free(btf);
+	return r;
+}
+
+bool gate_prog_id_dev_bound(uint32_t prog_id)
+{
+	int fd = bpf_prog_get_fd_by_id(prog_id);
+	bool r = fd >= 0 && gate_prog_dev_bound(fd);
+
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+const char *gate_vlan_note(int ifindex, bool dev_bound, char *buf, size_t len)
+{
+	char name[IF_NAMESIZE] = "DEV";
+	int rx = rx_vlan_offload(ifindex), hint;
+
+	if (rx <= 0) /* off, or no ethtool (then no offload to speak of) */
+		return NULL;
+	hint = driver_vlan_hint(ifindex);
+	if (dev_bound && hint > 0)
+		return NULL;
+	if_indextoname(ifindex, name);
+	snprintf(buf, len, "rx VLAN offload is on and the XDP program %s: in flood mode a client on a VLAN gets its SYN cookie SYN-ACK without its tag and cannot connect (ethtool -K %s rxvlan off; on a veth, txvlan off on its peer; or flood_action = drop)",
+		 !dev_bound ? "is not device-bound (native mode, Linux 6.8+), so it cannot read the tag the NIC strips" :
+		 "cannot read the tag the NIC strips (the driver gives XDP no VLAN tag hint)", name);
+	return buf;
 }
 
 int gate_open_pinned(struct gate *g, const char *pin_dir)

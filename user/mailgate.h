@@ -110,6 +110,8 @@ bool gate_pin_is_ours(const char *name);
 
 struct gate_sizes {
 	uint32_t max_sources; /* mg_src, mg_verdict; mg_ban_quota, mg_prefix, mg_verified get 1/4 */
+	bool xdp_per_iface;   /* mg_xdp not loaded (skel->progs.mg_xdp has no fd): the
+			       * daemon loads one per interface, gate_xdp_load() */
 };
 
 struct gate_bpf;
@@ -123,6 +125,19 @@ struct gate {
 /* Open and load the programs; maps are pinned under pin_dir by name and
  * reused when already pinned (a restart keeps all state). pin_dir is created. */
 int gate_load(struct gate *g, const char *pin_dir, const struct gate_sizes *sizes);
+/* mg_xdp loaded on its own, on g's maps (g loaded): device-bound to
+ * ifindex (bpf/gate_dev.bpf.c: its cookie SYN-ACK puts back a VLAN tag the
+ * NIC stripped; it attaches in native mode to that interface only, and
+ * BPF_PROG_TEST_RUN refuses it), or with ifindex 0 the plain one of
+ * gate.bpf.o. The program's fd (the caller's), or -errno (no such kfunc
+ * before Linux 6.8, refused). */
+int gate_xdp_load(struct gate *g, int ifindex);
+bool gate_prog_dev_bound(int prog_fd);
+bool gate_prog_id_dev_bound(uint32_t prog_id);
+/* When VLAN clients behind ifindex get no cookie-correct SYN-ACK (rx VLAN
+ * offload on, and the program is not device-bound or the driver has no
+ * VLAN tag hint): a note in buf, else NULL. */
+const char *gate_vlan_note(int ifindex, bool dev_bound, char *buf, size_t len);
 /* Open every pinned map of a running (or dead) gate; -ENOENT when not there. */
 int gate_open_pinned(struct gate *g, const char *pin_dir);
 void gate_close(struct gate *g);

@@ -131,6 +131,20 @@ static bool action_is_reset(const char *pin_dir)
 	return r;
 }
 
+/* the note when VLAN clients behind ifindex get no cookie-correct SYN-ACK */
+static void vlan_line(struct json_object *o, char *notes, size_t len, const char *ifname, uint32_t ifindex,
+		      uint32_t prog_id)
+{
+	char note[400];
+	bool bound = gate_prog_id_dev_bound(prog_id);
+
+	json_object_object_add(o, "device_bound", json_object_new_boolean(bound));
+	if (!gate_vlan_note(ifindex, bound, note, sizeof(note)))
+		return;
+	json_object_object_add(o, "vlan_note", json_object_new_string(note));
+	snprintf(notes + strlen(notes), len - strlen(notes), "  %s: %s\n", ifname, note);
+}
+
 static void show_links(const char *pin_dir, struct json_object *doc, uint64_t now)
 {
 	struct json_object *ifs = json_object_new_array(), *tr = NULL;
@@ -176,6 +190,8 @@ static void show_links(const char *pin_dir, struct json_object *doc, uint64_t no
 			json_object_object_add(o, "reset_note", json_object_new_string(note));
 			snprintf(notes + strlen(notes), sizeof(notes) - strlen(notes), "  %s: %s\n", ifname, note);
 		}
+		if (!strncmp(mode, "native", 6) || !strcmp(mode, "generic")) /* rx VLAN offload, and no tag metadata */
+			vlan_line(o, notes, sizeof(notes), ifname, info.xdp.ifindex, info.prog_id);
 		json_object_array_add(ifs, o);
 		n++;
 	}
