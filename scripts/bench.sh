@@ -222,7 +222,7 @@ napi_threaded() {
 }
 nsenter --net=/run/netns/$W $ON_LAB "$GATE" wire $WG $WV 2001:db8:8000::/33 >"$WORK/wire.out" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 50); do grep -q ready "$WORK/wire.out" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q ready "$WORK/wire.out" && break; sleep 0.1; done
 grep -q ready "$WORK/wire.out" || die "the wire did not start: $(cat "$WORK/wire.out")"
 SRV_MAC=$(ip -n $V -br link show dev $VS | awk '{print $3}')
 # the clients' neighbour entry for srv, resolved for real
@@ -362,7 +362,8 @@ fi
 # ---- the listener, for every scenario ----
 ip netns exec $V $ON_LAB_RT $SMTP serve --port 25 >"$WORK/smtp.out" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 50); do grep -q ready "$WORK/smtp.out" && break; sleep 0.1; done
+for _ in $(seq 300); do grep -q ready "$WORK/smtp.out" && break; sleep 0.1; done
+grep -q ready "$WORK/smtp.out" || die "the SMTP listener did not start: $(cat "$WORK/smtp.out")"
 
 # ---- 2. flood absorption ----
 # One core runs the generator and, right after each of its batches, srv's

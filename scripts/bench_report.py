@@ -437,7 +437,7 @@ def markdown(r):
 
 def chart_data(r, path):
     with open(path, "w") as f:
-        f.write("# label verified_ok_pct new_ok_pct verified_p50_ms verified_p99_ms\n")
+        f.write("# label verified_ok_pct new_ok_pct verified_p50_ms verified_p99_ms ring_drop_pct\n")
         for level, per in r["service"].items():
             for sc in SERVICE:
                 v, n = per[sc]["verified"], per[sc]["new"]
@@ -446,7 +446,7 @@ def chart_data(r, path):
                     return "NaN" if x is None else f"{x * mult:.2f}"
                 label = f"{sc} ({level})"
                 f.write(f"\"{label}\" {num(v['success_rate'], 100)} {num(n['success_rate'], 100)} "
-                        f"{num(v['p50_ms'])} {num(v['p99_ms'])}\n")
+                        f"{num(v['p50_ms'])} {num(v['p99_ms'])} {num(per[sc].get('ring_drop_share'), 100)}\n")
 
 
 def main():
