@@ -65,9 +65,8 @@
 # the frames, 0% of the clients' SYNs). The report shows both. Clients on
 # RX_CPU above its NAPI (BENCH_CLIENTS=rx) err the other way (they stop
 # the consumer before each SYN: 46% of frames, 60% of SYNs), and cost the
-# server CPU; clients
-# on RX_CPU below it run only when the ring is empty (100% for every
-# filter at every rung). Below a filter's capacity the ring overflows only
+# server CPU; clients on RX_CPU below it run only when the ring is empty
+# (100% for every filter at every rung). Below a filter's capacity the ring overflows only
 # in stalls of RX_CPU (milliseconds), which the clients meet at random.
 # Output: DIR/latest.md, DIR/latest.json (every figure, machine facts),
 # DIR/latest.png (gnuplot).
