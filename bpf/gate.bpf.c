@@ -913,9 +913,10 @@ static __always_inline bool is_reject(__u32 reason)
 
 /* While `top` watches (mg_ctl.top_until_ns), count this SYN of a source
  * the allow, deny, ban or DNSBL step decided in mg_stopped; otherwise one
- * load of mg_ctl (and, once top has watched, a clock read) is all it costs. A source already there costs a lookup
- * and an add; a new one an insert, which evicts the oldest entry once the
- * map is full (about 1 us), so each CPU inserts at most
+ * load of mg_ctl is all it costs (the first SYN after top stopped also
+ * reads the clock and clears top_until_ns). A source already there costs a
+ * lookup and an add; a new one an insert, which evicts the oldest entry
+ * once the map is full (about 1 us), so each CPU inserts at most
  * MG_STOPPED_NEW_PER_S a second and counts the SYNs it leaves out: a flood
  * of distinct refused sources costs a lookup per SYN beyond that. */
 static __always_inline void note_stopped(const struct mg_addr *src, __u32 reason, __u64 *clk)
@@ -927,11 +928,16 @@ static __always_inline void note_stopped(const struct mg_addr *src, __u32 reason
 	__u32 zero = 0;
 
 	until = c ? *(volatile __u64 *)&c->top_until_ns : 0;
-	if (!until) /* top never watched: no clock read */
+	if (!until) /* nobody watches: no clock read */
 		return;
 	now = clock_now(clk);
-	if (until <= now)
+	if (until <= now) {
+		/* top is gone: 0 again (unless it just moved it), so that the
+		 * next SYNs read no clock here; anyone's SYN may do it, it only
+		 * clears a time that has passed */
+		__sync_val_compare_and_swap(&c->top_until_ns, until, 0);
 		return;
+	}
 	k = (struct mg_stopped_key){ .addr = *src, .reason = reason };
 	n = bpf_map_lookup_elem(&mg_stopped, &k);
 	if (n) {
