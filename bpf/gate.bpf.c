@@ -782,7 +782,7 @@ struct judge_ctx {
 	const struct mg_addr *src;
 	__u32 class;
 	bool cookie_ok;
-	__u64 now;
+	__u64 *clk; /* the decision's clock, read on first need (clock_now) */
 };
 
 /* The DNSBL step: the verdict; with none, ask (once per pending period).
@@ -841,6 +841,19 @@ __noinline int gate_flood(const struct mg_config *cfg, const struct mg_addr *src
 	return flood_step(cfg, src, cookie_ok, now);
 }
 
+/* Flood detection off and flood mode off: the flood step has nothing to do
+ * (gate_flood would return 0), so judge() skips its call and its clock read. */
+static __always_inline bool flood_idle(const struct mg_config *cfg)
+{
+	__u32 zero = 0;
+	struct mg_global *g;
+
+	if (cfg->flood_interval_ns)
+		return false;
+	g = bpf_map_lookup_elem(&mg_global, &zero);
+	return !g || !*(volatile __u32 *)&g->flood_mode;
+}
+
 /* below the source's max_concurrent of the class */
 static __always_inline bool conn_below(const struct judge_ctx *x)
 {
@@ -869,24 +882,25 @@ static __always_inline bool total_below(const struct judge_ctx *x)
 }
 
 #define MG_JUDGE_CTX const struct judge_ctx
-#define mg_j_allowed(x)    list_allowed((x)->src, (x)->now)
-#define mg_j_flood(x)      gate_flood((x)->cfg, (x)->src, (x)->cookie_ok, (x)->now) /* step 8, here for its cost */
-#define mg_j_denied(x)     list_denied((x)->src, (x)->now) /* the longest active match; an exclusion is none */
-#define mg_j_banned(x)     banned((x)->src, (x)->now)
-#define mg_j_listed(x)     mg_verdict_listed(bpf_map_lookup_elem(&mg_verdict, (x)->src), (x)->now)
-#define mg_j_dnsbl(x)      gate_dnsbl((x)->cfg, (x)->src, (x)->class, (x)->now)
-#define mg_j_alive(x)      controller_alive((x)->now)
-#define mg_j_rate(x)       gate_rate((x)->cfg, (x)->src, (x)->class, (x)->now)
-#define mg_j_prefix(x)     gate_prefix((x)->cfg, (x)->src, (x)->now)
+#define jnow(x) clock_now((x)->clk)
+#define mg_j_allowed(x)    list_allowed((x)->src, (x)->clk)
+#define mg_j_flood(x)      (flood_idle((x)->cfg) ? 0 : gate_flood((x)->cfg, (x)->src, (x)->cookie_ok, jnow(x))) /* step 8, here for its cost */
+#define mg_j_denied(x)     list_denied((x)->src, (x)->clk) /* the longest active match; an exclusion is none */
+#define mg_j_banned(x)     banned((x)->src, jnow(x))
+#define mg_j_listed(x)     mg_verdict_listed(bpf_map_lookup_elem(&mg_verdict, (x)->src), jnow(x))
+#define mg_j_dnsbl(x)      gate_dnsbl((x)->cfg, (x)->src, (x)->class, jnow(x))
+#define mg_j_alive(x)      controller_alive(jnow(x))
+#define mg_j_rate(x)       gate_rate((x)->cfg, (x)->src, (x)->class, jnow(x))
+#define mg_j_prefix(x)     gate_prefix((x)->cfg, (x)->src, jnow(x))
 #define mg_j_concurrent(x) conn_below(x)
 #define mg_j_total(x)      total_below(x)
 #include "rules.h"
 
 /* The decision for a gated pure SYN from src (first match wins) */
 static __always_inline __u32 judge(const struct mg_config *cfg, const struct mg_addr *src,
-				   __u32 class, bool cookie_ok, __u64 now)
+				   __u32 class, bool cookie_ok, __u64 *clk)
 {
-	const struct judge_ctx x = { .cfg = cfg, .src = src, .class = class, .cookie_ok = cookie_ok, .now = now };
+	const struct judge_ctx x = { .cfg = cfg, .src = src, .class = class, .cookie_ok = cookie_ok, .clk = clk };
 
 	return mg_judge(&x, cfg);
 }
@@ -899,21 +913,32 @@ static __always_inline bool is_reject(__u32 reason)
 
 /* While `top` watches (mg_ctl.top_until_ns), count this SYN of a source
  * the allow, deny, ban or DNSBL step decided in mg_stopped; otherwise one
- * load of mg_ctl is all it costs. A source already there costs a lookup
- * and an add; a new one an insert, which evicts the oldest entry once the
- * map is full (about 1 us), so each CPU inserts at most
+ * load of mg_ctl is all it costs (the first SYN after top stopped also
+ * reads the clock and clears top_until_ns). A source already there costs a
+ * lookup and an add; a new one an insert, which evicts the oldest entry
+ * once the map is full (about 1 us), so each CPU inserts at most
  * MG_STOPPED_NEW_PER_S a second and counts the SYNs it leaves out: a flood
  * of distinct refused sources costs a lookup per SYN beyond that. */
-static __always_inline void note_stopped(const struct mg_addr *src, __u32 reason, __u64 now)
+static __always_inline void note_stopped(const struct mg_addr *src, __u32 reason, __u64 *clk)
 {
-	struct mg_stopped_key k = { .addr = *src, .reason = reason };
 	struct mg_ctl *c = ctl();
+	struct mg_stopped_key k;
 	struct mg_stopped_cpu *b;
-	__u64 one = 1, *n;
+	__u64 one = 1, *n, until, now;
 	__u32 zero = 0;
 
-	if (!c || *(volatile __u64 *)&c->top_until_ns <= now)
+	until = c ? *(volatile __u64 *)&c->top_until_ns : 0;
+	if (!until) /* nobody watches: no clock read */
 		return;
+	now = clock_now(clk);
+	if (until <= now) {
+		/* top is gone: 0 again (unless it just moved it), so that the
+		 * next SYNs read no clock here; anyone's SYN may do it, it only
+		 * clears a time that has passed */
+		__sync_val_compare_and_swap(&c->top_until_ns, until, 0);
+		return;
+	}
+	k = (struct mg_stopped_key){ .addr = *src, .reason = reason };
 	n = bpf_map_lookup_elem(&mg_stopped, &k);
 	if (n) {
 		__sync_fetch_and_add(n, 1);
@@ -938,28 +963,27 @@ static __always_inline void note_stopped(const struct mg_addr *src, __u32 reason
 		__sync_fetch_and_add(n, 1);
 }
 
-/* Decide on a gated pure SYN from src, account for it (violations, ban,
- * counter) and return the reason. A global function: the verifier checks it
- * once, not once per header layout the parser can leave behind. */
-__noinline int gate_decide(const struct mg_addr *src, __u32 class, bool cookie_ok)
+/* Decide on a gated pure SYN from src under cfg (the config in effect, read
+ * once by mg_xdp), account for it (violations, ban, counter) and return the
+ * reason. A global function: the verifier checks it once, not once per
+ * header layout the parser can leave behind. The clock is read only when a
+ * step needs it (clock_now): a deny or allow entry without TTL asks none. */
+__noinline int gate_decide(const struct mg_config *cfg, const struct mg_addr *src, __u32 class, bool cookie_ok)
 {
-	struct mg_config *cfg;
+	__u64 clk = 0;
 	__u32 reason;
-	__u64 now;
 
-	cfg = cur_config();
 	if (!src || !cfg || class >= MG_CLASS_MAX)
 		return MG_REASON_PASS_OK;
-	now = now_ns();
-	reason = judge(cfg, src, class, cookie_ok, now);
+	reason = judge(cfg, src, class, cookie_ok, &clk);
 	if (MG_REASON_STOPPED(reason))
-		note_stopped(src, reason, now);
+		note_stopped(src, reason, &clk);
 
 	/* quota violations of this source; a full server (total concurrency)
 	 * is not the source's doing and does not count toward its ban */
 	if (reason == MG_REASON_DROP_RATE || reason == MG_REASON_DROP_PREFIX_RATE ||
 	    reason == MG_REASON_DROP_CONCURRENT)
-		violation(cfg, src, class, reason, now);
+		violation(cfg, src, class, reason, clock_now(&clk));
 	count(reason, class);
 	return reason;
 }
@@ -1147,8 +1171,8 @@ int mg_xdp(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
-	reason = gate_decide(&src, class, cookie_fits(eth, ip, ip6, tcp));
 	cfg = cur_config();
+	reason = gate_decide(cfg, &src, class, cookie_fits(eth, ip, ip6, tcp));
 	if (!cfg || !MG_REASON_DROPS(reason) || cfg->mode == MG_MODE_OBSERVE)
 		return XDP_PASS;
 	if (is_reject(reason)) { /* for the responder: mark this connection, let it pass */

@@ -75,9 +75,24 @@ struct mg_list_meta {
 	__u64 filter[2][MG_LIST_FILTER_WORDS];
 };
 
+/* The clock a search asks, CLOCK_BOOTTIME ns behind a pointer: userspace
+ * passes the time it read; the data path defines mg_list_now() before
+ * including this header to read the clock on first need (bpf/lists.bpf.h):
+ * a rule that never expires asks no clock, so a search of a list without
+ * TTLs costs no clock read. */
+#ifndef mg_list_now
+#define mg_list_now(clk) (*(clk))
+#endif
+
+/* Is the rule active at the clock's time? */
+LISTS_INLINE int mg_rule_active_at(const struct mg_rule *r, __u64 *clk)
+{
+	return r->expires_ns == 0 || r->expires_ns > mg_list_now(clk);
+}
+
 LISTS_INLINE int mg_rule_active(const struct mg_rule *r, __u64 now)
 {
-	return r->expires_ns == 0 || r->expires_ns > now;
+	return mg_rule_active_at(r, &now);
 }
 
 /* Does a winning rule of this list decide the SYN? (an exclusion does not) */
@@ -209,14 +224,15 @@ LISTS_INLINE __u32 mg_list_count(const struct mg_list_lens *lens, int v4)
 }
 
 /* The i-th probe of the search for the longest active prefix of addr in a
- * set: the rule when the i-th longest length in use is an active match,
- * else NULL (the search goes on with i + 1; the first rule found wins).
+ * set: the rule when the i-th longest length in use is an active match at
+ * the clock's time (clk: see mg_list_now), else NULL (the search goes on
+ * with i + 1; the first rule found wins).
  * mg_list_probe(set, key) is the exact lookup of each side (defined before
  * including this header): the XDP program's bpf_map_lookup_elem on the
  * set, userspace's syscall into a buffer. */
 #ifdef mg_list_probe
 LISTS_INLINE const struct mg_rule *mg_list_step(void *set, const struct mg_list_lens *lens, int v4,
-						const struct mg_list_addr *x, __u64 now, __u32 i,
+						const struct mg_list_addr *x, __u64 *clk, __u32 i,
 						struct mg_lpm_key *k)
 {
 	const struct mg_rule *r;
@@ -225,7 +241,7 @@ LISTS_INLINE const struct mg_rule *mg_list_step(void *set, const struct mg_list_
 		return 0;
 	mg_list_key_of(k, x, v4 ? lens->v4[i] : lens->v6[i]);
 	r = mg_list_probe(set, k);
-	return r && mg_rule_active(r, now) ? r : 0;
+	return r && mg_rule_active_at(r, clk) ? r : 0;
 }
 #endif
 

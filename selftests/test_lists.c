@@ -293,6 +293,56 @@ TEST(over_capacity_changes_nothing)
 	free(r);
 }
 
+static uint64_t top_until(void)
+{
+	struct mg_ctl c = {};
+	uint32_t zero = 0;
+
+	bpf_map_lookup_elem(fx.g.fd[GM_CTL], &zero, &c);
+	return c.top_until_ns;
+}
+
+static void set_top_until(uint64_t t)
+{
+	struct mg_ctl c = {};
+	uint32_t zero = 0;
+
+	bpf_map_lookup_elem(fx.g.fd[GM_CTL], &zero, &c);
+	c.top_until_ns = t;
+	bpf_map_update_elem(fx.g.fd[GM_CTL], &zero, &c, BPF_ANY);
+}
+
+/* A denied SYN reads the clock only when it must (bpf/gate.bpf.c,
+ * note_stopped): once `top` has stopped watching, the first such SYN
+ * clears mg_ctl.top_until_ns, so the next ones read none; a watch that
+ * still runs is left as it is. And TTLs still count: an expired /32
+ * inside an active /24 is denied by the /24. */
+TEST(denied_syn_clears_top_watch_gone)
+{
+	uint64_t now = now_boot_ns();
+	struct mg_rule r = { .prefixlen = 128, .expires_ns = now - NSEC_PER_SEC };
+	struct mg_lpm_key k;
+
+	quiet_config();
+	ASSERT_OK(fx_rule(&fx, GM_DENY, "192.0.2.7", 0), "a /32");
+	set_top_until(now + 60 * NSEC_PER_SEC);
+	ASSERT_EQ(fx_syn(&fx, "192.0.2.7", 25), XDP_DROP, "denied while top watches");
+	ASSERT_EQ(top_until(), now + 60 * NSEC_PER_SEC, "a running watch stays");
+	set_top_until(now - NSEC_PER_SEC);
+	ASSERT_EQ(fx_syn(&fx, "192.0.2.7", 25), XDP_DROP, "denied after top left");
+	ASSERT_EQ(top_until(), 0, "the watch that is over is cleared");
+	ASSERT_EQ(fx_syn(&fx, "192.0.2.7", 25), XDP_DROP, "and denied again");
+
+	ASSERT_OK(fx_rule(&fx, GM_DENY, "198.51.100.0/24", 0), "a /24");
+	parse_cidr("198.51.100.9", &k);
+	ASSERT_OK(list_put(&fx.g, MG_LIST_DENY, &k, &r), "an expired /32 in it");
+	ASSERT_EQ(fx_syn(&fx, "198.51.100.9", 25), XDP_DROP, "the /24 denies what the expired /32 does not");
+	r.prefixlen = k.prefixlen = 120;
+	parse_cidr("203.0.113.0/24", &k);
+	ASSERT_OK(list_put(&fx.g, MG_LIST_DENY, &k, &r), "an expired /24 alone");
+	ASSERT_EQ(fx_syn(&fx, "203.0.113.9", 25), XDP_PASS, "an expired entry denies nothing");
+}
+
 static int setup(void)
 {
 	ssize_t n;

@@ -774,6 +774,13 @@ TEST(range_heavy_load_memory)
 	clear_deny();
 }
 
+static off_t file_size(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) ? -1 : st.st_size;
+}
+
 static long children_peak_mib(void)
 {
 	struct rusage ru;
@@ -793,11 +800,12 @@ static double children_cpu(void)
 }
 
 /* 1M prefixes (ZONE_PREFIXES=N for another size, e.g. 4000000 by hand: the
- * figures of docs/zone.md): load, reload, export */
+ * figures of docs/zone.md): load, reload, export, deny list, the census */
 TEST(million_prefixes)
 {
 	const char *env = getenv("ZONE_PREFIXES");
 	uint32_t want = env && atoi(env) > 0 ? (uint32_t)atoi(env) : 1000000;
+	const char *p;
 	double cpu;
 	uint64_t t0;
 	size_t n;
@@ -824,9 +832,24 @@ TEST(million_prefixes)
 	printf("  %zu prefixes; export: %.2f s (CPU %.2f s); peak RSS of the children so far %ld MiB\n", n,
 	       (now_boot_ns() - t0) / 1e9, children_cpu() - cpu, children_peak_mib());
 	ASSERT_HAS_SUBSTR(out_buf, "exported", "out_buf");
+	t0 = now_boot_ns();
+	cpu = children_cpu();
+	ASSERT_EQ(run("deny list --json > %s", path("m.list")), 0, "deny list");
+	printf("  deny list --json: %.2f s (CPU %.2f s), %.0f MiB of output\n", (now_boot_ns() - t0) / 1e9,
+	       children_cpu() - cpu, file_size(path("m.list")) / 1048576.0);
+	ASSERT_TRUE(file_size(path("m.list")) > (off_t)n * 20, "deny list: every entry");
+	t0 = now_boot_ns();
+	cpu = children_cpu();
+	ASSERT_EQ(run("status --json"), 0, "status");
+	printf("  status --json (the census): %.2f s (CPU %.2f s); peak RSS of the children so far %ld MiB\n",
+	       (now_boot_ns() - t0) / 1e9, children_cpu() - cpu, children_peak_mib());
+	p = strstr(out_buf, "\"mg_deny\"");
+	p = p ? strstr(p, "\"entries\":") : NULL;
+	ASSERT_TRUE(p && strtoull(p + 10, NULL, 10) == n, "the census counts the deny set");
 	clear_deny();
 	unlink(path("m"));
 	unlink(path("m.exp"));
+	unlink(path("m.list"));
 }
 
 int main(int argc, char **argv)

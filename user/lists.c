@@ -338,42 +338,42 @@ static const char *row_str(const struct list_desc *l, const struct row *r, char 
 	return format_cidr(&r->key.lpm, buf, len);
 }
 
-static struct json_object *row_json(const struct list_desc *l, const struct row *r, uint64_t now)
+/* An entry as a JSON object, written directly, the keys in the order and
+ * form json-c wrote them (JSON_C_TO_STRING_PLAIN, no slash escapes): its
+ * strings are addresses, prefixes and origin names, nothing to escape.
+ * Building a json-c object per entry cost 4.5 us, 18 s for 4M entries. */
+static void row_print(FILE *f, const struct list_desc *l, const struct row *r, uint64_t now)
 {
-	struct json_object *o = json_object_new_object();
 	char buf[MG_ADDRSTRLEN + 8];
 	uint64_t exp;
 
 	if (l == &lists[LIST_BAN]) {
 		exp = r->val.ban.expires_ns;
-		json_object_object_add(o, "address", json_object_new_string(format_addr(&r->key.addr, buf, sizeof(buf))));
-		json_object_object_add(o, "origin", json_object_new_string(origin_name(r->val.ban.origin)));
-		json_object_object_add(o, "level", json_object_new_int(r->val.ban.level));
-		json_object_object_add(o, "age_s", json_object_new_int64(
-			now > r->val.ban.created_ns ? (now - r->val.ban.created_ns) / NSEC_PER_SEC : 0));
+		fprintf(f, "{\"address\":\"%s\",\"origin\":\"%s\",\"level\":%u,\"age_s\":%lld",
+			format_addr(&r->key.addr, buf, sizeof(buf)), origin_name(r->val.ban.origin),
+			(unsigned)r->val.ban.level,
+			(long long)(now > r->val.ban.created_ns ? (now - r->val.ban.created_ns) / NSEC_PER_SEC : 0));
 	} else {
 		exp = r->val.rule.expires_ns;
-		json_object_object_add(o, "cidr", json_object_new_string(format_cidr(&r->key.lpm, buf, sizeof(buf))));
-		json_object_object_add(o, "origin", json_object_new_string(origin_name(r->val.rule.origin)));
+		fprintf(f, "{\"cidr\":\"%s\",\"origin\":\"%s\"", format_cidr(&r->key.lpm, buf, sizeof(buf)),
+			origin_name(r->val.rule.origin));
 		if (l == &lists[LIST_DENY])
-			json_object_object_add(o, "exclude", json_object_new_boolean(row_excluded(l, r)));
+			fprintf(f, ",\"exclude\":%s", row_excluded(l, r) ? "true" : "false");
 		if (r->val.rule.value) {
 			uint32_t v = r->val.rule.value;
 
-			snprintf(buf, sizeof(buf), "%u.%u.%u.%u", v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255);
-			json_object_object_add(o, "value", json_object_new_string(buf));
+			fprintf(f, ",\"value\":\"%u.%u.%u.%u\"", v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255);
 		}
 	}
-	json_object_object_add(o, "active", json_object_new_boolean(!exp || exp > now));
-	/* seconds left (negative: expired that long ago); null: never */
-	json_object_object_add(o, "expires_in_s",
-			       exp ? json_object_new_int64(((int64_t)exp - (int64_t)now) / (int64_t)NSEC_PER_SEC)
-				   : NULL);
-	return o;
+	fprintf(f, ",\"active\":%s,\"expires_in_s\":", !exp || exp > now ? "true" : "false");
+	if (exp)
+		fprintf(f, "%lld}", (long long)(((int64_t)exp - (int64_t)now) / (int64_t)NSEC_PER_SEC));
+	else
+		fputs("null}", f);
 }
 
 /* A list can hold millions of prefixes: the JSON document is written one
- * entry at a time (each serialised by json-c) instead of as one tree. */
+ * entry at a time (row_print) instead of as one tree. */
 static void list_json(const struct list_desc *l, const struct row *rows, size_t n, bool all, uint64_t now)
 {
 	struct json_object *head = json_object_new_object();
@@ -393,14 +393,11 @@ static void list_json(const struct list_desc *l, const struct row *rows, size_t 
 	json_object_put(head);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t exp = l == &lists[LIST_BAN] ? rows[i].val.ban.expires_ns : rows[i].val.rule.expires_ns;
-		struct json_object *o;
 
 		if (!all && exp && exp <= now)
 			continue;
-		o = row_json(l, &rows[i], now);
-		printf("%s\n%s", first ? "" : ",",
-		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(o);
+		fputs(first ? "\n" : ",\n", stdout);
+		row_print(stdout, l, &rows[i], now);
 		first = false;
 	}
 	printf("\n]}\n");

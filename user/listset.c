@@ -99,6 +99,7 @@ bool list_match(struct gate *g, enum mg_list l, const struct mg_addr *a, uint64_
 	const struct mg_rule *r = NULL;
 	struct mg_list_addr x;
 	struct probe_ctx p;
+	__u64 clk = now;
 	uint32_t n, slot;
 	int v4;
 
@@ -113,7 +114,7 @@ bool list_match(struct gate *g, enum mg_list l, const struct mg_addr *a, uint64_
 	v4 = mg_list_addr_v4(&x);
 	n = mg_list_may_match(lens, m->filter[slot], &x, v4) ? mg_list_count(lens, v4) : 0;
 	for (uint32_t i = 0; i < n && !r; i++)
-		r = mg_list_step(&p, lens, v4, &x, now, i, key);
+		r = mg_list_step(&p, lens, v4, &x, &clk, i, key);
 	close(p.fd);
 	if (r)
 		*rule = *r;

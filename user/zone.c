@@ -281,6 +281,13 @@ static bool too_many_bad(const struct zone_data *z)
 	return z->bad > MAX_BAD_LINES && z->bad * 100 > (z->good + z->bad) * MAX_BAD_PCT;
 }
 
+static bool is_regular(const char *file)
+{
+	struct stat st;
+
+	return strcmp(file, "-") && !stat(file, &st) && S_ISREG(st.st_mode);
+}
+
 /* FILE into z, its bad lines reported: 0, else the exit code (nothing changed) */
 static int load_read(const struct load_args *a, struct zone_data *z, struct bad_ctx *bad)
 {
@@ -305,17 +312,33 @@ static int load_read(const struct load_args *a, struct zone_data *z, struct bad_
 	return 0;
 }
 
+/* The walk of the live deny list for load_census, on a thread of its own
+ * while a regular file is parsed (the lists lock is taken first; the walk,
+ * kernel time mostly, and the parse, user time, then overlap on two CPUs) */
+struct live_walk {
+	struct gate *g;
+	struct live *live;
+	int err;
+};
+
+static void *live_walk(void *arg)
+{
+	struct live_walk *c = arg;
+
+	c->err = list_walk(c->g, MG_LIST_DENY, live_census, c->live);
+	return NULL;
+}
+
 /* The live deny list as this load sees it (under the lists lock), and the
- * checks made before anything is built: 0, else the exit code */
+ * checks made before anything is built: 0, else the exit code. walked: the
+ * result of live_walk when it ran, else 1 (walk now). */
 static int load_census(struct gate *g, const struct load_args *a, const struct zone_data *z,
-		       struct live *live)
+		       struct live *live, int walked)
 {
 	size_t total;
 	int r;
 
-	live->set = set_id(a->name);
-	live->now = now_boot_ns();
-	r = list_walk(g, MG_LIST_DENY, live_census, live);
+	r = walked != 1 ? walked : list_walk(g, MG_LIST_DENY, live_census, live);
 	if (r)
 		return fail(EXIT_FAIL, "reading the deny list: %s (nothing changed)", strerror(-r));
 	if (live->n_op)
@@ -443,7 +466,10 @@ static int zone_load(int argc, char **argv)
 	struct zone_data z = {};
 	struct live live = {};
 	struct gate g = {};
-	int lock = -1, rc = load_parse_args(argc, argv, &a);
+	struct live_walk cw = { .g = &g, .live = &live };
+	int lock = -1, walked = 1, rc = load_parse_args(argc, argv, &a);
+	bool walking = false;
+	pthread_t wt;
 
 	if (rc >= 0)
 		goto out;
@@ -456,18 +482,35 @@ static int zone_load(int argc, char **argv)
 	if (opts.json)
 		bad.list = json_object_new_array();
 	res.t[0] = now_boot_ns();
+	live.set = set_id(a.name);
+	live.now = res.t[0];
+	/* what is there now, under the list lock: operator entries win over
+	 * the file's, other files' entries stay, our earlier load goes. A
+	 * regular file is parsed under the lock, the live set walked meanwhile
+	 * (a pipe may take as long as its download: it is read first) */
+	if (is_regular(a.file)) {
+		lock = list_lock(&g);
+		if (lock < 0) {
+			rc = fail(EXIT_FAIL, "cannot lock the lists under %s: %s", opts.pin_dir, strerror(-lock));
+			goto out;
+		}
+		walking = !pthread_create(&wt, NULL, live_walk, &cw);
+	}
 	rc = load_read(&a, &z, &bad);
+	res.t[1] = now_boot_ns();
+	if (walking) {
+		pthread_join(wt, NULL);
+		walked = cw.err;
+	}
 	if (rc)
 		goto out;
-	res.t[1] = now_boot_ns();
-	/* what is there now, under the list lock: operator entries win over
-	 * the file's, other files' entries stay, our earlier load goes */
-	lock = list_lock(&g);
+	if (lock < 0)
+		lock = list_lock(&g);
 	if (lock < 0) {
 		rc = fail(EXIT_FAIL, "cannot lock the lists under %s: %s", opts.pin_dir, strerror(-lock));
 		goto out;
 	}
-	rc = load_census(&g, &a, &z, &live);
+	rc = load_census(&g, &a, &z, &live, walked);
 	res.t[2] = now_boot_ns();
 	if (!rc) {
 		struct kept_count kc = { .live = &live, .z = &z };
