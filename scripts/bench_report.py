@@ -238,6 +238,21 @@ def fmt(v, unit="", nd=1):
     return "-" if v is None else f"{v:.{nd}f}{unit}"
 
 
+def highest_rungs(r, levels, holds):
+    """One line per filter: the highest rung up to which holds(entry) is
+    true at that rung and every rung below it."""
+    out = []
+    for sc in SERVICE:
+        best = "none"
+        for level in levels:
+            e = r["service"][level][sc]
+            if not holds(e):
+                break
+            best = level + (f" (offered {fmt_pps(e['flood_offered_pps'])}pps)" if e.get("flood_short") else "")
+        out.append(f"- {SCENARIOS[sc]}: **{best}**")
+    return out
+
+
 def markdown(r):
     m, s = r["machine"], r["setup"]
     lines = [
@@ -386,26 +401,14 @@ def markdown(r):
         lines += ["", "Highest rung up to which each filter serves >= 99% of verified and >= 95% of "
                   "new clients (every rung below it too; *short*: the generator did not reach the "
                   "rung, the offered rate is what was tested):", ""]
-        for sc in SERVICE:
-            best = "none"
-            for level in levels:
-                e = r["service"][level][sc]
-                v, n = e["verified"]["success_rate"], e["new"]["success_rate"]
-                if v is None or n is None or v < 0.99 or n < 0.95:
-                    break
-                best = level + (f" (offered {fmt_pps(e['flood_offered_pps'])}pps)" if e.get("flood_short") else "")
-            lines.append(f"- {SCENARIOS[sc]}: **{best}**")
+        lines += highest_rungs(r, levels, lambda e: e["verified"]["success_rate"] is not None and
+                               e["new"]["success_rate"] is not None and
+                               e["verified"]["success_rate"] >= 0.99 and e["new"]["success_rate"] >= 0.95)
         lines += ["", "Highest rung up to which the server's ring dropped under 5% of the frames (it "
                   "kept up; above it the ring is full and the clients' figures are overstated, see "
                   "above; 'clients lost SYNs' against 'ring drops' in the table):", ""]
-        for sc in SERVICE:
-            best = "none"
-            for level in levels:
-                e = r["service"][level][sc]
-                if e.get("ring_drop_share") is None or e["ring_drop_share"] >= 0.05:
-                    break
-                best = level + (f" (offered {fmt_pps(e['flood_offered_pps'])}pps)" if e.get("flood_short") else "")
-            lines.append(f"- {SCENARIOS[sc]}: **{best}**")
+        lines += highest_rungs(r, levels, lambda e: e.get("ring_drop_share") is not None and
+                               e["ring_drop_share"] < 0.05)
     gates = [(level, r["service"][level].get("mailgate", {}).get("gate")) for level in levels]
     if any(g for _, g in gates):
         lines += ["", "What mailgate decided at each rung (its counters over the whole rung, warm-up "
