@@ -459,6 +459,50 @@ static bool real_burst(void)
 	       ASSERT_EQ(gl.flood_entries, 0, "flood mode entries after a burst of real clients");
 }
 
+/* The forged sources (lab_flood_start: 2001:db8:8000::/33) the gate counted
+ * before flood mode switched on at until_ns: how many, the earliest SYN
+ * (each has one SYN, so its last_ns is its only one), and the first SYN
+ * from which on the flood ran at the rate the adaptive detection needs
+ * (MG_FLOOD_ADAPT_SYNS within a window; 0: it never did before the switch) */
+struct forged_seen {
+	uint64_t n, first_ns, at_rate_ns;
+};
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static struct forged_seen forged_before(uint64_t until_ns)
+{
+	static uint64_t t[65536];
+	struct forged_seen f = { 0, UINT64_MAX, 0 };
+	struct mg_addr k, next, *prev = NULL;
+	struct mg_src v;
+
+	/* bounded: the flood goes on inserting while this walks the map */
+	for (int i = 0; i < 2 * 65536 && bpf_map_get_next_key(lg.g.fd[GM_SRC], prev, &next) == 0; i++) {
+		k = next;
+		prev = &k;
+		if (memcmp(k.a, "\x20\x01\x0d\xb8", 4) || !(k.a[4] & 0x80) ||
+		    bpf_map_lookup_elem(lg.g.fd[GM_SRC], &k, &v) || v.last_ns > until_ns || f.n >= 65536)
+			continue;
+		t[f.n++] = v.last_ns;
+	}
+	if (!f.n)
+		return f;
+	qsort(t, f.n, sizeof(t[0]), cmp_u64);
+	f.first_ns = t[0];
+	for (uint64_t i = 0; i + MG_FLOOD_ADAPT_SYNS - 1 < f.n; i++)
+		if (t[i + MG_FLOOD_ADAPT_SYNS - 1] - t[i] <= MG_FLOOD_WINDOW_NS) {
+			f.at_rate_ns = t[i];
+			break;
+		}
+	return f;
+}
+
 TEST(lab_setup_and_flood)
 {
 	char why[256] = "", out[256] = "";
@@ -510,20 +554,40 @@ TEST(lab_setup_and_flood)
 		return;
 	s0 = lab_reason(MG_REASON_PASS_OK);
 	flood_pid = lab_flood_start(&lab, FLOOD_PPS, "30s");
-	/* from the first forged SYN the gate sees to flood mode */
 	for (int i = 0; i < 500 && lab_reason(MG_REASON_PASS_OK) == s0; i++)
 		usleep(10000);
 	t0 = lab_mono_ms();
-	for (int i = 0; i < 300; i++) {
+	for (int i = 0; i < 500; i++) {
 		flood_global(&lg.g, &gl);
 		if (gl.flood_mode)
 			break;
 		usleep(10000);
 	}
-	printf("  flood mode %.0f ms after the first forged SYN\n", lab_mono_ms() - t0);
 	if (!ASSERT_EQ(gl.flood_mode, 1, "flood mode on (5000/s, threshold 50000/s)"))
 		return;
-	ASSERT_TRUE(lab_mono_ms() - t0 < 500, "within 0.5 s");
+	/* from the first forged SYN the gate saw to flood mode, both on the
+	 * gate's clock (mg_src.last_ns of the forged sources that passed
+	 * before, mg_global.flood_changed_ns): the test's own polling, which
+	 * a loaded machine delays, is not part of it. A generator the machine
+	 * starved may trickle at first, below the rate the detection needs
+	 * (2000/s): then from the first SYN at that rate, and the log says so */
+	{
+		struct forged_seen f = forged_before(gl.flood_changed_ns);
+		uint64_t from = f.first_ns;
+		double ms;
+
+		if (f.at_rate_ns && f.at_rate_ns - f.first_ns > MG_FLOOD_WINDOW_NS) {
+			printf("  (the flood reached %d SYNs in %d ms only %.0f ms after its first SYN: measured from then)\n",
+			       MG_FLOOD_ADAPT_SYNS, (int)(MG_FLOOD_WINDOW_NS / 1000000),
+			       (f.at_rate_ns - f.first_ns) / 1e6);
+			from = f.at_rate_ns;
+		}
+		ms = f.n ? (double)(gl.flood_changed_ns - from) / 1e6 : -1;
+		printf("  flood mode %.0f ms after the first forged SYN (the gate's clock; %.0f ms as the test "
+		       "polled), %llu forged sources before it\n", ms, lab_mono_ms() - t0, (unsigned long long)f.n);
+		if (ASSERT_TRUE(f.n > 0, "forged sources seen before flood mode"))
+			ASSERT_TRUE(ms < 500, "within 0.5 s");
+	}
 	ASSERT_EQ(gl.flood_why, MG_FLOOD_WHY_HANDSHAKES, "engaged by the handshake evidence");
 	usleep(200000);
 	ASSERT_TRUE(lab_reason(MG_REASON_DROP_COOKIE) > 100, "forged SYNs answered with cookies");

@@ -451,7 +451,11 @@ TEST(exact_count_threads)
 }
 
 /* --duration with --rate: about rate x duration frames. Generous bounds: a
- * loaded 2-core machine may run late, never early. */
+ * loaded 2-core machine may run late, never early. More frames than rate x
+ * duration, or a run out of its time, is the tool's fault at once; fewer
+ * can be a generator the machine starved (it cannot catch up on what it was
+ * not given the CPU for), so a short run is repeated, twice at most: a
+ * pacing that sends too few fails all three. */
 TEST(duration_bound)
 {
 	static char out[65536];
@@ -461,17 +465,24 @@ TEST(duration_bound)
 	int rc;
 
 	NEED_LAB();
-	rc = lab_run(&lab, out, sizeof(out),
-		     "nsenter --net=/run/netns/%s %s synflood -i %s --json --dst 192.0.2.1 --duration 500ms --rate 20k",
-		     lab.ns_a, lab.mailgate, lab.va);
-	if (!ASSERT_EQ(rc, 0, "synflood exit code"))
-		return;
-	doc = json_tokener_parse(out);
-	if (doc && json_object_object_get_ex(doc, "frames_sent", &v))
-		sent = json_object_get_int64(v);
-	if (doc && json_object_object_get_ex(doc, "elapsed_s", &v))
-		secs = json_object_get_double(v);
-	json_object_put(doc);
+	for (int attempt = 1; attempt <= 3; attempt++) {
+		rc = lab_run(&lab, out, sizeof(out),
+			     "nsenter --net=/run/netns/%s %s synflood -i %s --json --dst 192.0.2.1 --duration 500ms --rate 20k",
+			     lab.ns_a, lab.mailgate, lab.va);
+		if (!ASSERT_EQ(rc, 0, "synflood exit code"))
+			return;
+		sent = -1;
+		secs = -1;
+		doc = json_tokener_parse(out);
+		if (doc && json_object_object_get_ex(doc, "frames_sent", &v))
+			sent = json_object_get_int64(v);
+		if (doc && json_object_object_get_ex(doc, "elapsed_s", &v))
+			secs = json_object_get_double(v);
+		json_object_put(doc);
+		if (sent >= 5000 || sent < 0 || attempt == 3)
+			break;
+		printf("  run %d: only %lld frames in %.3f s (a starved generator?), again\n", attempt, sent, secs);
+	}
 	ASSERT_RANGE(sent, 5000, 10000, "frames in 500 ms at 20k/s");
 	ASSERT_RANGE((long long)(secs * 1000), 450, 2000, "elapsed ms");
 }

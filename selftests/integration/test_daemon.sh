@@ -194,22 +194,28 @@ t_ttl() {
 t_ttl
 
 # rate limit: a stream at 20/s from a fresh source (rate 10/s, burst 20):
-# the first 20 pass, then about 10/s; expected burst + rate * elapsed, +-3
+# the first 20 pass, then about 10/s; expected burst + rate * elapsed, +-3.
+# Judged on the gate's counters (pass_ok, drop_rate), so a SYN-ACK that a
+# loaded machine delays does not count as a drop; each connect is given
+# 0.5 s, well before the client's SYN retransmission at 1 s, and the gate
+# must have judged exactly the 60 SYNs (no retransmission among them).
 t_rate() {
-	local res ok elapsed want c0 c1
+	local res elapsed want p0 p1 c0 c1 passed
+	p0=$(counter pass_ok)
 	c0=$(counter drop_rate)
-	res=$(burst 192.0.2.8 "$LAB_GW4" 25 60 0.9 50)
+	res=$(burst 192.0.2.8 "$LAB_GW4" 25 60 0.5 50)
+	p1=$(counter pass_ok)
 	c1=$(counter drop_rate)
-	ok=$(field ok "$res")
+	passed=$((p1 - p0))
 	elapsed=$(field elapsed "$res")
 	want=$($PYTHON -c "print(round(20 + 10 * $elapsed))")
-	if [ "${res#*seq=}" != "${res#*seq=oooooooooooooooooooo}" ] && [ "$ok" -ge $((want - 3)) ] &&
-		[ "$ok" -le $((want + 3)) ] && [ $((c1 - c0)) -eq $((60 - ok)) ]; then
+	if [ "${res#*seq=}" != "${res#*seq=oooooooooooooooooooo}" ] && [ "$passed" -ge $((want - 3)) ] &&
+		[ "$passed" -le $((want + 3)) ] && [ $((c1 - c0)) -eq $((60 - passed)) ]; then
 		pass rate_limit
 	else
-		fail rate_limit "$res; expected ok=$want+-3 starting with 20 ok; drop_rate +$((c1 - c0))"
+		fail rate_limit "$res; pass_ok +$passed, drop_rate +$((c1 - c0)); expected pass_ok +$want+-3 (with drop_rate the 60 SYNs), the first 20 connected"
 	fi
-	note "rate_limit: $res (expected ok=$want)"
+	note "rate_limit: $res; pass_ok +$passed (expected $want)"
 }
 t_rate
 
@@ -269,7 +275,10 @@ flood() { # SRC COUNT RATE: forged SYNs to port 25 from SRC (a CIDR)
 }
 t_forged() {
 	local r0 r1 n0 n1 c0 c1 p0 p1 bans
-	base_conf "ban_after = 5" "prefix_rate = 100/s" "prefix_burst = 200" >"$CONF"
+	# flood mode off: the quotas are judged here, and a generator that a
+	# loaded machine starves catches up in bursts that could trip the
+	# adaptive detection (SYN cookies before the quotas)
+	base_conf "ban_after = 5" "prefix_rate = 100/s" "prefix_burst = 200" "flood_threshold = 0/s" >"$CONF"
 	daemon_hup
 	r0=$(probe 192.0.2.17 "$LAB_GW4" 25)/$(probe 203.0.113.10 "$LAB_GW4" 25)
 	c0=$(counter drop_rate)
@@ -282,18 +291,55 @@ t_forged() {
 	else
 		fail forged_address_no_ban "before $r0, after $r1, drop_rate +$((c1 - c0)), banned: $(ban_has 192.0.2.17 && echo yes || echo no)"
 	fi
-	p0=$(counter drop_prefix_rate)
-	flood 203.0.113.0/24 3000 1000 || { fail forged_prefix_no_ban "synflood: $(tail -2 "$IT_TMP/flood.log")"; return; }
-	p1=$(counter drop_prefix_rate)
+	# Judged on what reached the gate (its counters), not on what was sent: a
+	# starved generator catches up in bursts that the veth ring partly drops.
+	# Of the SYNs that reached the prefix step, at most prefix_burst +
+	# prefix_rate x the time the floods took (gaps included) may pass; the
+	# rest must be drop_prefix_rate (plus what the verified neighbour's own
+	# bucket of the prefix passes of the SYNs forged from its address, at most
+	# its syn_burst 20 + syn_rate 10/s x the time). The flood is topped up (twice at most)
+	# until at least 1000 were beyond that allowance, so there is something
+	# to judge; when the lab cannot deliver that many to the gate at all, the
+	# case says so (SKIP, with the numbers).
+	local s0 s1 reached arrived allowed t0 secs n=0
+	s0=$(step_counts)
+	t0=$EPOCHREALTIME
+	while :; do
+		flood 203.0.113.0/24 3000 1000 || { fail forged_prefix_no_ban "synflood: $(tail -2 "$IT_TMP/flood.log")"; return; }
+		n=$((n + 1))
+		s1=$(step_counts)
+		secs=$($PYTHON -c "print('%.2f' % ($EPOCHREALTIME - $t0))")
+		reached=$(($(field reached "$s1") - $(field reached "$s0")))
+		arrived=$(($(field arrived "$s1") - $(field arrived "$s0")))
+		allowed=$($PYTHON -c "import math; print(200 + 20 + math.ceil(110 * $secs) + 2)")
+		[ $((reached - allowed)) -ge 1000 ] || [ $n -ge 3 ] && break
+		note "forged_prefix_no_ban: after flood $n only $reached SYNs reached the prefix step in ${secs}s; topping up"
+	done
+	p0=$(field drop_prefix_rate "$s0")
+	p1=$(field drop_prefix_rate "$s1")
 	r1=$(probe 203.0.113.10 "$LAB_GW4" 25 0.5)
 	bans=$(mg ban list --all --json | $PYTHON -c 'import json,sys
 print(sum(e["address"].startswith("203.0.113.") for e in json.load(sys.stdin)["entries"]))')
-	if [ "$r1" = ok ] && [ $((p1 - p0)) -ge 1000 ] && [ "$bans" = 0 ]; then
+	if [ $((arrived - allowed)) -lt 1000 ]; then
+		skip forged_prefix_no_ban "the lab delivered $arrived gated SYNs to the gate in ${secs}s ($n floods of 3000 at 1000/s), fewer than $((allowed + 1000)) needed to judge"
+	elif [ "$r1" = ok ] && [ $((reached - allowed)) -ge 1000 ] && [ $((p1 - p0)) -ge $((reached - allowed)) ] &&
+		[ "$bans" = 0 ]; then
 		pass forged_prefix_no_ban
 	else
-		fail forged_prefix_no_ban "neighbour after: $r1, drop_prefix_rate +$((p1 - p0)), bans: $bans"
+		fail forged_prefix_no_ban "neighbour after: $r1, drop_prefix_rate +$((p1 - p0)) of $reached that reached the prefix step of $arrived that arrived (want >= $((reached - allowed)), and that >= 1000), bans: $bans"
 	fi
-	note "forged: 400 from 192.0.2.17: drop_rate +$((c1 - c0)); 3000 over 203.0.113.0/24: drop_prefix_rate +$((p1 - p0)), bans $bans"
+	note "forged: 400 from 192.0.2.17: drop_rate +$((c1 - c0)); $n x 3000 over 203.0.113.0/24 in ${secs}s: $arrived arrived, $reached reached the prefix step, drop_prefix_rate +$((p1 - p0)), bans $bans"
+}
+# "arrived=N reached=N drop_prefix_rate=N" from one dump of mg_counters:
+# gated SYNs (every reason but those of other packets), those of them that
+# reached the per-prefix step (include/rules.h: dropped by it, or by a later
+# step, or passed), and drop_prefix_rate
+step_counts() {
+	bpftool -j map dump pinned "$PIN/mg_counters" | $NETTOOL counters "$GATE_H" | awk '
+		$1 == "drop_prefix_rate" { p = $2 }
+		$1 ~ /^(pass_ok|pass_pending|pass_unasked|drop_prefix_rate|drop_concurrent|drop_total_concurrent|reject_(deny|ban|dnsbl))$/ { r += $2 }
+		$1 !~ /^pass_(other|malformed|fragment|not_gated)$/ { a += $2 }
+		END { printf "arrived=%d reached=%d drop_prefix_rate=%d\n", a, r, p }'
 }
 
 # SIGHUP with a broken file: refused with its line number, the old config stays
@@ -315,6 +361,16 @@ t_hup_broken() {
 t_hup_broken
 t_forged # after t_hup_broken, which checks the config t_prefix set
 
+global_field() { # NAME: a field of mg_global
+	bpftool -j map lookup pinned "$PIN/mg_global" key hex 00 00 00 00 |
+		$PYTHON -c 'import json,sys; print(json.load(sys.stdin)["formatted"]["value"][sys.argv[1]])' "$1"
+}
+flood_off_after_syn() { # one SYN from a client (flood mode ends only at a SYN), then: is flood mode off?
+	[ "$(global_field flood_mode)" = 0 ] && return 0
+	probe 192.0.2.17 "$LAB_GW4" 25 0.5 >/dev/null
+	[ "$(global_field flood_mode)" = 0 ]
+}
+
 # reset mode: the client's connect fails fast with ECONNREFUSED
 t_reset() {
 	local r t r6 t6
@@ -324,6 +380,11 @@ t_reset() {
 	fi
 	base_conf "action = reset" >"$CONF"
 	daemon_hup
+	# flood mode (which stays on while the floods of t_forged, bursty on a
+	# loaded machine, were followed by no SYN) answers with cookies, not
+	# resets: a SYN from a client ends it once it has been calm for long
+	# enough (flood_hold, 10 s), wait for that (bounded)
+	wait_for 20 flood_off_after_syn || note "reset_mode_refuses_fast: flood mode still on"
 	list_add deny 192.0.2.10/32
 	list_add deny 2001:db8::10/128
 	r=$(client $NETTOOL probe 192.0.2.10 "$LAB_GW4" 587 0.9)
@@ -334,7 +395,7 @@ t_reset() {
 	if [ "$r/$r6" = refused/refused ] && $PYTHON -c "import sys; sys.exit(not ($t < 0.5 and $t6 < 0.5))"; then
 		pass reset_mode_refuses_fast
 	else
-		fail reset_mode_refuses_fast "v4: $r in ${t}s, v6: $r6 in ${t6}s"
+		fail reset_mode_refuses_fast "v4: $r in ${t}s, v6: $r6 in ${t6}s; flood mode $(global_field flood_mode)"
 	fi
 	base_conf >"$CONF"
 	daemon_hup
