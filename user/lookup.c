@@ -488,7 +488,7 @@ static void flood_step(struct gate *g, struct lookup_result *l)
 		snprintf(ver, sizeof(ver), "never completed a handshake");
 	}
 	if (!on) {
-		step(l, "flood", o, MG_REASON_MAX, "", "flood mode off; %s", ver);
+		step(l, "flood", o, MG_REASON_MAX, "", "flood mode off (counted after the deny and ban steps); %s", ver);
 		return;
 	}
 	if (verified) {
@@ -574,17 +574,16 @@ int lookup_work(struct gate *g, const struct lookup_opts *o, struct lookup_resul
 	l->class = cls < MG_CLASS_MAX ? cls : 0;
 	l->now = now_boot_ns();
 	l->f.alive = daemon_alive(g, l->now, NULL);
-	/* every step, in the data path's order (the flood step right after the
-	 * allow list in flood mode, else after the ban step: include/rules.h
-	 * mg_judge); each finds its fact, mg_judge decides */
+	/* every step, in the data path's order in flood mode (the flood step
+	 * right after the allow list; outside flood mode the data path meters
+	 * after the ban step, include/rules.h mg_judge: the flood step stays
+	 * second here, so that its index in --json does not move with the
+	 * mode); each finds its fact, mg_judge decides */
 	l->f.flooding = flood_on(g, l);
 	list_step(g, l, MG_LIST_ALLOW);
-	if (l->f.flooding)
-		flood_step(g, l);
+	flood_step(g, l);
 	list_step(g, l, MG_LIST_DENY);
 	ban_step(g, l);
-	if (!l->f.flooding)
-		flood_step(g, l);
 	dnsbl_step(g, l);
 	rate_step(g, l);
 	prefix_step(g, l);
