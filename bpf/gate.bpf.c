@@ -496,14 +496,18 @@ static __always_inline void mark_verified(const struct mg_addr *src, __u64 now)
 /* ---- flood mode (docs/datapath.md, "Flood mode") ----
  * A spoofed flood brings a new source with every SYN, so per-source quotas
  * never trigger. The rate of gated SYNs past the allow list (all sources
- * together) is counted in 100 ms windows; above cfg.flood_interval_ns flood
+ * together; outside flood mode only those the deny and ban steps do not
+ * drop) is counted in 100 ms windows; above cfg.flood_interval_ns flood
  * mode switches on. Then sources that never completed a handshake share one
  * GCRA budget and the rest of them are dropped (drop_flood), or are answered
  * with SYN cookies; verified sources (mg_verified, which only the TCP state
  * tracking and DNSWL verdicts fill, so a spoofed flood cannot churn it; asked
  * through the mg_vbits filter) go on to the normal steps and quotas.
  *
- * Where in judge(): right after the allow list. An unverified SYN over the
+ * Where in judge(): in flood mode right after the allow list (flood_on),
+ * else after the deny and ban steps, so that outside flood mode a SYN they
+ * drop pays no meter (its call, clock read and per-CPU count: most of a
+ * denied SYN's cost otherwise). In flood mode an unverified SYN over the
  * budget is dropped whatever a later step would say, so the later lookups
  * are skipped for it: no mg_ban or mg_verdict lookup per spoofed SYN (each
  * a cache miss in a large hash table; skipping them about doubled the
@@ -512,7 +516,9 @@ static __always_inline void mark_verified(const struct mg_addr *src, __u64 now)
  * so neither is churned. The
  * price: in flood mode an unverified deny-listed or banned source over the
  * budget is counted as drop_flood, and deny-listed or banned SYNs count
- * toward the flood rate.
+ * toward the flood rate (they keep it on; outside flood mode the ones the
+ * deny and ban steps drop are not counted, a flood of them does not switch
+ * it on: the deny step drops it at its own cost).
  *
  * Per CPU: every SYN writes only its own CPU's struct mg_flood_cpu (the
  * window's counts, the budget tokens in hand); mg_global is read by every
@@ -854,6 +860,22 @@ static __always_inline bool flood_idle(const struct mg_config *cfg)
 	return !g || !*(volatile __u32 *)&g->flood_mode;
 }
 
+/* Flood mode on (and detection on: with it off the step only switches the
+ * mode off): the flood step comes first, right after the allow list; else
+ * after the deny and ban steps (include/rules.h mg_judge). One load of
+ * mg_global, no clock read. Flood mode may switch on between this read and
+ * the step: the step then decides in flood mode, only later. */
+static __always_inline bool flood_on(const struct mg_config *cfg)
+{
+	__u32 zero = 0;
+	struct mg_global *g;
+
+	if (!cfg->flood_interval_ns)
+		return false;
+	g = bpf_map_lookup_elem(&mg_global, &zero);
+	return g && *(volatile __u32 *)&g->flood_mode;
+}
+
 /* below the source's max_concurrent of the class */
 static __always_inline bool conn_below(const struct judge_ctx *x)
 {
@@ -884,7 +906,8 @@ static __always_inline bool total_below(const struct judge_ctx *x)
 #define MG_JUDGE_CTX const struct judge_ctx
 #define jnow(x) clock_now((x)->clk)
 #define mg_j_allowed(x)    list_allowed((x)->src, (x)->clk)
-#define mg_j_flood(x)      (flood_idle((x)->cfg) ? 0 : gate_flood((x)->cfg, (x)->src, (x)->cookie_ok, jnow(x))) /* step 8, here for its cost */
+#define mg_j_flooding(x)   flood_on((x)->cfg)
+#define mg_j_flood(x)      (flood_idle((x)->cfg) ? 0 : gate_flood((x)->cfg, (x)->src, (x)->cookie_ok, jnow(x)))
 #define mg_j_denied(x)     list_denied((x)->src, (x)->clk) /* the longest active match; an exclusion is none */
 #define mg_j_banned(x)     banned((x)->src, jnow(x))
 #define mg_j_listed(x)     mg_verdict_listed(bpf_map_lookup_elem(&mg_verdict, (x)->src), jnow(x))

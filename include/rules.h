@@ -213,7 +213,14 @@ enum mg_dnsbl_fact {
  * The includer defines MG_JUDGE_CTX (its context type) and these steps, each
  * a function-like macro of a context pointer x:
  *   mg_j_allowed(x)    allow list match
+ *   mg_j_flooding(x)   flood mode is on (no side effects; asked twice, and the
+ *                      data path reads the mode each time rather than carry a
+ *                      flag the verifier would have to follow through every
+ *                      later step: a SYN at the very moment of a switch may be
+ *                      metered twice or not at all)
  *   mg_j_flood(x)      flood step: 0, MG_REASON_DROP_FLOOD or MG_REASON_DROP_COOKIE
+ *                      (the data path's meter: it counts the SYN, and may switch
+ *                      flood mode on and decide this SYN; at most once per SYN)
  *   mg_j_denied(x)     deny list match (not an exclusion)
  *   mg_j_banned(x)     a ban in force
  *   mg_j_listed(x)     a DNSBL "listed" verdict (no side effects)
@@ -229,39 +236,54 @@ enum mg_dnsbl_fact {
  * meets the quotas: over them it is dropped like any source, within them it
  * is a REJECT_* reason. Only while the daemon shows signs of life: with the
  * daemon dead (kill -9) a rejected SYN let through would reach the mail
- * server itself, so then it is dropped. In flood mode the flood step comes
- * right after the allow list (for its cost: see bpf/gate.bpf.c, flood mode);
- * a SYN cookie is never answered to a source the deny, ban or DNSBL step
- * refuses. */
+ * server itself, so then it is dropped.
+ * The flood step: in flood mode right after the allow list (for its cost:
+ * see bpf/gate.bpf.c, flood mode); outside flood mode after the deny and
+ * ban steps, so that a SYN they drop pays no meter (the detector counts the
+ * rest; a SYN they refuse with a reject is counted: it goes on to the
+ * quotas and the responder). Either way a SYN cookie is never answered to
+ * a source the deny, ban or DNSBL step refuses. */
 RULES_INLINE __u32 mg_judge(MG_JUDGE_CTX *x, const struct mg_config *cfg)
 {
 	__u32 rej = 0, flood, d = MG_DNSBL_CLEAN;
 
 	if (mg_j_allowed(x))
 		return MG_REASON_PASS_ALLOW;
-	flood = mg_j_flood(x);
-	if (flood == MG_REASON_DROP_COOKIE) {
-		if (mg_j_denied(x))
-			return MG_REASON_DROP_DENY;
-		if (mg_j_banned(x))
-			return MG_REASON_DROP_BAN;
-		if (cfg->dnsbl_enabled && mg_j_listed(x))
-			return MG_REASON_DROP_DNSBL;
+	if (mg_j_flooding(x)) {
+		flood = mg_j_flood(x);
+		if (flood == MG_REASON_DROP_COOKIE) {
+			if (mg_j_denied(x))
+				return MG_REASON_DROP_DENY;
+			if (mg_j_banned(x))
+				return MG_REASON_DROP_BAN;
+			if (cfg->dnsbl_enabled && mg_j_listed(x))
+				return MG_REASON_DROP_DNSBL;
+		}
+		if (flood)
+			return flood;
 	}
-	if (flood)
-		return flood;
 	if (mg_j_denied(x)) {
 		if (!(cfg->reject & MG_REJECT_DENY) || !mg_j_alive(x))
 			return MG_REASON_DROP_DENY;
 		rej = MG_REASON_REJECT_DENY;
-		goto quotas;
-	}
-	if (mg_j_banned(x)) {
+	} else if (mg_j_banned(x)) {
 		if (!(cfg->reject & MG_REJECT_BAN) || !mg_j_alive(x))
 			return MG_REASON_DROP_BAN;
 		rej = MG_REASON_REJECT_BAN;
-		goto quotas;
 	}
+	if (!mg_j_flooding(x)) {
+		flood = mg_j_flood(x);
+		if (flood == MG_REASON_DROP_COOKIE) {
+			if (rej)
+				return rej == MG_REASON_REJECT_DENY ? MG_REASON_DROP_DENY : MG_REASON_DROP_BAN;
+			if (cfg->dnsbl_enabled && mg_j_listed(x))
+				return MG_REASON_DROP_DNSBL;
+		}
+		if (flood)
+			return flood;
+	}
+	if (rej)
+		goto quotas;
 	if (cfg->dnsbl_enabled) {
 		d = mg_j_dnsbl(x);
 		if (d == MG_DNSBL_LISTED) {

@@ -21,6 +21,7 @@
 /* the decision order over what the steps found */
 #define MG_JUDGE_CTX const struct lookup_facts
 #define mg_j_allowed(x)    ((x)->allowed)
+#define mg_j_flooding(x)   ((x)->flooding)
 #define mg_j_flood(x)      ((x)->flood)
 #define mg_j_denied(x)     ((x)->denied)
 #define mg_j_banned(x)     ((x)->banned)
@@ -463,7 +464,7 @@ static void concurrent_steps(struct gate *g, struct lookup_result *l)
 /* flood mode (bpf/gate.bpf.c flood_step): a verified source keeps its
  * quotas; an unverified one gets a SYN cookie (flood_action = cookie, the
  * keys written; a plain SYN fits one) or shares the flood budget. The mode
- * as it is now: the next SYN may switch it (its 100 ms window). */
+ * as it is now (flood_on): the next SYN may switch it (its 100 ms window). */
 static void flood_step(struct gate *g, struct lookup_result *l)
 {
 	struct json_object *o = json_object_new_object();
@@ -475,7 +476,7 @@ static void flood_step(struct gate *g, struct lookup_result *l)
 	char ago[32], ver[96];
 
 	bpf_map_lookup_elem(g->fd[GM_GLOBAL], &zero, &gl);
-	on = gl.flood_mode && l->cfg.flood_interval_ns;
+	on = l->f.flooding;
 	json_object_object_add(o, "flood_mode", json_object_new_boolean(on));
 	json_object_object_add(o, "verified", json_object_new_boolean(verified));
 	if (verified) {
@@ -487,7 +488,7 @@ static void flood_step(struct gate *g, struct lookup_result *l)
 		snprintf(ver, sizeof(ver), "never completed a handshake");
 	}
 	if (!on) {
-		step(l, "flood", o, MG_REASON_MAX, "", "flood mode off; %s", ver);
+		step(l, "flood", o, MG_REASON_MAX, "", "flood mode off (counted after the deny and ban steps); %s", ver);
 		return;
 	}
 	if (verified) {
@@ -509,6 +510,16 @@ static void flood_step(struct gate *g, struct lookup_result *l)
 	     l->f.flood == MG_REASON_DROP_COOKIE ? "answered with a SYN cookie (drop_cookie; the kernel completes its ACK)" :
 	     l->f.flood ? "the shared flood budget is spent (drop_flood; a CPU that still holds tokens it took "
 	     "from it, at most 16 for 100 ms, lets it pass)" : "within the shared flood budget");
+}
+
+/* flood mode on, as the data path's flood_on sees it: detection on and the mode set */
+static bool flood_on(struct gate *g, const struct lookup_result *l)
+{
+	struct mg_global gl = { 0 };
+	uint32_t zero = 0;
+
+	bpf_map_lookup_elem(g->fd[GM_GLOBAL], &zero, &gl);
+	return gl.flood_mode && l->cfg.flood_interval_ns;
 }
 
 /* the step that decides a reason */
@@ -563,8 +574,12 @@ int lookup_work(struct gate *g, const struct lookup_opts *o, struct lookup_resul
 	l->class = cls < MG_CLASS_MAX ? cls : 0;
 	l->now = now_boot_ns();
 	l->f.alive = daemon_alive(g, l->now, NULL);
-	/* every step, in the data path's order (the flood step right after the
-	 * allow list); each finds its fact, mg_judge decides */
+	/* every step, in the data path's order in flood mode (the flood step
+	 * right after the allow list; outside flood mode the data path meters
+	 * after the ban step, include/rules.h mg_judge: the flood step stays
+	 * second here, so that its index in --json does not move with the
+	 * mode); each finds its fact, mg_judge decides */
+	l->f.flooding = flood_on(g, l);
 	list_step(g, l, MG_LIST_ALLOW);
 	flood_step(g, l);
 	list_step(g, l, MG_LIST_DENY);

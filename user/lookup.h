@@ -20,6 +20,7 @@ struct lookup_opts {
 /* what each step of the decision order finds (mg_judge's mg_j_*) */
 struct lookup_facts {
 	bool allowed, denied, banned, listed, alive;
+	bool flooding;   /* flood mode on: the flood step comes right after the allow list */
 	uint32_t flood;  /* 0, MG_REASON_DROP_FLOOD or MG_REASON_DROP_COOKIE */
 	uint32_t dnsbl;  /* enum mg_dnsbl_fact */
 	bool rate, prefix, concurrent, total; /* the quota admits */
