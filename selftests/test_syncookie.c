@@ -626,6 +626,23 @@ TEST(lab_new_client_v6_via_cookie)
 	new_client("2001:db8::10", "2001:db8::1");
 }
 
+/* A's neighbour entries for B's v4 and v6 address on dev, resolved for
+ * real over the tagged link (ARP/ND pass the gate): 0, or -1 after 3 s */
+static int tagged_neighbours(const char *what, const char *dev, const char *v4, const char *v6)
+{
+	if (lab_run(&lab, NULL, 0,
+		    "for i in $(seq 30); do ip netns exec %1$s python3 -c \"import socket\n"
+		    "for fam, a in ((socket.AF_INET, '%3$s'), (socket.AF_INET6, '%4$s')):\n"
+		    "    socket.socket(fam, socket.SOCK_DGRAM).sendto(b'x', (a, 9))\"; sleep 0.1;"
+		    "n=$(ip -n %1$s neigh show dev %2$s); case $n in *%3$s\\ lladdr*%4$s\\ lladdr*|"
+		    "*%4$s\\ lladdr*%3$s\\ lladdr*) exit 0;; esac; done; exit 1",
+		    lab.ns_a, dev, v4, v6)) {
+		printf("  %s: no neighbours over the tagged link: %s\n", what, lab_err);
+		return -1;
+	}
+	return 0;
+}
+
 /* A VLAN-tagged client: a second veth pair, A's mgtckv<pid> to B's
  * mgtckw<pid> (198.51.100.0/24, 2001:db8:100::/64), the gate's XDP and its
  * TC program on B's end as mailgate attaches them. This kernel has no
@@ -673,17 +690,12 @@ static int vlan_lab(void)
 		return -1;
 	}
 	/* neighbours over the tagged link (ARP/ND pass the gate), as lab_resolve */
-	if (lab_run(&lab, NULL, 0,
-		    "for i in $(seq 30); do ip netns exec %1$s python3 -c \"import socket\n"
-		    "for fam, a in ((socket.AF_INET, '198.51.100.1'), (socket.AF_INET6, '2001:db8:100::1')):\n"
-		    "    socket.socket(fam, socket.SOCK_DGRAM).sendto(b'x', (a, 9))\"; sleep 0.1;"
-		    "n=$(ip -n %1$s neigh show dev mgtckv%2$d); case $n in *198.51.100.1\\ lladdr*2001:db8:100::1\\ lladdr*|"
-		    "*2001:db8:100::1\\ lladdr*198.51.100.1\\ lladdr*) exit 0;; esac; done; exit 1",
-		    lab.ns_a, pid)) {
-		printf("  vlan lab: no neighbours over the tagged link: %s\n", lab_err);
-		return -1;
+	{
+		char dev[16];
+
+		snprintf(dev, sizeof(dev), "mgtckv%d", pid);
+		return tagged_neighbours("vlan lab", dev, "198.51.100.1", "2001:db8:100::1");
 	}
-	return 0;
 }
 
 TEST(lab_new_client_vlan_via_cookie)
@@ -771,17 +783,7 @@ static int vlan_offload_lab(void)
 		printf("  vlan offload lab: gate on %s: %s\n", b, strerror(-err));
 		return err;
 	}
-	if (lab_run(&lab, NULL, 0,
-		    "for i in $(seq 30); do ip netns exec %1$s python3 -c \"import socket\n"
-		    "for fam, a in ((socket.AF_INET, '203.0.113.1'), (socket.AF_INET6, '2001:db8:200::1')):\n"
-		    "    socket.socket(fam, socket.SOCK_DGRAM).sendto(b'x', (a, 9))\"; sleep 0.1;"
-		    "n=$(ip -n %1$s neigh show dev %2$s); case $n in *203.0.113.1\\ lladdr*2001:db8:200::1\\ lladdr*|"
-		    "*2001:db8:200::1\\ lladdr*203.0.113.1\\ lladdr*) exit 0;; esac; done; exit 1",
-		    lab.ns_a, a)) {
-		printf("  vlan offload lab: no neighbours over the tagged link: %s\n", lab_err);
-		return -1;
-	}
-	return 0;
+	return tagged_neighbours("vlan offload lab", a, "203.0.113.1", "2001:db8:200::1");
 }
 
 TEST(lab_new_client_vlan_offloaded_via_cookie)
