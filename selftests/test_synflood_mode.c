@@ -190,6 +190,18 @@ static int cpus(void)
 	return n < 1 ? 1 : n > CPU_SETSIZE ? CPU_SETSIZE : n;
 }
 
+/* every SYN of the window completed its handshake: the tracer's count, as
+ * it would see them */
+static void all_handshakes_done(void)
+{
+	static struct mg_flood_cpu fc[FLOOD_CPUS_MAX];
+
+	flood_cpu_get(&g, fc);
+	for (int i = 0; i < cpus() && i < FLOOD_CPUS_MAX; i++)
+		fc[i].done = fc[i].syns;
+	flood_cpu_set(&g, fc);
+}
+
 static void on_cpu(int cpu)
 {
 	cpu_set_t set;
@@ -539,7 +551,6 @@ TEST(reset_in_flood_mode_never_answers_unverified)
 TEST(adaptive_engages_under_threshold)
 {
 	struct mg_config c;
-	static struct mg_flood_cpu fc[FLOOD_CPUS_MAX];
 	struct mg_global gl;
 	int windows = 0;
 
@@ -548,11 +559,7 @@ TEST(adaptive_engages_under_threshold)
 	ASSERT_OK(gate_write_config(&g, &c), "config");
 	for (; windows < 6; windows++) {
 		run_spoofed(300);
-		/* every handshake completed: the tracer's count, as it would see them */
-		flood_cpu_get(&g, fc);
-		for (int i = 0; i < libbpf_num_possible_cpus() && i < FLOOD_CPUS_MAX; i++)
-			fc[i].done = fc[i].syns;
-		flood_cpu_set(&g, fc);
+		all_handshakes_done();
 		usleep(110000);
 	}
 	run_spoofed(1);
@@ -670,7 +677,6 @@ static void trouble(uint32_t bits)
  * the flood and the hold (1 s). */
 TEST(kernel_trouble_engages_below_adaptive)
 {
-	static struct mg_flood_cpu fc[FLOOD_CPUS_MAX];
 	struct mg_config c;
 	struct mg_global gl;
 	int windows;
@@ -690,10 +696,7 @@ TEST(kernel_trouble_engages_below_adaptive)
 	for (windows = 0; windows < 5; windows++) { /* trouble, handshakes complete */
 		trouble(MG_TROUBLE_SYNCOOKIES);
 		run_spoofed(50);
-		flood_cpu_get(&g, fc);
-		for (int i = 0; i < cpus() && i < FLOOD_CPUS_MAX; i++)
-			fc[i].done = fc[i].syns;
-		flood_cpu_set(&g, fc);
+		all_handshakes_done();
 		usleep(110000);
 	}
 	run_spoofed(1);
