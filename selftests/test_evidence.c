@@ -8,6 +8,7 @@
  * quick to cause. */
 #include "test.h"
 #include "fixture.h"
+#include "flood_counts.h"
 
 #define MAX_SOURCES 1000
 static struct fixture fx;
@@ -68,10 +69,9 @@ static long entries(enum gate_map m)
 
 static uint64_t events_lost(void)
 {
-	struct mg_global gl = {};
-	uint32_t zero = 0;
+	struct mg_global gl;
 
-	bpf_map_lookup_elem(fx.g.fd[GM_GLOBAL], &zero, &gl);
+	flood_global(&fx.g, &gl);
 	return gl.events_lost;
 }
 

@@ -14,6 +14,7 @@
 #include <time.h>
 #include "test.h"
 #include "fixture.h"
+#include "flood_counts.h"
 #include "rules.h"
 #include "cookie.h"
 #include "lookup.h"
@@ -375,10 +376,9 @@ static void flood_brink(uint64_t now)
 
 static uint32_t flood_mode_now(void)
 {
-	struct mg_global gl = {};
-	uint32_t zero = 0;
+	struct mg_global gl;
 
-	bpf_map_lookup_elem(fx.g.fd[GM_GLOBAL], &zero, &gl);
+	flood_global(&fx.g, &gl);
 	return gl.flood_mode;
 }
 
