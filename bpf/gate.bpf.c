@@ -847,17 +847,20 @@ __noinline int gate_flood(const struct mg_config *cfg, const struct mg_addr *src
 	return flood_step(cfg, src, cookie_ok, now);
 }
 
+/* mg_global's flood mode, as it is now (one load) */
+static __always_inline bool flood_mode_on(void)
+{
+	__u32 zero = 0;
+	struct mg_global *g = bpf_map_lookup_elem(&mg_global, &zero);
+
+	return g && *(volatile __u32 *)&g->flood_mode;
+}
+
 /* Flood detection off and flood mode off: the flood step has nothing to do
  * (gate_flood would return 0), so judge() skips its call and its clock read. */
 static __always_inline bool flood_idle(const struct mg_config *cfg)
 {
-	__u32 zero = 0;
-	struct mg_global *g;
-
-	if (cfg->flood_interval_ns)
-		return false;
-	g = bpf_map_lookup_elem(&mg_global, &zero);
-	return !g || !*(volatile __u32 *)&g->flood_mode;
+	return !cfg->flood_interval_ns && !flood_mode_on();
 }
 
 /* Flood mode on (and detection on: with it off the step only switches the
@@ -867,13 +870,7 @@ static __always_inline bool flood_idle(const struct mg_config *cfg)
  * the step: the step then decides in flood mode, only later. */
 static __always_inline bool flood_on(const struct mg_config *cfg)
 {
-	__u32 zero = 0;
-	struct mg_global *g;
-
-	if (!cfg->flood_interval_ns)
-		return false;
-	g = bpf_map_lookup_elem(&mg_global, &zero);
-	return g && *(volatile __u32 *)&g->flood_mode;
+	return cfg->flood_interval_ns && flood_mode_on();
 }
 
 /* below the source's max_concurrent of the class */
