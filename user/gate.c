@@ -269,36 +269,40 @@ static void nl_put(struct nlreq *r, uint16_t type, const void *data, uint16_t le
 	r->n.nlmsg_len = NLMSG_ALIGN(r->n.nlmsg_len) + NLA_ALIGN(a->nla_len);
 }
 
-/* one request, one answer: the payload of attribute want (at most len
- * bytes) into out; its length, or -errno */
-static int nl_ask(int s, struct nlreq *r, uint16_t want, void *out, size_t len)
+/* the payload of attribute type of a generic netlink answer (at most len
+ * bytes) into out; got: its length, -ENOENT while not found */
+struct nl_attr_want {
+	uint16_t type;
+	void *out;
+	size_t len;
+	int got;
+};
+
+static int attr_cb(struct nlmsghdr *n, void *arg)
 {
-	static char ans[8192];
-	struct nlmsghdr *n = (void *)ans;
-	ssize_t got;
+	struct nl_attr_want *w = arg;
 
-	if (send(s, r, r->n.nlmsg_len, 0) < 0)
-		return -errno;
-	got = recv(s, ans, sizeof(ans), 0);
-	if (got < 0)
-		return -errno;
-	if (!NLMSG_OK(n, (size_t)got))
-		return -EIO;
-	if (n->nlmsg_type == NLMSG_ERROR) {
-		struct nlmsgerr *e = NLMSG_DATA(n);
-
-		return e->error ? e->error : -ENOENT;
-	}
 	for (struct nlattr *a = (void *)((char *)NLMSG_DATA(n) + GENL_HDRLEN);
 	     (char *)a + NLA_HDRLEN <= (char *)n + n->nlmsg_len && a->nla_len >= NLA_HDRLEN;
 	     a = (void *)((char *)a + NLA_ALIGN(a->nla_len)))
-		if ((a->nla_type & NLA_TYPE_MASK) == want) {
+		if ((a->nla_type & NLA_TYPE_MASK) == w->type) {
 			size_t l = a->nla_len - NLA_HDRLEN;
 
-			memcpy(out, (char *)a + NLA_HDRLEN, l < len ? l : len);
-			return (int)l;
+			memcpy(w->out, (char *)a + NLA_HDRLEN, l < w->len ? l : w->len);
+			w->got = (int)l;
+			return 1;
 		}
-	return -ENOENT;
+	return 0;
+}
+
+/* one request, one answer: the payload of attribute want (at most len
+ * bytes) into out; its length, or -errno */
+static int nl_ask(struct nlreq *r, uint16_t want, void *out, size_t len)
+{
+	struct nl_attr_want w = { .type = want, .out = out, .len = len, .got = -ENOENT };
+	int err = nl_request(NETLINK_GENERIC, &r->n, attr_cb, &w);
+
+	return err ? err : w.got;
 }
 
 /* Does the driver give XDP the stripped VLAN tag (its xdp-rx-metadata
@@ -307,18 +311,13 @@ static int driver_vlan_hint(int ifindex)
 {
 	struct nlreq r = { .n = { .nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN), .nlmsg_type = GENL_ID_CTRL,
 				  .nlmsg_flags = NLM_F_REQUEST }, .g = { .cmd = CTRL_CMD_GETFAMILY, .version = 1 } };
-	struct timeval tv = { .tv_sec = 1 };
 	uint64_t feat = 0;
 	uint16_t family = 0;
 	uint32_t idx = (uint32_t)ifindex;
-	int s, err;
+	int err;
 
-	s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
-	if (s < 0)
-		return -errno;
-	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	nl_put(&r, CTRL_ATTR_FAMILY_NAME, "netdev", sizeof("netdev"));
-	err = nl_ask(s, &r, CTRL_ATTR_FAMILY_ID, &family, sizeof(family));
+	err = nl_ask(&r, CTRL_ATTR_FAMILY_ID, &family, sizeof(family));
 	if (err >= 0) {
 		memset(&r, 0, sizeof(r));
 		r.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
@@ -327,9 +326,8 @@ static int driver_vlan_hint(int ifindex)
 		r.g.cmd = MG_NETDEV_CMD_DEV_GET;
 		r.g.version = 1;
 		nl_put(&r, MG_NETDEV_A_DEV_IFINDEX, &idx, sizeof(idx));
-		err = nl_ask(s, &r, MG_NETDEV_A_DEV_XDP_RX_METADATA_FEATURES, &feat, sizeof(feat));
+		err = nl_ask(&r, MG_NETDEV_A_DEV_XDP_RX_METADATA_FEATURES, &feat, sizeof(feat));
 	}
-	close(s);
 	if (err == -ENOENT && family)
 		return 0; /* a kernel without the attribute: no hints */
 	return err < 0 ? err : !!(feat & MG_NETDEV_XDP_RX_METADATA_VLAN_TAG);

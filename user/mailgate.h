@@ -245,6 +245,13 @@ int state_save(struct gate *g, const char *path, bool walk_lists, size_t *n);
 int state_restore(struct gate *g, const char *path, uint64_t ban_time_max_ns, size_t *n, size_t *n_expired,
 		  char *err, size_t errlen);
 
+/* ---- netlink.c: one request to the kernel ---- */
+struct nlmsghdr;
+/* send req on a NETLINK_<proto> socket; every answer to cb until the dump
+ * (or the reply) ends or cb returns > 0; 0 or -errno (the kernel's error;
+ * no answer within 1 s: -EAGAIN) */
+int nl_request(int proto, struct nlmsghdr *req, int (*cb)(struct nlmsghdr *, void *), void *arg);
+
 /* ---- veth.c: action = reset on a veth ---- */
 /* NULL when a natively attached program's RSTs reach the wire (not a veth,
  * generic mode, or a peer in this namespace that runs an XDP program); else

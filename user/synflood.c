@@ -295,52 +295,6 @@ out:
 	return err;
 }
 
-/* One request, every answer to cb until the dump (or the reply) ends. */
-static int nl_request(struct nlmsghdr *req, int (*cb)(struct nlmsghdr *, void *), void *arg)
-{
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-	char buf[16384] __attribute__((aligned(4)));
-	bool done = false;
-	int fd, err = 0;
-
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	if (sendto(fd, req, req->nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		err = -errno;
-		goto out;
-	}
-	while (!done) {
-		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-		struct nlmsghdr *h;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_type == NLMSG_DONE) {
-				done = true;
-				break;
-			}
-			if (h->nlmsg_type == NLMSG_ERROR) {
-				err = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-				done = true;
-				break;
-			}
-			if (cb(h, arg) > 0)
-				done = true; /* the callback has what it wanted */
-			if (!(h->nlmsg_flags & NLM_F_MULTI))
-				done = true;
-		}
-	}
-out:
-	close(fd);
-	return err;
-}
-
 struct route_ans {
 	int family;
 	uint8_t gw[16];
@@ -458,17 +412,17 @@ static int resolve_dst_mac(struct flood *f, char *hop_str, size_t hop_len)
 	memcpy(rreq.addr, dst, alen);
 	memcpy(na.addr, dst, alen);
 	/* no route is not fatal: the neighbour table may still know dst */
-	if (nl_request(&rreq.h, route_cb, &ra) == 0 && ra.have_gw)
+	if (nl_request(NETLINK_ROUTE, &rreq.h, route_cb, &ra) == 0 && ra.have_gw)
 		memcpy(na.addr, ra.gw, alen);
 	inet_ntop(family, na.addr, hop_str, hop_len);
-	err = nl_request(&nreq.h, neigh_cb, &na);
+	err = nl_request(NETLINK_ROUTE, &nreq.h, neigh_cb, &na);
 	/* not known yet: make the kernel resolve it (ARP / neighbour
 	 * discovery) and wait up to a second for the entry */
 	for (int i = 0; !err && !na.found && i < 20; i++) {
 		if (i == 0)
 			kick_neighbour(f);
 		usleep(50000);
-		err = nl_request(&nreq.h, neigh_cb, &na);
+		err = nl_request(NETLINK_ROUTE, &nreq.h, neigh_cb, &na);
 	}
 	if (err)
 		return err;

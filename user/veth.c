@@ -32,6 +32,33 @@ static void parse_nested(struct rtattr *a, struct link_desc *ld)
 	}
 }
 
+struct link_ans {
+	int ifindex;
+	struct link_desc *ld;
+	bool found;
+};
+
+static int link_cb(struct nlmsghdr *h, void *arg)
+{
+	struct link_ans *w = arg;
+	struct ifinfomsg *ifi = NLMSG_DATA(h);
+	struct link_desc *ld = w->ld;
+	int len = IFLA_PAYLOAD(h);
+
+	if (h->nlmsg_type != RTM_NEWLINK || ifi->ifi_index != w->ifindex)
+		return 0;
+	for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		if (a->rta_type == IFLA_LINKINFO || a->rta_type == IFLA_XDP)
+			parse_nested(a, ld);
+		else if (a->rta_type == IFLA_LINK && RTA_PAYLOAD(a) >= 4)
+			ld->peer = *(int *)RTA_DATA(a);
+		else if (a->rta_type == IFLA_LINK_NETNSID && RTA_PAYLOAD(a) >= 4)
+			ld->peer_nsid = *(int32_t *)RTA_DATA(a);
+	}
+	w->found = true;
+	return 1;
+}
+
 /* RTM_GETLINK of ifindex, in the namespace nsid names (-1: this one) */
 static int link_describe(int ifindex, int nsid, struct link_desc *ld)
 {
@@ -47,42 +74,17 @@ static int link_describe(int ifindex, int nsid, struct link_desc *ld)
 		.a = { .rta_len = RTA_LENGTH(4), .rta_type = IFLA_TARGET_NETNSID },
 		.nsid = nsid,
 	};
-	static char buf[32768];
-	struct nlmsghdr *h = (struct nlmsghdr *)buf;
-	int fd, n, err = -EIO;
+	struct link_ans w = { .ifindex = ifindex, .ld = ld };
+	int err;
 
 	memset(ld, 0, sizeof(*ld));
 	ld->peer_nsid = -1;
 	if (nsid >= 0)
 		req.h.nlmsg_len = sizeof(req);
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-	if (fd < 0)
-		return -errno;
-	if (send(fd, &req, req.h.nlmsg_len, 0) < 0 || (n = recv(fd, buf, sizeof(buf), 0)) < 0) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	close(fd);
-	for (; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
-		struct ifinfomsg *ifi = NLMSG_DATA(h);
-		int len = IFLA_PAYLOAD(h);
-
-		if (h->nlmsg_type == NLMSG_ERROR)
-			return ((struct nlmsgerr *)NLMSG_DATA(h))->error ?: -EIO;
-		if (h->nlmsg_type != RTM_NEWLINK || ifi->ifi_index != ifindex)
-			continue;
-		for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
-			if (a->rta_type == IFLA_LINKINFO || a->rta_type == IFLA_XDP)
-				parse_nested(a, ld);
-			else if (a->rta_type == IFLA_LINK && RTA_PAYLOAD(a) >= 4)
-				ld->peer = *(int *)RTA_DATA(a);
-			else if (a->rta_type == IFLA_LINK_NETNSID && RTA_PAYLOAD(a) >= 4)
-				ld->peer_nsid = *(int32_t *)RTA_DATA(a);
-		}
-		err = 0;
-	}
-	return err;
+	err = nl_request(NETLINK_ROUTE, &req.h, link_cb, &w);
+	if (err)
+		return err < 0 ? err : -EIO;
+	return w.found ? 0 : -EIO;
 }
 
 const char *reset_veth_note(int ifindex, bool generic, char *buf, size_t len)
