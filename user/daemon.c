@@ -20,6 +20,7 @@
  * the maps and the tracing link pinned, so a restart resumes every ban and
  * counter and connections closing in between are still counted down. */
 #include <errno.h>
+#include <limits.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -519,15 +520,14 @@ static int xdp_create(struct iface *ifc, int prog_fd, enum attach_mode mode)
 	return fd;
 }
 
-/* the plain mg_xdp (gate.bpf.o), loaded when first asked for (*fd < 0: not
- * yet); its fd, or -errno */
+#define PLAIN_NOT_LOADED INT_MIN /* any -errno is a load that failed */
+
+/* the plain mg_xdp (gate.bpf.o), loaded when first asked for (*fd is
+ * PLAIN_NOT_LOADED until then); its fd, or -errno */
 static int plain_prog(struct daemon *d, int *fd)
 {
-	if (*fd == -1) {
+	if (*fd == PLAIN_NOT_LOADED)
 		*fd = gate_xdp_load(&d->gate, 0);
-		if (*fd == -1)
-			*fd = -EPERM;
-	}
 	return *fd;
 }
 
@@ -628,7 +628,7 @@ static int attach_iface_prog(struct daemon *d, struct iface *ifc, int prog_fd, i
  * clients get no cookie-correct SYN-ACK there, the log says so. */
 static int attach_iface(struct daemon *d, struct iface *ifc)
 {
-	int plain = -1, dev = -EOPNOTSUPP, err;
+	int plain = PLAIN_NOT_LOADED, dev = -EOPNOTSUPP, err;
 	char note[400];
 
 	if (d->mode != MODE_GENERIC) {
